@@ -1,0 +1,14 @@
+//! Plain typed facts about memory incidents, as the logs and the kernel printed them.
+//!
+//! This crate holds data only: no I/O, no parsing, no workspace dependencies. Every field
+//! that a log did not print is `None`; nothing here is guessed. Values that can be derived
+//! (victim size in MiB, the kill's share of a limit, ...) are computed by readers of the
+//! model, not stored.
+
+#![deny(missing_docs)]
+
+mod incident;
+mod time;
+
+pub use incident::*;
+pub use time::LogTime;

@@ -1,0 +1,808 @@
+//! Groups classified kernel lines into one incident per OOM event.
+//!
+//! A report runs from `invoked oom-killer` to its `Killed process` line(s), but inputs are
+//! cut, filtered and interleaved, so an incident also opens on any later section (memcg
+//! counters, stats, task table, `oom-kill:`, a kill line) when none is open, and a new one
+//! opens when a section that starts a report arrives after the current one already killed.
+//! An incident closes on the next report, after a bounded run of lines that do not belong
+//! to it, or at the end of input.
+
+use std::collections::VecDeque;
+
+use oomlens_model::{
+    AdjSource, Completeness, Incident, Invoker, Kill, KillEvidence, Kind, LogTime, MemInfo,
+    MemcgCounter, MemcgCounters, MemoryStat, Reap, Selection, StatEntry, StatUnit, TaskRow,
+    TaskTable,
+};
+
+use crate::envelope::Envelope;
+use crate::kernel::{classify, memcg_frame, oom_path_frame, KernelLine, KilledLine};
+
+/// Lines without a report line after which an open incident that has killed is closed
+/// (reaper and memory.oom.group lines come right after the kill).
+const QUIET_AFTER_KILL: u32 = 64;
+/// The same before the kill: a report is a few hundred lines, but a log may interleave
+/// other messages (045: stall warnings in the middle of Mem-Info).
+const QUIET_BEFORE_KILL: u32 = 4096;
+/// Task tables beyond this many rows keep only a count (bounded memory).
+const MAX_TABLE_ROWS: usize = 65_536;
+/// `Memory cgroup stats` entries kept.
+const MAX_STAT_ENTRIES: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    None,
+    Stats,
+    MemInfo,
+    Table,
+}
+
+/// An incident being read.
+#[derive(Debug)]
+struct Open {
+    inc: Incident,
+    saw_invoked: bool,
+    saw_cpu: bool,
+    frames: u32,
+    memcg_frames: u32,
+    meminfo_lines: u32,
+    section: Section,
+    quiet: u32,
+    pending_elisions: u32,
+    truncated: bool,
+    killed: bool,
+    summary_pid: Option<u32>,
+    summary_task: Option<String>,
+    summary_uid: Option<u32>,
+    global_oom: bool,
+}
+
+impl Open {
+    fn new(line: u64, env: &Envelope) -> Open {
+        let mut inc = Incident::new(line, env.time.clone());
+        inc.host = env.host.clone();
+        Open {
+            inc,
+            saw_invoked: false,
+            saw_cpu: false,
+            frames: 0,
+            memcg_frames: 0,
+            meminfo_lines: 0,
+            section: Section::None,
+            quiet: 0,
+            pending_elisions: 0,
+            truncated: false,
+            killed: false,
+            summary_pid: None,
+            summary_task: None,
+            summary_uid: None,
+            global_oom: false,
+        }
+    }
+
+    /// A line of this report was read at `line`.
+    fn attach(&mut self, line: u64) {
+        self.inc.source.last_line = line;
+        self.inc.elisions += self.pending_elisions;
+        self.pending_elisions = 0;
+        self.quiet = 0;
+    }
+}
+
+/// Assembles kernel incidents from messages.
+#[derive(Debug, Default)]
+pub struct KernelAssembler {
+    open: Option<Open>,
+    /// The last release seen and the monotonic time it was seen at (same boot check).
+    last_version: Option<(String, Option<u64>, Option<String>)>,
+}
+
+impl KernelAssembler {
+    /// True while an incident is open: every line must then be read.
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Feed one kernel message.
+    pub fn push(
+        &mut self,
+        line: u64,
+        env: &Envelope,
+        msg: &str,
+        raw_len: usize,
+        hold: &mut VecDeque<Incident>,
+    ) {
+        if let Some(o) = &self.open {
+            // Another host's lines never belong to this report.
+            if o.inc.host.is_some() && env.host.is_some() && o.inc.host != env.host {
+                return;
+            }
+        }
+        let (in_stats, in_meminfo) = match &self.open {
+            Some(o) => (o.section == Section::Stats, o.section == Section::MemInfo),
+            None => (false, false),
+        };
+        let k = classify(msg, in_stats, in_meminfo);
+        let _ = raw_len;
+        match k {
+            KernelLine::Invoked {
+                comm,
+                gfp_mask,
+                nodemask,
+                order,
+                oom_score_adj,
+                oom_adj,
+            } => {
+                self.close(hold);
+                let mut o = Open::new(line, env);
+                o.saw_invoked = true;
+                o.inc.invoker = Some(Invoker {
+                    comm: Some(comm.to_string()),
+                    pid: None,
+                    gfp_mask: gfp_mask.map(str::to_string),
+                    order,
+                    oom_score_adj,
+                    oom_adj,
+                    nodemask: nodemask.map(str::to_string),
+                });
+                self.open = Some(o);
+            }
+            KernelLine::CpuHeader { pid, comm, version } => {
+                if let Some(v) = version {
+                    self.learn_version(v, &env.time, env.host.as_deref(), hold);
+                }
+                if let Some(o) = self.open.as_mut() {
+                    if !o.killed && !o.saw_cpu {
+                        o.saw_cpu = true;
+                        o.inc.kernel_version = version.map(str::to_string);
+                        let inv = o.inc.invoker.get_or_insert_with(Invoker::default);
+                        if inv.comm.is_none() {
+                            inv.comm = Some(comm.to_string());
+                        }
+                        inv.pid = Some(pid);
+                        o.attach(line);
+                    }
+                }
+            }
+            KernelLine::CpusetLine {
+                cpuset,
+                mems_allowed,
+            } => {
+                if let Some(o) = self.open_before_kill() {
+                    o.inc.cpuset.get_or_insert_with(|| cpuset.to_string());
+                    o.inc
+                        .mems_allowed
+                        .get_or_insert_with(|| mems_allowed.to_string());
+                    o.attach(line);
+                }
+            }
+            KernelLine::Frame(f) => {
+                if let Some(o) = self.open_before_kill() {
+                    o.frames += 1;
+                    if memcg_frame(f) {
+                        o.memcg_frames += 1;
+                    }
+                    if oom_path_frame(f)
+                        && o.inc.oom_path.len() < 16
+                        && !o.inc.oom_path.iter().any(|p| p == f)
+                    {
+                        o.inc.oom_path.push(f.to_string());
+                    }
+                    o.attach(line);
+                }
+            }
+            KernelLine::Body => {
+                if let Some(o) = self.open_before_kill() {
+                    if o.section == Section::MemInfo {
+                        o.meminfo_lines += 1;
+                    }
+                    o.attach(line);
+                }
+            }
+            KernelLine::TaskIn {
+                task_memcg,
+                oom_memcg,
+            } => {
+                let o = self.section_start(line, env, hold, |o| {
+                    o.inc.task_memcg.is_some() || o.inc.memcg.is_some()
+                });
+                o.inc.task_memcg = Some(task_memcg.to_string());
+                o.inc.oom_memcg = Some(oom_memcg.to_string());
+                o.attach(line);
+            }
+            KernelLine::Counter {
+                which,
+                usage_kb,
+                limit_kb,
+                failcnt,
+            } => {
+                let starts_report = which == "memory";
+                let o = self.section_start(line, env, hold, |o| {
+                    starts_report && o.inc.memcg.as_ref().is_some_and(|m| m.memory.is_some())
+                });
+                let c = MemcgCounter {
+                    usage_kb,
+                    limit_kb,
+                    failcnt,
+                };
+                let m = o.inc.memcg.get_or_insert_with(MemcgCounters::default);
+                match which {
+                    "memory" => m.memory = Some(c),
+                    "memory+swap" => m.memsw = Some(c),
+                    "kmem" => m.kmem = Some(c),
+                    _ => m.swap = Some(c),
+                }
+                o.section = Section::None;
+                o.attach(line);
+            }
+            KernelLine::StatsHeader { cgroup, inline } => {
+                let o = self.section_start(line, env, hold, |_| false);
+                if o.inc.memory_stat.is_none() {
+                    let mut st = MemoryStat {
+                        cgroup: Some(cgroup.to_string()),
+                        entries: vec![],
+                    };
+                    for tok in inline.split_ascii_whitespace() {
+                        match tok
+                            .split_once(':')
+                            .and_then(|(k, v)| Some((k, v.strip_suffix("KB")?.parse().ok()?)))
+                        {
+                            Some((k, v)) if st.entries.len() < MAX_STAT_ENTRIES => {
+                                st.entries.push(StatEntry {
+                                    key: k.to_string(),
+                                    value: v,
+                                    unit: StatUnit::Kib,
+                                })
+                            }
+                            Some(_) => {}
+                            // A pair cut short: the line was cut at a terminal's width.
+                            None => o.truncated = true,
+                        }
+                    }
+                    o.inc.memory_stat = Some(st);
+                    o.section = if inline.is_empty() {
+                        Section::Stats
+                    } else {
+                        Section::None
+                    };
+                } else {
+                    // Later blocks describe child memcgs; only the OOM memcg's own is kept.
+                    o.section = Section::None;
+                }
+                o.attach(line);
+            }
+            KernelLine::StatPair(k, v) => {
+                if let Some(o) = self.open_before_kill() {
+                    if let Some(st) = o.inc.memory_stat.as_mut() {
+                        if st.entries.len() < MAX_STAT_ENTRIES {
+                            st.entries.push(StatEntry {
+                                key: k.to_string(),
+                                value: v,
+                                unit: StatUnit::Plain,
+                            });
+                        }
+                    }
+                    o.attach(line);
+                }
+            }
+            KernelLine::MemInfoStart => {
+                let o = self.section_start(line, env, hold, |o| o.inc.mem_info.is_some());
+                o.inc.mem_info.get_or_insert_with(MemInfo::default);
+                o.section = Section::MemInfo;
+                o.attach(line);
+            }
+            KernelLine::MemInfoCounters(t) => {
+                if let Some(o) = self.open_before_kill() {
+                    let mi = o.inc.mem_info.get_or_insert_with(MemInfo::default);
+                    for tok in t.split_ascii_whitespace() {
+                        if let Some((k, v)) = tok.split_once(':') {
+                            if let Ok(v) = v.parse() {
+                                if mi.counters.len() < 64 {
+                                    mi.counters.push((k.to_string(), v));
+                                }
+                            }
+                        }
+                    }
+                    o.meminfo_lines += 1;
+                    o.attach(line);
+                }
+            }
+            KernelLine::Pages { what, pages } => {
+                if let Some(o) = self.open_before_kill() {
+                    let mi = o.inc.mem_info.get_or_insert_with(MemInfo::default);
+                    match what {
+                        "RAM" => mi.pages_ram = Some(pages),
+                        "reserved" => mi.pages_reserved = Some(pages),
+                        _ => mi.pagecache_pages = Some(pages),
+                    }
+                    o.meminfo_lines += 1;
+                    o.attach(line);
+                }
+            }
+            KernelLine::Swap { which, kb } => {
+                if let Some(o) = self.open_before_kill() {
+                    let mi = o.inc.mem_info.get_or_insert_with(MemInfo::default);
+                    if which == "Free" {
+                        mi.free_swap_kb = Some(kb);
+                    } else {
+                        mi.total_swap_kb = Some(kb);
+                    }
+                    o.meminfo_lines += 1;
+                    o.attach(line);
+                }
+            }
+            KernelLine::TableHeader(cols) => {
+                let o = self.section_start(line, env, hold, |o| {
+                    o.inc
+                        .task_table
+                        .as_ref()
+                        .is_some_and(|t| !t.rows.is_empty())
+                });
+                let t = o.inc.task_table.get_or_insert_with(TaskTable::default);
+                if let Some(cols) = cols {
+                    t.columns = cols.into_iter().map(str::to_string).collect();
+                }
+                o.section = Section::Table;
+                o.attach(line);
+            }
+            KernelLine::TableRow(nums, name) => {
+                if let Some(o) = self.open_before_kill() {
+                    let t = o.inc.task_table.get_or_insert_with(TaskTable::default);
+                    if t.rows.len() < MAX_TABLE_ROWS {
+                        t.rows.push(task_row(&t.columns, &nums, name));
+                    } else {
+                        t.rows_dropped += 1;
+                    }
+                    o.attach(line);
+                }
+            }
+            KernelLine::OomKill(l) => {
+                let o = self.section_start(line, env, hold, |o| o.summary_pid.is_some());
+                let s = |v: Option<&str>| v.map(str::to_string);
+                o.inc.constraint = s(l.constraint);
+                o.inc.nodemask = s(l.nodemask);
+                if l.cpuset.is_some() {
+                    o.inc.cpuset = s(l.cpuset);
+                }
+                if l.mems_allowed.is_some() {
+                    o.inc.mems_allowed = s(l.mems_allowed);
+                }
+                if l.oom_memcg.is_some() {
+                    o.inc.oom_memcg = s(l.oom_memcg);
+                }
+                if l.task_memcg.is_some() {
+                    o.inc.task_memcg = s(l.task_memcg);
+                }
+                o.global_oom |= l.global_oom;
+                o.summary_pid = l.pid;
+                o.summary_task = s(l.task);
+                o.summary_uid = l.uid;
+                o.section = Section::None;
+                o.attach(line);
+            }
+            KernelLine::Selection {
+                pid,
+                comm,
+                score,
+                sharing,
+            } => {
+                if sharing {
+                    if let Some(o) = self.open.as_mut() {
+                        if !o.inc.kills.iter().any(|k| k.pid == Some(pid)) {
+                            o.inc.kills.push(Kill {
+                                evidence: Some(KillEvidence::Selection),
+                                pid: Some(pid),
+                                comm: Some(comm.to_string()),
+                                time: env.time.clone(),
+                                line,
+                                ..Kill::default()
+                            });
+                        }
+                        o.attach(line);
+                    }
+                    return;
+                }
+                let reason = msg
+                    .trim_start()
+                    .split("Kill process")
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_end_matches(':');
+                let o = self.section_start(line, env, hold, |o| o.inc.selection.is_some());
+                o.inc.selection = Some(Selection {
+                    pid,
+                    comm: comm.to_string(),
+                    score,
+                });
+                if !reason.is_empty() && o.inc.kills.is_empty() {
+                    o.summary_task.get_or_insert_with(|| comm.to_string());
+                }
+                if reason.starts_with("Memory cgroup") {
+                    o.memcg_frames += 1;
+                } else if reason.starts_with("Out of memory") {
+                    o.global_oom = true;
+                }
+                o.section = Section::None;
+                o.attach(line);
+            }
+            KernelLine::Killed(k) => {
+                let same_event = self.open.as_ref().is_some_and(|o| {
+                    !o.killed
+                        || o.inc.oom_group.is_some()
+                        || o.inc.kills.iter().any(|x| x.pid == Some(k.pid))
+                });
+                if !same_event {
+                    self.close(hold);
+                }
+                if self.open.is_none() {
+                    self.open = Some(Open::new(line, env));
+                }
+                let o = self.open.as_mut().expect("opened above");
+                if !o
+                    .inc
+                    .kills
+                    .iter()
+                    .any(|x| x.pid == Some(k.pid) && x.evidence == Some(KillEvidence::KilledLine))
+                {
+                    o.inc.kills.retain(|x| x.pid != Some(k.pid));
+                    o.inc.kills.push(kill_from_line(&k, env, line));
+                }
+                o.killed = true;
+                o.section = Section::None;
+                o.attach(line);
+            }
+            KernelLine::Reaped {
+                pid,
+                comm,
+                anon,
+                file,
+                shmem,
+            } => {
+                let reap = Reap {
+                    pid,
+                    comm: comm.to_string(),
+                    anon_rss_kb: anon,
+                    file_rss_kb: file,
+                    shmem_rss_kb: shmem,
+                    line,
+                };
+                // The kill it belongs to may be in the open incident or one just closed.
+                let target = self
+                    .open
+                    .iter_mut()
+                    .map(|o| &mut o.inc)
+                    .chain(hold.iter_mut().rev())
+                    .find_map(|inc| inc.kills.iter_mut().find(|k| k.pid == Some(pid)));
+                if let Some(kill) = target {
+                    kill.reaped = Some(reap);
+                    if let Some(o) = self.open.as_mut() {
+                        if o.inc.kills.iter().any(|k| k.pid == Some(pid)) {
+                            o.attach(line);
+                        }
+                    }
+                } else if let Some(o) = self.open.as_mut() {
+                    o.inc.unmatched_reaps.push(reap);
+                    o.attach(line);
+                } else {
+                    // Only the reaper's line survived (the report was rate-limited).
+                    let mut o = Open::new(line, env);
+                    o.inc.unmatched_reaps.push(reap);
+                    o.killed = true;
+                    self.open = Some(o);
+                }
+            }
+            KernelLine::OomGroup(cg) => {
+                if let Some(o) = self.open.as_mut() {
+                    o.inc.oom_group = Some(cg.to_string());
+                    o.attach(line);
+                }
+            }
+            KernelLine::NoKillable => {
+                let o = self.section_start(line, env, hold, |_| false);
+                o.inc.no_killable_processes = true;
+                o.attach(line);
+            }
+            KernelLine::SysrqOom => {}
+            KernelLine::Elision => {
+                if let Some(o) = self.open.as_mut() {
+                    o.pending_elisions += 1;
+                    o.quiet += 1;
+                }
+            }
+            KernelLine::Other => {
+                if let Some(o) = self.open.as_mut() {
+                    o.quiet += 1;
+                    if o.section == Section::Stats || o.section == Section::MemInfo {
+                        o.section = Section::None;
+                    }
+                }
+            }
+        }
+        let close = self.open.as_ref().is_some_and(|o| {
+            o.quiet
+                > if o.killed {
+                    QUIET_AFTER_KILL
+                } else {
+                    QUIET_BEFORE_KILL
+                }
+        });
+        if close {
+            self.close(hold);
+        }
+    }
+
+    /// The open incident if it has not killed yet (body lines after a kill belong elsewhere).
+    fn open_before_kill(&mut self) -> Option<&mut Open> {
+        self.open.as_mut().filter(|o| !o.killed)
+    }
+
+    /// A line that can start a report: join the open incident unless it already killed or
+    /// already has this section (`seen`), else start a new one.
+    fn section_start(
+        &mut self,
+        line: u64,
+        env: &Envelope,
+        hold: &mut VecDeque<Incident>,
+        seen: impl Fn(&Open) -> bool,
+    ) -> &mut Open {
+        let fresh = match &self.open {
+            Some(o) => o.killed || seen(o),
+            None => true,
+        };
+        if fresh {
+            self.close(hold);
+            self.open = Some(Open::new(line, env));
+        }
+        self.open.as_mut().expect("opened above")
+    }
+
+    fn learn_version(
+        &mut self,
+        v: &str,
+        time: &LogTime,
+        host: Option<&str>,
+        hold: &mut VecDeque<Incident>,
+    ) {
+        for inc in hold
+            .iter_mut()
+            .filter(|i| i.kind.is_none_or(Kind::is_kernel))
+        {
+            if inc.kernel_version.is_none()
+                && same_boot(&inc.time, time)
+                && inc.host.as_deref() == host
+            {
+                inc.kernel_version = Some(v.to_string());
+            }
+        }
+        self.last_version = Some((v.to_string(), time.monotonic_us, host.map(str::to_string)));
+    }
+
+    /// Close the open incident: derive its kind, completeness and fallback victim.
+    pub fn close(&mut self, hold: &mut VecDeque<Incident>) {
+        let Some(mut o) = self.open.take() else {
+            return;
+        };
+        let inc = &mut o.inc;
+        if inc.kills.is_empty() {
+            if let Some(pid) = o.summary_pid {
+                inc.kills.push(Kill {
+                    evidence: Some(KillEvidence::OomKillLine),
+                    pid: Some(pid),
+                    comm: o.summary_task.clone(),
+                    uid: o.summary_uid,
+                    time: inc.time.clone(),
+                    line: inc.source.last_line,
+                    ..Kill::default()
+                });
+            } else if !inc.unmatched_reaps.is_empty() {
+                let r = inc.unmatched_reaps.remove(0);
+                inc.kills.push(Kill {
+                    evidence: Some(KillEvidence::Reaper),
+                    pid: Some(r.pid),
+                    comm: Some(r.comm.clone()),
+                    line: r.line,
+                    time: inc.time.clone(),
+                    reaped: Some(r),
+                    ..Kill::default()
+                });
+            } else if let Some(s) = &inc.selection {
+                inc.kills.push(Kill {
+                    evidence: Some(KillEvidence::Selection),
+                    pid: Some(s.pid),
+                    comm: Some(s.comm.clone()),
+                    score: s.score,
+                    time: inc.time.clone(),
+                    line: inc.source.last_line,
+                    ..Kill::default()
+                });
+            }
+        }
+        // The victim's oom_score_adj from its task-table row when the kill line lacks it.
+        if let Some(t) = &inc.task_table {
+            for k in inc.kills.iter_mut().filter(|k| k.oom_score_adj.is_none()) {
+                if let Some(row) = t.rows.iter().find(|r| Some(r.pid) == k.pid) {
+                    if let Some(adj) = row.oom_score_adj {
+                        k.oom_score_adj = Some(adj);
+                        k.oom_score_adj_from = Some(AdjSource::TaskTable);
+                    }
+                }
+            }
+        }
+        if let Some(k) = inc.kills.first_mut() {
+            if k.cgroup.is_none() {
+                k.cgroup = inc.task_memcg.clone();
+            }
+        }
+        let kind = kind_of(&o);
+        let inc = &mut o.inc;
+        inc.kind = kind;
+        let kill_line = inc.kills.iter().any(|k| {
+            matches!(
+                k.evidence,
+                Some(KillEvidence::KilledLine | KillEvidence::Selection)
+            )
+        });
+        let body = o.frames >= 3
+            || o.meminfo_lines >= 3
+            || inc
+                .memory_stat
+                .as_ref()
+                .is_some_and(|s| s.entries.len() >= 3);
+        let memory = inc.mem_info.is_some() || inc.memcg.is_some();
+        inc.completeness = if o.saw_invoked
+            && o.saw_cpu
+            && o.frames >= 3
+            && memory
+            && kill_line
+            && inc.elisions == 0
+            && !o.truncated
+        {
+            Completeness::Full
+        } else if body || inc.elisions > 0 {
+            Completeness::Partial
+        } else {
+            Completeness::Fragment
+        };
+        if inc.kernel_version.is_none() {
+            if let Some((v, mono, host)) = &self.last_version {
+                let t = LogTime {
+                    monotonic_us: *mono,
+                    ..LogTime::default()
+                };
+                if same_boot(&t, &inc.time) && host.as_deref() == inc.host.as_deref() {
+                    inc.kernel_version = Some(v.clone());
+                }
+            }
+        }
+        hold.push_back(o.inc);
+    }
+
+    /// The open incident, for linking systemd's notices to it.
+    pub fn open_incident(&mut self) -> Option<&mut Incident> {
+        self.open.as_mut().map(|o| &mut o.inc)
+    }
+
+    /// Close the open incident if it has killed (input paused: nothing more is coming soon).
+    pub fn close_if_killed(&mut self, hold: &mut VecDeque<Incident>) {
+        if self.open.as_ref().is_some_and(|o| o.killed) {
+            self.close(hold);
+        }
+    }
+}
+
+/// Two log times can be of the same boot unless the kernel clock went backwards.
+fn same_boot(earlier: &LogTime, later: &LogTime) -> bool {
+    match (earlier.monotonic_us, later.monotonic_us) {
+        (Some(a), Some(b)) => a <= b || a - b < 1_000_000,
+        _ => true,
+    }
+}
+
+fn kind_of(o: &Open) -> Option<Kind> {
+    let inc = &o.inc;
+    match inc.constraint.as_deref() {
+        Some("CONSTRAINT_CPUSET") => return Some(Kind::Cpuset),
+        Some("CONSTRAINT_MEMORY_POLICY") => return Some(Kind::MemoryPolicy),
+        _ => {}
+    }
+    let reason_memcg = inc.kills.iter().any(|k| {
+        k.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("Memory cgroup"))
+    });
+    if inc.oom_memcg.is_some()
+        || inc.memcg.is_some()
+        || reason_memcg
+        || o.memcg_frames > 0
+        || inc.constraint.as_deref() == Some("CONSTRAINT_MEMCG")
+    {
+        return Some(Kind::Memcg);
+    }
+    let reason_global = inc.kills.iter().any(|k| {
+        k.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("Out of memory"))
+    });
+    if o.global_oom
+        || inc.constraint.is_some()
+        || reason_global
+        || inc.mem_info.is_some()
+        || inc.no_killable_processes
+    {
+        return Some(Kind::Global);
+    }
+    if o.frames >= 3
+        && inc
+            .oom_path
+            .iter()
+            .any(|f| f == "__alloc_pages_may_oom" || f == "moom_callback")
+    {
+        return Some(Kind::Global);
+    }
+    None
+}
+
+fn kill_from_line(k: &KilledLine<'_>, env: &Envelope, line: u64) -> Kill {
+    Kill {
+        evidence: Some(KillEvidence::KilledLine),
+        pid: Some(k.pid),
+        comm: Some(k.comm.to_string()),
+        uid: k.uid,
+        total_vm_kb: k.total_vm,
+        anon_rss_kb: k.anon,
+        file_rss_kb: k.file,
+        shmem_rss_kb: k.shmem,
+        pgtables_kb: k.pgtables,
+        oom_score_adj: k.adj,
+        oom_score_adj_from: k.adj.map(|_| AdjSource::KilledLine),
+        reason: k.reason.map(str::to_string),
+        time: env.time.clone(),
+        line,
+        ..Kill::default()
+    }
+}
+
+/// Map a row's numbers onto the printed header, or onto the layout every kernel shares
+/// when the header was not captured (pid, uid, tgid, total_vm, rss first; oom_score_adj last).
+fn task_row(columns: &[String], nums: &[i64], name: &str) -> TaskRow {
+    let mut r = TaskRow {
+        pid: nums[0].max(0) as u32,
+        name: name.to_string(),
+        ..TaskRow::default()
+    };
+    let u = |v: i64| u64::try_from(v).ok();
+    let numeric_cols: Vec<&str> = columns
+        .iter()
+        .map(String::as_str)
+        .filter(|c| *c != "name")
+        .collect();
+    if numeric_cols.len() == nums.len() {
+        for (c, &v) in numeric_cols.iter().zip(nums) {
+            match *c {
+                "uid" => r.uid = u32::try_from(v).ok(),
+                "tgid" => r.tgid = u32::try_from(v).ok(),
+                "total_vm" => r.total_vm = u(v),
+                "rss" => r.rss = u(v),
+                "rss_anon" => r.rss_anon = u(v),
+                "rss_file" => r.rss_file = u(v),
+                "rss_shmem" => r.rss_shmem = u(v),
+                "pgtables_bytes" => r.pgtables_bytes = u(v),
+                "nr_ptes" => r.nr_ptes = u(v),
+                "nr_pmds" => r.nr_pmds = u(v),
+                "swapents" => r.swapents = u(v),
+                "cpu" => r.cpu = u32::try_from(v).ok(),
+                "oom_adj" => r.oom_adj = i32::try_from(v).ok(),
+                "oom_score_adj" => r.oom_score_adj = i32::try_from(v).ok(),
+                _ => {}
+            }
+        }
+    } else {
+        r.uid = nums.get(1).and_then(|&v| u32::try_from(v).ok());
+        r.tgid = nums.get(2).and_then(|&v| u32::try_from(v).ok());
+        r.total_vm = nums.get(3).and_then(|&v| u(v));
+        r.rss = nums.get(4).and_then(|&v| u(v));
+        r.oom_score_adj = nums.last().and_then(|&v| i32::try_from(v).ok());
+    }
+    r
+}

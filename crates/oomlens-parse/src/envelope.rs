@@ -1,0 +1,851 @@
+//! Log envelopes: the prefix a log form puts before each message.
+//!
+//! One physical line is decoded into zero or more messages, each with the time, host and
+//! identifier its envelope carried. The form is detected per line, so files that mix forms
+//! (a syslog file with pasted dmesg output) work, and can be forced with [`Format`].
+//!
+//! Forms handled:
+//! - raw `/dev/kmsg` records: `prio,seq,usec,flags;message` (+ ` KEY=value` dictionary lines);
+//! - `dmesg`: `[  123.456789] message`, also `[ 1.2] host ident[pid]: message` (journalctl
+//!   `-o short-monotonic`), `dmesg -x` level prefixes (`kern  :err   : `);
+//! - `dmesg -T`: `[Tue May 16 19:45:20 2017] message`, day and month in any locale;
+//! - `journalctl` short / rsyslog: `Mon dd hh:mm:ss[.frac] host ident[pid]: message`, an empty
+//!   host (`Feb 18 17:34:47  kernel:`), localized months, continuation lines of multi-line
+//!   messages (indented), `#012` escapes, an inner kernel `[ 123.4]` stamp;
+//! - RFC 3339 / ISO stamps (rsyslog RFC 3339 template, journalctl `-o short-iso`, `dmesg
+//!   --time-format=iso`);
+//! - `journalctl -o json` (MESSAGE as a string or a byte array);
+//! - bare message bodies (anything else).
+
+use std::borrow::Cow;
+
+use oomlens_model::LogTime;
+
+use crate::month::month_number;
+
+/// An input form, as chosen with `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Detect the form of each line.
+    Auto,
+    /// Raw `/dev/kmsg` records.
+    Kmsg,
+    /// `dmesg` with `[ uptime]` stamps (also `dmesg -x`).
+    Dmesg,
+    /// `dmesg -T` with wall-clock stamps.
+    DmesgT,
+    /// `journalctl` short forms (short, short-precise, short-iso, short-monotonic).
+    Journal,
+    /// `journalctl -o json`.
+    JournalJson,
+    /// syslog files: classic and RFC 3339 stamps, `#012` escapes.
+    Syslog,
+    /// Message bodies without any prefix.
+    Bare,
+}
+
+impl Format {
+    /// Every format with its command-line name.
+    pub const ALL: &'static [(&'static str, Format)] = &[
+        ("auto", Format::Auto),
+        ("kmsg", Format::Kmsg),
+        ("dmesg", Format::Dmesg),
+        ("dmesg-t", Format::DmesgT),
+        ("journal", Format::Journal),
+        ("journal-json", Format::JournalJson),
+        ("syslog", Format::Syslog),
+        ("bare", Format::Bare),
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Format::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("auto")
+    }
+}
+
+/// The log form a line was written in, as far as one line can tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Form {
+    /// No prefix.
+    #[default]
+    Bare,
+    /// A /dev/kmsg record.
+    Kmsg,
+    /// `[ uptime] message`.
+    Dmesg,
+    /// `dmesg -x` level prefix.
+    DmesgX,
+    /// `[Day Mon dd hh:mm:ss yyyy] message`.
+    DmesgT,
+    /// `[ uptime] host ident[pid]: message` (journalctl -o short-monotonic).
+    JournalMonotonic,
+    /// `Mon dd hh:mm:ss host ident: message`: journalctl short or classic syslog.
+    Short,
+    /// `Mon dd hh:mm:ss: message` (earlyoom's own prefix).
+    TimePrefix,
+    /// RFC 3339 / ISO stamp with host and ident.
+    Iso,
+    /// `dmesg --time-format=iso`.
+    DmesgIso,
+    /// `journalctl -o json`.
+    Json,
+}
+
+/// Hints in a line that tell journalctl's short form from a syslog daemon's file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hints {
+    /// journalctl-only: zero-padded day (`Apr 05`), localized month, empty host,
+    /// continuation lines, `-- Logs begin at` markers.
+    pub journal: bool,
+    /// syslog-only: space-padded day (`Jun  5`), `#012` escapes, a kept kernel `[ stamp]`,
+    /// an ident written without its pid by rsyslog (`systemd:`), RFC 3339 stamps.
+    pub syslog: bool,
+}
+
+/// The envelope of one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The form detected.
+    pub form: Form,
+    /// Hints about the writer of a short-form line.
+    pub hints: Hints,
+    /// When it was logged.
+    pub time: LogTime,
+    /// The host, where printed (empty hosts are `None`).
+    pub host: Option<String>,
+    /// The syslog identifier (`kernel`, `systemd`, `earlyoom`, ...), where printed.
+    pub ident: Option<String>,
+    /// The pid in `ident[pid]`.
+    pub pid: Option<u32>,
+    /// True when the envelope marks the message as the kernel's (`kernel:` ident, kmsg
+    /// facility 0, dmesg stamps).
+    pub kernel: bool,
+    /// True when the form carries no ident at all, so the message may be anyone's.
+    pub anonymous: bool,
+}
+
+/// What a physical line decoded to.
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    /// The envelope shared by every message of the line.
+    pub envelope: Envelope,
+    /// The messages (more than one for `#012`-escaped or multi-line JSON messages).
+    pub messages: Vec<Cow<'a, str>>,
+    /// True when the line continued the previous line's message (journal indentation).
+    pub continuation: bool,
+}
+
+/// Context needed to turn printed times into instants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    /// The year to assume when a form does not print one.
+    pub reference_year: Option<i16>,
+    /// The boot time of a live kernel log, microseconds since the epoch, to derive
+    /// wall-clock times from kernel monotonic stamps.
+    pub boot_time_us: Option<i64>,
+}
+
+/// Decodes envelopes line by line, keeping the little state continuation lines need.
+#[derive(Debug)]
+pub struct Decoder {
+    format: Format,
+    clock: Clock,
+    /// The previous line's envelope, for indented continuation lines.
+    prev: Option<Envelope>,
+    prev_was_kmsg: bool,
+}
+
+impl Decoder {
+    /// A decoder for `format`.
+    pub fn new(format: Format, clock: Clock) -> Decoder {
+        Decoder {
+            format,
+            clock,
+            prev: None,
+            prev_was_kmsg: false,
+        }
+    }
+
+    /// Forget the previous line (after input was skipped).
+    pub fn reset(&mut self) {
+        self.prev = None;
+        self.prev_was_kmsg = false;
+    }
+
+    /// Decode one physical line (without its line terminator).
+    pub fn decode<'a>(&mut self, line: &'a str) -> Decoded<'a> {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        // Continuation lines: kmsg dictionary entries and indented journal lines.
+        if line.starts_with([' ', '\t']) {
+            if self.prev_was_kmsg && is_kmsg_dict(line) {
+                return Decoded {
+                    envelope: Envelope::default(),
+                    messages: vec![],
+                    continuation: true,
+                };
+            }
+            if let Some(prev) = &self.prev {
+                if line.starts_with("  ") || line.starts_with('\t') {
+                    let mut envelope = prev.clone();
+                    envelope.hints.journal |= envelope.form == Form::Short;
+                    return Decoded {
+                        envelope,
+                        messages: split_escapes(Cow::Borrowed(line.trim_start())),
+                        continuation: true,
+                    };
+                }
+            }
+        }
+        let decoded = self.decode_fresh(line);
+        self.prev_was_kmsg = decoded.1;
+        let mut d = decoded.0;
+        if d.messages.len() > 1 && d.envelope.form != Form::Json {
+            d.envelope.hints.syslog = true; // rsyslog's #012
+        }
+        // Only prefixed forms have continuation lines; bare text and kmsg do not.
+        self.prev = if d.envelope.anonymous && d.envelope.time.is_empty() || decoded.1 {
+            None
+        } else {
+            Some(d.envelope.clone())
+        };
+        d
+    }
+
+    fn decode_fresh<'a>(&self, line: &'a str) -> (Decoded<'a>, bool) {
+        let f = self.format;
+        let auto = f == Format::Auto;
+        let first = line.as_bytes().first().copied().unwrap_or(b' ');
+        if (auto && first == b'{') || f == Format::JournalJson {
+            if let Some(d) = decode_json(line) {
+                return (d, false);
+            }
+        }
+        if (auto && first.is_ascii_digit()) || f == Format::Kmsg {
+            if let Some(d) = decode_kmsg(line, &self.clock) {
+                return (d, true);
+            }
+        }
+        if auto || matches!(f, Format::Dmesg | Format::DmesgT | Format::Journal) {
+            // `dmesg -x` facility and level.
+            let rest = strip_level_prefix(line).unwrap_or(line);
+            let leveled = rest.len() != line.len();
+            if rest.starts_with('[') {
+                if let Some(mut d) = decode_dmesg(rest, &self.clock) {
+                    if leveled {
+                        d.envelope.form = Form::DmesgX;
+                    }
+                    return (d, false);
+                }
+                if let Some(mut d) = decode_dmesg_t(rest) {
+                    if leveled {
+                        d.envelope.form = Form::DmesgX;
+                    }
+                    return (d, false);
+                }
+            }
+        }
+        if auto || matches!(f, Format::Journal | Format::Syslog | Format::DmesgT) {
+            if first.is_ascii_digit() {
+                if let Some(d) = decode_iso(line) {
+                    return (d, false);
+                }
+            } else if let Some(d) = decode_short(line, &self.clock) {
+                return (d, false);
+            }
+        }
+        let marker = [
+            "-- Logs begin at ",
+            "-- Journal begins at ",
+            "-- Boot ",
+            "-- No entries --",
+            "-- Subject:",
+            "-- Reboot --",
+        ]
+        .iter()
+        .any(|m| line.starts_with(m));
+        let envelope = Envelope {
+            anonymous: true,
+            hints: Hints {
+                journal: marker,
+                syslog: false,
+            },
+            ..Envelope::default()
+        };
+        (
+            Decoded {
+                envelope,
+                messages: split_escapes(Cow::Borrowed(line)),
+                continuation: false,
+            },
+            false,
+        )
+    }
+}
+
+/// ` SUBSYSTEM=…` / ` DEVICE=…` lines that follow a kmsg record.
+fn is_kmsg_dict(line: &str) -> bool {
+    let t = &line[1..];
+    match t.find('=') {
+        Some(i) => i > 0 && t[..i].bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+        None => false,
+    }
+}
+
+/// rsyslog writes control characters as `#` and three octal digits: a message that
+/// contained newlines (the kernel's multi-line memory.stat, Mem-Info) arrives as one line
+/// joined by `#012`. Split it back.
+fn split_escapes(text: Cow<'_, str>) -> Vec<Cow<'_, str>> {
+    if !text.contains("#012") {
+        return vec![text];
+    }
+    text.split("#012")
+        .map(|s| Cow::Owned(s.to_string()))
+        .collect()
+}
+
+/// English month abbreviations: syslog daemons never localize them.
+const MONTH_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Strip `dmesg -x`'s `kern  :err   : ` prefix.
+fn strip_level_prefix(line: &str) -> Option<&str> {
+    const FACILITIES: &[&str] = &[
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+        "authpriv", "ftp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+        "local7",
+    ];
+    const LEVELS: &[&str] = &[
+        "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+    ];
+    let (fac, rest) = line.split_once(':')?;
+    if !FACILITIES.contains(&fac.trim_end()) {
+        return None;
+    }
+    let (lvl, rest) = rest.split_once(':')?;
+    if !LEVELS.contains(&lvl.trim_end()) {
+        return None;
+    }
+    Some(rest.strip_prefix(' ').unwrap_or(rest))
+}
+
+fn decode_kmsg<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
+    let (head, msg) = line.split_once(';')?;
+    let mut fields = head.split(',');
+    let prio: u32 = fields.next()?.parse().ok()?;
+    let _seq: u64 = fields.next()?.parse().ok()?;
+    let usec: u64 = fields.next()?.parse().ok()?;
+    fields.next()?; // flags
+    let mut env = Envelope {
+        form: Form::Kmsg,
+        time: LogTime {
+            monotonic_us: Some(usec),
+            ..LogTime::default()
+        },
+        kernel: prio >> 3 == 0,
+        ..Envelope::default()
+    };
+    fill_utc_from_boot(&mut env.time, clock);
+    let mut msg = msg;
+    if env.kernel {
+        env.ident = Some("kernel".into());
+    } else if let Some((ident, pid, rest)) = split_ident(msg) {
+        // Userspace writes to /dev/kmsg as `ident[pid]: text` (systemd does).
+        env.ident = Some(ident.to_string());
+        env.pid = pid;
+        msg = rest;
+    }
+    Some(Decoded {
+        envelope: env,
+        messages: vec![Cow::Borrowed(msg)],
+        continuation: false,
+    })
+}
+
+fn fill_utc_from_boot(time: &mut LogTime, clock: &Clock) {
+    if let (Some(boot), Some(mono)) = (clock.boot_time_us, time.monotonic_us) {
+        let us = boot.saturating_add(mono as i64);
+        if let Ok(ts) = jiff::Timestamp::from_microsecond(us) {
+            time.utc = Some(ts.to_string());
+        }
+    }
+}
+
+/// `[  123.456789] rest` → monotonic µs and rest.
+fn parse_uptime_stamp(line: &str) -> Option<(u64, &str)> {
+    let inner_end = line.find(']')?;
+    let inner = line[1..inner_end].trim_start();
+    let (sec, frac) = inner.split_once('.')?;
+    if sec.is_empty() || frac.is_empty() || sec.len() > 12 || frac.len() > 9 {
+        return None;
+    }
+    if !sec.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let sec: u64 = sec.parse().ok()?;
+    let mut us: u64 = frac.parse().ok()?;
+    // Scale the fraction to microseconds whatever its printed width.
+    for _ in frac.len()..6 {
+        us *= 10;
+    }
+    for _ in 6..frac.len() {
+        us /= 10;
+    }
+    let rest = &line[inner_end + 1..];
+    Some((sec * 1_000_000 + us, rest.strip_prefix(' ').unwrap_or(rest)))
+}
+
+fn decode_dmesg<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
+    let (us, rest) = parse_uptime_stamp(line)?;
+    let mut env = Envelope {
+        form: Form::Dmesg,
+        time: LogTime {
+            monotonic_us: Some(us),
+            ..LogTime::default()
+        },
+        ..Envelope::default()
+    };
+    fill_utc_from_boot(&mut env.time, clock);
+    let mut msg = rest;
+    // journalctl -o short-monotonic: `[  77.74] host ident[pid]: msg` or `[  77.74] ident[pid]: msg`.
+    if let Some((host, ident, pid, m)) = split_host_ident(rest, true) {
+        env.form = Form::JournalMonotonic;
+        env.host = host.map(str::to_string);
+        env.kernel = ident == "kernel";
+        env.ident = Some(ident.to_string());
+        env.pid = pid;
+        msg = m;
+    } else {
+        env.kernel = true;
+    }
+    Some(Decoded {
+        envelope: env,
+        messages: split_escapes(Cow::Borrowed(msg)),
+        continuation: false,
+    })
+}
+
+/// `[Tue May 16 19:45:20 2017] msg`, day and month names in any locale.
+fn decode_dmesg_t(line: &str) -> Option<Decoded<'_>> {
+    let end = line.find(']')?;
+    let inner = &line[1..end];
+    let mut tok = inner.split_whitespace();
+    let (_day, mon, dd, hms, year) = (
+        tok.next()?,
+        tok.next()?,
+        tok.next()?,
+        tok.next()?,
+        tok.next()?,
+    );
+    if tok.next().is_some() {
+        return None;
+    }
+    let month = month_number(mon)?;
+    let day: u8 = dd.parse().ok()?;
+    let year: i16 = year.parse().ok()?;
+    let local = civil(year, month, day, hms)?;
+    let rest = &line[end + 1..];
+    let env = Envelope {
+        form: Form::DmesgT,
+        time: LogTime {
+            local: Some(local),
+            ..LogTime::default()
+        },
+        kernel: true,
+        ..Envelope::default()
+    };
+    Some(Decoded {
+        envelope: env,
+        messages: split_escapes(Cow::Borrowed(rest.strip_prefix(' ').unwrap_or(rest))),
+        continuation: false,
+    })
+}
+
+/// `hh:mm:ss[.frac]` on a date → ISO civil time, validated.
+fn civil(year: i16, month: u8, day: u8, hms: &str) -> Option<String> {
+    let (hms, frac) = match hms.split_once(['.', ',']) {
+        Some((a, b)) => (a, Some(b)),
+        None => (hms, None),
+    };
+    let mut p = hms.split(':');
+    let h: i8 = p.next()?.parse().ok()?;
+    let m: i8 = p.next()?.parse().ok()?;
+    let s: i8 = p.next()?.parse().ok()?;
+    let nanos = match frac {
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
+            let mut n: i32 = f.parse().ok()?;
+            for _ in f.len()..9 {
+                n *= 10;
+            }
+            n
+        }
+        Some(_) => return None,
+        None => 0,
+    };
+    let dt = jiff::civil::DateTime::new(year, month as i8, day as i8, h, m, s, nanos).ok()?;
+    Some(dt.to_string())
+}
+
+/// `ident[pid]: rest` or `ident: rest` at the start of `s`.
+fn split_ident(s: &str) -> Option<(&str, Option<u32>, &str)> {
+    let colon = s
+        .find(": ")
+        .or_else(|| s.strip_suffix(':').map(|t| t.len()))?;
+    let head = &s[..colon];
+    let rest = s.get(colon + 2..).unwrap_or("");
+    if head.is_empty() || head.len() > 64 || head.contains(' ') {
+        return None;
+    }
+    if let Some(open) = head.find('[') {
+        let pid = head[open + 1..].strip_suffix(']')?.parse().ok()?;
+        let ident = &head[..open];
+        if ident.is_empty() {
+            return None;
+        }
+        Some((ident, Some(pid), rest))
+    } else {
+        if head.contains(']') {
+            return None;
+        }
+        Some((head, None, rest))
+    }
+}
+
+/// `host ident[pid]: msg`, ` ident: msg` (empty host) or `ident[pid]: msg` (no host).
+///
+/// With `strict`, an ident without `[pid]` is accepted only if it is `kernel`, so kernel
+/// messages of the form `word: text` (`oom_reaper: reaped …`) are not taken for envelopes.
+fn split_host_ident(s: &str, strict: bool) -> Option<(Option<&str>, &str, Option<u32>, &str)> {
+    let accept = |ident: &str, pid: Option<u32>| !strict || pid.is_some() || ident == "kernel";
+    // No host.
+    if let Some((ident, pid, rest)) = split_ident(s) {
+        if accept(ident, pid) && (pid.is_some() || ident == "kernel") {
+            return Some((None, ident, pid, rest));
+        }
+    }
+    // Empty host: the original had two spaces.
+    let (host, after) = match s.strip_prefix(' ') {
+        Some(after) => (None, after),
+        None => {
+            let sp = s.find(' ')?;
+            (Some(&s[..sp]), &s[sp + 1..])
+        }
+    };
+    let (ident, pid, rest) = split_ident(after)?;
+    if !accept(ident, pid) {
+        return None;
+    }
+    Some((host, ident, pid, rest))
+}
+
+/// journalctl short / classic syslog: `Mon dd hh:mm:ss[.frac] host ident[pid]: msg`, and
+/// earlyoom's `Mon dd hh:mm:ss: msg`.
+fn decode_short<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
+    let (mon, rest) = line.split_once(' ')?;
+    let month = month_number(mon)?;
+    let rest = rest.trim_start_matches(' ');
+    let (dd, rest) = rest.split_once(' ')?;
+    let day: u8 = dd.parse().ok()?;
+    // hh:mm:ss[.frac], followed by a space, or by ": " in earlyoom's own prefix.
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b':' || b[i] == b'.') {
+        i += 1;
+    }
+    let (hms, after) = (&rest[..i], &rest[i..]);
+    if let Some(hms) = hms.strip_suffix(':') {
+        // `Jun 12 06:39:16: msg`
+        let msg = after.strip_prefix(' ')?;
+        let local = civil(clock.reference_year.unwrap_or(1970), month, day, hms)?;
+        let env = Envelope {
+            form: Form::TimePrefix,
+            time: LogTime {
+                local: Some(local),
+                year_inferred: true,
+                ..LogTime::default()
+            },
+            anonymous: true,
+            ..Envelope::default()
+        };
+        return Some(Decoded {
+            envelope: env,
+            messages: split_escapes(Cow::Borrowed(msg)),
+            continuation: false,
+        });
+    }
+    let after = after.strip_prefix(' ')?;
+    let local = civil(clock.reference_year.unwrap_or(1970), month, day, hms)?;
+    let (host, ident, pid, msg) = split_host_ident(after, false)?;
+    let english = MONTH_EN.get(month as usize - 1) == Some(&mon);
+    let hints = Hints {
+        // journalctl prints `%b %d` (zero-padded, localized); syslog daemons `%b %e` in English.
+        journal: dd.starts_with('0') || !english || host.is_none(),
+        syslog: dd.len() == 1 && line[mon.len()..].starts_with("  ")
+            || (pid.is_none() && ident == "systemd"),
+    };
+    let mut env = Envelope {
+        form: Form::Short,
+        hints,
+        time: LogTime {
+            local: Some(local),
+            year_inferred: true,
+            ..LogTime::default()
+        },
+        host: host.map(str::to_string),
+        ident: Some(ident.to_string()),
+        pid,
+        kernel: ident == "kernel",
+        anonymous: false,
+    };
+    let msg = kernel_inner_stamp(&mut env, msg);
+    Some(Decoded {
+        envelope: env,
+        messages: split_escapes(Cow::Borrowed(msg)),
+        continuation: false,
+    })
+}
+
+/// syslog copies of kernel messages may keep the kernel's `[ 123.456]` stamp.
+fn kernel_inner_stamp<'a>(env: &mut Envelope, msg: &'a str) -> &'a str {
+    if env.kernel && msg.starts_with('[') {
+        if let Some((us, rest)) = parse_uptime_stamp(msg) {
+            env.hints.syslog = true;
+            env.time.monotonic_us = Some(us);
+            return rest;
+        }
+    }
+    msg
+}
+
+/// RFC 3339 / ISO 8601 stamps: `2024-01-26T01:49:41.123+09:00 host ident[pid]: msg`,
+/// `2024-01-26T01:49:41+0900 …` (short-iso), `2024-01-26T01:49:41,123456+09:00 msg` (dmesg iso).
+fn decode_iso(line: &str) -> Option<Decoded<'_>> {
+    let sp = line.find(' ')?;
+    let stamp = &line[..sp];
+    let b = stamp.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') {
+        return None;
+    }
+    let date = &stamp[..10];
+    let mut rest = &stamp[11..];
+    // Split the zone off: Z, +hh:mm, +hhmm.
+    let zone_at = rest.find(['Z', 'z', '+']).or_else(|| rest.rfind('-'));
+    let zone = zone_at.map(|i| &rest[i..]);
+    if let Some(i) = zone_at {
+        rest = &rest[..i];
+    }
+    let mut d = date.split('-');
+    let year: i16 = d.next()?.parse().ok()?;
+    let month: u8 = d.next()?.parse().ok()?;
+    let day: u8 = d.next()?.parse().ok()?;
+    let local = civil(year, month, day, rest)?;
+    let mut time = LogTime {
+        local: Some(local.clone()),
+        ..LogTime::default()
+    };
+    if let Some(z) = zone {
+        let z = if z.len() == 5 && !z.contains(':') {
+            format!("{}:{}", &z[..3], &z[3..])
+        } else {
+            z.to_string()
+        };
+        if let Ok(ts) = format!("{local}{z}").parse::<jiff::Timestamp>() {
+            time.utc = Some(ts.to_string());
+        }
+    }
+    let after = &line[sp + 1..];
+    let mut env = Envelope {
+        form: Form::Iso,
+        time,
+        ..Envelope::default()
+    };
+    let msg = match split_host_ident(after, false) {
+        Some((host, ident, pid, msg)) => {
+            env.host = host.map(str::to_string);
+            env.kernel = ident == "kernel";
+            env.ident = Some(ident.to_string());
+            env.pid = pid;
+            // journalctl -o short-iso writes `+0000`; rsyslog's RFC 3339 template `+00:00`.
+            if zone.is_some_and(|z| z.contains(':') || z == "Z") {
+                env.hints.syslog = true;
+            } else {
+                env.hints.journal = true;
+            }
+            kernel_inner_stamp(&mut env, msg)
+        }
+        None => {
+            // dmesg --time-format=iso has no host or ident.
+            env.form = Form::DmesgIso;
+            env.kernel = true;
+            after
+        }
+    };
+    Some(Decoded {
+        envelope: env,
+        messages: split_escapes(Cow::Borrowed(msg)),
+        continuation: false,
+    })
+}
+
+/// One `journalctl -o json` entry.
+fn decode_json(line: &str) -> Option<Decoded<'static>> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let obj = v.as_object()?;
+    let text = match obj.get("MESSAGE")? {
+        serde_json::Value::String(s) => s.clone(),
+        // journald stores non-UTF-8 messages as an array of byte values.
+        serde_json::Value::Array(bytes) => {
+            let raw: Vec<u8> = bytes
+                .iter()
+                .filter_map(|b| b.as_u64())
+                .map(|b| b as u8)
+                .collect();
+            String::from_utf8_lossy(&raw).into_owned()
+        }
+        _ => return None,
+    };
+    let field = |k: &str| obj.get(k).and_then(|v| v.as_str());
+    let num = |k: &str| field(k).and_then(|s| s.parse::<u64>().ok());
+    let kernel = field("_TRANSPORT") == Some("kernel");
+    let mut time = LogTime {
+        monotonic_us: num("_SOURCE_MONOTONIC_TIMESTAMP").or_else(|| num("__MONOTONIC_TIMESTAMP")),
+        ..LogTime::default()
+    };
+    if let Some(rt) = num("__REALTIME_TIMESTAMP") {
+        if let Ok(ts) = jiff::Timestamp::from_microsecond(rt as i64) {
+            time.utc = Some(ts.to_string());
+        }
+    }
+    let env = Envelope {
+        form: Form::Json,
+        hints: Hints::default(),
+        time,
+        host: field("_HOSTNAME").map(str::to_string),
+        ident: if kernel {
+            Some("kernel".into())
+        } else {
+            field("SYSLOG_IDENTIFIER").map(str::to_string)
+        },
+        pid: field("_PID")
+            .or_else(|| field("SYSLOG_PID"))
+            .and_then(|p| p.parse().ok()),
+        kernel,
+        anonymous: false,
+    };
+    let messages = text
+        .split('\n')
+        .map(|s| Cow::Owned(s.to_string()))
+        .collect();
+    Some(Decoded {
+        envelope: env,
+        messages,
+        continuation: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str) -> (Envelope, String) {
+        let mut d = Decoder::new(
+            Format::Auto,
+            Clock {
+                reference_year: Some(2024),
+                boot_time_us: None,
+            },
+        );
+        let r = d.decode(line);
+        (r.envelope, r.messages.join("|"))
+    }
+
+    #[test]
+    fn kmsg_record() {
+        let (e, m) = one("6,1234,30745839,-;oom-kill:constraint=CONSTRAINT_NONE");
+        assert_eq!(e.time.monotonic_us, Some(30_745_839));
+        assert!(e.kernel);
+        assert_eq!(m, "oom-kill:constraint=CONSTRAINT_NONE");
+        let (e, m) = one("30,77,5000,-;systemd[1]: foo.service: Failed with result 'oom-kill'.");
+        assert!(!e.kernel);
+        assert_eq!(e.ident.as_deref(), Some("systemd"));
+        assert_eq!(e.pid, Some(1));
+        assert_eq!(m, "foo.service: Failed with result 'oom-kill'.");
+    }
+
+    #[test]
+    fn dmesg_forms() {
+        let (e, m) = one("[   30.745678] stress-ng-vm invoked oom-killer: gfp_mask=0x0");
+        assert_eq!(e.time.monotonic_us, Some(30_745_678));
+        assert_eq!(m, "stress-ng-vm invoked oom-killer: gfp_mask=0x0");
+        let (e, m) = one("[   30.745678] oom_reaper: reaped process 1 (x)");
+        assert!(e.kernel);
+        assert_eq!(m, "oom_reaper: reaped process 1 (x)");
+        let (e, m) = one("[   77.740597] systemd-oomd[659]: Killed /a due to memory pressure");
+        assert_eq!(e.ident.as_deref(), Some("systemd-oomd"));
+        assert_eq!(m, "Killed /a due to memory pressure");
+        let (e, m) = one("kern  :err   : [ 1.5] Out of memory: Killed process 1 (a)");
+        assert_eq!(e.time.monotonic_us, Some(1_500_000));
+        assert_eq!(m, "Out of memory: Killed process 1 (a)");
+        let (e, m) = one("[二 9月  3 05:57:48 2024] oom-kill:x");
+        assert_eq!(e.time.local.as_deref(), Some("2024-09-03T05:57:48"));
+        assert_eq!(m, "oom-kill:x");
+        let (e, _) = one("[Tue May 16 19:45:20 2017] x");
+        assert_eq!(e.time.local.as_deref(), Some("2017-05-16T19:45:20"));
+        // A ppc64le call-trace line is not a stamp.
+        let (e, m) = one("[c0000000000ef0f8] [c0000000000ef0f8] dump_stack+0x1/0x2");
+        assert!(e.time.is_empty());
+        assert!(m.starts_with("[c00"));
+    }
+
+    #[test]
+    fn journal_and_syslog() {
+        let (e, m) = one("Feb 18 17:34:47  kernel: java invoked oom-killer: x");
+        assert_eq!(e.host, None);
+        assert!(e.kernel);
+        assert_eq!(m, "java invoked oom-killer: x");
+        assert_eq!(e.time.local.as_deref(), Some("2024-02-18T17:34:47"));
+        let (e, m) = one("jun 20 03:23:46 myhost kernel: [  pid  ]   uid");
+        assert_eq!(e.host.as_deref(), Some("myhost"));
+        assert_eq!(m, "[  pid  ]   uid");
+        let (e, m) = one("Aug 04 23:41:26 qaa earlyoom[1308]: low memory!");
+        assert_eq!(e.ident.as_deref(), Some("earlyoom"));
+        assert_eq!(e.pid, Some(1308));
+        assert_eq!(m, "low memory!");
+        let (_, m) = one("Oct 20 00:38:32 localhost kernel: a:1#012 b:2");
+        assert_eq!(m, "a:1| b:2");
+        let (e, m) = one("Jun 12 06:39:16: sending SIGTERM to process 696");
+        assert_eq!(m, "sending SIGTERM to process 696");
+        assert!(e.ident.is_none());
+        let (e, m) = one("Nov 23 09:17:03 h kernel: [  123.456789] Out of memory");
+        assert_eq!(e.time.monotonic_us, Some(123_456_789));
+        assert_eq!(m, "Out of memory");
+        let (e, m) = one("2026-11-23T09:17:03.123456+00:00 h kernel: Out of memory");
+        assert_eq!(e.time.utc.as_deref(), Some("2026-11-23T09:17:03.123456Z"));
+        assert_eq!(m, "Out of memory");
+    }
+
+    #[test]
+    fn continuation_lines_keep_the_envelope() {
+        let mut d = Decoder::new(Format::Auto, Clock::default());
+        d.decode("Jun 13 14:21:19 kubelet kernel: anon 9842688");
+        let r = d.decode("                            file 0");
+        assert!(r.continuation);
+        assert!(r.envelope.kernel);
+        assert_eq!(r.messages, vec!["file 0"]);
+    }
+
+    #[test]
+    fn json_entry() {
+        let (e, m) = one(
+            r#"{"MESSAGE":[65,66],"_TRANSPORT":"kernel","__REALTIME_TIMESTAMP":"1700000000000000","_SOURCE_MONOTONIC_TIMESTAMP":"42"}"#,
+        );
+        assert!(e.kernel);
+        assert_eq!(e.time.monotonic_us, Some(42));
+        assert_eq!(e.time.utc.as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(m, "AB");
+    }
+}

@@ -1,0 +1,193 @@
+//! Parse OOM-kill reports of every killer from every log form into typed incidents.
+//!
+//! Bytes in, [`oomlens_model::Incident`]s out: no I/O beyond reading the given reader.
+//! The parser streams with bounded memory: lines longer than [`MAX_LINE`] are cut, task
+//! tables and stats blocks are capped, and an incident closes after a bounded run of lines
+//! that do not belong to it.
+//!
+//! ```
+//! let log = b"[ 30.7] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/t,task_memcg=/t,task=alloc,pid=84,uid=0\n\
+//!             [ 30.8] Memory cgroup out of memory: Killed process 84 (alloc) total-vm:33876kB, anon-rss:32412kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:100kB oom_score_adj:0\n";
+//! let mut incidents = Vec::new();
+//! oomlens_parse::parse_reader(&log[..], oomlens_parse::Options::default(), |i| incidents.push(i)).unwrap();
+//! assert_eq!(incidents[0].kills[0].pid, Some(84));
+//! ```
+
+#![deny(missing_docs)]
+
+mod assemble;
+pub mod envelope;
+pub mod kernel;
+mod month;
+mod scan;
+mod userspace;
+
+use std::collections::VecDeque;
+use std::io::Read;
+
+use oomlens_model::Incident;
+
+pub use envelope::{Clock, Form, Format, Hints};
+pub use scan::{parse_reader, ReadStats, Scanner};
+
+use assemble::KernelAssembler;
+use envelope::Decoder;
+use userspace::UserAssembler;
+
+/// The longest line kept; the rest of a longer line is skipped (and counted).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Closed incidents are held this many lines so that notices, reaper lines and a later
+/// report's kernel release can still reach them.
+const HOLD_LINES: u64 = 64;
+
+/// How to parse.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The input form (`Format::Auto` detects per line).
+    pub format: Option<Format>,
+    /// Year and boot time for printed times.
+    pub clock: Clock,
+    /// The input's name, copied into each incident's `source.file`.
+    pub file: Option<String>,
+}
+
+/// A push parser: feed lines, take incidents.
+#[derive(Debug)]
+pub struct Parser {
+    decoder: Decoder,
+    kernel: KernelAssembler,
+    user: UserAssembler,
+    hold: VecDeque<Incident>,
+    ready: VecDeque<Incident>,
+    line: u64,
+    file: Option<String>,
+    /// The form of the last prefixed line, and the journal/syslog hints seen so far.
+    form: Form,
+    hints: Hints,
+}
+
+impl Parser {
+    /// A parser with `opts`.
+    pub fn new(opts: Options) -> Parser {
+        Parser {
+            decoder: Decoder::new(opts.format.unwrap_or(Format::Auto), opts.clock),
+            kernel: KernelAssembler::default(),
+            user: UserAssembler::default(),
+            hold: VecDeque::new(),
+            ready: VecDeque::new(),
+            line: 0,
+            file: opts.file,
+            form: Form::Bare,
+            hints: Hints::default(),
+        }
+    }
+
+    /// The number of the last line fed (1-based).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// True while a report is open: the caller must then feed every line.
+    pub fn wants_every_line(&self) -> bool {
+        self.kernel.is_open()
+    }
+
+    /// Count `n` lines that were skipped without being fed (they held no trigger).
+    pub fn skip_lines(&mut self, n: u64) {
+        if n > 0 {
+            self.line += n;
+            self.decoder.reset();
+            self.release(false);
+        }
+    }
+
+    /// Feed one line (without its terminator). Invalid UTF-8 is replaced, not rejected.
+    pub fn push_line(&mut self, raw: &[u8]) {
+        self.line += 1;
+        let text = String::from_utf8_lossy(raw);
+        let d = self.decoder.decode(&text);
+        let env = d.envelope;
+        if env.form != Form::Bare {
+            self.form = env.form;
+        }
+        self.hints.journal |= env.hints.journal;
+        self.hints.syslog |= env.hints.syslog;
+        for msg in &d.messages {
+            if env.kernel || env.anonymous {
+                self.kernel
+                    .push(self.line, &env, msg, raw.len(), &mut self.hold);
+            }
+            if !env.kernel || env.anonymous {
+                self.user
+                    .push(self.line, &env, msg, &mut self.kernel, &mut self.hold);
+            }
+        }
+        self.release(false);
+    }
+
+    /// The input paused (live logs): close a report that has killed and release all.
+    pub fn idle(&mut self) {
+        self.kernel.close_if_killed(&mut self.hold);
+        self.release(true);
+    }
+
+    /// End of input: close everything.
+    pub fn finish(&mut self) {
+        self.kernel.close(&mut self.hold);
+        self.release(true);
+    }
+
+    /// Take the incidents that are complete.
+    pub fn take(&mut self) -> impl Iterator<Item = Incident> + '_ {
+        self.ready.drain(..)
+    }
+
+    fn format_name(&self) -> &'static str {
+        match self.form {
+            Form::Bare => "bare",
+            Form::Kmsg => "kmsg",
+            Form::Dmesg => "dmesg",
+            Form::DmesgX => "dmesg-x",
+            Form::DmesgT => "dmesg-T",
+            Form::DmesgIso => "dmesg-iso",
+            Form::JournalMonotonic => "journal-monotonic",
+            Form::Json => "journal-json",
+            Form::TimePrefix => "prefixed",
+            Form::Iso | Form::Short => match (self.hints.journal, self.hints.syslog) {
+                (true, false) => "journal-short",
+                (false, true) => "syslog",
+                _ if self.form == Form::Iso => "syslog",
+                _ => "syslog-or-journal",
+            },
+        }
+    }
+
+    fn release(&mut self, all: bool) {
+        while let Some(front) = self.hold.front() {
+            if !all && front.source.last_line + HOLD_LINES > self.line {
+                break;
+            }
+            let mut inc = self.hold.pop_front().expect("front exists");
+            inc.source.file = self.file.clone();
+            inc.source.format = Some(self.format_name().to_string());
+            self.ready.push_back(inc);
+        }
+    }
+}
+
+/// Parse a whole byte slice.
+pub fn parse_bytes(input: &[u8], opts: Options) -> Vec<Incident> {
+    let mut out = Vec::new();
+    parse_reader(input, opts, |i| out.push(i)).expect("reading a slice cannot fail");
+    out
+}
+
+/// Parse everything `r` yields, calling `sink` for each incident in input order.
+pub fn parse<R: Read>(
+    r: R,
+    opts: Options,
+    sink: impl FnMut(Incident),
+) -> std::io::Result<ReadStats> {
+    parse_reader(r, opts, sink)
+}

@@ -1,0 +1,230 @@
+//! The reading loop: splits input into lines and skips, at memchr speed, the stretches of a
+//! log that cannot touch an OOM report.
+//!
+//! While no report is open, only lines that contain one of [`TRIGGERS`] can matter, so the
+//! loop searches the buffer for the next trigger (Aho-Corasick, SIMD prefilter) and counts
+//! the newlines it skips instead of decoding every line. Inside a report every line is read.
+
+use std::io::{self, Read};
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+use memchr::{memchr, memchr_iter, memrchr};
+use oomlens_model::Incident;
+
+use crate::{Options, Parser, MAX_LINE};
+
+/// Substrings of every line that can start, or attach to, an incident while none is open.
+const TRIGGERS: &[&str] = &[
+    // kernel
+    "invoked oom-killer",
+    "oom-kill:",
+    "Killed process",
+    "Kill process",
+    "oom_reaper:",
+    "killed as a result of limit",
+    "Memory cgroup stats for",
+    "Tasks state",
+    "total_vm",
+    "Memory cgroup out of memory",
+    ": usage ",
+    "Out of memory",
+    "Mem-Info:",
+    "memory.oom.group",
+    // systemd-oomd and systemd
+    "due to memory",
+    "for killing",
+    "oomd attempting",
+    "in this unit",
+    "by the OOM killer",
+    "'oom-kill'",
+    "status=9/KILL",
+    "restart counter",
+    // earlyoom
+    "sending SIG",
+    "illing process",
+    "kill failed",
+    "exited after",
+    "escalating to SIGKILL",
+    // kubelet and kubectl
+    "OOMKilled",
+    "Evicted",
+    "Exit Code:",
+    "exitCode",
+    "Name:",
+];
+
+fn triggers() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| AhoCorasick::new(TRIGGERS).expect("static patterns are valid"))
+}
+
+/// What the reading loop saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Bytes read.
+    pub bytes: u64,
+    /// Lines read (decoded or skipped).
+    pub lines: u64,
+    /// Lines longer than [`MAX_LINE`], of which only the start was read.
+    pub long_lines: u64,
+    /// Incidents passed to the sink.
+    pub incidents: u64,
+}
+
+/// Read `r` to its end and pass each incident to `sink` in input order.
+pub fn parse_reader<R: Read>(
+    r: R,
+    opts: Options,
+    sink: impl FnMut(Incident),
+) -> io::Result<ReadStats> {
+    let mut s = Scanner::new(opts);
+    let mut sink = sink;
+    s.run(r, &mut sink)?;
+    s.parser.finish();
+    for i in s.parser.take() {
+        s.stats.incidents += 1;
+        sink(i);
+    }
+    s.stats.lines = s.parser.line();
+    Ok(s.stats)
+}
+
+/// A resumable scanner, also used for live logs (`--follow`).
+#[derive(Debug)]
+pub struct Scanner {
+    /// The parser lines are fed to.
+    pub parser: Parser,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    in_long_line: bool,
+    /// What was read so far.
+    pub stats: ReadStats,
+}
+
+impl Scanner {
+    /// A scanner over a fresh parser.
+    pub fn new(opts: Options) -> Scanner {
+        Scanner {
+            parser: Parser::new(opts),
+            buf: vec![0; 4 * MAX_LINE],
+            start: 0,
+            end: 0,
+            in_long_line: false,
+            stats: ReadStats::default(),
+        }
+    }
+
+    /// Read `r` until end of input; the last unterminated line is fed too.
+    pub fn run<R: Read>(&mut self, mut r: R, sink: &mut impl FnMut(Incident)) -> io::Result<()> {
+        loop {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            let n = match r.read(&mut self.buf[self.end..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.stats.bytes += n as u64;
+            self.end += n;
+            self.lines(sink);
+            if n == 0 {
+                if self.start < self.end && !self.in_long_line {
+                    let (s, e) = (self.start, self.end);
+                    self.parser.push_line(&self.buf[s..e]);
+                }
+                self.start = 0;
+                self.end = 0;
+                self.in_long_line = false;
+                self.drain(sink);
+                return Ok(());
+            }
+        }
+    }
+
+    fn drain(&mut self, sink: &mut impl FnMut(Incident)) {
+        for i in self.parser.take() {
+            self.stats.incidents += 1;
+            sink(i);
+        }
+    }
+
+    /// Consume every complete line in the buffer.
+    fn lines(&mut self, sink: &mut impl FnMut(Incident)) {
+        loop {
+            let region = &self.buf[self.start..self.end];
+            if self.in_long_line {
+                match memchr(b'\n', region) {
+                    Some(i) => {
+                        self.start += i + 1;
+                        self.in_long_line = false;
+                        continue;
+                    }
+                    None => {
+                        self.start = self.end;
+                        return;
+                    }
+                }
+            }
+            if !self.parser.wants_every_line() {
+                let Some(last_nl) = memrchr(b'\n', region) else {
+                    if !self.cut_long_line() {
+                        return;
+                    }
+                    continue;
+                };
+                let complete = &region[..=last_nl];
+                match triggers().find(complete) {
+                    None => {
+                        let n = memchr_iter(b'\n', complete).count() as u64;
+                        self.parser.skip_lines(n);
+                        self.start += last_nl + 1;
+                        self.drain(sink);
+                        return;
+                    }
+                    Some(m) => {
+                        let mut ls = memrchr(b'\n', &complete[..m.start()]).map_or(0, |i| i + 1);
+                        // An indented continuation line needs the line it continues.
+                        while ls > 0 && matches!(complete[ls], b' ' | b'\t') {
+                            ls = memrchr(b'\n', &complete[..ls - 1]).map_or(0, |i| i + 1);
+                        }
+                        let n = memchr_iter(b'\n', &complete[..ls]).count() as u64;
+                        self.parser.skip_lines(n);
+                        self.start += ls;
+                    }
+                }
+            }
+            let region = &self.buf[self.start..self.end];
+            match memchr(b'\n', region) {
+                Some(i) => {
+                    let (s, e) = (self.start, self.start + i);
+                    self.parser.push_line(&self.buf[s..e]);
+                    self.start += i + 1;
+                    self.drain(sink);
+                }
+                None => {
+                    if !self.cut_long_line() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A line with no newline within [`MAX_LINE`] bytes: feed its start, skip the rest.
+    fn cut_long_line(&mut self) -> bool {
+        if self.end - self.start < MAX_LINE {
+            return false;
+        }
+        let (s, e) = (self.start, self.start + MAX_LINE);
+        self.parser.push_line(&self.buf[s..e]);
+        self.stats.long_lines += 1;
+        self.start += MAX_LINE;
+        self.in_long_line = true;
+        true
+    }
+}

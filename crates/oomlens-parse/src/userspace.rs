@@ -1,0 +1,546 @@
+//! Userspace killers and witnesses: systemd-oomd, earlyoom, the kubelet, and systemd's
+//! unit notices (which are linked to the kernel incident they describe).
+//!
+//! Wordings (see docs/log-formats.md for sources):
+//! - systemd-oomd (src/oom/oomd.c): `Killed <cg> due to memory pressure for <cg> being
+//!   <v>% > <l>% for > <t> with reclaim activity`, `Killed <cg> due to memory used (…) / total
+//!   (…) and swap used (…) / total (…) being more than <l>%`, and since v254 `Marked <cg> for
+//!   killing due to …` preceded by `oomd attempting to kill <pid> with <SIG>`;
+//! - earlyoom: `sending SIGTERM to process <pid> uid <uid> "<comm>": oom_score <n>, VmRSS <n>
+//!   MiB[, cmdline "…"]` (1.7+), `sending SIGTERM to process <pid> uid <uid> "<comm>": badness
+//!   <n>, VmRSS <n> MiB` (1.6), `killing process <pid> "<comm>" with signal <n>: badness <n>,
+//!   VmRSS <n> MiB` (1.2–1.3); then `kill failed: …`, `process <pid> exited after <s> seconds`,
+//!   `escalating to SIGKILL after …`;
+//! - systemd (PID 1 and user managers, src/core/unit.c, service.c): `<unit>: A process of this
+//!   unit has been killed by the OOM killer.`, `<unit>: Failed with result 'oom-kill'.`,
+//!   `<unit>: systemd-oomd killed <n> process(es) in this unit.`, `<unit>: Main process exited,
+//!   code=killed, status=9/KILL`, `<unit>: Scheduled restart job, restart counter is at <n>.`;
+//! - kubelet / kubectl: `Evicted` events (`The node was low on resource: memory. Container <c>
+//!   was using <n>Ki, which exceeds its request of <m>.`, `The node had condition:
+//!   [MemoryPressure].`), `kubectl describe` container states (`Reason: OOMKilled`, `Exit Code:
+//!   137`), `kubectl get pods` rows with STATUS `OOMKilled`, `-o yaml/json` statuses
+//!   (`reason: OOMKilled`, `exitCode: 137`).
+
+use std::collections::VecDeque;
+
+use oomlens_model::{
+    Completeness, Incident, Kill, KillEvidence, Kind, Notice, NoticeKind, OomdTrigger,
+};
+
+use crate::assemble::KernelAssembler;
+use crate::envelope::Envelope;
+
+/// Lines within which a kubelet container status gathers its exit code, container and pod.
+const KUBE_WINDOW: u64 = 24;
+
+/// State of the userspace recognizers.
+#[derive(Debug, Default)]
+pub struct UserAssembler {
+    /// Pids from `oomd attempting to kill <pid>` waiting for their `Marked … for killing` line.
+    oomd_attempts: Vec<u32>,
+    /// Last `Name:` of a `kubectl describe pod` and its line.
+    describe_pod: Option<(String, u64)>,
+    /// The container name seen in a describe's `Containers:` block and its line.
+    describe_container: Option<(String, u64)>,
+    /// The last exit code seen (describe `Exit Code:` or yaml `exitCode:`) and its line.
+    exit_code: Option<(i32, u64)>,
+}
+
+impl UserAssembler {
+    /// Feed one message that is not the kernel's.
+    pub fn push(
+        &mut self,
+        line: u64,
+        env: &Envelope,
+        msg: &str,
+        kernel: &mut KernelAssembler,
+        hold: &mut VecDeque<Incident>,
+    ) {
+        let t = msg.trim();
+        if t.is_empty() {
+            return;
+        }
+        let ident = env.ident.as_deref();
+        if ident.is_none_or(|i| i.starts_with("systemd-oomd")) && self.oomd(line, env, t, hold) {
+            return;
+        }
+        if ident.is_none_or(|i| i == "systemd" || i.starts_with("systemd[")) {
+            if let Some(n) = notice(line, env, t) {
+                link_notice(n, kernel, hold);
+                return;
+            }
+        }
+        if self.earlyoom(line, env, t, hold) {
+            return;
+        }
+        self.kubelet(line, env, t, hold);
+    }
+
+    fn oomd(&mut self, line: u64, env: &Envelope, t: &str, hold: &mut VecDeque<Incident>) -> bool {
+        if let Some(rest) = t.strip_prefix("oomd attempting to kill ") {
+            if let Some(pid) = rest.split(' ').next().and_then(|p| p.parse().ok()) {
+                if self.oomd_attempts.len() < 64 {
+                    self.oomd_attempts.push(pid);
+                }
+            }
+            return true;
+        }
+        let (killed, rest) = if let Some(r) = t.strip_prefix("Killed ") {
+            match r.split_once(" due to ") {
+                Some(x) => x,
+                None => return false,
+            }
+        } else if let Some(r) = t.strip_prefix("Marked ") {
+            match r.split_once(" for killing due to ") {
+                Some(x) => x,
+                None => return false,
+            }
+        } else {
+            return false;
+        };
+        if !killed.starts_with('/') {
+            return false;
+        }
+        let mut trig = OomdTrigger::default();
+        if let Some(r) = rest.strip_prefix("memory pressure for ") {
+            // `<cg> being 51.07% > 50.00% for > 20s with reclaim activity`
+            trig.reason = "pressure".into();
+            if let Some((cg, r)) = r.split_once(" being ") {
+                trig.monitored_cgroup = Some(cg.to_string());
+                let mut it = r.split(' ');
+                trig.value = it.next().map(str::to_string);
+                let _gt = it.next();
+                trig.limit = it.next().map(str::to_string);
+                if let Some((_, d)) = r.split_once(" for > ") {
+                    trig.duration = d.split(' ').next().map(str::to_string);
+                }
+            }
+        } else if rest.contains("swap used") {
+            trig.reason = "swap".into();
+            trig.value = rest
+                .split_once("swap used ")
+                .map(|(_, v)| v.split(" being").next().unwrap_or(v).to_string());
+            trig.limit = rest
+                .rsplit_once("being more than ")
+                .map(|(_, l)| l.trim_end_matches('.').to_string());
+        } else {
+            trig.reason = rest.to_string();
+        }
+        let mut inc = Incident::new(line, env.time.clone());
+        inc.kind = Some(Kind::SystemdOomd);
+        inc.completeness = Completeness::Full;
+        inc.host = env.host.clone();
+        inc.oom_memcg = trig.monitored_cgroup.clone();
+        inc.task_memcg = Some(killed.to_string());
+        inc.kills.push(Kill {
+            evidence: Some(KillEvidence::SystemdOomd),
+            pid: self.oomd_attempts.first().copied(),
+            cgroup: Some(killed.to_string()),
+            time: env.time.clone(),
+            line,
+            ..Kill::default()
+        });
+        self.oomd_attempts.clear();
+        inc.oomd_trigger = Some(trig);
+        hold.push_back(inc);
+        true
+    }
+
+    fn earlyoom(
+        &mut self,
+        line: u64,
+        env: &Envelope,
+        t: &str,
+        hold: &mut VecDeque<Incident>,
+    ) -> bool {
+        if let Some(k) = earlyoom_kill(t) {
+            let mut inc = Incident::new(line, env.time.clone());
+            inc.kind = Some(Kind::Earlyoom);
+            inc.completeness = Completeness::Full;
+            inc.host = env.host.clone();
+            let mut k = k;
+            k.time = env.time.clone();
+            k.line = line;
+            inc.kills.push(k);
+            hold.push_back(inc);
+            return true;
+        }
+        let outcome = if t.starts_with("kill failed: ") || t.starts_with("escalating to SIGKILL") {
+            Some((None, t))
+        } else if let Some(r) = t.strip_prefix("process ") {
+            let (pid, rest) = r.split_once(' ').unwrap_or((r, ""));
+            if rest.starts_with("exited after ") || rest.starts_with("did not exit") {
+                Some((pid.parse::<u32>().ok(), t))
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        let Some((pid, text)) = outcome else {
+            return false;
+        };
+        if let Some(inc) = hold
+            .iter_mut()
+            .rev()
+            .find(|i| i.kind == Some(Kind::Earlyoom))
+        {
+            if let Some(k) = inc.kills.last_mut() {
+                if pid.is_none() || k.pid == pid {
+                    k.outcome = Some(text.to_string());
+                    inc.source.last_line = line;
+                }
+            }
+        }
+        true
+    }
+
+    fn kubelet(&mut self, line: u64, env: &Envelope, t: &str, hold: &mut VecDeque<Incident>) {
+        // kubectl describe: `Name:  pod`, container headers, `Exit Code:`.
+        if let Some(v) = t.strip_prefix("Name:") {
+            if msg_indent_is_zero(env, t) {
+                self.describe_pod = Some((v.trim().to_string(), line));
+            }
+        }
+        if let Some(v) = t
+            .strip_prefix("Exit Code:")
+            .or_else(|| t.strip_prefix("exitCode:"))
+            .or_else(|| t.strip_prefix("\"exitCode\":"))
+        {
+            if let Ok(code) = v.trim().trim_end_matches(',').parse() {
+                self.exit_code = Some((code, line));
+                if let Some(inc) = hold
+                    .iter_mut()
+                    .rev()
+                    .find(|i| i.kind == Some(Kind::Kubelet))
+                {
+                    if let Some(k) = inc.kills.last_mut() {
+                        if k.exit_code.is_none() && line <= inc.source.last_line + KUBE_WINDOW {
+                            k.exit_code = Some(code);
+                            inc.source.last_line = line;
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        // Evicted events: `… Evicted  pod/name  The node was low on resource: memory. …`
+        if let Some(i) = t.find("Evicted") {
+            let msg = &t[i..];
+            if msg.contains("low on resource: memory") || msg.contains("MemoryPressure") {
+                let pod = t[i..]
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("pod/"))
+                    .map(str::to_string)
+                    .or_else(|| self.describe_pod.as_ref().map(|(p, _)| p.clone()));
+                let container = msg
+                    .split_once("Container ")
+                    .and_then(|(_, r)| r.split(' ').next())
+                    .map(str::to_string);
+                let rss_kb = msg
+                    .split_once(" was using ")
+                    .and_then(|(_, r)| r.split([',', ' ']).next())
+                    .and_then(parse_kube_quantity_kib);
+                let mut inc = Incident::new(line, env.time.clone());
+                inc.kind = Some(Kind::Kubelet);
+                inc.completeness = Completeness::Full;
+                inc.kills.push(Kill {
+                    evidence: Some(KillEvidence::Kubelet),
+                    comm: container.clone().or_else(|| pod.clone()),
+                    pod,
+                    container,
+                    rss_kb,
+                    reason: Some("Evicted".into()),
+                    time: env.time.clone(),
+                    line,
+                    ..Kill::default()
+                });
+                hold.push_back(inc);
+                return;
+            }
+        }
+        // `kubectl get pods`: NAME READY STATUS RESTARTS AGE with STATUS OOMKilled.
+        let words: Vec<&str> = t.split_whitespace().collect();
+        if words.len() >= 3 && words[2] == "OOMKilled" && words[1].contains('/') {
+            let mut inc = Incident::new(line, env.time.clone());
+            inc.kind = Some(Kind::Kubelet);
+            inc.completeness = Completeness::Full;
+            inc.kills.push(Kill {
+                evidence: Some(KillEvidence::Kubelet),
+                comm: Some(words[0].to_string()),
+                pod: Some(words[0].to_string()),
+                reason: Some("OOMKilled".into()),
+                time: env.time.clone(),
+                line,
+                ..Kill::default()
+            });
+            hold.push_back(inc);
+            return;
+        }
+        // Container status: describe `Reason: OOMKilled`, yaml `reason: OOMKilled`, json `"reason": "OOMKilled"`.
+        let is_status = matches!(
+            words.as_slice(),
+            ["Reason:", "OOMKilled"] | ["reason:", "OOMKilled"]
+        ) || t.replace(' ', "").starts_with("\"reason\":\"OOMKilled\"");
+        if !is_status {
+            return;
+        }
+        // The same kill already reported by a `get pods` row just above: add to it.
+        if let Some(inc) = hold
+            .iter_mut()
+            .rev()
+            .find(|i| i.kind == Some(Kind::Kubelet))
+        {
+            if line <= inc.source.last_line + KUBE_WINDOW
+                && inc.kills.last().is_some_and(|k| {
+                    k.reason.as_deref() == Some("OOMKilled") && k.exit_code.is_none()
+                })
+            {
+                inc.source.last_line = line;
+                return;
+            }
+        }
+        let recent = |v: &Option<(String, u64)>| {
+            v.as_ref()
+                .filter(|(_, l)| line - l < 200)
+                .map(|(s, _)| s.clone())
+        };
+        let mut inc = Incident::new(line, env.time.clone());
+        inc.kind = Some(Kind::Kubelet);
+        inc.completeness = Completeness::Full;
+        let pod = recent(&self.describe_pod);
+        let container = recent(&self.describe_container);
+        inc.kills.push(Kill {
+            evidence: Some(KillEvidence::Kubelet),
+            comm: container.clone().or_else(|| pod.clone()),
+            pod,
+            container,
+            exit_code: self
+                .exit_code
+                .filter(|(_, l)| line - l <= 3)
+                .map(|(c, _)| c),
+            reason: Some("OOMKilled".into()),
+            time: env.time.clone(),
+            line,
+            ..Kill::default()
+        });
+        hold.push_back(inc);
+    }
+}
+
+fn msg_indent_is_zero(_env: &Envelope, _t: &str) -> bool {
+    true
+}
+
+/// Kubernetes quantities in KiB: `5053216Ki`, `512Mi`, `1Gi`, `1e6`, `100M`.
+fn parse_kube_quantity_kib(q: &str) -> Option<u64> {
+    let split = q.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(q.len());
+    let (n, unit) = q.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let mult: f64 = match unit {
+        "" => 1.0 / 1024.0,
+        "Ki" => 1.0,
+        "Mi" => 1024.0,
+        "Gi" => 1024.0 * 1024.0,
+        "Ti" => 1024.0 * 1024.0 * 1024.0,
+        "k" => 1000.0 / 1024.0,
+        "M" => 1e6 / 1024.0,
+        "G" => 1e9 / 1024.0,
+        _ => return None,
+    };
+    Some((n * mult).round() as u64)
+}
+
+/// An earlyoom kill line of any generation.
+fn earlyoom_kill(t: &str) -> Option<Kill> {
+    let mut k = Kill {
+        evidence: Some(KillEvidence::Earlyoom),
+        ..Kill::default()
+    };
+    if let Some(r) = t.strip_prefix("sending ") {
+        // `SIGTERM to process 1024668 uid 1000 "Web Content": oom_score 823, VmRSS 79 MiB, cmdline "…"`
+        let (sig, r) = r.split_once(" to process ")?;
+        k.signal = Some(sig.to_string());
+        let (pid, r) = r.split_once(' ')?;
+        k.pid = Some(pid.parse().ok()?);
+        let r = match r.strip_prefix("uid ") {
+            Some(r) => {
+                let (uid, r) = r.split_once(' ')?;
+                k.uid = uid.parse().ok();
+                r
+            }
+            None => r,
+        };
+        let r = r.strip_prefix('"')?;
+        let end = r.find("\": ").or_else(|| r.rfind('"'))?;
+        k.comm = Some(r[..end].to_string());
+        stats(&mut k, &r[end..]);
+        return Some(k);
+    }
+    // `killing process 27541 "bash" with signal 15: badness 550, VmRSS 7609 MiB`
+    let r = t
+        .strip_prefix("killing process ")
+        .or_else(|| t.strip_prefix("Killing process "))?;
+    let (pid, r) = r.split_once(' ')?;
+    k.pid = Some(pid.parse().ok()?);
+    let r = r.strip_prefix('"').or_else(|| r.strip_prefix('('))?;
+    let end = r
+        .find("\" with signal ")
+        .or_else(|| r.find("\": "))
+        .or_else(|| r.rfind(['"', ')']))?;
+    k.comm = Some(r[..end].to_string());
+    let tail = &r[end..];
+    if let Some((_, s)) = tail.split_once("with signal ") {
+        k.signal = s.split(':').next().map(|s| match s.trim() {
+            "15" => "SIGTERM".to_string(),
+            "9" => "SIGKILL".to_string(),
+            other => other.to_string(),
+        });
+    }
+    stats(&mut k, tail);
+    Some(k)
+}
+
+/// `badness N` / `oom_score N`, `VmRSS N MiB`.
+fn stats(k: &mut Kill, tail: &str) {
+    for key in ["badness ", "oom_score "] {
+        if let Some((_, r)) = tail.split_once(key) {
+            k.score = r.split([',', ' ']).next().and_then(|s| s.parse().ok());
+        }
+    }
+    if let Some((_, r)) = tail.split_once("VmRSS ") {
+        let mut it = r.split([',', ' ']);
+        let n: Option<u64> = it.next().and_then(|s| s.parse().ok());
+        k.rss_kb = match it.next() {
+            Some("MiB") => n.map(|n| n * 1024),
+            Some("KiB") | Some("kB") => n,
+            _ => None,
+        };
+    }
+}
+
+/// A systemd unit notice.
+fn notice(line: u64, env: &Envelope, t: &str) -> Option<Notice> {
+    let (unit, rest) = t.split_once(": ")?;
+    if unit.contains(' ') || !unit.contains('.') {
+        return None;
+    }
+    let mut count = None;
+    let kind = if rest.starts_with("A process of this unit has been killed by the OOM killer") {
+        NoticeKind::ProcessKilledByOomKiller
+    } else if rest.starts_with("Failed with result 'oom-kill'") {
+        NoticeKind::FailedOomKill
+    } else if let Some(r) = rest.strip_prefix("systemd-oomd killed ") {
+        count = r.split(' ').next().and_then(|n| n.parse().ok());
+        NoticeKind::OomdKilled
+    } else if rest.starts_with("Main process exited, code=killed, status=9/KILL") {
+        NoticeKind::MainProcessKilled
+    } else if let Some(r) = rest.strip_prefix("Scheduled restart job, restart counter is at ") {
+        count = r.trim_end_matches('.').parse().ok();
+        NoticeKind::ScheduledRestart
+    } else {
+        return None;
+    };
+    Some(Notice {
+        kind,
+        unit: unit.to_string(),
+        manager_pid: env.pid,
+        count,
+        time: env.time.clone(),
+        line,
+    })
+}
+
+/// The unit a cgroup path ends in: `/system.slice/foo.service` → `foo.service`.
+fn cgroup_unit(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Attach a notice to the incident it speaks of (open kernel incident, then held ones,
+/// newest first); a kill notice with no incident becomes a `systemd-notice` incident.
+fn link_notice(n: Notice, kernel: &mut KernelAssembler, hold: &mut VecDeque<Incident>) {
+    let matches = |inc: &Incident| {
+        [&inc.task_memcg, &inc.oom_memcg]
+            .into_iter()
+            .flatten()
+            .any(|cg| cgroup_unit(cg) == n.unit)
+            || inc.kills.iter().any(|k| {
+                k.cgroup
+                    .as_deref()
+                    .is_some_and(|c| cgroup_unit(c) == n.unit)
+            })
+    };
+    if let Some(inc) = kernel.open_incident().filter(|i| matches(i)) {
+        inc.notices.push(n);
+        return;
+    }
+    if let Some(inc) = hold.iter_mut().rev().find(|i| matches(i)) {
+        inc.source.last_line = inc.source.last_line.max(n.line);
+        inc.notices.push(n);
+        return;
+    }
+    // A second notice of the same event (`…killed by the OOM killer` then `Failed with result`).
+    if let Some(inc) = hold.iter_mut().rev().find(|i| {
+        i.kind == Some(Kind::SystemdNotice)
+            && i.notices.iter().any(|x| x.unit == n.unit)
+            && n.line <= i.source.last_line + 8
+    }) {
+        inc.source.last_line = n.line;
+        inc.notices.push(n);
+        return;
+    }
+    if matches!(
+        n.kind,
+        NoticeKind::ProcessKilledByOomKiller | NoticeKind::FailedOomKill
+    ) {
+        let mut inc = Incident::new(n.line, n.time.clone());
+        inc.kind = Some(Kind::SystemdNotice);
+        inc.completeness = Completeness::Fragment;
+        inc.kills.push(Kill {
+            cgroup: Some(n.unit.clone()),
+            comm: None,
+            time: n.time.clone(),
+            line: n.line,
+            ..Kill::default()
+        });
+        inc.notices.push(n);
+        hold.push_back(inc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earlyoom_generations() {
+        let k = earlyoom_kill(r#"sending SIGTERM to process 1024668 uid 1000 "Web Content": oom_score 823, VmRSS 79 MiB, cmdline "/usr/lib/firefox/firefox -contentproc""#).unwrap();
+        assert_eq!(
+            (k.pid, k.uid, k.comm.as_deref(), k.score, k.rss_kb),
+            (
+                Some(1024668),
+                Some(1000),
+                Some("Web Content"),
+                Some(823),
+                Some(79 * 1024)
+            )
+        );
+        let k = earlyoom_kill(
+            r#"killing process 27541 "bash" with signal 15: badness 550, VmRSS 7609 MiB"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (k.pid, k.comm.as_deref(), k.signal.as_deref(), k.score),
+            (Some(27541), Some("bash"), Some("SIGTERM"), Some(550))
+        );
+        assert!(earlyoom_kill("sending the report").is_none());
+    }
+
+    #[test]
+    fn kube_quantities() {
+        assert_eq!(parse_kube_quantity_kib("5053216Ki"), Some(5053216));
+        assert_eq!(parse_kube_quantity_kib("512Mi"), Some(524288));
+        assert_eq!(parse_kube_quantity_kib("1e6"), Some(977));
+        assert_eq!(parse_kube_quantity_kib("0"), Some(0));
+    }
+}

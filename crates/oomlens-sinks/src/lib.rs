@@ -1,0 +1,9 @@
+//! Outputs for incidents: human text and the versioned JSON document.
+//!
+//! Sinks never read the system; they only format what the model holds.
+
+#![deny(missing_docs)]
+
+pub mod escape;
+pub mod json;
+pub mod text;

@@ -1,0 +1,88 @@
+//! Test-only helpers for oomlens: a memory cgroup harness, a `/dev/kmsg` reader, renderers
+//! that turn kmsg records into the other log forms, and the `oomlens-hog` allocator.
+//!
+//! Nothing here is used by the shipped binary. The real-kernel tests
+//! (`crates/oomlens/tests/real_kernel.rs`) make the kernel's OOM killer act inside a cgroup
+//! created by [`cgroup_v1::MemoryCgroup`], read what the kernel printed with [`kmsg::Kmsg`],
+//! and compare it with what `oomlens explain` says.
+//!
+//! ## Finding `oomlens-hog`
+//!
+//! Cargo builds a package's binaries for that package's own integration tests only
+//! (`CARGO_BIN_EXE_<name>`), and artifact dependencies are unstable, so tests in another
+//! package get the hog through [`hog_path`]: `$OOMLENS_HOG` when set, else it runs
+//! `cargo build -p oomlens-testkit --bin oomlens-hog --message-format=json` once per test
+//! process, with the profile and target directory of the running test executable, and takes
+//! the path cargo reports for the executable. The running `cargo test` has released its
+//! build lock by then, so the nested build neither blocks nor rebuilds anything but the hog.
+
+#![deny(missing_docs)]
+
+pub mod cgroup_v1;
+pub mod fs;
+pub mod kmsg;
+pub mod loggen;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The path of an up-to-date `oomlens-hog` binary (see the crate docs for how it is found).
+pub fn hog_path() -> Result<PathBuf, String> {
+    static HOG: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    HOG.get_or_init(|| {
+        if let Some(p) = std::env::var_os("OOMLENS_HOG") {
+            return Ok(PathBuf::from(p));
+        }
+        build_hog()
+    })
+    .clone()
+}
+
+fn build_hog() -> Result<PathBuf, String> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "oomlens-testkit",
+        "--bin",
+        "oomlens-hog",
+    ])
+    .arg("--message-format=json")
+    .arg("--manifest-path")
+    .arg(&manifest);
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    // A test executable lives in <target-dir>/[<triple>/]<profile-dir>/deps/.
+    if let Some(profile_dir) = exe.parent().and_then(Path::parent) {
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => {}
+            Some(name) => {
+                cmd.args(["--profile", name]);
+            }
+        }
+        if let Some(target_dir) = profile_dir
+            .ancestors()
+            .find(|d| d.join("CACHEDIR.TAG").is_file())
+        {
+            cmd.arg("--target-dir").arg(target_dir);
+        }
+    }
+    let out = cmd.output().map_err(|e| format!("running {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "oomlens-hog")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| format!("{cmd:?} reported no oomlens-hog executable"))
+}

@@ -1,0 +1,377 @@
+//! `oomlens explain`: read logs, parse incidents, print them.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use oomlens_model::Incident;
+use oomlens_parse::{parse_reader, Clock, Format, Options, Parser, ReadStats};
+use oomlens_sinks::json::{incident_line, JsonWriter};
+use oomlens_sinks::text::{headline, write_incident, TextStyle};
+use oomlens_sources::kmsg::{Read1, RECORD_MAX};
+use serde::Serialize;
+
+use crate::cli::{ColorChoice, ExplainArgs, FormatArg, EXIT_FOUND, EXIT_NOTHING};
+use crate::live::{self, KmsgStream, LiveLog};
+use crate::timefilter::{Instant, Window};
+
+/// What was read from one input (the JSON `summary.inputs[]`).
+#[derive(Debug, Serialize)]
+struct InputSummary {
+    name: String,
+    bytes: u64,
+    lines: u64,
+    long_lines: u64,
+    incidents: u64,
+}
+
+/// The JSON `summary` object.
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    inputs: Vec<InputSummary>,
+    incidents: u64,
+    /// Incidents left out by --since/--until.
+    filtered_out: u64,
+    /// Incidents kept although they carry no wall-clock time to filter on.
+    untimed: u64,
+    /// /dev/kmsg records overwritten before they were read.
+    kmsg_records_lost: u64,
+    warnings: Vec<String>,
+}
+
+enum Out<W: Write> {
+    Json(JsonWriter<W>),
+    Text(W, TextStyle, bool),
+}
+
+/// Filters and prints incidents as they arrive.
+struct Emitter<W: Write> {
+    out: Option<Out<W>>,
+    window: Window,
+    summary: Summary,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> Emitter<W> {
+    fn incident(&mut self, inc: &Incident) {
+        if self.error.is_some() {
+            return;
+        }
+        match self.window.contains(&inc.time) {
+            Some(false) => {
+                self.summary.filtered_out += 1;
+                return;
+            }
+            None => self.summary.untimed += 1,
+            Some(true) => {}
+        }
+        self.summary.incidents += 1;
+        let r = match self.out.as_mut().expect("output open until finish") {
+            Out::Json(j) => j.incident(inc),
+            Out::Text(w, style, summary_only) => {
+                if *summary_only {
+                    let file = inc.source.file.as_deref().unwrap_or("-");
+                    writeln!(
+                        w,
+                        "{}  [{}:{}]",
+                        headline(inc),
+                        oomlens_sinks::escape::escape(file),
+                        inc.source.first_line
+                    )
+                } else {
+                    write_incident(w, inc, *style).and_then(|_| writeln!(w))
+                }
+            }
+        };
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e.into());
+        }
+        if !self.window.is_open() && self.summary.untimed > 0 {
+            self.summary.warnings.push(format!(
+                "{} incident(s) carry no wall-clock time, so --since/--until could not apply to them; they are shown",
+                self.summary.untimed
+            ));
+        }
+        match self.out.take().expect("finish once") {
+            Out::Json(j) => {
+                j.finish(&self.summary)?;
+            }
+            Out::Text(mut w, _, _) => w.flush()?,
+        }
+        for warning in &self.summary.warnings {
+            eprintln!(
+                "oomlens: warning: {}",
+                oomlens_sinks::escape::escape(warning)
+            );
+        }
+        Ok(())
+    }
+}
+
+fn format_of(f: FormatArg) -> Format {
+    match f {
+        FormatArg::Auto => Format::Auto,
+        FormatArg::Kmsg => Format::Kmsg,
+        FormatArg::Dmesg => Format::Dmesg,
+        FormatArg::DmesgT => Format::DmesgT,
+        FormatArg::Journal => Format::Journal,
+        FormatArg::JournalJson => Format::JournalJson,
+        FormatArg::Syslog => Format::Syslog,
+        FormatArg::Bare => Format::Bare,
+    }
+}
+
+fn this_year() -> i16 {
+    jiff::Zoned::now().year()
+}
+
+/// Run `oomlens explain`.
+pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
+    let window = Window {
+        since: args
+            .since
+            .as_deref()
+            .map(|s| Instant::parse(s, "--since"))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|s| Instant::parse(s, "--until"))
+            .transpose()?,
+    };
+    let stdout = io::stdout();
+    let is_tty = stdout.is_terminal();
+    let style = TextStyle {
+        color: match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        },
+    };
+    let clock = Clock {
+        reference_year: Some(args.year.unwrap_or_else(this_year)),
+        boot_time_us: None,
+    };
+    let format = format_of(args.format);
+
+    // Open every input before printing anything: a bad name fails with no output.
+    let mut inputs: Vec<(String, Box<dyn Read>, Format, Clock)> = Vec::new();
+    let mut live_log = None;
+    if args.follow {
+        return follow(args, window, style, clock);
+    } else if args.files.is_empty() {
+        let log = live::open(args)?;
+        let mut c = clock;
+        c.boot_time_us = oomlens_sources::proc::boot_time_us(&args.root).ok();
+        let fmt = if format == Format::Auto {
+            log.format()
+        } else {
+            format
+        };
+        live_log = Some((log, fmt, c));
+    } else {
+        for path in &args.files {
+            inputs.push(open_input(path, format, clock)?);
+        }
+    }
+
+    let w = BufWriter::new(stdout.lock());
+    let out = if args.json {
+        Out::Json(JsonWriter::begin(w)?)
+    } else {
+        Out::Text(w, style, args.summary)
+    };
+    let mut em = Emitter {
+        out: Some(out),
+        window,
+        summary: Summary::default(),
+        error: None,
+    };
+
+    let mut read_error = None;
+    for (name, reader, fmt, clock) in inputs {
+        let opts = Options {
+            format: Some(fmt),
+            clock,
+            file: Some(name.clone()),
+        };
+        match parse_reader(reader, opts, |i| em.incident(&i)) {
+            Ok(st) => em.summary.inputs.push(input_summary(&name, st)),
+            Err(e) => {
+                read_error = Some(anyhow!(e).context(format!("{name}: read failed")));
+                break;
+            }
+        }
+    }
+    if let Some((log, fmt, clock)) = live_log {
+        let name = log.name().to_string();
+        let opts = Options {
+            format: Some(fmt),
+            clock,
+            file: Some(name.clone()),
+        };
+        let r = read_live(log, opts, &mut em);
+        match r {
+            Ok(st) => em.summary.inputs.push(input_summary(&name, st)),
+            Err(e) => read_error = Some(e),
+        }
+    }
+    em.finish()?;
+    if let Some(e) = read_error {
+        return Err(e);
+    }
+    if em.summary.incidents == 0 {
+        if !args.json {
+            let names: Vec<&str> = em.summary.inputs.iter().map(|i| i.name.as_str()).collect();
+            eprintln!(
+                "oomlens: no OOM incident found in {}",
+                oomlens_sinks::escape::escape(&names.join(", "))
+            );
+        }
+        return Ok(EXIT_NOTHING);
+    }
+    Ok(EXIT_FOUND)
+}
+
+fn input_summary(name: &str, st: ReadStats) -> InputSummary {
+    InputSummary {
+        name: name.to_string(),
+        bytes: st.bytes,
+        lines: st.lines,
+        long_lines: st.long_lines,
+        incidents: st.incidents,
+    }
+}
+
+fn open_input(
+    path: &Path,
+    format: Format,
+    clock: Clock,
+) -> anyhow::Result<(String, Box<dyn Read>, Format, Clock)> {
+    if path.as_os_str() == "-" {
+        return Ok(("-".to_string(), Box::new(io::stdin()), format, clock));
+    }
+    let name = path.display().to_string();
+    let f = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("{name}: cannot stat"))?;
+    if meta.is_dir() {
+        anyhow::bail!("{name}: is a directory, not a log file");
+    }
+    Ok((name, Box::new(f), format, clock))
+}
+
+fn read_live<W: Write>(
+    log: LiveLog,
+    opts: Options,
+    em: &mut Emitter<W>,
+) -> anyhow::Result<ReadStats> {
+    match log {
+        LiveLog::Kmsg(mut r) => {
+            let st = parse_reader(KmsgStream::new(&mut r), opts, |i| em.incident(&i))?;
+            em.summary.kmsg_records_lost += r.lost;
+            if r.lost > 0 {
+                em.summary.warnings.push(format!(
+                    "/dev/kmsg: {} record(s) were overwritten before they could be read",
+                    r.lost
+                ));
+            }
+            Ok(st)
+        }
+        LiveLog::Journal(child) | LiveLog::Dmesg(child) => {
+            let what = if opts.format == Some(Format::JournalJson) {
+                "journalctl"
+            } else {
+                "dmesg"
+            };
+            read_child(child, what, opts, em)
+        }
+    }
+}
+
+fn read_child<W: Write>(
+    mut child: std::process::Child,
+    what: &str,
+    opts: Options,
+    em: &mut Emitter<W>,
+) -> anyhow::Result<ReadStats> {
+    let stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    // Drain stderr on a thread so a chatty child cannot block on a full pipe.
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let st = parse_reader(stdout, opts, |i| em.incident(&i))
+        .with_context(|| format!("{what}: read failed"))?;
+    let status = child
+        .wait()
+        .with_context(|| format!("{what}: wait failed"))?;
+    let err = err_thread.join().unwrap_or_default();
+    if !status.success() {
+        anyhow::bail!("{what}: {status}: {}", err.trim());
+    }
+    Ok(st)
+}
+
+/// `--follow`: new incidents from /dev/kmsg as they are logged, one JSON line or block each.
+fn follow(
+    args: &ExplainArgs,
+    window: Window,
+    style: TextStyle,
+    clock: Clock,
+) -> anyhow::Result<u8> {
+    let mut r = oomlens_sources::kmsg::KmsgReader::open(&args.kmsg_path)?;
+    r.seek_end()?;
+    let mut clock = clock;
+    clock.boot_time_us = oomlens_sources::proc::boot_time_us(&args.root).ok();
+    let mut parser = Parser::new(Options {
+        format: Some(Format::Kmsg),
+        clock,
+        file: Some("kmsg".into()),
+    });
+    let mut buf = vec![0u8; RECORD_MAX];
+    let mut out = io::stdout().lock();
+    let mut reported_lost = 0;
+    loop {
+        match r.read(&mut buf, Some(Duration::from_secs(1)))? {
+            Read1::Record(n) => {
+                for line in buf[..n].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    parser.push_line(line);
+                }
+            }
+            Read1::Idle => parser.idle(),
+        }
+        if r.lost > reported_lost {
+            eprintln!(
+                "oomlens: /dev/kmsg: {} record(s) overwritten before they could be read",
+                r.lost - reported_lost
+            );
+            reported_lost = r.lost;
+        }
+        for inc in parser.take() {
+            if window.contains(&inc.time) == Some(false) {
+                continue;
+            }
+            if args.json {
+                writeln!(out, "{}", incident_line(&inc)?)?;
+            } else {
+                write_incident(&mut out, &inc, style)?;
+                writeln!(out)?;
+            }
+            out.flush()?;
+        }
+    }
+}
