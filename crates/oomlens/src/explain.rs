@@ -170,7 +170,7 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
     if args.follow {
         return follow(args, window, style, clock);
     } else if args.files.is_empty() {
-        let log = live::open(args)?;
+        let (log, tried) = live::open(args)?;
         let mut c = clock;
         c.boot_time_us = oomlens_sources::proc::boot_time_us(&args.root).ok();
         let fmt = if format == Format::Auto {
@@ -178,7 +178,7 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
         } else {
             format
         };
-        live_log = Some((log, fmt, c));
+        live_log = Some((log, fmt, c, tried));
     } else {
         for path in &args.files {
             inputs.push(open_input(path, format, clock)?);
@@ -213,7 +213,7 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
             }
         }
     }
-    if let Some((log, fmt, clock)) = live_log {
+    if let Some((log, fmt, clock, tried)) = live_log {
         let name = log.name().to_string();
         let opts = Options {
             format: Some(fmt),
@@ -223,7 +223,13 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
         let r = read_live(log, opts, &mut em);
         match r {
             Ok(st) => em.summary.inputs.push(input_summary(&name, st)),
-            Err(e) => read_error = Some(e),
+            Err(e) if tried.is_empty() => read_error = Some(e),
+            Err(e) => {
+                read_error = Some(anyhow!(
+                    "no kernel log could be read ({}; {e:#})",
+                    tried.join("; ")
+                ))
+            }
         }
     }
     em.finish()?;

@@ -41,15 +41,15 @@ impl LiveLog {
     }
 }
 
-/// Open the live log the flags ask for.
-pub fn open(args: &ExplainArgs) -> anyhow::Result<LiveLog> {
+/// Open the live log the flags ask for. Also returns why the sources tried before it failed.
+pub fn open(args: &ExplainArgs) -> anyhow::Result<(LiveLog, Vec<String>)> {
     let mut tried = Vec::new();
     let want = args.source;
     if matches!(want, LiveSource::Auto | LiveSource::Journal) {
         match journal_usable(args) {
             Ok(()) => {
-                return spawn(&args.journalctl, &["-k", "-o", "json", "--no-pager", "-q"])
-                    .map(LiveLog::Journal)
+                let child = spawn(&args.journalctl, &["-k", "-o", "json", "--no-pager", "-q"])?;
+                return Ok((LiveLog::Journal(child), tried));
             }
             Err(e) if want == LiveSource::Journal => return Err(e),
             Err(e) => tried.push(format!("{e:#}")),
@@ -57,13 +57,13 @@ pub fn open(args: &ExplainArgs) -> anyhow::Result<LiveLog> {
     }
     if matches!(want, LiveSource::Auto | LiveSource::Kmsg) {
         match KmsgReader::open(&args.kmsg_path) {
-            Ok(r) => return Ok(LiveLog::Kmsg(r)),
+            Ok(r) => return Ok((LiveLog::Kmsg(r), tried)),
             Err(e) if want == LiveSource::Kmsg => return Err(e.into()),
             Err(e) => tried.push(e.to_string()),
         }
     }
     match spawn(&args.dmesg, &[]) {
-        Ok(c) => Ok(LiveLog::Dmesg(c)),
+        Ok(c) => Ok((LiveLog::Dmesg(c), tried)),
         Err(e) if want == LiveSource::Dmesg => Err(e),
         Err(e) => {
             tried.push(format!("{e:#}"));

@@ -1,0 +1,286 @@
+//! CLI behaviour: exit codes, error messages that name the input, escaping of untrusted
+//! text, the generated man page and completions, and live-log fallbacks.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn oomlens() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_oomlens"));
+    c.env_remove("NO_COLOR");
+    c
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("oomlens-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const REPORT: &str = "[  100.000001] hog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n\
+[  100.000100] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/t,task_memcg=/t,task=hog,pid=4242,uid=0\n\
+[  100.000200] Memory cgroup out of memory: Killed process 4242 (hog) total-vm:70000kB, anon-rss:65000kB, file-rss:12kB, shmem-rss:0kB, UID:0 pgtables:200kB oom_score_adj:0\n";
+
+#[test]
+fn stdin_report_exits_0_and_noise_exits_1() {
+    let mut child = oomlens()
+        .args(["explain", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(REPORT.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["incidents"][0]["kills"][0]["pid"], 4242);
+    assert_eq!(v["summary"]["inputs"][0]["name"], "-");
+
+    let d = tmpdir("noise");
+    std::fs::write(
+        d.join("noise.log"),
+        "[ 1.0] usb 1-1: new device\n[ 2.0] EXT4-fs (vda): mounted\n",
+    )
+    .unwrap();
+    let out = oomlens()
+        .args(["explain"])
+        .arg(d.join("noise.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no OOM incident found in"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_inputs_exit_2_naming_the_input_and_print_nothing() {
+    let d = tmpdir("bad");
+    std::fs::write(d.join("good.log"), REPORT).unwrap();
+    let missing = d.join("missing.log");
+    // The good file comes first: nothing of it may be printed before the error.
+    let out = oomlens()
+        .args(["explain", "--json"])
+        .arg(d.join("good.log"))
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "half-written output: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr(&out).contains(&missing.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = oomlens().args(["explain"]).arg(&d).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
+
+    let out = oomlens()
+        .args(["explain", "--since", "next tuesday", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--since"), "{}", stderr(&out));
+
+    let out = oomlens()
+        .args(["explain", "--format", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn unreadable_file_exits_2() {
+    let d = tmpdir("unreadable");
+    let p = d.join("secret.log");
+    std::fs::write(&p, REPORT).unwrap();
+    // root can read anything, so make the path unopenable instead: a file in place of a directory.
+    let out = oomlens()
+        .args(["explain"])
+        .arg(p.join("child.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("secret.log/child.log: cannot open"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A stub program that behaves like an absent or empty journalctl.
+fn stub(dir: &Path, name: &str, script: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn live_log_falls_back_and_names_every_input_that_failed() {
+    let d = tmpdir("live");
+    // journalctl absent, /dev/kmsg absent, dmesg failing: exit 2 naming all three.
+    let out = oomlens()
+        .args(["explain", "--journalctl"])
+        .arg(d.join("no-journalctl"))
+        .arg("--kmsg-path")
+        .arg(d.join("no-kmsg"))
+        .arg("--dmesg")
+        .arg(stub(
+            &d,
+            "dmesg-fails",
+            "echo 'dmesg: read kernel buffer failed: Operation not permitted' >&2; exit 1",
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains("no-journalctl: cannot run"), "{e}");
+    assert!(e.contains("no-kmsg"), "{e}");
+    assert!(e.contains("Operation not permitted"), "{e}");
+
+    // journalctl with an empty journal falls back to the kmsg device, read as kmsg records.
+    let kmsg = d.join("kmsg");
+    let records: String = REPORT
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let (stamp, msg) = l.split_once("] ").unwrap();
+            let us = (stamp.trim_start_matches('[').trim().parse::<f64>().unwrap() * 1e6) as u64;
+            format!("6,{},{us},-;{msg}\n", 100 + i)
+        })
+        .collect();
+    std::fs::write(&kmsg, records).unwrap();
+    let out = oomlens()
+        .args(["explain", "--json", "--journalctl"])
+        .arg(stub(&d, "journalctl-empty", "exit 0"))
+        .arg("--kmsg-path")
+        .arg(&kmsg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["incidents"][0]["kills"][0]["pid"], 4242);
+    assert_eq!(v["incidents"][0]["source"]["file"], "kmsg");
+    assert_eq!(v["incidents"][0]["source"]["format"], "kmsg");
+
+    // Asking for /dev/kmsg explicitly when it cannot be opened: exit 2, naming it.
+    let out = oomlens()
+        .args(["explain", "--source", "kmsg", "--kmsg-path"])
+        .arg(d.join("nope"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+}
+
+#[test]
+fn control_characters_in_comm_never_reach_the_terminal() {
+    let evil = REPORT.replace("(hog)", "(ev\x1b[2Jil\x07)");
+    let d = tmpdir("escape");
+    std::fs::write(d.join("e.log"), evil).unwrap();
+    let out = oomlens()
+        .args(["explain", "--color", "always"])
+        .arg(d.join("e.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("ev\\x1b[2Jil\\x07"), "{text}");
+    // Only our own bold on/off sequences may contain ESC.
+    assert_eq!(text.matches('\x1b').count(), 2, "{text:?}");
+    assert!(!text.contains('\x07'));
+    let json = oomlens()
+        .args(["explain", "--json"])
+        .arg(d.join("e.log"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["incidents"][0]["kills"][0]["comm"], "ev\x1b[2Jil\x07");
+}
+
+#[test]
+fn man_page_and_completions_come_from_the_flag_definitions() {
+    let man = oomlens().args(["generate", "man"]).output().unwrap();
+    assert!(man.status.success());
+    let man = String::from_utf8(man.stdout).unwrap();
+    assert!(man.contains(".TH oomlens"), "{man}");
+    for shell in ["bash", "zsh", "fish"] {
+        let c = oomlens().args(["generate", shell]).output().unwrap();
+        assert!(c.status.success());
+        assert!(
+            String::from_utf8_lossy(&c.stdout).contains("explain"),
+            "{shell}"
+        );
+    }
+    let help = oomlens().args(["explain", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let bash = String::from_utf8(
+        oomlens()
+            .args(["generate", "bash"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for flag in [
+        "--json",
+        "--since",
+        "--until",
+        "--follow",
+        "--format",
+        "--summary",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}");
+        assert!(bash.contains(flag), "bash completion lacks {flag}");
+    }
+}
+
+#[test]
+fn since_until_select_by_wall_clock() {
+    let log = "2024-05-01T10:00:00+00:00 h kernel: Out of memory: Killed process 1 (a) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB\n\
+               2024-05-01T12:00:00+00:00 h kernel: Out of memory: Killed process 2 (b) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB\n";
+    let d = tmpdir("since");
+    std::fs::write(d.join("s.log"), log).unwrap();
+    let out = oomlens()
+        .args([
+            "explain",
+            "--json",
+            "--since",
+            "2024-05-01T11:00:00Z",
+            "--until",
+            "2024-05-01T13:00:00Z",
+        ])
+        .arg(d.join("s.log"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pids: Vec<_> = v["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kills"][0]["pid"].clone())
+        .collect();
+    assert_eq!(pids, vec![serde_json::Value::from(2)]);
+    assert_eq!(v["summary"]["filtered_out"], 1);
+}
