@@ -240,7 +240,7 @@ impl Decoder {
                     }
                     return (d, false);
                 }
-                if let Some(mut d) = decode_dmesg_t(rest) {
+                if let Some(mut d) = decode_dmesg_t(rest, &self.clock) {
                     if leveled {
                         d.envelope.form = Form::DmesgX;
                     }
@@ -429,30 +429,27 @@ fn decode_dmesg<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
     })
 }
 
-/// `[Tue May 16 19:45:20 2017] msg`, day and month names in any locale.
-fn decode_dmesg_t(line: &str) -> Option<Decoded<'_>> {
+/// `[Tue May 16 19:45:20 2017] msg`, day and month names in any locale, in any order.
+///
+/// util-linux 2.38 made the whole `-T` format translatable: `[dim. 19 avril 18:03:30 2026]`
+/// (fr), `[So, 19. Apr 2026, 18:03:30]` (de), `[ 4月19日(日) 18:03:30 2026]` (ja),
+/// `[ 4월 19일 (일) 18:03:30]` (ko, no year), `[sön 19 apr 2026 18.03.30]` (sv).
+fn decode_dmesg_t<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
     let end = line.find(']')?;
-    let inner = &line[1..end];
-    let mut tok = inner.split_whitespace();
-    let (_day, mon, dd, hms, year) = (
-        tok.next()?,
-        tok.next()?,
-        tok.next()?,
-        tok.next()?,
-        tok.next()?,
-    );
-    if tok.next().is_some() {
-        return None;
-    }
-    let month = month_number(mon)?;
-    let day: u8 = dd.parse().ok()?;
-    let year: i16 = year.parse().ok()?;
-    let local = civil(year, month, day, hms)?;
+    let (year, month, day, hms) = parse_ctime(&line[1..end])?;
+    let year_inferred = year.is_none();
+    let local = civil(
+        year.or(clock.reference_year).unwrap_or(1970),
+        month,
+        day,
+        &hms,
+    )?;
     let rest = &line[end + 1..];
     let env = Envelope {
         form: Form::DmesgT,
         time: LogTime {
             local: Some(local),
+            year_inferred,
             ..LogTime::default()
         },
         kernel: true,
@@ -463,6 +460,52 @@ fn decode_dmesg_t(line: &str) -> Option<Decoded<'_>> {
         messages: split_escapes(Cow::Borrowed(rest.strip_prefix(' ').unwrap_or(rest))),
         continuation: false,
     })
+}
+
+/// The fields of a localized ctime: (year, month, day, `hh:mm:ss`).
+fn parse_ctime(inner: &str) -> Option<(Option<i16>, u8, u8, String)> {
+    let toks: Vec<&str> = inner
+        .split_whitespace()
+        .map(|t| t.trim_end_matches([',', '.']))
+        .filter(|t| !t.is_empty())
+        .collect();
+    if toks.len() < 3 || toks.len() > 7 {
+        return None;
+    }
+    let (mut year, mut day, mut hms) = (None, None, None);
+    let mut months = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let digits = t.bytes().all(|b| b.is_ascii_digit());
+        if t.len() >= 7
+            && t.len() <= 8
+            && t.bytes()
+                .all(|b| b.is_ascii_digit() || b == b':' || b == b'.')
+        {
+            hms = Some(t.replace('.', ":"));
+        } else if digits && t.len() == 4 {
+            year = t.parse().ok();
+        } else if digits && t.len() <= 2 {
+            day = t.parse().ok();
+        } else if let Some((m, d)) = t.split_once('月').filter(|(_, d)| d.contains('日')) {
+            // ja: `4月19日(日)`
+            months.push((i, m.parse().ok()?));
+            day = d.split('日').next()?.parse().ok();
+        } else if let Some(d) = t
+            .strip_suffix('일')
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+        {
+            day = d.parse().ok();
+        } else if let Some(m) = month_number(t) {
+            months.push((i, m));
+        }
+    }
+    // A weekday can read as a month (fr `mar.` is Tuesday and March): it comes first.
+    let month = match months.as_slice() {
+        [] => return None,
+        [(_, m)] => *m,
+        [.., (_, m)] => *m,
+    };
+    Some((year, month, day?, hms?))
 }
 
 /// `hh:mm:ss[.frac]` on a date → ISO civil time, validated.
@@ -795,6 +838,20 @@ mod tests {
         assert_eq!(m, "oom-kill:x");
         let (e, _) = one("[Tue May 16 19:45:20 2017] x");
         assert_eq!(e.time.local.as_deref(), Some("2017-05-16T19:45:20"));
+        for (stamp, want) in [
+            ("[dim. 19 avril 18:03:30 2026]", "2026-04-19T18:03:30"),
+            ("[mar. 19 mai 18:03:30 2026]", "2026-05-19T18:03:30"),
+            ("[So, 19. Apr 2026, 18:03:30]", "2026-04-19T18:03:30"),
+            ("[ 4月19日(日) 18:03:30 2026]", "2026-04-19T18:03:30"),
+            ("[ 4월 19일 (일) 18:03:30]", "2024-04-19T18:03:30"),
+            ("[sön 19 apr 2026 18.03.30]", "2026-04-19T18:03:30"),
+            ("[Вс мая 19 18:03:30 2026]", "2026-05-19T18:03:30"),
+            ("[ven. nov. 28 07:26:44 2025]", "2025-11-28T07:26:44"),
+        ] {
+            let (e, m) = one(&format!("{stamp} oom_reaper: x"));
+            assert_eq!(e.time.local.as_deref(), Some(want), "{stamp}");
+            assert_eq!(m, "oom_reaper: x");
+        }
         // A ppc64le call-trace line is not a stamp.
         let (e, m) = one("[c0000000000ef0f8] [c0000000000ef0f8] dump_stack+0x1/0x2");
         assert!(e.time.is_empty());

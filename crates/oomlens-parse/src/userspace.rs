@@ -334,6 +334,10 @@ fn msg_indent_is_zero(_env: &Envelope, _t: &str) -> bool {
 
 /// Kubernetes quantities in KiB: `5053216Ki`, `512Mi`, `1Gi`, `1e6`, `100M`.
 fn parse_kube_quantity_kib(q: &str) -> Option<u64> {
+    // Plain and e-notation numbers are bytes.
+    if let Ok(bytes) = q.parse::<f64>() {
+        return (bytes >= 0.0).then(|| (bytes / 1024.0).round() as u64);
+    }
     let split = q.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(q.len());
     let (n, unit) = q.split_at(split);
     let n: f64 = n.parse().ok()?;
