@@ -257,6 +257,25 @@ impl Decoder {
                 return (d, false);
             }
         }
+        // `ident[pid]: message` without a stamp (journalctl -o cat with identifiers, pastes).
+        if let Some((ident, Some(pid), msg)) =
+            split_ident(line).filter(|(i, _, _)| i.starts_with(|c: char| c.is_ascii_alphabetic()))
+        {
+            let envelope = Envelope {
+                ident: Some(ident.to_string()),
+                pid: Some(pid),
+                kernel: ident == "kernel",
+                ..Envelope::default()
+            };
+            return (
+                Decoded {
+                    envelope,
+                    messages: split_escapes(Cow::Borrowed(msg)),
+                    continuation: false,
+                },
+                false,
+            );
+        }
         let marker = [
             "-- Logs begin at ",
             "-- Journal begins at ",

@@ -48,6 +48,7 @@ const TRIGGERS: &[&str] = &[
     "escalating to SIGKILL",
     // kubelet and kubectl
     "OOMKilled",
+    "System OOM",
     "Evicted",
     "Exit Code:",
     "exitCode",

@@ -70,7 +70,9 @@ impl UserAssembler {
                 return;
             }
         }
-        if self.earlyoom(line, env, t, hold) {
+        // systemd prints `Killing process N (comm) with signal SIGKILL.` when stopping units.
+        let foreign = ident.is_some_and(|i| i == "kernel" || i.starts_with("systemd"));
+        if !foreign && self.earlyoom(line, env, t, hold) {
             return;
         }
         self.kubelet(line, env, t, hold);
@@ -165,7 +167,12 @@ impl UserAssembler {
             hold.push_back(inc);
             return true;
         }
-        let outcome = if t.starts_with("kill failed: ") || t.starts_with("escalating to SIGKILL") {
+        let outcome = if t.starts_with("kill failed: ")
+            || t.starts_with("kill() failed: ")
+            || t.starts_with("Could not kill process")
+            || t.starts_with("escalating to SIGKILL")
+            || t.starts_with("process exited after ")
+        {
             Some((None, t))
         } else if let Some(r) = t.strip_prefix("process ") {
             let (pid, rest) = r.split_once(' ').unwrap_or((r, ""));
@@ -258,6 +265,24 @@ impl UserAssembler {
                 hold.push_back(inc);
                 return;
             }
+        }
+        // kubelet's SystemOOM node event (pkg/kubelet/oom/oom_watcher_linux.go).
+        if let Some((_, r)) = t.split_once("System OOM encountered, victim process: ") {
+            let (comm, pid) = r.rsplit_once(", pid: ").unwrap_or((r, ""));
+            let mut inc = Incident::new(line, env.time.clone());
+            inc.kind = Some(Kind::Kubelet);
+            inc.completeness = Completeness::Full;
+            inc.kills.push(Kill {
+                evidence: Some(KillEvidence::Kubelet),
+                pid: pid.trim().parse().ok(),
+                comm: Some(comm.to_string()),
+                reason: Some("SystemOOM".into()),
+                time: env.time.clone(),
+                line,
+                ..Kill::default()
+            });
+            hold.push_back(inc);
+            return;
         }
         // `kubectl get pods`: NAME READY STATUS RESTARTS AGE with STATUS OOMKilled.
         let words: Vec<&str> = t.split_whitespace().collect();
@@ -355,15 +380,22 @@ fn parse_kube_quantity_kib(q: &str) -> Option<u64> {
     Some((n * mult).round() as u64)
 }
 
-/// An earlyoom kill line of any generation.
+/// An earlyoom kill line of any generation (docs/log-formats.md §3.2):
+/// - v1.3+: `sending SIGTERM to process 1 [uid 0] "name": badness|oom_score N[, oom_score_adj N], VmRSS N MiB[, cmdline "…"]`
+/// - 2019 builds: `killing process 1 "name" with signal 15: badness N, VmRSS N MiB`
+/// - v1.2: `Killing process 'name' with signal 15, pid: 1, badness: N, VmRSS: N MiB`
+/// - v1.1: `Killing process: name, pid: 1, badness: N, VmRSS: N MiB`
+/// - v0.x: `Killing process 1 (name)`; v1.0: `Killing process 1 name`
 fn earlyoom_kill(t: &str) -> Option<Kill> {
     let mut k = Kill {
         evidence: Some(KillEvidence::Earlyoom),
         ..Kill::default()
     };
     if let Some(r) = t.strip_prefix("sending ") {
-        // `SIGTERM to process 1024668 uid 1000 "Web Content": oom_score 823, VmRSS 79 MiB, cmdline "…"`
         let (sig, r) = r.split_once(" to process ")?;
+        if !sig.starts_with("SIG") {
+            return None;
+        }
         k.signal = Some(sig.to_string());
         let (pid, r) = r.split_once(' ')?;
         k.pid = Some(pid.parse().ok()?);
@@ -381,38 +413,79 @@ fn earlyoom_kill(t: &str) -> Option<Kill> {
         stats(&mut k, &r[end..]);
         return Some(k);
     }
-    // `killing process 27541 "bash" with signal 15: badness 550, VmRSS 7609 MiB`
+    if let Some(r) = t.strip_prefix("Killing process: ") {
+        // v1.1: the name comes first and may hold ", "; pid is the last `, pid: `.
+        let (name, rest) = r.rsplit_once(", pid: ")?;
+        k.comm = Some(name.to_string());
+        k.pid = Some(rest.split(',').next()?.trim().parse().ok()?);
+        stats(&mut k, rest);
+        return Some(k);
+    }
+    if let Some(r) = t.strip_prefix("Killing process '") {
+        // v1.2
+        let (name, rest) = r.rsplit_once("' with signal ")?;
+        k.comm = Some(name.to_string());
+        k.signal = rest.split(',').next().map(signal_name);
+        k.pid = Some(
+            rest.split_once("pid: ")?
+                .1
+                .split(',')
+                .next()?
+                .trim()
+                .parse()
+                .ok()?,
+        );
+        stats(&mut k, rest);
+        return Some(k);
+    }
     let r = t
         .strip_prefix("killing process ")
         .or_else(|| t.strip_prefix("Killing process "))?;
-    let (pid, r) = r.split_once(' ')?;
+    let (pid, r) = r.split_once(' ').unwrap_or((r, ""));
     k.pid = Some(pid.parse().ok()?);
-    let r = r.strip_prefix('"').or_else(|| r.strip_prefix('('))?;
-    let end = r
-        .find("\" with signal ")
-        .or_else(|| r.find("\": "))
-        .or_else(|| r.rfind(['"', ')']))?;
-    k.comm = Some(r[..end].to_string());
-    let tail = &r[end..];
-    if let Some((_, s)) = tail.split_once("with signal ") {
-        k.signal = s.split(':').next().map(|s| match s.trim() {
-            "15" => "SIGTERM".to_string(),
-            "9" => "SIGKILL".to_string(),
-            other => other.to_string(),
-        });
+    if let Some(q) = r.strip_prefix('"') {
+        let end = q
+            .find("\" with signal ")
+            .or_else(|| q.find("\": "))
+            .or_else(|| q.rfind('"'))?;
+        k.comm = Some(q[..end].to_string());
+        let tail = &q[end..];
+        if let Some((_, s)) = tail.split_once("with signal ") {
+            k.signal = s.split(':').next().map(signal_name);
+        }
+        stats(&mut k, tail);
+    } else if let Some(q) = r.strip_prefix('(').and_then(|q| q.strip_suffix(')')) {
+        k.comm = Some(q.to_string()); // v0.x
+    } else if !r.is_empty() && !r.contains(' ') {
+        k.comm = Some(r.to_string()); // v1.0
+    } else {
+        return None;
     }
-    stats(&mut k, tail);
     Some(k)
+}
+
+fn signal_name(s: &str) -> String {
+    match s.trim() {
+        "15" => "SIGTERM".to_string(),
+        "9" => "SIGKILL".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// `badness N` / `oom_score N`, `VmRSS N MiB`.
 fn stats(k: &mut Kill, tail: &str) {
-    for key in ["badness ", "oom_score "] {
+    for key in ["badness ", "oom_score ", "badness: "] {
         if let Some((_, r)) = tail.split_once(key) {
             k.score = r.split([',', ' ']).next().and_then(|s| s.parse().ok());
         }
     }
-    if let Some((_, r)) = tail.split_once("VmRSS ") {
+    if let Some((_, r)) = tail.split_once("oom_score_adj ") {
+        k.oom_score_adj = r.split([',', ' ']).next().and_then(|s| s.parse().ok());
+    }
+    if let Some((_, r)) = tail
+        .split_once("VmRSS ")
+        .or_else(|| tail.split_once("VmRSS: "))
+    {
         let mut it = r.split([',', ' ']);
         let n: Option<u64> = it.next().and_then(|s| s.parse().ok());
         k.rss_kb = match it.next() {
@@ -425,6 +498,11 @@ fn stats(k: &mut Kill, tail: &str) {
 
 /// A systemd unit notice.
 fn notice(line: u64, env: &Envelope, t: &str) -> Option<Notice> {
+    // journalctl may put a documentation link glyph before the unit: `[🡕] foo.service: …`.
+    let t = match t.strip_prefix('[') {
+        Some(r) if r.find("] ").is_some_and(|i| i <= 8) => &r[r.find("] ").unwrap_or(0) + 2..],
+        _ => t,
+    };
     let (unit, rest) = t.split_once(": ")?;
     if unit.contains(' ') || !unit.contains('.') {
         return None;
@@ -515,6 +593,82 @@ fn link_notice(n: Notice, kernel: &mut KernelAssembler, hold: &mut VecDeque<Inci
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{parse_bytes, Options};
+
+    fn parse(s: &str) -> Vec<Incident> {
+        parse_bytes(s.as_bytes(), Options::default())
+    }
+
+    #[test]
+    fn oomd_marked_wording_takes_the_attempted_pid_and_unit_notice() {
+        let incs = parse(
+            "[ 77.7] systemd-oomd[659]: oomd attempting to kill 407 with SIGKILL\n\
+             [ 77.8] systemd-oomd[659]: Marked /system.slice/a.service for killing due to memory used (22369452032) / total (24681861120) and swap used (8589910016) / total (8589930496) being more than 90.00%\n\
+             [ 77.9] systemd[1]: a.service: systemd-oomd killed some process(es) in this unit.\n",
+        );
+        assert_eq!(incs.len(), 1);
+        let i = &incs[0];
+        assert_eq!(i.kind, Some(Kind::SystemdOomd));
+        assert_eq!(i.kills[0].pid, Some(407));
+        assert_eq!(i.task_memcg.as_deref(), Some("/system.slice/a.service"));
+        let t = i.oomd_trigger.as_ref().unwrap();
+        assert_eq!(
+            (t.reason.as_str(), t.limit.as_deref()),
+            ("swap", Some("90.00%"))
+        );
+        assert_eq!(i.notices.len(), 1);
+        assert_eq!(i.notices[0].count, None);
+    }
+
+    #[test]
+    fn pid1_notices_link_to_the_kernel_incident_or_stand_alone() {
+        let kernel = "Apr 05 08:24:14 h kernel: oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/system.slice/w.service,task_memcg=/system.slice/w.service,task=python3,pid=14832,uid=0\n\
+                      Apr 05 08:24:14 h kernel: Memory cgroup out of memory: Killed process 14832 (python3) total-vm:1kB, anon-rss:2kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n";
+        let notices = "Apr 05 08:24:14 h systemd[1]: w.service: A process of this unit has been killed by the OOM killer.\n\
+                       Apr 05 08:24:14 h systemd[1]: w.service: Main process exited, code=killed, status=9/KILL\n\
+                       Apr 05 08:24:14 h systemd[1]: w.service: Failed with result 'oom-kill'.\n\
+                       Apr 05 08:24:19 h systemd[1]: w.service: Scheduled restart job, restart counter is at 6.\n";
+        let incs = parse(&format!("{kernel}{notices}"));
+        assert_eq!(incs.len(), 1);
+        assert_eq!(incs[0].notices.len(), 4);
+        assert_eq!(incs[0].notices[3].count, Some(6));
+        // Without the kernel report the notices make one systemd-notice incident.
+        let incs = parse(notices);
+        assert_eq!(incs.len(), 1);
+        assert_eq!(incs[0].kind, Some(Kind::SystemdNotice));
+        assert_eq!(incs[0].kills[0].cgroup.as_deref(), Some("w.service"));
+        // systemd stopping a unit is not an earlyoom kill.
+        assert!(parse(
+            "Apr 05 08:24:14 h systemd[1]: Killing process 2234090 (zsh) with signal SIGKILL.\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn earlyoom_outcomes_attach_to_their_kill() {
+        let incs = parse(
+            "earlyoom[1]: sending SIGTERM to process 696 uid 1001 \"ipfs\": badness 757, VmRSS 637 MiB\n\
+             earlyoom[1]: escalating to SIGKILL after 0.500 seconds\n\
+             earlyoom[1]: process 696 exited after 0.600 seconds\n",
+        );
+        assert_eq!(incs.len(), 1);
+        assert_eq!(
+            incs[0].kills[0].outcome.as_deref(),
+            Some("process 696 exited after 0.600 seconds")
+        );
+    }
+
+    #[test]
+    fn kubelet_forms() {
+        let incs = parse("Warning  SystemOOM  2m32s  kubelet, node1  System OOM encountered, victim process: runc:[2:INIT], pid: 98756\n");
+        assert_eq!(
+            (incs[0].kills[0].pid, incs[0].kills[0].comm.as_deref()),
+            (Some(98756), Some("runc:[2:INIT]"))
+        );
+        let incs = parse("Warning  Evicted  6m5s  kubelet  The node was low on resource: memory. Container hog was using 166088Ki, request is 10Mi, has larger consumption of memory. \n");
+        assert_eq!(incs[0].kills[0].container.as_deref(), Some("hog"));
+        assert_eq!(incs[0].kills[0].rss_kb, Some(166088));
+    }
 
     #[test]
     fn earlyoom_generations() {
@@ -538,6 +692,51 @@ mod tests {
             (Some(27541), Some("bash"), Some("SIGTERM"), Some(550))
         );
         assert!(earlyoom_kill("sending the report").is_none());
+        let k = earlyoom_kill(r#"sending SIGKILL to process 7 uid 0 "a b": oom_score 900, oom_score_adj 300, VmRSS 12 MiB, cmdline "x""#).unwrap();
+        assert_eq!(
+            (
+                k.signal.as_deref(),
+                k.comm.as_deref(),
+                k.oom_score_adj,
+                k.rss_kb
+            ),
+            (Some("SIGKILL"), Some("a b"), Some(300), Some(12 * 1024))
+        );
+        let k =
+            earlyoom_kill("sending SIGTERM to process 696 \"ipfs\": badness 757, VmRSS 637 MiB")
+                .unwrap();
+        assert_eq!(
+            (k.pid, k.uid, k.comm.as_deref()),
+            (Some(696), None, Some("ipfs"))
+        );
+        let k = earlyoom_kill("Killing process 'tracker, miner' with signal 15, pid: 4411, badness: 640, VmRSS: 2048 MiB").unwrap();
+        assert_eq!(
+            (
+                k.pid,
+                k.comm.as_deref(),
+                k.signal.as_deref(),
+                k.score,
+                k.rss_kb
+            ),
+            (
+                Some(4411),
+                Some("tracker, miner"),
+                Some("SIGTERM"),
+                Some(640),
+                Some(2048 * 1024)
+            )
+        );
+        let k = earlyoom_kill("Killing process: firefox, pid: 1234, badness: 800, VmRSS: 3000 MiB")
+            .unwrap();
+        assert_eq!(
+            (k.pid, k.comm.as_deref(), k.score),
+            (Some(1234), Some("firefox"), Some(800))
+        );
+        let k = earlyoom_kill("Killing process 1234 (firefox)").unwrap();
+        assert_eq!((k.pid, k.comm.as_deref()), (Some(1234), Some("firefox")));
+        let k = earlyoom_kill("Killing process 1234 firefox").unwrap();
+        assert_eq!(k.comm.as_deref(), Some("firefox"));
+        assert!(earlyoom_kill("Killing process 2234090 (zsh) with signal SIGKILL.").is_none());
     }
 
     #[test]
