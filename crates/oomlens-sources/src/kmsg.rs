@@ -30,10 +30,44 @@ pub enum Read1 {
     Idle,
 }
 
+/// What the reader needs of the device: one record per read, and a wait for the next.
+pub trait RecordDevice {
+    /// read(2): one record, or an error (`WouldBlock` at the end, EPIPE after an overrun).
+    fn read_record(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Wait up to `d` for a record; true when one may be read.
+    fn wait(&mut self, d: Duration) -> io::Result<bool>;
+}
+
+impl RecordDevice for File {
+    fn read_record(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read(buf)
+    }
+
+    fn wait(&mut self, d: Duration) -> io::Result<bool> {
+        let mut fds = libc::pollfd {
+            fd: self.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = d.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd that outlives the call.
+        let r = unsafe { libc::poll(&mut fds, 1, ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            };
+        }
+        Ok(r > 0)
+    }
+}
+
 /// A reader of /dev/kmsg records.
 #[derive(Debug)]
-pub struct KmsgReader {
-    file: File,
+pub struct KmsgReader<D = File> {
+    file: D,
     path: PathBuf,
     next_seq: Option<u64>,
     /// Records overwritten before they could be read.
@@ -42,7 +76,7 @@ pub struct KmsgReader {
     pub overruns: u64,
 }
 
-impl KmsgReader {
+impl KmsgReader<File> {
     /// Open `path` (normally [`DEFAULT_PATH`]) for reading from the oldest record.
     pub fn open(path: &Path) -> Result<KmsgReader, SourceError> {
         let file = OpenOptions::new()
@@ -72,12 +106,25 @@ impl KmsgReader {
                 source,
             })
     }
+}
+
+impl<D: RecordDevice> KmsgReader<D> {
+    /// A reader over any record device (tests use a scripted one); `path` names it in errors.
+    pub fn with_device(device: D, path: &Path) -> KmsgReader<D> {
+        KmsgReader {
+            file: device,
+            path: path.to_path_buf(),
+            next_seq: None,
+            lost: 0,
+            overruns: 0,
+        }
+    }
 
     /// Read one record into `buf` (at least [`RECORD_MAX`] bytes). With `wait`, block up to
     /// that long for a new record.
     pub fn read(&mut self, buf: &mut [u8], wait: Option<Duration>) -> Result<Read1, SourceError> {
         loop {
-            match self.file.read(buf) {
+            match self.file.read_record(buf) {
                 Ok(0) => return Ok(Read1::Idle),
                 Ok(n) => {
                     self.account(&buf[..n]);
@@ -90,8 +137,17 @@ impl KmsgReader {
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => match wait {
-                    Some(d) if self.poll(d)? => continue,
-                    _ => return Ok(Read1::Idle),
+                    Some(d) => match self.file.wait(d) {
+                        Ok(true) => continue,
+                        Ok(false) => return Ok(Read1::Idle),
+                        Err(source) => {
+                            return Err(SourceError::Io {
+                                path: self.path.clone(),
+                                source,
+                            })
+                        }
+                    },
+                    None => return Ok(Read1::Idle),
                 },
                 Err(source) => {
                     return Err(SourceError::Io {
@@ -101,28 +157,6 @@ impl KmsgReader {
                 }
             }
         }
-    }
-
-    fn poll(&self, d: Duration) -> Result<bool, SourceError> {
-        let mut fds = libc::pollfd {
-            fd: self.file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = d.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd for the duration of the call.
-        let r = unsafe { libc::poll(&mut fds, 1, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(false);
-            }
-            return Err(SourceError::Io {
-                path: self.path.clone(),
-                source: e,
-            });
-        }
-        Ok(r > 0)
     }
 
     /// Count records skipped by the ring buffer from the sequence numbers.
@@ -151,6 +185,46 @@ mod tests {
     fn a_missing_device_is_an_error_naming_it() {
         let err = KmsgReader::open(Path::new("/nonexistent/kmsg")).unwrap_err();
         assert!(err.to_string().starts_with("/nonexistent/kmsg: "), "{err}");
+    }
+
+    /// A device that plays back a script of reads.
+    struct Script(std::collections::VecDeque<io::Result<&'static str>>);
+
+    impl RecordDevice for Script {
+        fn read_record(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.pop_front() {
+                Some(Ok(r)) => {
+                    buf[..r.len()].copy_from_slice(r.as_bytes());
+                    Ok(r.len())
+                }
+                Some(Err(e)) => Err(e),
+                None => Err(io::ErrorKind::WouldBlock.into()),
+            }
+        }
+        fn wait(&mut self, _: Duration) -> io::Result<bool> {
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn an_overrun_is_resynced_and_its_loss_counted() {
+        let script = Script(
+            vec![
+                Ok("6,10,5,-;a\n"),
+                Err(io::Error::from_raw_os_error(libc::EPIPE)),
+                Ok("6,14,9,-;e\n"),
+                Ok("6,15,9,-;f\n"),
+            ]
+            .into(),
+        );
+        let mut r = KmsgReader::with_device(script, Path::new("/dev/kmsg"));
+        let mut buf = vec![0; RECORD_MAX];
+        let mut got = Vec::new();
+        while let Read1::Record(n) = r.read(&mut buf, Some(Duration::from_millis(1))).unwrap() {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        assert_eq!(got, ["6,10,5,-;a\n", "6,14,9,-;e\n", "6,15,9,-;f\n"]);
+        assert_eq!((r.overruns, r.lost), (1, 3));
     }
 
     #[test]
