@@ -1,0 +1,7 @@
+//! Pure analysis over the model: the kernel's victim choice, cgroup ownership, and the
+//! explanation of incidents. No I/O: every function takes data and returns data.
+
+#![deny(missing_docs)]
+
+pub mod badness;
+pub mod owner;
