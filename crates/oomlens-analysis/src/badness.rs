@@ -106,7 +106,11 @@ impl Formula {
         let major: u32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
         let minor: u32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
         let v = (major, minor);
-        let root_bonus = if v < (4, 6) {
+        // RHEL 7's 3.10 carries the 4.6 "base root bonus on current usage" change: in the
+        // corpus report of 3.10.0-693.el7 (sysrq OOM) the kernel chose a root task of 4253
+        // pages over a uid-999 task of 3075 pages, which only the 3% form explains.
+        let rhel7 = r.contains(".el7");
+        let root_bonus = if v < (4, 6) && !rhel7 {
             RootBonus::Adj30
         } else if v < (4, 17) {
             RootBonus::ThreePercent
@@ -276,7 +280,9 @@ mod tests {
     fn older_formulas_favour_root_and_floor_at_one() {
         let mut root = cand(1, 1000, 0);
         root.uid = Some(0);
-        let v3 = Formula::for_release(Some("3.10.0-957.el7.x86_64"));
+        let v3 = Formula::for_release(Some("3.13.0-43-generic"));
+        let el7 = Formula::for_release(Some("3.10.0-693.el7.x86_64"));
+        assert_eq!(el7.root_bonus, RootBonus::ThreePercent);
         let v4 = Formula::for_release(Some("4.9.24-coreos"));
         let v418 = Formula::for_release(Some("4.18.0-147.el8"));
         assert_eq!(

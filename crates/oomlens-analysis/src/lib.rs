@@ -5,3 +5,4 @@
 
 pub mod badness;
 pub mod owner;
+pub mod victim;

@@ -1,0 +1,52 @@
+//! The re-computed ranking against the kernel's choice on every corpus report that
+//! printed a task table: it agrees, or the disagreement is explained.
+
+use std::path::PathBuf;
+
+use oomlens_analysis::victim::ranking;
+use oomlens_parse::{parse_bytes, Options};
+
+fn corpus_dir() -> PathBuf {
+    std::env::var_os("OOMLENS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/oom-reports")
+        })
+}
+
+#[test]
+fn ranking_agrees_with_the_kernel_or_says_why() {
+    let mut files: Vec<_> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (mut ranked, mut agreed) = (0, 0);
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+    {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        for inc in parse_bytes(&std::fs::read(path).unwrap(), Options::default()) {
+            let Some(r) = ranking(&inc) else { continue };
+            ranked += 1;
+            if r.agrees {
+                agreed += 1;
+            } else {
+                assert!(
+                    r.disagreement.is_some(),
+                    "{name}: disagreement not explained"
+                );
+            }
+            eprintln!(
+                "{name}: choice {:?} top {:?} agrees {} {}",
+                r.kernel_choice,
+                r.top.first().map(|t| (t.pid, t.points)),
+                r.agrees,
+                r.disagreement.as_deref().unwrap_or("")
+            );
+        }
+    }
+    eprintln!("ranking: {agreed}/{ranked} incidents with a task table agree with the kernel");
+    assert!(ranked >= 15, "only {ranked} incidents had a task table");
+}
