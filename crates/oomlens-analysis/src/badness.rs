@@ -86,6 +86,10 @@ pub struct Formula {
     pub root_bonus: RootBonus,
     /// Eligible tasks score at least 1 (before 5.9).
     pub floor_one: bool,
+    /// 2.6.36–3.9 (and RHEL 6's backport): scores in per mille of the domain, capped at 1000
+    /// (a7f638f999ff, "mm, oom: normalize oom scores to oom_score_adj scale only for
+    /// userspace", moved the kernel to pages in 3.10).
+    pub per_mille: bool,
 }
 
 impl Formula {
@@ -93,6 +97,7 @@ impl Formula {
     pub const MODERN: Formula = Formula {
         root_bonus: RootBonus::None,
         floor_one: false,
+        per_mille: false,
     };
 
     /// The formula for a kernel release string (`5.15.0-1088-azure`); modern when unknown.
@@ -120,6 +125,7 @@ impl Formula {
         Formula {
             root_bonus,
             floor_one: v < (5, 9),
+            per_mille: v < (3, 10),
         }
     }
 }
@@ -168,9 +174,16 @@ fn score(c: &Candidate, total_pages: u64, formula: Formula) -> Scored {
         RootBonus::Adj30 if root => adj -= 30,
         _ => {}
     }
-    let adj_points = adj * (total_pages / 1000) as i64;
     let skip = c.unkillable.is_some() || c.oom_score_adj <= -1000;
-    let mut points = memory + adj_points;
+    let (adj_points, mut points) = if formula.per_mille {
+        // points = mem * 1000 / totalpages; root -30; + adj; clamp to 1..=1000.
+        let mem = memory * 1000 / total_pages.max(1) as i64;
+        memory = mem;
+        (adj, (mem + adj).min(1000))
+    } else {
+        let a = adj * (total_pages / 1000) as i64;
+        (a, memory + a)
+    };
     if formula.floor_one && points <= 0 {
         points = 1;
     }
@@ -298,6 +311,11 @@ mod tests {
             badness(&cand(2, 10, -500), 100_000, Formula::MODERN),
             Some(10 - 50_000)
         );
+        let rhel6 = Formula::for_release(Some("2.6.32-358.23.2.el6.x86_64"));
+        assert!(rhel6.per_mille);
+        // 677 pages of a 2-page domain is capped at 1000 per mille; root loses 30 per mille.
+        assert_eq!(badness(&cand(1, 677, 0), 2, rhel6), Some(1000));
+        assert_eq!(badness(&root, 10_000, rhel6), Some(100 - 30));
     }
 
     proptest! {

@@ -4,5 +4,6 @@
 #![deny(missing_docs)]
 
 pub mod badness;
+pub mod explain;
 pub mod owner;
 pub mod victim;

@@ -14,6 +14,7 @@
 
 use std::io::{self, Write};
 
+use oomlens_analysis::explain::Explanation;
 use oomlens_model::{
     Incident, Kill, LogTime, MemInfo, MemcgCounters, MemoryStat, Notice, OomdTrigger, Reap,
     Selection, TaskTable,
@@ -201,13 +202,20 @@ impl<W: Write> JsonWriter<W> {
         Ok(JsonWriter { w, count: 0 })
     }
 
-    /// Append an incident.
-    pub fn incident(&mut self, inc: &Incident) -> io::Result<()> {
+    /// Append an incident with its explanation (keys `owner`, `ranking`, `findings`,
+    /// `advice`, `restart_loop`).
+    pub fn incident(&mut self, inc: &Incident, expl: Option<&Explanation>) -> io::Result<()> {
         if self.count > 0 {
             self.w.write_all(b",")?;
         }
         self.w.write_all(b"\n")?;
-        serde_json::to_writer(&mut self.w, &wire(inc))?;
+        serde_json::to_writer(
+            &mut self.w,
+            &Explained {
+                incident: wire(inc),
+                explanation: expl,
+            },
+        )?;
         self.count += 1;
         Ok(())
     }
@@ -222,15 +230,27 @@ impl<W: Write> JsonWriter<W> {
     }
 }
 
+/// An incident with its explanation's keys beside its own.
+#[derive(Serialize)]
+struct Explained<'a> {
+    #[serde(flatten)]
+    incident: WireIncident<'a>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a Explanation>,
+}
+
 /// One incident as a single JSON line (`--follow --json`), with the schema name.
-pub fn incident_line(inc: &Incident) -> serde_json::Result<String> {
+pub fn incident_line(inc: &Incident, expl: Option<&Explanation>) -> serde_json::Result<String> {
     #[derive(Serialize)]
     struct Line<'a> {
         schema: &'static str,
-        incident: WireIncident<'a>,
+        incident: Explained<'a>,
     }
     serde_json::to_string(&Line {
         schema: "oomlens.explain.incident/1",
-        incident: wire(inc),
+        incident: Explained {
+            incident: wire(inc),
+            explanation: expl,
+        },
     })
 }

@@ -5,7 +5,9 @@
 
 use std::io::{self, Write};
 
-use oomlens_model::{Incident, Kill, Kind};
+use oomlens_analysis::explain::{Explanation, Severity};
+use oomlens_analysis::victim::Ranking;
+use oomlens_model::{Incident, Kill, KillEvidence, Kind};
 
 use crate::escape::escape;
 
@@ -55,46 +57,68 @@ fn who(k: &Kill) -> String {
     }
 }
 
-/// The one-line headline of an incident.
-pub fn headline(inc: &Incident) -> String {
-    let kind = inc.kind.map(Kind::as_str).unwrap_or("unknown");
+/// The one-line headline of an incident, with what its explanation adds (owner, limit,
+/// how many kills of the same workload this hour).
+pub fn headline(inc: &Incident, expl: Option<&Explanation>) -> String {
+    let owner = expl.and_then(|e| e.owner.as_ref()).and_then(|o| o.label());
+    let place = |fallback: Option<&str>| match &owner {
+        Some(o) => escape(o).into_owned(),
+        None => opt(fallback),
+    };
     let domain = match inc.kind {
-        Some(Kind::Memcg) => format!("memcg OOM in {}", opt(inc.oom_memcg.as_deref())),
-        Some(Kind::Global) => "global OOM (whole machine)".to_string(),
+        Some(Kind::Memcg) => format!("memcg OOM in {}", place(inc.oom_memcg.as_deref())),
+        Some(Kind::Global) => "global OOM".to_string(),
         Some(Kind::Cpuset) => format!("cpuset OOM (cpuset {})", opt(inc.cpuset.as_deref())),
         Some(Kind::MemoryPolicy) => "mempolicy OOM".to_string(),
-        Some(Kind::SystemdOomd) => format!(
-            "systemd-oomd kill (pressure in {})",
-            opt(inc.oom_memcg.as_deref())
-        ),
+        Some(Kind::SystemdOomd) => {
+            format!("systemd-oomd kill in {}", place(inc.task_memcg.as_deref()))
+        }
         Some(Kind::Earlyoom) => "earlyoom kill".to_string(),
         Some(Kind::Kubelet) => "kubelet".to_string(),
         Some(Kind::SystemdNotice) => "systemd reports an OOM kill".to_string(),
-        None => format!("{kind} OOM report"),
+        None => "OOM report".to_string(),
     };
-    match inc.victim() {
-        Some(v) => {
-            let verb = match inc.kind {
-                Some(Kind::Earlyoom) => {
-                    format!("sent {}", v.signal.as_deref().unwrap_or("a signal"))
-                }
-                Some(Kind::Kubelet) => v.reason.as_deref().unwrap_or("killed").to_string(),
-                _ => "killed".to_string(),
-            };
-            let more = if inc.kills.len() > 1 {
-                format!(" (+{} more)", inc.kills.len() - 1)
-            } else {
-                String::new()
-            };
-            format!("{domain}: {} {verb}{more}", who(v))
+    let Some(v) = inc.victim() else {
+        return format!("{domain}: no kill in the input");
+    };
+    let verb = match inc.kind {
+        Some(Kind::Earlyoom) => format!("sent {}", v.signal.as_deref().unwrap_or("a signal")),
+        Some(Kind::Kubelet) => v.reason.as_deref().unwrap_or("killed").to_string(),
+        _ => "killed".to_string(),
+    };
+    let mut s = format!("{domain}: {} {verb}", who(v));
+    if inc.kind == Some(Kind::Memcg) {
+        if let Some(m) = inc.memcg.as_ref().and_then(|m| m.memory) {
+            s.push_str(&format!(" at {} limit", human_kb(m.limit_kb)));
         }
-        None => format!("{domain}: no kill in the input"),
     }
+    if inc.kills.len() > 1 {
+        s.push_str(&format!(" (+{} more)", inc.kills.len() - 1));
+    }
+    if let Some(l) = expl.and_then(|e| e.restart_loop.as_ref()) {
+        s.push_str(&format!(", {} kill this hour", ordinal(l.in_last_hour)));
+    }
+    s
 }
 
-/// Write one incident block.
-pub fn write_incident(w: &mut impl Write, inc: &Incident, style: TextStyle) -> io::Result<()> {
-    let head = headline(inc);
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Write one incident block: headline, facts, why, what filled the memory, findings, advice.
+pub fn write_incident(
+    w: &mut impl Write,
+    inc: &Incident,
+    expl: Option<&Explanation>,
+    style: TextStyle,
+) -> io::Result<()> {
+    let head = headline(inc, expl);
     if style.color {
         writeln!(w, "\x1b[1m{head}\x1b[0m")?;
     } else {
@@ -117,6 +141,9 @@ pub fn write_incident(w: &mut impl Write, inc: &Incident, style: TextStyle) -> i
             None => writeln!(w, "  when:     {when}")?,
         }
     }
+    if let Some(cg) = inc.task_memcg.as_deref().or(inc.oom_memcg.as_deref()) {
+        writeln!(w, "  cgroup:   {}", escape(cg))?;
+    }
     if let Some(m) = inc.memcg.as_ref().and_then(|m| m.memory) {
         writeln!(
             w,
@@ -126,54 +153,36 @@ pub fn write_incident(w: &mut impl Write, inc: &Incident, style: TextStyle) -> i
             m.failcnt
         )?;
     }
-    if let Some(cg) = inc
-        .task_memcg
-        .as_deref()
-        .filter(|t| inc.oom_memcg.as_deref() != Some(*t))
-    {
-        writeln!(w, "  cgroup:   {}", escape(cg))?;
-    }
     for k in &inc.kills {
-        let mut parts = Vec::new();
-        if let Some(v) = k.anon_rss_kb {
-            parts.push(format!("anon {}", human_kb(v)));
-        }
-        if let Some(v) = k.file_rss_kb {
-            parts.push(format!("file {}", human_kb(v)));
-        }
-        if let Some(v) = k.shmem_rss_kb {
-            parts.push(format!("shmem {}", human_kb(v)));
-        }
-        if let Some(v) = k.rss_kb {
-            parts.push(format!("rss {}", human_kb(v)));
-        }
-        if let Some(v) = k.oom_score_adj {
-            parts.push(format!("oom_score_adj {v}"));
-        }
-        if let Some(v) = k.exit_code {
-            parts.push(format!("exit code {v}"));
-        }
-        if let Some(o) = &k.outcome {
-            parts.push(escape(o).into_owned());
-        }
-        writeln!(w, "  killed:   {} {}", who(k), parts.join(", "))?;
+        let sizes = kill_sizes(k);
+        let sep = if sizes.is_empty() { "" } else { " " };
+        let note = match k.evidence {
+            Some(KillEvidence::Selection) => " (chosen; its Killed line is not in the input)",
+            Some(KillEvidence::OomKillLine) => {
+                " (from the oom-kill: summary; no Killed line in the input)"
+            }
+            Some(KillEvidence::Reaper) => " (only the oom_reaper line survived)",
+            _ => "",
+        };
+        writeln!(w, "  killed:   {}{sep}{sizes}{note}", who(k))?;
     }
     if let Some(inv) = &inc.invoker {
         if inv.comm.is_some() || inv.gfp_mask.is_some() {
             let pid = inv.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             writeln!(
                 w,
-                "  invoker:  {}{pid} gfp_mask={} order={}",
+                "  invoker:  {}{pid} gfp_mask={} order={}{}",
                 opt(inv.comm.as_deref()),
                 opt(inv.gfp_mask.as_deref()),
                 inv.order
                     .map(|o| o.to_string())
-                    .unwrap_or_else(|| "?".into())
+                    .unwrap_or_else(|| "?".into()),
+                inc.constraint
+                    .as_deref()
+                    .map(|c| format!(" {}", escape(c)))
+                    .unwrap_or_default()
             )?;
         }
-    }
-    if let Some(c) = &inc.constraint {
-        writeln!(w, "  constraint: {}", escape(c))?;
     }
     if let Some(t) = &inc.oomd_trigger {
         writeln!(
@@ -186,7 +195,32 @@ pub fn write_incident(w: &mut impl Write, inc: &Incident, style: TextStyle) -> i
         )?;
     }
     for n in &inc.notices {
-        writeln!(w, "  systemd:  {} {:?}", escape(&n.unit), n.kind)?;
+        writeln!(w, "  systemd:  {}: {}", escape(&n.unit), notice_text(n))?;
+    }
+    if let Some(r) = expl.and_then(|e| e.ranking.as_ref()) {
+        write_ranking(w, r)?;
+    }
+    if let Some(fill) = what_filled(inc) {
+        writeln!(w, "  filled:   {fill}")?;
+    }
+    if let Some(e) = expl {
+        for f in &e.findings {
+            let mark = match f.severity {
+                Severity::Critical => "!!",
+                Severity::Warning => "! ",
+                Severity::Info => "  ",
+            };
+            writeln!(w, "  {mark} {} [{}]", escape(&f.message), f.code)?;
+        }
+        for a in &e.advice {
+            writeln!(w, "  -> {}", escape(&a.reason))?;
+            if let Some(t) = &a.target {
+                writeln!(w, "     # {}", escape(t))?;
+            }
+            for line in a.snippet.lines() {
+                writeln!(w, "     {}", escape(line))?;
+            }
+        }
     }
     let file = inc.source.file.as_deref().unwrap_or("-");
     writeln!(
@@ -202,4 +236,109 @@ pub fn write_incident(w: &mut impl Write, inc: &Incident, style: TextStyle) -> i
             .unwrap_or_default()
     )?;
     Ok(())
+}
+
+fn kill_sizes(k: &Kill) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = k.anon_rss_kb {
+        parts.push(format!("anon {}", human_kb(v)));
+    }
+    if let Some(v) = k.file_rss_kb {
+        parts.push(format!("file {}", human_kb(v)));
+    }
+    if let Some(v) = k.shmem_rss_kb {
+        parts.push(format!("shmem {}", human_kb(v)));
+    }
+    if let Some(v) = k.rss_kb {
+        parts.push(format!("rss {}", human_kb(v)));
+    }
+    if let Some(v) = k.oom_score_adj {
+        parts.push(format!("oom_score_adj {v}"));
+    }
+    if let Some(v) = k.exit_code {
+        parts.push(format!("exit code {v}"));
+    }
+    if let Some(o) = &k.outcome {
+        parts.push(escape(o).into_owned());
+    }
+    parts.join(", ")
+}
+
+fn notice_text(n: &oomlens_model::Notice) -> String {
+    use oomlens_model::NoticeKind as N;
+    match n.kind {
+        N::ProcessKilledByOomKiller => "a process was killed by the OOM killer".into(),
+        N::FailedOomKill => "failed with result 'oom-kill'".into(),
+        N::OomdKilled => format!(
+            "systemd-oomd killed {} process(es)",
+            n.count
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "some".into())
+        ),
+        N::MainProcessKilled => "main process killed (SIGKILL)".into(),
+        N::ScheduledRestart => format!("restart scheduled, counter {}", n.count.unwrap_or(0)),
+    }
+}
+
+fn write_ranking(w: &mut impl Write, r: &Ranking) -> io::Result<()> {
+    let verdict = if r.agrees {
+        "the kernel's choice, recomputed".to_string()
+    } else {
+        format!(
+            "differs from the kernel's choice: {}",
+            r.disagreement.as_deref().unwrap_or("?")
+        )
+    };
+    writeln!(
+        w,
+        "  why:      badness = rss + swap + page tables + oom_score_adj x {} pages/1000; {verdict}",
+        r.domain_pages
+    )?;
+    for (i, row) in r.top.iter().enumerate() {
+        let points = row
+            .points
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "never".into());
+        let lead = match (i, row.points, r.top.get(1).and_then(|n| n.points)) {
+            (0, Some(a), Some(b)) => format!(", leads by {}", a - b),
+            _ => String::new(),
+        };
+        writeln!(
+            w,
+            "            #{} {} (pid {}): {points} points = rss {} + swap {} + pgtables {} + adj {}; decided by {:?}{lead}",
+            i + 1,
+            escape(&row.comm),
+            row.pid,
+            row.rss_pages,
+            row.swap_pages,
+            row.pgtable_pages,
+            row.oom_score_adj,
+            row.deciding
+        )?;
+    }
+    if !r.assumptions.is_empty() {
+        writeln!(
+            w,
+            "            (assumed: {})",
+            escape(&r.assumptions.join("; "))
+        )?;
+    }
+    Ok(())
+}
+
+/// Where the memory was: the victim's anon/file/shmem, and the cgroup's memory.stat split.
+fn what_filled(inc: &Incident) -> Option<String> {
+    let st = inc.memory_stat.as_ref()?;
+    let mut parts = Vec::new();
+    for (label, keys) in [
+        ("anon", &["total_rss", "rss", "anon"][..]),
+        ("page cache", &["total_cache", "cache", "file"][..]),
+        ("shmem", &["total_shmem", "shmem"][..]),
+        ("kernel", &["kernel", "slab"][..]),
+    ] {
+        if let Some(b) = keys.iter().find_map(|k| st.bytes(k)) {
+            parts.push(format!("{label} {}", human_bytes(b)));
+        }
+    }
+    (!parts.is_empty()).then(|| format!("cgroup memory.stat: {}", parts.join(", ")))
 }

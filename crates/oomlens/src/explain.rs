@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use oomlens_analysis::explain::Explainer;
 use oomlens_model::Incident;
 use oomlens_parse::{parse_reader, Clock, Format, Options, Parser, ReadStats};
 use oomlens_sinks::json::{incident_line, JsonWriter};
@@ -52,6 +53,7 @@ struct Emitter<W: Write> {
     window: Window,
     summary: Summary,
     error: Option<io::Error>,
+    explainer: Explainer,
 }
 
 impl<W: Write> Emitter<W> {
@@ -59,6 +61,8 @@ impl<W: Write> Emitter<W> {
         if self.error.is_some() {
             return;
         }
+        // Every incident feeds the restart-loop history, also those outside --since/--until.
+        let expl = self.explainer.explain(inc);
         match self.window.contains(&inc.time) {
             Some(false) => {
                 self.summary.filtered_out += 1;
@@ -69,19 +73,19 @@ impl<W: Write> Emitter<W> {
         }
         self.summary.incidents += 1;
         let r = match self.out.as_mut().expect("output open until finish") {
-            Out::Json(j) => j.incident(inc),
+            Out::Json(j) => j.incident(inc, Some(&expl)),
             Out::Text(w, style, summary_only) => {
                 if *summary_only {
                     let file = inc.source.file.as_deref().unwrap_or("-");
                     writeln!(
                         w,
                         "{}  [{}:{}]",
-                        headline(inc),
+                        headline(inc, Some(&expl)),
                         oomlens_sinks::escape::escape(file),
                         inc.source.first_line
                     )
                 } else {
-                    write_incident(w, inc, *style).and_then(|_| writeln!(w))
+                    write_incident(w, inc, Some(&expl), *style).and_then(|_| writeln!(w))
                 }
             }
         };
@@ -196,6 +200,7 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
         window,
         summary: Summary::default(),
         error: None,
+        explainer: Explainer::new(),
     };
 
     let mut read_error = None;
@@ -351,6 +356,7 @@ fn follow(
     let mut buf = vec![0u8; RECORD_MAX];
     let mut out = io::stdout().lock();
     let mut reported_lost = 0;
+    let mut explainer = Explainer::new();
     loop {
         match r.read(&mut buf, Some(Duration::from_secs(1)))? {
             Read1::Record(n) => {
@@ -368,13 +374,14 @@ fn follow(
             reported_lost = r.lost;
         }
         for inc in parser.take() {
+            let expl = explainer.explain(&inc);
             if window.contains(&inc.time) == Some(false) {
                 continue;
             }
             if args.json {
-                writeln!(out, "{}", incident_line(&inc)?)?;
+                writeln!(out, "{}", incident_line(&inc, Some(&expl))?)?;
             } else {
-                write_incident(&mut out, &inc, style)?;
+                write_incident(&mut out, &inc, Some(&expl), style)?;
                 writeln!(out)?;
             }
             out.flush()?;

@@ -1,0 +1,655 @@
+//! The explanation of an incident: who owned the victim, why the kernel chose it, what
+//! filled the memory, whether it is part of a restart loop, and what to change.
+//!
+//! Every finding carries the numbers it was derived from (`evidence`); advice is given only
+//! for a finding, and a limit is never advised up without evidence of growth or of a
+//! steady need.
+
+use std::collections::HashMap;
+
+use oomlens_model::{Incident, Kind, LogTime, StatUnit};
+use serde::Serialize;
+
+use crate::owner::{owner_of, Owner};
+use crate::victim::{page_kb, ranking, Ranking};
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Context.
+    Info,
+    /// Likely to recur or to mislead.
+    Warning,
+    /// Loses work now.
+    Critical,
+}
+
+/// A number a finding rests on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// What was measured.
+    pub name: &'static str,
+    /// Its value.
+    pub value: f64,
+    /// Its unit (`KiB`, `pages`, `s`, `%`, `kills`, ...).
+    pub unit: &'static str,
+}
+
+fn ev(name: &'static str, value: impl Into<f64>, unit: &'static str) -> Evidence {
+    Evidence {
+        name,
+        value: value.into(),
+        unit,
+    }
+}
+
+/// One conclusion about an incident, with a stable code.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable identifier: `shmem-not-heap`, `largest-survived-by-adj`, `critical-victim`,
+    /// `subprocess-killed`, `restart-loop`, `leak-to-limit`, `limit-below-working-set`,
+    /// `memcg-limit-hit`, `kernel-memory`, `no-killable-process`, `oomd-pressure`.
+    pub code: &'static str,
+    /// How much it matters.
+    pub severity: Severity,
+    /// One sentence.
+    pub message: String,
+    /// The numbers it was derived from.
+    pub evidence: Vec<Evidence>,
+}
+
+/// A concrete change, copyable as is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Advice {
+    /// The finding it answers.
+    pub finding: &'static str,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// Where it goes (a drop-in path, a manifest field), when known.
+    pub target: Option<String>,
+    /// The text to copy.
+    pub snippet: String,
+}
+
+/// A restart loop seen up to and including this incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoopInfo {
+    /// The owner the kills share (unit, container, or cgroup).
+    pub key: String,
+    /// This is the n-th kill of that owner in the input.
+    pub nth: usize,
+    /// Kills of the owner within the hour before this one (this one included).
+    pub in_last_hour: usize,
+    /// Mean seconds between consecutive kills, when times are known.
+    pub mean_interval_s: Option<f64>,
+    /// Victim size (anon + file + shmem KiB) of each kill so far, oldest first (last 16).
+    pub victim_kb: Vec<u64>,
+}
+
+/// Everything explained about one incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Who owns the victim's cgroup.
+    pub owner: Option<Owner>,
+    /// The re-computed ranking, when a task table was printed.
+    pub ranking: Option<Ranking>,
+    /// Conclusions.
+    pub findings: Vec<Finding>,
+    /// Changes to make.
+    pub advice: Vec<Advice>,
+    /// The restart loop this kill belongs to, if any.
+    pub restart_loop: Option<LoopInfo>,
+}
+
+/// Process names of services whose death takes data or access with it.
+pub const CRITICAL_COMMS: &[&str] = &[
+    "postgres",
+    "postmaster",
+    "mysqld",
+    "mariadbd",
+    "mongod",
+    "redis-server",
+    "etcd",
+    "nginx",
+    "httpd",
+    "apache2",
+    "sshd",
+    "haproxy",
+    "containerd",
+    "dockerd",
+    "kubelet",
+    "systemd-journal",
+    "memcached",
+    "rabbitmq-server",
+    "beam.smp",
+];
+
+/// Incident times on one scale, in seconds (the same log form gives the same clock).
+fn seconds(t: &LogTime) -> Option<f64> {
+    if let Some(u) = t
+        .utc
+        .as_deref()
+        .and_then(|u| u.parse::<jiff::Timestamp>().ok())
+    {
+        return Some(u.as_microsecond() as f64 / 1e6);
+    }
+    if let Some(l) = t
+        .local
+        .as_deref()
+        .and_then(|l| l.parse::<jiff::civil::DateTime>().ok())
+    {
+        return l
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp().as_microsecond() as f64 / 1e6);
+    }
+    t.monotonic_us.map(|us| us as f64 / 1e6)
+}
+
+#[derive(Debug, Default)]
+struct History {
+    times: Vec<Option<f64>>,
+    sizes: Vec<u64>,
+    count: usize,
+}
+
+/// Explains incidents one after another, remembering each owner's earlier kills so that
+/// restart loops are found while streaming (memory grows with owners, not with incidents).
+#[derive(Debug, Default)]
+pub struct Explainer {
+    history: HashMap<String, History>,
+}
+
+/// The key kills of the same workload share.
+fn loop_key(inc: &Incident, owner: &Owner) -> Option<String> {
+    if let Some(c) = &owner.container_id {
+        return Some(format!("container {c}"));
+    }
+    if let Some(u) = &owner.unit {
+        return Some(u.clone());
+    }
+    let k = inc.victim()?;
+    inc.task_memcg
+        .clone()
+        .or_else(|| k.cgroup.clone())
+        .or_else(|| k.pod.clone())
+}
+
+fn victim_kb(inc: &Incident) -> Option<u64> {
+    let k = inc.victim()?;
+    match (k.anon_rss_kb, k.file_rss_kb, k.shmem_rss_kb, k.rss_kb) {
+        (Some(a), f, s, _) => Some(a + f.unwrap_or(0) + s.unwrap_or(0)),
+        (None, _, _, r) => r,
+    }
+}
+
+impl Explainer {
+    /// A fresh explainer.
+    pub fn new() -> Explainer {
+        Explainer::default()
+    }
+
+    /// Explain `inc`, in input order.
+    pub fn explain(&mut self, inc: &Incident) -> Explanation {
+        let cg = inc
+            .task_memcg
+            .as_deref()
+            .or(inc.oom_memcg.as_deref())
+            .or_else(|| inc.victim().and_then(|k| k.cgroup.as_deref()));
+        let owner = cg.map(owner_of).filter(|o| *o != Owner::default());
+        let ranking = ranking(inc);
+        let mut findings = Vec::new();
+        let mut advice = Vec::new();
+        memcg_limit(inc, &mut findings);
+        memory_outside_processes(inc, &mut findings, &mut advice, owner.as_ref());
+        kernel_memory(inc, &mut findings);
+        innocent_victim(
+            inc,
+            ranking.as_ref(),
+            &mut findings,
+            &mut advice,
+            owner.as_ref(),
+        );
+        subprocess(inc, &mut findings);
+        if inc.no_killable_processes {
+            findings.push(Finding {
+                code: "no-killable-process",
+                severity: Severity::Critical,
+                message: "the kernel found no process it was allowed to kill (all had oom_score_adj -1000 or were unkillable)".into(),
+                evidence: vec![],
+            });
+        }
+        if let Some(t) = &inc.oomd_trigger {
+            findings.push(Finding {
+                code: "oomd-pressure",
+                severity: Severity::Warning,
+                message: format!(
+                    "systemd-oomd killed the cgroup because {} stayed at {} over its limit {}",
+                    if t.reason == "pressure" {
+                        "memory pressure"
+                    } else {
+                        "swap use"
+                    },
+                    t.value.as_deref().unwrap_or("?"),
+                    t.limit.as_deref().unwrap_or("?")
+                ),
+                evidence: vec![],
+            });
+        }
+        let restart_loop = owner
+            .as_ref()
+            .and_then(|o| loop_key(inc, o))
+            .or_else(|| inc.victim().and(inc.task_memcg.clone()));
+        let restart_loop = restart_loop.and_then(|key| self.track(key, inc));
+        if let Some(l) = &restart_loop {
+            restart_findings(inc, l, &mut findings, &mut advice, owner.as_ref());
+        }
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        Explanation {
+            owner,
+            ranking,
+            findings,
+            advice,
+            restart_loop,
+        }
+    }
+
+    fn track(&mut self, key: String, inc: &Incident) -> Option<LoopInfo> {
+        let h = self.history.entry(key.clone()).or_default();
+        h.count += 1;
+        h.times.push(seconds(&inc.time));
+        if let Some(kb) = victim_kb(inc) {
+            h.sizes.push(kb);
+        }
+        if h.times.len() > 64 {
+            h.times.remove(0);
+        }
+        if h.sizes.len() > 16 {
+            h.sizes.remove(0);
+        }
+        if h.count < 2 {
+            return None;
+        }
+        let now = h.times.last().copied().flatten();
+        let in_last_hour = match now {
+            Some(n) => h
+                .times
+                .iter()
+                .filter(|t| t.is_some_and(|t| n - t <= 3600.0 && t <= n))
+                .count(),
+            None => h.times.len(),
+        };
+        let known: Vec<f64> = h.times.iter().flatten().copied().collect();
+        let mean_interval_s = (known.len() >= 2)
+            .then(|| (known[known.len() - 1] - known[0]) / (known.len() - 1) as f64);
+        Some(LoopInfo {
+            key,
+            nth: h.count,
+            in_last_hour,
+            mean_interval_s,
+            victim_kb: h.sizes.clone(),
+        })
+    }
+}
+
+fn memcg_limit(inc: &Incident, findings: &mut Vec<Finding>) {
+    if inc.kind != Some(Kind::Memcg) {
+        return;
+    }
+    let Some(m) = inc.memcg.as_ref().and_then(|m| m.memory) else {
+        return;
+    };
+    findings.push(Finding {
+        code: "memcg-limit-hit",
+        severity: Severity::Info,
+        message: format!(
+            "the cgroup reached its memory limit of {} MiB; the machine may have had memory to spare",
+            m.limit_kb / 1024
+        ),
+        evidence: vec![ev("usage", m.usage_kb as f64, "KiB"), ev("limit", m.limit_kb as f64, "KiB"), ev("failcnt", m.failcnt as f64, "times")],
+    });
+}
+
+/// A `memory.stat` size in KiB, v1 `total_<key>` preferred (hierarchical), then `<key>`.
+fn stat_kb(inc: &Incident, keys: &[&str]) -> Option<u64> {
+    let st = inc.memory_stat.as_ref()?;
+    for k in keys {
+        if let Some(e) = st.entries.iter().find(|e| e.key == *k) {
+            return Some(match e.unit {
+                StatUnit::Kib => e.value,
+                StatUnit::Plain => e.value / 1024,
+            });
+        }
+    }
+    None
+}
+
+/// scenario 003: tmpfs / shmem charged to the cgroup, or memory outside any process's RSS.
+fn memory_outside_processes(
+    inc: &Incident,
+    findings: &mut Vec<Finding>,
+    advice: &mut Vec<Advice>,
+    owner: Option<&Owner>,
+) {
+    let (usage_kb, shmem_kb, rss_sum_kb) = match inc.kind {
+        Some(Kind::Memcg) => {
+            let Some(m) = inc.memcg.as_ref().and_then(|m| m.memory) else {
+                return;
+            };
+            let shmem = stat_kb(inc, &["total_shmem", "shmem"]);
+            let (pk, _) = page_kb(inc);
+            let rss = inc
+                .task_table
+                .as_ref()
+                .filter(|t| !t.rows.is_empty() && t.rows_dropped == 0)
+                .map(|t| t.rows.iter().map(|r| r.rss.unwrap_or(0)).sum::<u64>() * pk);
+            (m.usage_kb, shmem, rss)
+        }
+        Some(Kind::Global) => {
+            let Some(mi) = &inc.mem_info else { return };
+            let Some(ram) = mi.pages_ram else { return };
+            let (pk, _) = page_kb(inc);
+            (ram * pk, mi.counter("shmem").map(|p| p * pk), None)
+        }
+        _ => return,
+    };
+    if usage_kb == 0 {
+        return;
+    }
+    let shmem_share = shmem_kb.map(|s| s as f64 / usage_kb as f64);
+    let rss_share = rss_sum_kb.map(|r| r as f64 / usage_kb as f64);
+    let shmem_dominates = shmem_share.is_some_and(|s| s >= 0.25);
+    let rss_far_below = rss_share.is_some_and(|r| r < 0.5);
+    if !shmem_dominates && !rss_far_below {
+        return;
+    }
+    let mut evidence = vec![ev("cgroup usage", usage_kb as f64, "KiB")];
+    if let Some(s) = shmem_kb {
+        evidence.push(ev(
+            "shmem (tmpfs, /dev/shm, shared memory)",
+            s as f64,
+            "KiB",
+        ));
+    }
+    if let Some(r) = rss_sum_kb {
+        evidence.push(ev("sum of task RSS in the report", r as f64, "KiB"));
+    }
+    let message = if shmem_dominates {
+        format!(
+            "shmem holds {:.0}% of the memory: files in a tmpfs (emptyDir with medium Memory, /dev/shm, /tmp on tmpfs) or shared memory filled it, not a process heap",
+            shmem_share.unwrap_or(0.0) * 100.0
+        )
+    } else {
+        format!(
+            "the processes' RSS adds up to only {:.0}% of the cgroup's usage: the rest is not in any heap (tmpfs or /dev/shm files, page cache, kernel memory)",
+            rss_share.unwrap_or(0.0) * 100.0
+        )
+    };
+    findings.push(Finding {
+        code: "shmem-not-heap",
+        severity: Severity::Warning,
+        message,
+        evidence,
+    });
+    let in_pod = owner.is_some_and(|o| o.pod_uid.is_some());
+    advice.push(Advice {
+        finding: "shmem-not-heap",
+        reason: "files left in a memory-backed filesystem stay charged to the cgroup after their writer exits: look at tmpfs files, not the heap".into(),
+        target: None,
+        snippet: if in_pod {
+            "# find what fills memory-backed volumes in the pod\nkubectl exec POD -- df -h /dev/shm /tmp\n# and bound the volume:\nvolumes:\n- name: scratch\n  emptyDir:\n    medium: Memory\n    sizeLimit: 256Mi".into()
+        } else {
+            "# find the files that hold the memory\ndf -h -t tmpfs\nfind /dev/shm /tmp /run -xdev -type f -size +10M -exec ls -lh {} +\n# and bound the mount, e.g. in /etc/fstab:\ntmpfs  /tmp  tmpfs  size=512M,mode=1777  0 0".into()
+        },
+    });
+}
+
+fn kernel_memory(inc: &Incident, findings: &mut Vec<Finding>) {
+    if inc.kind != Some(Kind::Memcg) {
+        return;
+    }
+    let Some(usage) = inc
+        .memcg
+        .as_ref()
+        .and_then(|m| m.memory)
+        .map(|m| m.usage_kb)
+    else {
+        return;
+    };
+    let kmem = inc
+        .memcg
+        .as_ref()
+        .and_then(|m| m.kmem)
+        .map(|k| k.usage_kb)
+        .filter(|k| *k > 0)
+        .or_else(|| stat_kb(inc, &["kernel"]))
+        .or_else(|| {
+            Some(
+                stat_kb(inc, &["slab"])?
+                    + stat_kb(inc, &["sock"]).unwrap_or(0)
+                    + stat_kb(inc, &["kernel_stack"]).unwrap_or(0),
+            )
+        });
+    let Some(k) = kmem else { return };
+    if usage > 0 && k * 100 / usage >= 30 {
+        findings.push(Finding {
+            code: "kernel-memory",
+            severity: Severity::Warning,
+            message: format!(
+                "kernel memory (slab, sockets, stacks) is {}% of the cgroup's usage",
+                k * 100 / usage
+            ),
+            evidence: vec![
+                ev("kernel memory", k as f64, "KiB"),
+                ev("cgroup usage", usage as f64, "KiB"),
+            ],
+        });
+    }
+}
+
+/// scenario 002: the largest consumer survived because of oom_score_adj, or a critical
+/// service died.
+fn innocent_victim(
+    inc: &Incident,
+    ranking: Option<&Ranking>,
+    findings: &mut Vec<Finding>,
+    advice: &mut Vec<Advice>,
+    owner: Option<&Owner>,
+) {
+    let Some(v) = inc.victim() else { return };
+    let comm = v.comm.as_deref().unwrap_or("");
+    if let Some(t) = inc.task_table.as_ref() {
+        let largest = t
+            .rows
+            .iter()
+            .filter(|r| r.oom_score_adj != Some(-1000))
+            .max_by_key(|r| r.rss.unwrap_or(0));
+        let victim_row = t.rows.iter().find(|r| Some(r.pid) == v.pid);
+        if let (Some(big), Some(vr)) = (largest, victim_row) {
+            if big.pid != vr.pid && big.rss > vr.rss {
+                let (ba, va) = (
+                    big.oom_score_adj.unwrap_or(0),
+                    vr.oom_score_adj.unwrap_or(0),
+                );
+                let reason = if va > ba {
+                    format!(
+                        "its oom_score_adj {va} outweighed the size of {} (pid {}, adj {ba})",
+                        big.name, big.pid
+                    )
+                } else {
+                    format!("{} (pid {}) is larger but scored lower", big.name, big.pid)
+                };
+                findings.push(Finding {
+                    code: "largest-survived-by-adj",
+                    severity: Severity::Warning,
+                    message: format!("{comm} was not the largest process: {reason}"),
+                    evidence: vec![
+                        ev("victim rss", vr.rss.unwrap_or(0) as f64, "pages"),
+                        ev("victim oom_score_adj", va as f64, ""),
+                        ev("largest rss", big.rss.unwrap_or(0) as f64, "pages"),
+                        ev("largest oom_score_adj", ba as f64, ""),
+                    ],
+                });
+            }
+        }
+    }
+    if CRITICAL_COMMS.contains(&comm) && v.oom_score_adj.is_none_or(|a| a >= 0) {
+        let mut evidence = vec![ev(
+            "victim oom_score_adj",
+            v.oom_score_adj.unwrap_or(0) as f64,
+            "",
+        )];
+        if let Some(r) = ranking.and_then(|r| r.top.get(1)) {
+            evidence.push(ev("next candidate rss", r.rss_pages as f64, "pages"));
+        }
+        findings.push(Finding {
+            code: "critical-victim",
+            severity: Severity::Critical,
+            message: format!(
+                "{comm} is a critical service and was not protected (oom_score_adj {})",
+                v.oom_score_adj.unwrap_or(0)
+            ),
+            evidence,
+        });
+        let unit = owner.and_then(|o| o.unit.clone());
+        advice.push(Advice {
+            finding: "critical-victim",
+            reason: format!("protect {comm} so the kernel picks a less important process, and bound the others with MemoryMax so they cannot starve it"),
+            target: Some(format!("/etc/systemd/system/{}.d/50-oomlens.conf", unit.as_deref().unwrap_or("UNIT.service"))),
+            snippet: "[Service]\nOOMScoreAdjust=-900".into(),
+        });
+    }
+}
+
+/// scenario 001: the killed pid is not the container's first process, so the container can
+/// keep running (no restart, no exit 137) while that work is lost.
+fn subprocess(inc: &Incident, findings: &mut Vec<Finding>) {
+    if inc.kind != Some(Kind::Memcg) {
+        return;
+    }
+    let (Some(v), Some(t)) = (inc.victim(), inc.task_table.as_ref()) else {
+        return;
+    };
+    let Some(first) = t.rows.first() else { return };
+    if t.rows.len() < 2 || Some(first.pid) == v.pid {
+        return;
+    }
+    findings.push(Finding {
+        code: "subprocess-killed",
+        severity: Severity::Warning,
+        message: format!(
+            "the killed process (pid {}) is not the cgroup's first process ({} pid {}): a container or service can keep running after losing it, with no restart and no exit code 137; locks and in-flight work of pid {} are left behind",
+            v.pid.unwrap_or(0),
+            first.name,
+            first.pid,
+            v.pid.unwrap_or(0)
+        ),
+        evidence: vec![ev("victim pid", v.pid.unwrap_or(0) as f64, ""), ev("first process pid", first.pid as f64, ""), ev("tasks in cgroup", t.rows.len() as f64, "")],
+    });
+}
+
+/// scenario 000: repeated kills of one workload, and whether each kill is a leak reaching the
+/// limit or a working set above it.
+fn restart_findings(
+    inc: &Incident,
+    l: &LoopInfo,
+    findings: &mut Vec<Finding>,
+    advice: &mut Vec<Advice>,
+    owner: Option<&Owner>,
+) {
+    let mut evidence = vec![
+        ev("kills of this workload so far", l.nth as f64, "kills"),
+        ev("kills within the last hour", l.in_last_hour as f64, "kills"),
+    ];
+    if let Some(i) = l.mean_interval_s {
+        evidence.push(ev("mean interval", i, "s"));
+    }
+    findings.push(Finding {
+        code: "restart-loop",
+        severity: Severity::Critical,
+        message: format!(
+            "{} has been killed {} times{}",
+            l.key,
+            l.nth,
+            l.mean_interval_s
+                .map(|i| format!(", every {} on average", human_secs(i)))
+                .unwrap_or_default()
+        ),
+        evidence,
+    });
+    let limit_kb = inc
+        .memcg
+        .as_ref()
+        .and_then(|m| m.memory)
+        .map(|m| m.limit_kb);
+    let sizes = &l.victim_kb;
+    if sizes.len() < 2 {
+        return;
+    }
+    let min = *sizes.iter().min().unwrap_or(&0) as f64;
+    let max = *sizes.iter().max().unwrap_or(&0) as f64;
+    let same_size = max > 0.0 && (max - min) / max <= 0.10;
+    let near_limit = limit_kb.is_some_and(|lim| lim > 0 && max >= 0.8 * lim as f64);
+    let Some(interval) = l.mean_interval_s else {
+        return;
+    };
+    let unit = owner.and_then(|o| o.unit.clone());
+    let target = unit
+        .as_ref()
+        .map(|u| format!("/etc/systemd/system/{u}.d/50-oomlens.conf"));
+    if same_size && near_limit && interval >= 60.0 {
+        // The victim grows from a restart to the limit every time: a leak at about this rate.
+        let rate_kb_per_min = max / (interval / 60.0);
+        findings.push(Finding {
+            code: "leak-to-limit",
+            severity: Severity::Critical,
+            message: format!(
+                "each kill comes {} after the previous one at the same size ({:.0} MiB, the limit): the process grows about {:.1} MiB/min until it hits the limit — a leak; a higher limit only delays the next kill",
+                human_secs(interval),
+                max / 1024.0,
+                rate_kb_per_min / 1024.0
+            ),
+            evidence: vec![ev("victim size at kill", max, "KiB"), ev("limit", limit_kb.unwrap_or(0) as f64, "KiB"), ev("growth rate", rate_kb_per_min, "KiB/min")],
+        });
+        let high_mib = limit_kb.unwrap_or(0) * 9 / 10 / 1024;
+        advice.push(Advice {
+            finding: "leak-to-limit",
+            reason: "MemoryHigh below MemoryMax makes the kernel throttle and reclaim before it kills, and a planned restart before the limit loses no work in flight; fix the leak itself".into(),
+            target,
+            snippet: format!(
+                "[Service]\nMemoryHigh={high_mib}M\nMemoryMax={}M\nRuntimeMaxSec={}",
+                limit_kb.unwrap_or(0) / 1024,
+                ((interval * 0.8) as u64).max(60)
+            ),
+        });
+    } else if same_size && near_limit {
+        findings.push(Finding {
+            code: "limit-below-working-set",
+            severity: Severity::Critical,
+            message: format!(
+                "each kill comes {} after the previous one at the limit ({:.0} MiB): the workload needs more than the limit as soon as it runs — the limit is too low for its steady need",
+                human_secs(interval),
+                max / 1024.0
+            ),
+            evidence: vec![ev("victim size at kill", max, "KiB"), ev("limit", limit_kb.unwrap_or(0) as f64, "KiB"), ev("mean interval", interval, "s")],
+        });
+        let need_mib = (max / 1024.0 * 1.5).ceil() as u64;
+        advice.push(Advice {
+            finding: "limit-below-working-set",
+            reason: format!("the workload reaches the limit within {} of starting, every time: give it room for its working set plus headroom", human_secs(interval)),
+            target,
+            snippet: format!("[Service]\nMemoryHigh={}M\nMemoryMax={need_mib}M", need_mib * 9 / 10),
+        });
+    }
+}
+
+fn human_secs(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
