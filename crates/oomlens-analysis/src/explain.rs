@@ -653,3 +653,146 @@ fn human_secs(s: f64) -> String {
         format!("{:.1} h", s / 3600.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oomlens_model::{Kill, MemcgCounter, MemcgCounters};
+
+    /// A memcg kill of `comm` in `cg` at `t` seconds, victim `anon_mib`, limit `limit_mib`.
+    fn kill(cg: &str, t: u64, anon_mib: u64, limit_mib: u64) -> Incident {
+        let mut i = Incident::new(
+            1,
+            LogTime {
+                monotonic_us: Some(t * 1_000_000),
+                ..LogTime::default()
+            },
+        );
+        i.kind = Some(Kind::Memcg);
+        i.oom_memcg = Some(cg.into());
+        i.task_memcg = Some(cg.into());
+        i.memcg = Some(MemcgCounters {
+            memory: Some(MemcgCounter {
+                usage_kb: limit_mib * 1024,
+                limit_kb: limit_mib * 1024,
+                failcnt: 3,
+            }),
+            ..MemcgCounters::default()
+        });
+        i.kills.push(Kill {
+            pid: Some(1000 + t as u32),
+            comm: Some("python3".into()),
+            anon_rss_kb: Some(anon_mib * 1024),
+            file_rss_kb: Some(0),
+            ..Kill::default()
+        });
+        i
+    }
+
+    fn codes(e: &Explanation) -> Vec<&'static str> {
+        e.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn a_slow_leak_to_the_limit_is_named_with_its_rate() {
+        let mut ex = Explainer::new();
+        let cg = "/system.slice/worker-processor.service";
+        let mut last = None;
+        for n in 0..6 {
+            last = Some(ex.explain(&kill(cg, 600 * n, 508, 512)));
+        }
+        let e = last.unwrap();
+        let l = e.restart_loop.as_ref().unwrap();
+        assert_eq!(
+            (l.key.as_str(), l.nth, l.in_last_hour),
+            ("worker-processor.service", 6, 6)
+        );
+        assert_eq!(l.mean_interval_s, Some(600.0));
+        assert!(
+            codes(&e).contains(&"leak-to-limit") && codes(&e).contains(&"restart-loop"),
+            "{:?}",
+            codes(&e)
+        );
+        let leak = e
+            .findings
+            .iter()
+            .find(|f| f.code == "leak-to-limit")
+            .unwrap();
+        let rate = leak
+            .evidence
+            .iter()
+            .find(|v| v.name == "growth rate")
+            .unwrap()
+            .value;
+        assert!((rate / 1024.0 - 50.8).abs() < 0.1, "{rate}");
+        let a = e
+            .advice
+            .iter()
+            .find(|a| a.finding == "leak-to-limit")
+            .unwrap();
+        assert_eq!(
+            a.target.as_deref(),
+            Some("/etc/systemd/system/worker-processor.service.d/50-oomlens.conf")
+        );
+        assert!(
+            a.snippet.contains("MemoryHigh=460M")
+                && a.snippet.contains("MemoryMax=512M")
+                && a.snippet.contains("RuntimeMaxSec=480"),
+            "{}",
+            a.snippet
+        );
+    }
+
+    #[test]
+    fn kills_right_after_start_mean_the_limit_is_below_the_working_set() {
+        let mut ex = Explainer::new();
+        let mut e = None;
+        for n in 0..3 {
+            e = Some(ex.explain(&kill("/system.slice/etl.service", 20 * n, 255, 256)));
+        }
+        let e = e.unwrap();
+        assert!(
+            codes(&e).contains(&"limit-below-working-set"),
+            "{:?}",
+            codes(&e)
+        );
+        assert!(e
+            .advice
+            .iter()
+            .any(|a| a.snippet.contains("MemoryMax=383M")));
+        assert!(!codes(&e).contains(&"leak-to-limit"));
+    }
+
+    #[test]
+    fn one_kill_gives_no_limit_advice_and_no_loop() {
+        let e = Explainer::new().explain(&kill("/system.slice/once.service", 0, 500, 512));
+        assert!(e.restart_loop.is_none());
+        assert!(
+            e.advice.iter().all(|a| !a.snippet.contains("MemoryMax")),
+            "{:?}",
+            e.advice
+        );
+        assert_eq!(codes(&e), ["memcg-limit-hit"]);
+    }
+
+    #[test]
+    fn differing_sizes_are_not_called_a_leak_or_a_low_limit() {
+        let mut ex = Explainer::new();
+        let mut e = None;
+        for (n, size) in [100, 300, 500].into_iter().enumerate() {
+            e = Some(ex.explain(&kill(
+                "/system.slice/batch.service",
+                900 * n as u64,
+                size,
+                512,
+            )));
+        }
+        let c = codes(e.as_ref().unwrap());
+        assert!(
+            c.contains(&"restart-loop")
+                && !c.contains(&"leak-to-limit")
+                && !c.contains(&"limit-below-working-set"),
+            "{c:?}"
+        );
+    }
+}
