@@ -55,9 +55,33 @@ const TRIGGERS: &[&str] = &[
     "Name:",
 ];
 
-fn triggers() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| AhoCorasick::new(TRIGGERS).expect("static patterns are valid"))
+/// The trigger searcher: SIMD Teddy where the CPU has it, else an Aho-Corasick automaton.
+enum Triggers {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Triggers {
+    /// The start of the first trigger in `hay`.
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        match self {
+            Triggers::Packed(s) => s.find(hay).map(|m| m.start()),
+            Triggers::Automaton(a) => a.find(hay).map(|m| m.start()),
+        }
+    }
+}
+
+fn triggers() -> &'static Triggers {
+    static T: OnceLock<Triggers> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut b = aho_corasick::packed::Config::new().builder();
+        match b.extend(TRIGGERS).build() {
+            Some(s) => Triggers::Packed(s),
+            None => {
+                Triggers::Automaton(AhoCorasick::new(TRIGGERS).expect("static patterns are valid"))
+            }
+        }
+    })
 }
 
 /// What the reading loop saw.
@@ -188,7 +212,7 @@ impl Scanner {
                         return;
                     }
                     Some(m) => {
-                        let mut ls = memrchr(b'\n', &complete[..m.start()]).map_or(0, |i| i + 1);
+                        let mut ls = memrchr(b'\n', &complete[..m]).map_or(0, |i| i + 1);
                         // An indented continuation line needs the line it continues.
                         while ls > 0 && matches!(complete[ls], b' ' | b'\t') {
                             ls = memrchr(b'\n', &complete[..ls - 1]).map_or(0, |i| i + 1);

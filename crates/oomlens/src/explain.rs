@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::cli::{ColorChoice, ExplainArgs, FormatArg, EXIT_FOUND, EXIT_NOTHING};
 use crate::live::{self, KmsgStream, LiveLog};
+use crate::progress::Progress;
 use crate::timefilter::{Instant, Window};
 
 /// What was read from one input (the JSON `summary.inputs[]`).
@@ -280,7 +281,11 @@ fn open_input(
     if meta.is_dir() {
         anyhow::bail!("{name}: is a directory, not a log file");
     }
-    Ok((name, Box::new(f), format, clock))
+    let reader: Box<dyn Read> = match Progress::wrap(f, &name, meta.len()) {
+        Ok(p) => Box::new(p),
+        Err(f) => Box::new(f),
+    };
+    Ok((name, reader, format, clock))
 }
 
 fn read_live<W: Write>(

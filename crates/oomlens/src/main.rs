@@ -4,6 +4,7 @@
 mod cli;
 mod explain;
 mod live;
+mod progress;
 mod timefilter;
 
 use std::io::Write;
