@@ -104,14 +104,7 @@ impl KernelAssembler {
     }
 
     /// Feed one kernel message.
-    pub fn push(
-        &mut self,
-        line: u64,
-        env: &Envelope,
-        msg: &str,
-        raw_len: usize,
-        hold: &mut VecDeque<Incident>,
-    ) {
+    pub fn push(&mut self, line: u64, env: &Envelope, msg: &str, hold: &mut VecDeque<Incident>) {
         if let Some(o) = &self.open {
             // Another host's lines never belong to this report.
             if o.inc.host.is_some() && env.host.is_some() && o.inc.host != env.host {
@@ -123,7 +116,6 @@ impl KernelAssembler {
             None => (false, false),
         };
         let k = classify(msg, in_stats, in_meminfo);
-        let _ = raw_len;
         match k {
             KernelLine::Invoked {
                 comm,

@@ -90,7 +90,7 @@ impl Parser {
 
     /// True while a report is open: the caller must then feed every line.
     pub fn wants_every_line(&self) -> bool {
-        self.kernel.is_open()
+        self.kernel.is_open() || self.user.wants_every_line(self.line)
     }
 
     /// Count `n` lines that were skipped without being fed (they held no trigger).
@@ -115,8 +115,7 @@ impl Parser {
         self.hints.syslog |= env.hints.syslog;
         for msg in &d.messages {
             if env.kernel || env.anonymous {
-                self.kernel
-                    .push(self.line, &env, msg, raw.len(), &mut self.hold);
+                self.kernel.push(self.line, &env, msg, &mut self.hold);
             }
             if !env.kernel || env.anonymous {
                 self.user

@@ -42,11 +42,20 @@ pub struct UserAssembler {
     describe_pod: Option<(String, u64)>,
     /// The container name seen in a describe's `Containers:` block and its line.
     describe_container: Option<(String, u64)>,
+    /// Inside the `Containers:` section of a describe.
+    in_containers: bool,
     /// The last exit code seen (describe `Exit Code:` or yaml `exitCode:`) and its line.
     exit_code: Option<(i32, u64)>,
 }
 
 impl UserAssembler {
+    /// True while a `kubectl describe` is being read: its container headers hold no trigger.
+    pub fn wants_every_line(&self, line: u64) -> bool {
+        self.describe_pod
+            .as_ref()
+            .is_some_and(|(_, l)| line < l + 200)
+    }
+
     /// Feed one message that is not the kernel's.
     pub fn push(
         &mut self,
@@ -75,7 +84,7 @@ impl UserAssembler {
         if !foreign && self.earlyoom(line, env, t, hold) {
             return;
         }
-        self.kubelet(line, env, t, hold);
+        self.kubelet(line, env, msg, hold);
     }
 
     fn oomd(&mut self, line: u64, env: &Envelope, t: &str, hold: &mut VecDeque<Incident>) -> bool {
@@ -202,11 +211,26 @@ impl UserAssembler {
         true
     }
 
-    fn kubelet(&mut self, line: u64, env: &Envelope, t: &str, hold: &mut VecDeque<Incident>) {
-        // kubectl describe: `Name:  pod`, container headers, `Exit Code:`.
-        if let Some(v) = t.strip_prefix("Name:") {
-            if msg_indent_is_zero(env, t) {
-                self.describe_pod = Some((v.trim().to_string(), line));
+    fn kubelet(&mut self, line: u64, env: &Envelope, raw: &str, hold: &mut VecDeque<Incident>) {
+        let t = raw.trim();
+        // kubectl describe pod: `Name:  pod` at column 0, then under `Containers:` each
+        // container as a two-space-indented `name:` line.
+        if let Some(v) = raw.strip_prefix("Name:") {
+            self.describe_pod = Some((v.trim().to_string(), line));
+        }
+        if matches!(raw.trim_end(), "Containers:" | "Init Containers:") {
+            self.in_containers = true;
+        } else if self.in_containers {
+            let name = raw
+                .strip_prefix("  ")
+                .filter(|r| !r.starts_with(' '))
+                .and_then(|r| r.trim_end().strip_suffix(':'));
+            match name {
+                Some(n) if !n.is_empty() && !n.contains(' ') => {
+                    self.describe_container = Some((n.to_string(), line))
+                }
+                _ if !raw.starts_with(' ') => self.in_containers = false,
+                _ => {}
             }
         }
         if let Some(v) = t
@@ -351,10 +375,6 @@ impl UserAssembler {
         });
         hold.push_back(inc);
     }
-}
-
-fn msg_indent_is_zero(_env: &Envelope, _t: &str) -> bool {
-    true
 }
 
 /// Kubernetes quantities in KiB: `5053216Ki`, `512Mi`, `1Gi`, `1e6`, `100M`.
@@ -655,6 +675,24 @@ mod tests {
         assert_eq!(
             incs[0].kills[0].outcome.as_deref(),
             Some("process 696 exited after 0.600 seconds")
+        );
+    }
+
+    #[test]
+    fn describe_names_the_pod_and_container() {
+        let incs = parse(
+            "Name:         api-7d9f\nNamespace:    prod\nContainers:\n  sidecar:\n    State:  Running\n  worker:\n    Last State:     Terminated\n      Reason:       OOMKilled\n      Exit Code:    137\n",
+        );
+        assert_eq!(incs.len(), 1);
+        let k = &incs[0].kills[0];
+        assert_eq!(
+            (
+                k.pod.as_deref(),
+                k.container.as_deref(),
+                k.comm.as_deref(),
+                k.exit_code
+            ),
+            (Some("api-7d9f"), Some("worker"), Some("worker"), Some(137))
         );
     }
 
