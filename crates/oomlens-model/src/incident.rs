@@ -410,6 +410,22 @@ pub struct Notice {
     pub line: u64,
 }
 
+/// Another component's report of the same kill (kubelet, container runtime), linked to the
+/// kernel incident it describes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Witness {
+    /// Who said it: `kubelet SystemOOM`, `kubelet OOMKilled`, `containerd TaskOOM`.
+    pub source: String,
+    /// The container id it named, if any.
+    pub container_id: Option<String>,
+    /// The pod it named, if any.
+    pub pod: Option<String>,
+    /// The container it named, if any.
+    pub container: Option<String>,
+    /// Input line.
+    pub line: u64,
+}
+
 /// One memory incident: a kernel OOM event with its kills, or one act of a userspace killer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
@@ -459,6 +475,8 @@ pub struct Incident {
     pub oomd_trigger: Option<OomdTrigger>,
     /// systemd's messages about the unit the victim belonged to.
     pub notices: Vec<Notice>,
+    /// Other components' reports of the same kill.
+    pub witnesses: Vec<Witness>,
     /// Lines of the report that an author or pager elided (`...`, `(...snipped...)`).
     pub elisions: u32,
     /// When the incident's first line was logged.
@@ -494,6 +512,7 @@ impl Incident {
             no_killable_processes: false,
             oomd_trigger: None,
             notices: Vec::new(),
+            witnesses: Vec::new(),
             elisions: 0,
             time,
             source: SourceSpan {

@@ -49,6 +49,7 @@ const TRIGGERS: &[&str] = &[
     // kubelet and kubectl
     "OOMKilled",
     "System OOM",
+    "TaskOOM",
     "Evicted",
     "Exit Code:",
     "exitCode",

@@ -24,7 +24,7 @@
 use std::collections::VecDeque;
 
 use oomlens_model::{
-    Completeness, Incident, Kill, KillEvidence, Kind, Notice, NoticeKind, OomdTrigger,
+    Completeness, Incident, Kill, KillEvidence, Kind, Notice, NoticeKind, OomdTrigger, Witness,
 };
 
 use crate::assemble::KernelAssembler;
@@ -42,6 +42,8 @@ pub struct UserAssembler {
     describe_pod: Option<(String, u64)>,
     /// The container name seen in a describe's `Containers:` block and its line.
     describe_container: Option<(String, u64)>,
+    /// The last `Container ID:` of a describe, without its `runtime://` scheme.
+    describe_container_id: Option<(String, u64)>,
     /// Inside the `Containers:` section of a describe.
     in_containers: bool,
     /// The last exit code seen (describe `Exit Code:` or yaml `exitCode:`) and its line.
@@ -84,7 +86,7 @@ impl UserAssembler {
         if !foreign && self.earlyoom(line, env, t, hold) {
             return;
         }
-        self.kubelet(line, env, msg, hold);
+        self.kubelet(line, env, msg, kernel, hold);
     }
 
     fn oomd(&mut self, line: u64, env: &Envelope, t: &str, hold: &mut VecDeque<Incident>) -> bool {
@@ -211,12 +213,54 @@ impl UserAssembler {
         true
     }
 
-    fn kubelet(&mut self, line: u64, env: &Envelope, raw: &str, hold: &mut VecDeque<Incident>) {
+    fn kubelet(
+        &mut self,
+        line: u64,
+        env: &Envelope,
+        raw: &str,
+        kernel: &mut KernelAssembler,
+        hold: &mut VecDeque<Incident>,
+    ) {
         let t = raw.trim();
         // kubectl describe pod: `Name:  pod` at column 0, then under `Containers:` each
         // container as a two-space-indented `name:` line.
         if let Some(v) = raw.strip_prefix("Name:") {
             self.describe_pod = Some((v.trim().to_string(), line));
+        }
+        if let Some(id) = t
+            .strip_prefix("Container ID:")
+            .or_else(|| t.strip_prefix("containerID:"))
+        {
+            let id = id
+                .trim()
+                .trim_matches('"')
+                .rsplit("://")
+                .next()
+                .unwrap_or("")
+                .to_string();
+            self.describe_container_id = Some((id, line));
+        }
+        // containerd: `TaskOOM event &TaskOOM{ContainerID:<id>,…}` (≤ 1.6) or
+        // `TaskOOM event container_id:\"<id>\"` (1.7+): only a witness of a kernel kill.
+        if let Some((_, r)) = t.split_once("TaskOOM event ") {
+            let id: String = r
+                .trim_start_matches("&TaskOOM{ContainerID:")
+                .trim_start_matches("container_id:")
+                .trim_start_matches(['\\', '"'])
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .collect();
+            if id.len() >= 12 {
+                let w = Witness {
+                    source: "containerd TaskOOM".into(),
+                    container_id: Some(id.clone()),
+                    pod: None,
+                    container: None,
+                    line,
+                };
+                link_witness(w, |inc| memcg_names(inc, &id), kernel, hold);
+            }
+            return;
         }
         if matches!(raw.trim_end(), "Containers:" | "Init Containers:") {
             self.in_containers = true;
@@ -293,12 +337,28 @@ impl UserAssembler {
         // kubelet's SystemOOM node event (pkg/kubelet/oom/oom_watcher_linux.go).
         if let Some((_, r)) = t.split_once("System OOM encountered, victim process: ") {
             let (comm, pid) = r.rsplit_once(", pid: ").unwrap_or((r, ""));
+            let pid: Option<u32> = pid.trim().parse().ok();
+            let w = Witness {
+                source: "kubelet SystemOOM".into(),
+                container_id: None,
+                pod: None,
+                container: None,
+                line,
+            };
+            if link_witness(
+                w,
+                |inc| pid.is_some() && inc.kills.iter().any(|k| k.pid == pid),
+                kernel,
+                hold,
+            ) {
+                return;
+            }
             let mut inc = Incident::new(line, env.time.clone());
             inc.kind = Some(Kind::Kubelet);
             inc.completeness = Completeness::Full;
             inc.kills.push(Kill {
                 evidence: Some(KillEvidence::Kubelet),
-                pid: pid.trim().parse().ok(),
+                pid,
                 comm: Some(comm.to_string()),
                 reason: Some("SystemOOM".into()),
                 time: env.time.clone(),
@@ -354,6 +414,18 @@ impl UserAssembler {
                 .filter(|(_, l)| line - l < 200)
                 .map(|(s, _)| s.clone())
         };
+        if let Some(id) = recent(&self.describe_container_id).filter(|i| i.len() >= 12) {
+            let w = Witness {
+                source: "kubelet OOMKilled".into(),
+                container_id: Some(id.clone()),
+                pod: recent(&self.describe_pod),
+                container: recent(&self.describe_container),
+                line,
+            };
+            if link_witness(w, |inc| memcg_names(inc, &id), kernel, hold) {
+                return;
+            }
+        }
         let mut inc = Incident::new(line, env.time.clone());
         inc.kind = Some(Kind::Kubelet);
         inc.completeness = Completeness::Full;
@@ -553,6 +625,34 @@ fn notice(line: u64, env: &Envelope, t: &str) -> Option<Notice> {
     })
 }
 
+/// True when the incident's memcg paths name container `id`.
+fn memcg_names(inc: &Incident, id: &str) -> bool {
+    // An open kernel incident has no kind yet (it is derived when it closes): match on paths.
+    [&inc.task_memcg, &inc.oom_memcg]
+        .into_iter()
+        .flatten()
+        .any(|cg| cg.contains(id))
+}
+
+/// Attach a witness to the kernel incident `matches` picks (open, then held, newest first).
+fn link_witness(
+    w: Witness,
+    matches: impl Fn(&Incident) -> bool,
+    kernel: &mut KernelAssembler,
+    hold: &mut VecDeque<Incident>,
+) -> bool {
+    if let Some(inc) = kernel.open_incident().filter(|i| matches(i)) {
+        inc.witnesses.push(w);
+        return true;
+    }
+    if let Some(inc) = hold.iter_mut().rev().find(|i| matches(i)) {
+        inc.source.last_line = inc.source.last_line.max(w.line);
+        inc.witnesses.push(w);
+        return true;
+    }
+    false
+}
+
 /// The unit a cgroup path ends in: `/system.slice/foo.service` → `foo.service`.
 fn cgroup_unit(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -676,6 +776,34 @@ mod tests {
             incs[0].kills[0].outcome.as_deref(),
             Some("process 696 exited after 0.600 seconds")
         );
+    }
+
+    #[test]
+    fn kubelet_and_containerd_reports_link_to_the_kernel_kill() {
+        let id = "083afd1a06b8b612ab5d974e12200d7fd1d35be6a44f0e368179399ef6c6e84d";
+        let kernel = format!(
+            "[ 5.0] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/kubepods/burstable/pod28fcb1a0-a45c-44e7-b9bf-e3b9360bedba/{id},task_memcg=/kubepods/burstable/pod28fcb1a0-a45c-44e7-b9bf-e3b9360bedba/{id},task=java,pid=50624,uid=0\n\
+             [ 5.1] Memory cgroup out of memory: Killed process 50624 (java) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:969\n"
+        );
+        let others = format!(
+            "time=\"2023-10-12T19:00:20.879932879Z\" level=info msg=\"TaskOOM event container_id:\\\"{id}\\\"\"\n\
+             Name:         api-7d9f\nContainers:\n  worker:\n    Container ID:   containerd://{id}\n    Last State:     Terminated\n      Reason:       OOMKilled\n      Exit Code:    137\n"
+        );
+        let incs = parse(&format!("{kernel}{others}"));
+        assert_eq!(incs.len(), 1, "{incs:#?}");
+        let sources: Vec<&str> = incs[0]
+            .witnesses
+            .iter()
+            .map(|w| w.source.as_str())
+            .collect();
+        assert_eq!(sources, ["containerd TaskOOM", "kubelet OOMKilled"]);
+        assert_eq!(incs[0].witnesses[1].container.as_deref(), Some("worker"));
+        // Alone, the describe status is its own kubelet incident.
+        assert_eq!(parse(&others)[0].kind, Some(Kind::Kubelet));
+        let sys = "[ 9.0] Out of memory: Killed process 98756 (runc:[2:INIT]) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB\n\
+                   Warning  SystemOOM  2m32s  kubelet, node1  System OOM encountered, victim process: runc:[2:INIT], pid: 98756\n";
+        let incs = parse(sys);
+        assert_eq!((incs.len(), incs[0].witnesses.len()), (1, 1));
     }
 
     #[test]

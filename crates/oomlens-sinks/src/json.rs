@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use oomlens_analysis::explain::Explanation;
 use oomlens_model::{
     Incident, Kill, LogTime, MemInfo, MemcgCounters, MemoryStat, Notice, OomdTrigger, Reap,
-    Selection, TaskTable,
+    Selection, TaskTable, Witness,
 };
 use serde::Serialize;
 
@@ -97,6 +97,7 @@ struct WireIncident<'a> {
     no_killable_processes: bool,
     oomd_trigger: Option<&'a OomdTrigger>,
     notices: &'a [Notice],
+    witnesses: &'a [Witness],
     elisions: u32,
 }
 
@@ -185,6 +186,7 @@ fn wire(inc: &Incident) -> WireIncident<'_> {
         no_killable_processes: inc.no_killable_processes,
         oomd_trigger: inc.oomd_trigger.as_ref(),
         notices: &inc.notices,
+        witnesses: &inc.witnesses,
         elisions: inc.elisions,
     }
 }
