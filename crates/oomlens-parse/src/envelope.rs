@@ -206,6 +206,11 @@ impl Decoder {
         if d.messages.len() > 1 && d.envelope.form != Form::Json {
             d.envelope.hints.syslog = true; // rsyslog's #012
         }
+        for m in d.messages.iter_mut() {
+            if let Cow::Owned(s) = unescape_kernel(m) {
+                *m = Cow::Owned(s);
+            }
+        }
         // Only prefixed forms have continuation lines; bare text and kmsg do not.
         self.prev = if d.envelope.anonymous && d.envelope.time.is_empty() || decoded.1 {
             None
@@ -312,6 +317,33 @@ fn is_kmsg_dict(line: &str) -> bool {
         Some(i) => i > 0 && t[..i].bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
         None => false,
     }
+}
+
+/// /dev/kmsg writes bytes below 0x20, 0x7f and above, and `\` as `\xNN`
+/// (kernel/printk/printk.c); dmesg re-escapes only what it cannot print and journald
+/// un-escapes everything. Decoding the escapes gives every form the same text: the bytes
+/// the kernel was given (a comm `a\x01\x09b` and one read back as `a\x01<TAB>b` are both
+/// `a<SOH><TAB>b`). Output sinks escape control characters again for terminals.
+pub fn unescape_kernel(text: &str) -> Cow<'_, str> {
+    if !text.contains("\\x") {
+        return Cow::Borrowed(text);
+    }
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1] == b'x' {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 2]), hex(b[i + 3])) {
+                out.push((h * 16 + l) as u8);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// rsyslog writes control characters as `#` and three octal digits: a message that
@@ -902,6 +934,19 @@ mod tests {
         let (e, m) = one("2026-11-23T09:17:03.123456+00:00 h kernel: Out of memory");
         assert_eq!(e.time.utc.as_deref(), Some("2026-11-23T09:17:03.123456Z"));
         assert_eq!(m, "Out of memory");
+    }
+
+    #[test]
+    fn kernel_escapes_decode_to_the_same_text_in_every_form() {
+        assert_eq!(unescape_kernel(r"a b) (c\x01\x09d"), "a b) (c\u{1}\td");
+        assert_eq!(unescape_kernel("a b) (c\\x01\td"), "a b) (c\u{1}\td");
+        assert_eq!(
+            unescape_kernel(r"back\x5cslash \xe4\xb8\xad"),
+            "back\\slash 中"
+        );
+        assert_eq!(unescape_kernel(r"not \xZZ or \x4"), r"not \xZZ or \x4");
+        let (_, m) = one("6,1,2,-;Killed process 5 (a\\x01\\x09d) total-vm:1kB");
+        assert_eq!(m, "Killed process 5 (a\u{1}\td) total-vm:1kB");
     }
 
     #[test]

@@ -50,6 +50,9 @@ const TRIGGERS: &[&str] = &[
     "OOMKilled",
     "System OOM",
     "TaskOOM",
+    // journald stores messages that held \xNN escapes as byte arrays: their text is not
+    // in the line, so every such entry is decoded.
+    "\"MESSAGE\":[",
     "Evicted",
     "Exit Code:",
     "exitCode",

@@ -90,13 +90,38 @@ impl Record {
 pub fn kmsg_escape(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());
     for &b in bytes {
-        if b < b' ' || b >= 0x7f || b == b'\\' {
+        if !(b' '..0x7f).contains(&b) || b == b'\\' {
             s.push_str(&format!("\\x{b:02x}"));
         } else {
             s.push(b as char);
         }
     }
     s
+}
+
+/// The bytes behind `/dev/kmsg`'s `\xNN` escapes, as text (lossy UTF-8): what explain
+/// reports for a comm or path in every log form.
+pub fn kmsg_unescape(text: &str) -> String {
+    String::from_utf8_lossy(&kmsg_unescape_bytes(text)).into_owned()
+}
+
+/// The bytes behind `/dev/kmsg`'s `\xNN` escapes.
+pub fn kmsg_unescape_bytes(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1] == b'x' {
+            if let Ok(v) = u8::from_str_radix(&text[i + 2..i + 4], 16) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Parses the text of a kmsg capture (records one after another, as read from `/dev/kmsg`).

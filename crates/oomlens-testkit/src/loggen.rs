@@ -867,7 +867,7 @@ impl<'c> Generator<'c> {
 
     /// `n` in lowercase hex without padding.
     fn hexu(&mut self, n: u64) {
-        let width = ((64 - n.leading_zeros() as usize) + 3) / 4;
+        let width = (64 - n.leading_zeros() as usize).div_ceil(4);
         self.hex(n, width.max(1));
     }
 
@@ -3294,6 +3294,20 @@ mod tests {
         assert_eq!(r.missing.len(), 1);
         assert_eq!(r.extra.len(), 1);
         assert!(r.describe(5).contains("MISSED"));
+
+        // A kill line past the report's end still counts the report as found, with a note.
+        let i = &back[0];
+        let late = Found {
+            first_line: i.first_line,
+            last_line: i.last_line + 500,
+            kill_lines: vec![i.last_line + 500],
+            victim_pid: None,
+            kind: None,
+        };
+        let r = check(&back[..1], &[late]);
+        assert!(r.missing.is_empty() || back[0].incidents > 1);
+        assert_eq!(r.misplaced_kill.len(), 1);
+        assert!(r.describe(5).contains("NOTE"));
     }
 
     #[test]

@@ -21,10 +21,10 @@
 //!
 //! All wall-clock times are boot time + the record's `usec`, in UTC.
 //!
-//! Non-printable bytes: `/dev/kmsg` prints them as `\xNN`, and every form here keeps that
-//! text as is. (A real journald un-escapes `MESSAGE` — `cunescape` in journald-kmsg.c — and
-//! `journalctl -o json` then prints a message holding a control byte as an array of
-//! numbers; that form is out of scope here.)
+//! Non-printable bytes: `/dev/kmsg` prints them as `\xNN`, and the text forms here keep that
+//! text as is. The journal form does what journald does: it un-escapes `MESSAGE`
+//! (`cunescape` in journald-kmsg.c), and `journalctl -o json` prints a message that then
+//! holds a control byte or invalid UTF-8 as an array of byte values.
 
 use jiff::{tz::TimeZone, Timestamp};
 
@@ -116,7 +116,7 @@ impl Context {
         };
         // SAFETY: clock_gettime writes into the timespec we pass.
         unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-        let up = ts.tv_sec as i64 * 1_000_000 + ts.tv_nsec as i64 / 1000;
+        let up = std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32).as_micros() as i64;
         let read = |p: &str| {
             std::fs::read_to_string(p)
                 .map(|s| s.trim().to_string())
@@ -230,8 +230,8 @@ fn journal_json(r: &Record, ctx: &Context) -> String {
         ("PRIORITY".into(), r.level().to_string()),
         ("SYSLOG_FACILITY".into(), r.facility().to_string()),
         ("SYSLOG_IDENTIFIER".into(), "kernel".into()),
-        ("MESSAGE".into(), r.message.clone()),
     ];
+    let message = journal_message(&r.message);
     for c in &r.continuation {
         if let Some((k, v)) = c.split_once('=') {
             fields.push((format!("_KERNEL_{k}"), v.to_string()));
@@ -240,7 +240,7 @@ fn journal_json(r: &Record, ctx: &Context) -> String {
     fields.push(("_MACHINE_ID".into(), ctx.machine_id.clone()));
     fields.push(("_HOSTNAME".into(), ctx.hostname.clone()));
     fields.push(("_RUNTIME_SCOPE".into(), "system".into()));
-    let body: Vec<String> = fields
+    let mut body: Vec<String> = fields
         .iter()
         .map(|(k, v)| {
             format!(
@@ -250,7 +250,21 @@ fn journal_json(r: &Record, ctx: &Context) -> String {
             )
         })
         .collect();
+    body.insert(10, format!("\"MESSAGE\":{message}"));
     format!("{{{}}}", body.join(","))
+}
+
+/// `MESSAGE` as journalctl -o json prints it: a string, or an array of bytes when the
+/// un-escaped message holds control bytes or is not UTF-8 (journal_field_valid/utf8 checks
+/// in src/shared/logs-show.c).
+fn journal_message(kmsg_text: &str) -> String {
+    let bytes = crate::kmsg::kmsg_unescape_bytes(kmsg_text);
+    match std::str::from_utf8(&bytes) {
+        Ok(s) if !s.chars().any(|c| c.is_control()) => serde_json::Value::from(s).to_string(),
+        _ => {
+            serde_json::Value::from(bytes.iter().map(|&b| b as u64).collect::<Vec<_>>()).to_string()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -317,9 +331,18 @@ mod tests {
             .iter()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
+        // journald un-escapes the message; with a control byte in it, json shows bytes.
+        let want: Vec<serde_json::Value> =
+            b"Memory cgroup out of memory: Killed process 42 (a\x01b) total-vm:1kB"
+                .iter()
+                .map(|&b| serde_json::Value::from(b))
+                .collect();
+        assert_eq!(j[1]["MESSAGE"], serde_json::Value::from(want));
         assert_eq!(
-            j[1]["MESSAGE"],
-            "Memory cgroup out of memory: Killed process 42 (a\\x01b) total-vm:1kB"
+            j[0]["MESSAGE"]
+                .as_str()
+                .map(|m| m.starts_with("oomlens-hog invoked")),
+            Some(true)
         );
         assert_eq!(j[1]["PRIORITY"], "3");
         assert_eq!(j[1]["SYSLOG_FACILITY"], "0");

@@ -7,8 +7,12 @@
 //!                                            --sleep hold it forever
 //!   hold --mib M                             allocate M MiB at full speed, then hold it forever
 //!   tmpfs --path FILE --mib N                write N MiB of 0xa5 into FILE (on a tmpfs), exit
-//!   fork --children K ALLOC-ARGS             K children each run `alloc ALLOC-ARGS`; when one dies
-//!                                            of a signal, the parent kills the others and exits 3
+//!   fork --children K [--sequential] ALLOC-ARGS
+//!                                            K children each run `alloc ALLOC-ARGS`; with
+//!                                            --sequential each starts once the previous one
+//!                                            holds its memory, so only one charges at a time;
+//!                                            when one dies of a signal, the parent kills the
+//!                                            others and exits 3
 //!   threads --threads T ALLOC-ARGS           T threads each allocate per ALLOC-ARGS
 //! ```
 //!
@@ -225,21 +229,56 @@ fn tmpfs_fill(args: &[OsString]) -> Result<(), String> {
 }
 
 fn fork_children(args: &[OsString]) -> Result<(), String> {
-    let (count, rest) = leading_count(args, "--children")?;
+    let (count, mut rest) = leading_count(args, "--children")?;
+    let sequential = rest.first().and_then(|a| a.to_str()) == Some("--sequential");
+    if sequential {
+        rest = &rest[1..];
+    }
     let alloc = parse_alloc(rest, false)?;
     say(&format!("start {}", std::process::id()));
     let mut children = Vec::with_capacity(count);
     for _ in 0..count {
+        // With --sequential, the child writes one byte to `ready` once it holds its memory.
+        let mut ready = [-1; 2];
+        // SAFETY: pipe writes two fds into the array.
+        if sequential && unsafe { libc::pipe(ready.as_mut_ptr()) } != 0 {
+            return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+        }
         // SAFETY: this process is single-threaded here; the child only allocates and exits.
         match unsafe { libc::fork() } {
             -1 => return Err(format!("fork: {}", std::io::Error::last_os_error())),
             0 => {
                 say(&format!("start {}", std::process::id()));
-                allocate(alloc);
+                let held = allocate_pages(alloc);
+                say(&format!("ready {}", std::process::id()));
+                if sequential {
+                    // SAFETY: writes one byte to the pipe's write end, then closes it.
+                    unsafe {
+                        libc::write(ready[1], b"r".as_ptr().cast(), 1);
+                        libc::close(ready[1]);
+                    }
+                }
+                if alloc.sleep {
+                    sleep_forever(held);
+                }
                 // SAFETY: leaves the child without running the parent's exit handlers.
                 unsafe { libc::_exit(0) }
             }
             pid => children.push(pid),
+        }
+        if sequential {
+            let mut byte = [0u8; 1];
+            // SAFETY: closes our copy of the write end, reads into a 1-byte buffer, closes the
+            // read end. EOF (0) means the child died before it held its memory.
+            let n = unsafe {
+                libc::close(ready[1]);
+                let n = libc::read(ready[0], byte.as_mut_ptr().cast(), 1);
+                libc::close(ready[0]);
+                n
+            };
+            if n != 1 {
+                break;
+            }
         }
     }
     let mut killed = false;
