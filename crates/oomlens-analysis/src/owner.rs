@@ -91,10 +91,14 @@ fn container_scope(comp: &str) -> Option<(&'static str, &str)> {
 /// Read the owner from a cgroup path.
 pub fn owner_of(path: &str) -> Owner {
     let mut o = Owner::default();
-    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-    let kube = comps
-        .first()
-        .is_some_and(|c| *c == "kubepods" || *c == "kubepods.slice");
+    let all: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    // Kubernetes nodes inside containers (KinD, k3d) nest the kubepods hierarchy below the
+    // node container's cgroup: read from its last occurrence.
+    let kube_at = all
+        .iter()
+        .rposition(|c| *c == "kubepods" || *c == "kubepods.slice");
+    let kube = kube_at.is_some();
+    let comps = &all[kube_at.unwrap_or(0)..];
     for (i, comp) in comps.iter().enumerate() {
         if let Some((rt, id)) = container_scope(comp) {
             o.runtime = Some(rt.into());
@@ -215,6 +219,16 @@ mod tests {
         );
         let o = owner_of("/kubepods/besteffort/pod28fcb1a0-a45c-44e7-b9bf-e3b9360bedba");
         assert_eq!(o.qos_class.as_deref(), Some("BestEffort"));
+        // A KinD node: the pod hierarchy inside the node container's cgroup.
+        let o = owner_of("/docker/4f5e6d7c8b9a/kubepods/burstable/pod28fcb1a0-a45c-44e7-b9bf-e3b9360bedba/3e5e5eab87df615f4777e6f7f261a7fb62f4a7ee5bc3e25e3a5b5223ccd368fe");
+        assert_eq!(
+            (o.qos_class.as_deref(), o.runtime.as_deref()),
+            (Some("Burstable"), None)
+        );
+        assert_eq!(
+            o.container_id.as_deref().map(short_id),
+            Some("3e5e5eab87df")
+        );
     }
 
     #[test]

@@ -141,6 +141,8 @@ pub struct MemoryCgroup {
     path: String,
     dir: PathBuf,
     children: Vec<Child>,
+    /// Directories made between the parent and `dir` (nested children), removed after it.
+    between: Vec<PathBuf>,
 }
 
 /// A process started in a [`MemoryCgroup`], with its stdout lines.
@@ -216,10 +218,40 @@ impl MemoryCgroup {
                 path,
                 dir,
                 children: Vec::new(),
+                between: Vec::new(),
             };
             cg.write("memory.limit_in_bytes", &limit_bytes.to_string())?;
             return Ok(cg);
         }
+    }
+
+    /// A cgroup nested below this one at `rel` (`system.slice/worker.service`,
+    /// `kubepods/burstable/pod<uid>/<id>`), so a test can give its cgroup the path a real
+    /// service or container has. Drop it before its parent; it removes the directories it
+    /// made.
+    pub fn nested(&self, rel: &str, limit_bytes: u64) -> io::Result<MemoryCgroup> {
+        let mut between = Vec::new();
+        let mut dir = self.dir.clone();
+        let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+        for (i, c) in comps.iter().enumerate() {
+            dir.push(c);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(with_path(e, &dir)),
+            }
+            if i + 1 < comps.len() {
+                between.push(dir.clone());
+            }
+        }
+        let cg = MemoryCgroup {
+            path: format!("{}/{}", self.path, comps.join("/")),
+            dir,
+            children: Vec::new(),
+            between,
+        };
+        cg.write("memory.limit_in_bytes", &limit_bytes.to_string())?;
+        Ok(cg)
     }
 
     /// The path as the kernel prints it in `oom_memcg=`/`task_memcg=`.
@@ -372,13 +404,18 @@ impl Drop for MemoryCgroup {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             match std::fs::remove_dir(&self.dir) {
-                Ok(()) => return,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
                 Err(e) if Instant::now() >= deadline => {
                     eprintln!("oomlens-testkit: cannot remove {}: {e}", self.dir.display());
                     return;
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        for d in self.between.iter().rev() {
+            if let Err(e) = std::fs::remove_dir(d) {
+                eprintln!("oomlens-testkit: cannot remove {}: {e}", d.display());
             }
         }
     }
