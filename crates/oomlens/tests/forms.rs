@@ -26,7 +26,10 @@ fn normalise(v: &mut Value) {
 
 #[test]
 fn a_real_report_explains_the_same_in_every_log_form() {
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../oomlens-parse/tests/data/real/kmsg-memcg-anon-6.18.txt");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../oomlens-parse/tests/data/real/kmsg-memcg-anon-6.18.txt"
+    );
     let records = parse_records(&std::fs::read_to_string(fixture).unwrap());
     assert!(records.len() > 50, "fixture has {} records", records.len());
     let dir = std::env::temp_dir().join(format!("oomlens-forms-{}", std::process::id()));
@@ -36,8 +39,18 @@ fn a_real_report_explains_the_same_in_every_log_form() {
     for form in Form::ALL {
         let path = dir.join(format!("{}.log", form.name()));
         std::fs::write(&path, render(&records, form, &ctx)).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_oomlens")).args(["explain", "--json"]).arg(&path).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}: {}", form.name(), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(env!("CARGO_BIN_EXE_oomlens"))
+            .args(["explain", "--json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            form.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         let incs = v["incidents"].as_array().unwrap();
         assert_eq!(incs.len(), 1, "{}: {} incidents", form.name(), incs.len());
