@@ -24,6 +24,11 @@ const QUIET_AFTER_KILL: u32 = 64;
 /// The same before the kill: a report is a few hundred lines, but a log may interleave
 /// other messages (045: stall warnings in the middle of Mem-Info).
 const QUIET_BEFORE_KILL: u32 = 4096;
+/// The same for an incident opened by a section that other warnings print too (`Mem-Info:`).
+const QUIET_UNCONFIRMED: u32 = 16;
+/// After a page-allocation-failure or SysRq-m header, a `Mem-Info:` within this many lines
+/// is that warning's, not an OOM report's.
+const WARNING_MEMINFO_LINES: u64 = 200;
 /// Task tables beyond this many rows keep only a count (bounded memory).
 const MAX_TABLE_ROWS: usize = 65_536;
 /// `Memory cgroup stats` entries kept.
@@ -51,6 +56,12 @@ struct Open {
     pending_elisions: u32,
     truncated: bool,
     killed: bool,
+    /// A line only an OOM report prints was seen. `Mem-Info:` and call traces alone are
+    /// also printed by page-allocation-failure warnings and SysRq-m: such an incident is
+    /// dropped when it closes unconfirmed.
+    confirmed: bool,
+    /// Input line of the selection (`Kill process … or sacrifice child`).
+    selection_line: u64,
     summary_pid: Option<u32>,
     summary_task: Option<String>,
     summary_uid: Option<u32>,
@@ -73,11 +84,18 @@ impl Open {
             pending_elisions: 0,
             truncated: false,
             killed: false,
+            confirmed: false,
+            selection_line: 0,
             summary_pid: None,
             summary_task: None,
             summary_uid: None,
             global_oom: false,
         }
+    }
+
+    /// The kernel chose (or killed) its victim: later body lines belong to something else.
+    fn done(&self) -> bool {
+        self.killed || self.inc.selection.is_some()
     }
 
     /// A line of this report was read at `line`.
@@ -93,6 +111,8 @@ impl Open {
 #[derive(Debug, Default)]
 pub struct KernelAssembler {
     open: Option<Open>,
+    /// The line of the last warning that dumps Mem-Info without an OOM.
+    mem_dump_warning: Option<u64>,
     /// The last release seen and the monotonic time it was seen at (same boot check).
     last_version: Option<(String, Option<u64>, Option<String>)>,
 }
@@ -128,6 +148,7 @@ impl KernelAssembler {
                 self.close(hold);
                 let mut o = Open::new(line, env);
                 o.saw_invoked = true;
+                o.confirmed = true;
                 o.inc.invoker = Some(Invoker {
                     comm: Some(comm.to_string()),
                     pid: None,
@@ -144,7 +165,7 @@ impl KernelAssembler {
                     self.learn_version(v, &env.time, env.host.as_deref(), hold);
                 }
                 if let Some(o) = self.open.as_mut() {
-                    if !o.killed && !o.saw_cpu {
+                    if !o.done() && !o.saw_cpu {
                         o.saw_cpu = true;
                         o.inc.kernel_version = version.map(str::to_string);
                         let inv = o.inc.invoker.get_or_insert_with(Invoker::default);
@@ -200,6 +221,7 @@ impl KernelAssembler {
                 });
                 o.inc.task_memcg = Some(task_memcg.to_string());
                 o.inc.oom_memcg = Some(oom_memcg.to_string());
+                o.confirmed = true;
                 o.attach(line);
             }
             KernelLine::Counter {
@@ -225,6 +247,7 @@ impl KernelAssembler {
                     _ => m.swap = Some(c),
                 }
                 o.section = Section::None;
+                o.confirmed = true;
                 o.attach(line);
             }
             KernelLine::StatsHeader { cgroup, inline } => {
@@ -261,6 +284,7 @@ impl KernelAssembler {
                     // Later blocks describe child memcgs; only the OOM memcg's own is kept.
                     o.section = Section::None;
                 }
+                o.confirmed = true;
                 o.attach(line);
             }
             KernelLine::StatPair(k, v) => {
@@ -277,6 +301,18 @@ impl KernelAssembler {
                     o.attach(line);
                 }
             }
+            KernelLine::MemDumpWarning => {
+                // A new event: an incident that no OOM line confirmed ends here.
+                if self.open.as_ref().is_some_and(|o| !o.confirmed) {
+                    self.close(hold);
+                }
+                self.mem_dump_warning = Some(line);
+            }
+            KernelLine::MemInfoStart
+                if self.open.is_none()
+                    && self
+                        .mem_dump_warning
+                        .is_some_and(|w| line <= w + WARNING_MEMINFO_LINES) => {}
             KernelLine::MemInfoStart => {
                 let o = self.section_start(line, env, hold, |o| o.inc.mem_info.is_some());
                 o.inc.mem_info.get_or_insert_with(MemInfo::default);
@@ -335,6 +371,7 @@ impl KernelAssembler {
                     t.columns = cols.into_iter().map(str::to_string).collect();
                 }
                 o.section = Section::Table;
+                o.confirmed = true;
                 o.attach(line);
             }
             KernelLine::TableRow(nums, name) => {
@@ -370,6 +407,7 @@ impl KernelAssembler {
                 o.summary_task = s(l.task);
                 o.summary_uid = l.uid;
                 o.section = Section::None;
+                o.confirmed = true;
                 o.attach(line);
             }
             KernelLine::Selection {
@@ -416,6 +454,8 @@ impl KernelAssembler {
                     o.global_oom = true;
                 }
                 o.section = Section::None;
+                o.confirmed = true;
+                o.selection_line = line;
                 o.attach(line);
             }
             KernelLine::Killed(k) => {
@@ -441,6 +481,7 @@ impl KernelAssembler {
                     o.inc.kills.push(kill_from_line(&k, env, line));
                 }
                 o.killed = true;
+                o.confirmed = true;
                 o.section = Section::None;
                 o.attach(line);
             }
@@ -481,6 +522,7 @@ impl KernelAssembler {
                     let mut o = Open::new(line, env);
                     o.inc.unmatched_reaps.push(reap);
                     o.killed = true;
+                    o.confirmed = true;
                     self.open = Some(o);
                 }
             }
@@ -493,6 +535,7 @@ impl KernelAssembler {
             KernelLine::NoKillable => {
                 let o = self.section_start(line, env, hold, |_| false);
                 o.inc.no_killable_processes = true;
+                o.confirmed = true;
                 o.attach(line);
             }
             KernelLine::SysrqOom => {}
@@ -513,7 +556,9 @@ impl KernelAssembler {
         }
         let close = self.open.as_ref().is_some_and(|o| {
             o.quiet
-                > if o.killed {
+                > if !o.confirmed {
+                    QUIET_UNCONFIRMED
+                } else if o.done() {
                     QUIET_AFTER_KILL
                 } else {
                     QUIET_BEFORE_KILL
@@ -526,7 +571,7 @@ impl KernelAssembler {
 
     /// The open incident if it has not killed yet (body lines after a kill belong elsewhere).
     fn open_before_kill(&mut self) -> Option<&mut Open> {
-        self.open.as_mut().filter(|o| !o.killed)
+        self.open.as_mut().filter(|o| !o.done())
     }
 
     /// A line that can start a report: join the open incident unless it already killed or
@@ -539,7 +584,7 @@ impl KernelAssembler {
         seen: impl Fn(&Open) -> bool,
     ) -> &mut Open {
         let fresh = match &self.open {
-            Some(o) => o.killed || seen(o),
+            Some(o) => o.done() || seen(o),
             None => true,
         };
         if fresh {
@@ -575,6 +620,9 @@ impl KernelAssembler {
         let Some(mut o) = self.open.take() else {
             return;
         };
+        if !o.confirmed {
+            return;
+        }
         let inc = &mut o.inc;
         if inc.kills.is_empty() {
             if let Some(pid) = o.summary_pid {
@@ -605,7 +653,7 @@ impl KernelAssembler {
                     comm: Some(s.comm.clone()),
                     score: s.score,
                     time: inc.time.clone(),
-                    line: inc.source.last_line,
+                    line: o.selection_line,
                     ..Kill::default()
                 });
             }
@@ -677,7 +725,7 @@ impl KernelAssembler {
 
     /// Close the open incident if it has killed (input paused: nothing more is coming soon).
     pub fn close_if_killed(&mut self, hold: &mut VecDeque<Incident>) {
-        if self.open.as_ref().is_some_and(|o| o.killed) {
+        if self.open.as_ref().is_some_and(|o| o.done()) {
             self.close(hold);
         }
     }

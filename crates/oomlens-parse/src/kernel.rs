@@ -129,6 +129,9 @@ pub enum KernelLine<'a> {
     NoKillable,
     /// `SysRq : Manual OOM execution`.
     SysrqOom,
+    /// A warning that dumps memory without being an OOM report: `<comm>: page allocation
+    /// failure: order:N, mode:…` (mm/page_alloc.c warn_alloc) or `sysrq: Show Memory`.
+    MemDumpWarning,
     /// An author's or pager's elision: `...`, `(...snipped...)`, an empty line.
     Elision,
     /// Anything else.
@@ -257,6 +260,12 @@ pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
     if t.starts_with("SysRq : Manual OOM execution") || t.starts_with("sysrq: Manual OOM execution")
     {
         return KernelLine::SysrqOom;
+    }
+    if t.contains(": page allocation failure: ")
+        || t.starts_with("SysRq : Show Memory")
+        || t.starts_with("sysrq: Show Memory")
+    {
+        return KernelLine::MemDumpWarning;
     }
     if let Some(l) = pages_or_swap(t) {
         return l;

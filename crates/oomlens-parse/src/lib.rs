@@ -61,6 +61,8 @@ pub struct Parser {
     hold: VecDeque<Incident>,
     ready: VecDeque<Incident>,
     line: u64,
+    /// Lines decoded (the rest were skipped by the trigger search).
+    decoded: u64,
     file: Option<String>,
     /// The form of the last prefixed line, and the journal/syslog hints seen so far.
     form: Form,
@@ -77,10 +79,16 @@ impl Parser {
             hold: VecDeque::new(),
             ready: VecDeque::new(),
             line: 0,
+            decoded: 0,
             file: opts.file,
             form: Form::Bare,
             hints: Hints::default(),
         }
+    }
+
+    /// Lines decoded so far (fed with [`Parser::push_line`], not skipped).
+    pub fn decoded(&self) -> u64 {
+        self.decoded
     }
 
     /// The number of the last line fed (1-based).
@@ -105,6 +113,7 @@ impl Parser {
     /// Feed one line (without its terminator). Invalid UTF-8 is replaced, not rejected.
     pub fn push_line(&mut self, raw: &[u8]) {
         self.line += 1;
+        self.decoded += 1;
         let text = String::from_utf8_lossy(raw);
         let d = self.decoder.decode(&text);
         let env = d.envelope;

@@ -15,48 +15,51 @@ use oomlens_model::Incident;
 use crate::{Options, Parser, MAX_LINE};
 
 /// Substrings of every line that can start, or attach to, an incident while none is open.
+///
+/// At most 32, so the searcher stays in its faster "slim" Teddy form; each covers several
+/// wordings (`oom-kill` finds `invoked oom-killer`, `oom-kill:` and `'oom-kill'`). Teddy
+/// fingerprints the first bytes of each pattern, so patterns start where the text is rare
+/// (`(es) in this unit`, not `in this unit`): common prefixes cost a check per match.
 const TRIGGERS: &[&str] = &[
     // kernel
-    "invoked oom-killer",
-    "oom-kill:",
+    "oom-kill",
+    "oom_reaper:",
     "Killed process",
     "Kill process",
-    "oom_reaper:",
     "killed as a result of limit",
-    "Memory cgroup stats for",
-    "Tasks state",
+    "Memory cgroup",
     "total_vm",
-    "Memory cgroup out of memory",
     ": usage ",
     "Out of memory",
     "Mem-Info:",
-    "memory.oom.group",
+    // Warnings that dump Mem-Info without an OOM: read so their Mem-Info opens nothing.
+    "page allocation failure",
+    "Show Memory",
     // systemd-oomd and systemd
     "due to memory",
-    "for killing",
+    "r killing due",
     "oomd attempting",
-    "in this unit",
+    "(es) in this unit",
     "by the OOM killer",
-    "'oom-kill'",
-    "status=9/KILL",
-    "restart counter",
+    "=9/KILL",
+    "counter is at",
     // earlyoom
     "sending SIG",
     "illing process",
     "kill failed",
     "exited after",
-    "escalating to SIGKILL",
-    // kubelet and kubectl
+    "escalating",
+    // kubelet, kubectl and containerd
     "OOMKilled",
     "System OOM",
     "TaskOOM",
-    // journald stores messages that held \xNN escapes as byte arrays: their text is not
-    // in the line, so every such entry is decoded.
-    "\"MESSAGE\":[",
     "Evicted",
     "Exit Code:",
     "exitCode",
     "Name:",
+    // journald stores messages that held \xNN escapes as byte arrays: their text is not
+    // in the line, so every such entry is decoded.
+    "\"MESSAGE\":[",
 ];
 
 /// The trigger searcher: SIMD Teddy where the CPU has it, else an Aho-Corasick automaton.
@@ -95,6 +98,8 @@ pub struct ReadStats {
     pub bytes: u64,
     /// Lines read (decoded or skipped).
     pub lines: u64,
+    /// Lines decoded; the others were skipped without decoding (no trigger, no open report).
+    pub decoded_lines: u64,
     /// Lines longer than [`MAX_LINE`], of which only the start was read.
     pub long_lines: u64,
     /// Incidents passed to the sink.
@@ -116,6 +121,7 @@ pub fn parse_reader<R: Read>(
         sink(i);
     }
     s.stats.lines = s.parser.line();
+    s.stats.decoded_lines = s.parser.decoded();
     Ok(s.stats)
 }
 

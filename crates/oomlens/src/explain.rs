@@ -25,6 +25,7 @@ struct InputSummary {
     name: String,
     bytes: u64,
     lines: u64,
+    decoded_lines: u64,
     long_lines: u64,
     incidents: u64,
 }
@@ -260,6 +261,7 @@ fn input_summary(name: &str, st: ReadStats) -> InputSummary {
         name: name.to_string(),
         bytes: st.bytes,
         lines: st.lines,
+        decoded_lines: st.decoded_lines,
         long_lines: st.long_lines,
         incidents: st.incidents,
     }

@@ -1,0 +1,59 @@
+//! Regressions found by running the parser over generated logs (bench/, the log generator):
+//! one test per problem, with the input that showed it.
+
+use std::path::PathBuf;
+
+use oomlens_parse::{parse_bytes, Options};
+
+fn corpus(prefix: &str) -> Vec<u8> {
+    let dir = std::env::var_os("OOMLENS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/oom-reports")
+        });
+    let p = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap();
+    std::fs::read(p).unwrap()
+}
+
+/// `Mem-Info:` is printed by page-allocation-failure warnings and SysRq-m too: without a line
+/// that only an OOM report prints, it is no incident.
+#[test]
+fn mem_info_without_an_oom_is_no_incident() {
+    let lone = b"[   23.102305] Mem-Info:\n[   23.102308] active_anon:2521243 inactive_anon:493821 isolated_anon:0\n";
+    assert!(parse_bytes(lone, Options::default()).is_empty());
+    let warn = include_bytes!("data/regressions/page-allocation-failure.log");
+    assert!(parse_bytes(warn, Options::default()).is_empty());
+    // Nor does it swallow the start of a real report that follows.
+    let mut both = warn.to_vec();
+    both.extend_from_slice(&corpus("035-"));
+    let incs = parse_bytes(&both, Options::default());
+    assert_eq!(incs.len(), 1);
+    let warn_lines = warn.split(|&b| b == b'\n').count() as u64 - 1;
+    assert_eq!(incs[0].source.first_line, warn_lines + 1);
+    assert_eq!(incs[0].kills[0].pid, Some(116));
+}
+
+/// A report whose Killed line is missing (045 ends at `Kill process … or sacrifice child`)
+/// ends at its selection line: later noise (`Code:` lines of a segfault) is not absorbed.
+#[test]
+fn a_selection_without_killed_line_ends_the_report() {
+    let mut input = corpus("045-");
+    let report_lines = input
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64;
+    input.extend_from_slice(
+        b"[  390.100000] redis-server[201899]: segfault at 74f ip 00007f0979b3cd6e sp 00007ffd2321e45b error 4 in libc.so.6[7f0979a9e000+195000]\n\
+          [  390.100001] Code: 3c 61 83 f8 18 f7 4e 61 c8 cf ba 02 9a a8 52 d3 29 a3 b0 8e 05 05 1d 9b 07 ea 38 ff 79 ce\n\
+          [  391.000000] usb 1-1: USB disconnect, device number 3\n",
+    );
+    let incs = parse_bytes(&input, Options::default());
+    assert_eq!(incs.len(), 1);
+    assert_eq!(incs[0].source.last_line, report_lines);
+    assert_eq!(incs[0].kills[0].line, report_lines);
+    assert_eq!(incs[0].kills[0].pid, Some(2649));
+}
