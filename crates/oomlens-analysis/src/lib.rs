@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod badness;
+pub mod domains;
 pub mod explain;
 pub mod owner;
 pub mod victim;

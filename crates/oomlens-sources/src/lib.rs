@@ -4,8 +4,9 @@
 
 #![deny(missing_docs)]
 
+pub mod cgroupfs;
 pub mod kmsg;
-pub mod proc;
+pub mod procfs;
 
 use std::path::PathBuf;
 

@@ -47,6 +47,9 @@ pub enum Command {
     /// Reads the given files ("-" for standard input), or with none this host's kernel log:
     /// the journal when journalctl has kernel messages, else /dev/kmsg, else dmesg.
     Explain(ExplainArgs),
+    /// Who the kernel's OOM killer would kill next, in each OOM domain (the machine and every
+    /// memory cgroup with a limit), most endangered first.
+    Rank(crate::rank_cmd::RankArgs),
     /// Print the man page or a shell completion script.
     #[command(hide = true)]
     Generate {
@@ -157,7 +160,7 @@ pub struct ExplainArgs {
     )]
     pub dmesg: PathBuf,
     /// The root of the host's /proc (for the boot time).
-    #[arg(long, value_name = "DIR", default_value = oomlens_sources::proc::DEFAULT_ROOT, hide_short_help = true)]
+    #[arg(long, value_name = "DIR", default_value = oomlens_sources::procfs::DEFAULT_ROOT, hide_short_help = true)]
     pub root: PathBuf,
 }
 

@@ -178,7 +178,9 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
     } else if args.files.is_empty() {
         let (log, tried) = live::open(args)?;
         let mut c = clock;
-        c.boot_time_us = oomlens_sources::proc::boot_time_us(&args.root).ok();
+        c.boot_time_us = oomlens_sources::procfs::ProcFs::new(&args.root)
+            .boot_time_us()
+            .ok();
         let fmt = if format == Format::Auto {
             log.format()
         } else {
@@ -354,7 +356,9 @@ fn follow(
     let mut r = oomlens_sources::kmsg::KmsgReader::open(&args.kmsg_path)?;
     r.seek_end()?;
     let mut clock = clock;
-    clock.boot_time_us = oomlens_sources::proc::boot_time_us(&args.root).ok();
+    clock.boot_time_us = oomlens_sources::procfs::ProcFs::new(&args.root)
+        .boot_time_us()
+        .ok();
     let mut parser = Parser::new(Options {
         format: Some(Format::Kmsg),
         clock,

@@ -5,6 +5,7 @@ mod cli;
 mod explain;
 mod live;
 mod progress;
+mod rank_cmd;
 mod timefilter;
 
 use std::io::Write;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Explain(ref args) => explain::run(args, cli.color),
+        Command::Rank(ref args) => rank_cmd::run(args),
         Command::Generate { what } => generate(what).map(|_| 0),
     };
     match result {

@@ -1,0 +1,776 @@
+//! Memory-cgroup limits and counters, from cgroup v1 (legacy), v2 (unified) or a hybrid
+//! mount layout, below a root path.
+//!
+//! [`detect`] finds the layout the way youki's `get_cgroup_setup_with_root`
+//! (`crates/libcgroups/src/common.rs`) does, but from the text of `<root>/proc/self/mountinfo`
+//! rather than `statfs` magic numbers, so a fake tree can describe any layout; without a
+//! mountinfo it falls back to the conventional directories under `<root>/sys/fs/cgroup`.
+//! The memory controller lives on the v1 hierarchy mounted with the `memory` option when
+//! there is one (legacy, and hybrid as systemd sets it up), else on cgroup2.
+//!
+//! [`CgroupFs::memory`] reads one cgroup given its path as `/proc/PID/cgroup` prints it, through
+//! a directory handle. A cgroup removed mid-read comes back as `Ok(None)` (the same
+//! [`crate::procfs::is_vanished`] rule as for processes); other errors name the file.
+//!
+//! | v1 file | v2 file | kept as |
+//! |---|---|---|
+//! | `memory.limit_in_bytes` | `memory.max` | [`MemoryCgroup::limit`]; unlimited is [`Limit::Max`] (v2 prints `max`, v1 the page counter's maximum, `PAGE_COUNTER_MAX * PAGE_SIZE` = 9223372036854771712 with 4 KiB pages, or `u64::MAX` on 3.x's res_counter) |
+//! | `memory.memsw.limit_in_bytes` | `memory.swap.max` | memory + swap (v1), swap alone (v2) |
+//! | `memory.usage_in_bytes` | `memory.current` | bytes charged now |
+//! | `memory.oom_control` | — | `oom_kill_disable`, `under_oom`, `oom_kill` (4.13+) |
+//! | `memory.use_hierarchy` | — | always 1 since 5.11 |
+//! | `memory.swappiness` | — (the global `vm.swappiness`) | |
+//! | — | `memory.oom.group` | kill the whole cgroup with its victim (4.19+) |
+//! | — | `memory.events` | `low`, `high`, `max`, `oom`, `oom_kill`, `oom_group_kill` (5.17+) |
+//!
+//! In v2 a cgroup whose parent does not enable `memory` in `cgroup.subtree_control` has no
+//! `memory.*` files: it is read as [`MemoryCgroup::controller_enabled`] false, unlimited.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::procfs::{is_vanished, open_dir, read_at, read_optional};
+use crate::SourceError;
+
+/// How cgroups are mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupSetup {
+    /// Only v1 hierarchies.
+    Legacy,
+    /// v1 hierarchies and a cgroup2 mount (systemd's `unified`).
+    Hybrid,
+    /// Only cgroup2.
+    Unified,
+}
+
+/// Which cgroup version holds the memory controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryVersion {
+    /// A v1 hierarchy mounted with `-o memory`.
+    V1,
+    /// cgroup2.
+    V2,
+}
+
+/// Where the memory controller's hierarchy is mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryHierarchy {
+    /// v1 or v2.
+    pub version: MemoryVersion,
+    /// The mount point below the root (`<root>/sys/fs/cgroup/memory`).
+    pub dir: PathBuf,
+    /// The hierarchy path mounted there (`/` unless mounted from inside a cgroup namespace).
+    pub mount_root: String,
+}
+
+/// The layout found by [`detect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupLayout {
+    /// Legacy, hybrid or unified; `None` when no cgroup is mounted at all.
+    pub setup: Option<CgroupSetup>,
+    /// The memory controller's hierarchy, when mounted.
+    pub memory: Option<MemoryHierarchy>,
+}
+
+/// One line of `/proc/PID/mountinfo` (Documentation/filesystems/proc.rst, 3.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountEntry {
+    /// Field 4: the path within the filesystem mounted here.
+    pub root: String,
+    /// Field 5: the mount point.
+    pub mount_point: String,
+    /// The filesystem type after ` - `.
+    pub fstype: String,
+    /// The superblock options (for v1 cgroups: the controllers, `memory`, `name=systemd`).
+    pub super_opts: Vec<String>,
+}
+
+/// Parses mountinfo. Malformed lines are errors.
+pub fn parse_mountinfo(text: &str) -> Result<Vec<MountEntry>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (left, right) = line
+            .split_once(" - ")
+            .ok_or_else(|| format!("{line:?} has no ` - ` separator"))?;
+        let fields: Vec<&str> = left.split(' ').collect();
+        let mut r = right.split(' ');
+        let (Some(fstype), Some(_source), Some(opts)) = (r.next(), r.next(), r.next()) else {
+            return Err(format!("{line:?}: fewer than 3 fields after ` - `"));
+        };
+        if fields.len() < 6 {
+            return Err(format!("{line:?}: fewer than 6 fields before ` - `"));
+        }
+        out.push(MountEntry {
+            root: unescape_octal(fields[3]),
+            mount_point: unescape_octal(fields[4]),
+            fstype: fstype.to_string(),
+            super_opts: opts.split(',').map(str::to_string).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo`.
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c));
+        if b[i] == b'\\' && octal {
+            out.push(
+                b[i + 1..i + 4]
+                    .iter()
+                    .fold(0u8, |v, c| v.wrapping_mul(8).wrapping_add(c - b'0')),
+            );
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The layout described by mount entries, with mount points joined below `root`.
+pub fn classify(mounts: &[MountEntry], root: &Path) -> CgroupLayout {
+    let v1: Vec<&MountEntry> = mounts.iter().filter(|m| m.fstype == "cgroup").collect();
+    let mut v2: Vec<&MountEntry> = mounts.iter().filter(|m| m.fstype == "cgroup2").collect();
+    // Prefer a cgroup2 mount of the hierarchy's root, then the shortest mount point.
+    v2.sort_by_key(|m| (m.root != "/", m.mount_point.len()));
+    let setup = match (v1.is_empty(), v2.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(CgroupSetup::Legacy),
+        (false, false) => Some(CgroupSetup::Hybrid),
+        (true, false) => Some(CgroupSetup::Unified),
+    };
+    let below = |mp: &str| root.join(mp.trim_start_matches('/'));
+    let memory = v1
+        .iter()
+        .find(|m| m.super_opts.iter().any(|o| o == "memory"))
+        .map(|m| MemoryHierarchy {
+            version: MemoryVersion::V1,
+            dir: below(&m.mount_point),
+            mount_root: m.root.clone(),
+        })
+        .or_else(|| {
+            v2.first().map(|m| MemoryHierarchy {
+                version: MemoryVersion::V2,
+                dir: below(&m.mount_point),
+                mount_root: m.root.clone(),
+            })
+        });
+    CgroupLayout { setup, memory }
+}
+
+/// The cgroup layout of the tree at `root`: from `<root>/proc/self/mountinfo`, else (no such
+/// file) from the conventional directories of `<root>/sys/fs/cgroup`.
+pub fn detect(root: &Path) -> Result<CgroupLayout, SourceError> {
+    let path = root.join("proc/self/mountinfo");
+    if let Some(bytes) = read_optional(&path)? {
+        let text = String::from_utf8_lossy(&bytes);
+        let mounts = parse_mountinfo(&text).map_err(|problem| SourceError::Format {
+            path: path.clone(),
+            problem,
+        })?;
+        return Ok(classify(&mounts, root));
+    }
+    let base = root.join("sys/fs/cgroup");
+    let hier = |version, dir: PathBuf| MemoryHierarchy {
+        version,
+        dir,
+        mount_root: "/".into(),
+    };
+    if base.join("cgroup.controllers").exists() {
+        return Ok(CgroupLayout {
+            setup: Some(CgroupSetup::Unified),
+            memory: Some(hier(MemoryVersion::V2, base)),
+        });
+    }
+    let unified = base.join("unified").join("cgroup.controllers").exists();
+    let memory = base.join("memory");
+    let setup = if unified {
+        Some(CgroupSetup::Hybrid)
+    } else if memory.is_dir() {
+        Some(CgroupSetup::Legacy)
+    } else {
+        None
+    };
+    let memory = if memory.join("memory.limit_in_bytes").exists() {
+        Some(hier(MemoryVersion::V1, memory))
+    } else if unified {
+        Some(hier(MemoryVersion::V2, base.join("unified")))
+    } else {
+        None
+    };
+    Ok(CgroupLayout { setup, memory })
+}
+
+/// A memory limit: a number of bytes, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Limit {
+    /// At most this many bytes.
+    Bytes(u64),
+    /// Unlimited (`max`, or v1's page counter maximum).
+    Max,
+}
+
+impl Limit {
+    /// The byte count, `None` when unlimited.
+    pub fn bytes(self) -> Option<u64> {
+        match self {
+            Limit::Bytes(b) => Some(b),
+            Limit::Max => None,
+        }
+    }
+}
+
+/// `memory.oom_control` (v1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OomControl {
+    /// The OOM killer is off for this cgroup: tasks wait at the limit instead.
+    pub oom_kill_disable: bool,
+    /// The cgroup is at its limit and waiting for memory now.
+    pub under_oom: bool,
+    /// Kills in this cgroup so far (4.13+).
+    pub oom_kill: Option<u64>,
+}
+
+/// `memory.events` (v2): event counters since the cgroup was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryEvents {
+    /// Reclaimed under memory.low protection.
+    pub low: u64,
+    /// Throttled above memory.high.
+    pub high: u64,
+    /// Hit memory.max.
+    pub max: u64,
+    /// OOM situations.
+    pub oom: u64,
+    /// Processes killed by the OOM killer.
+    pub oom_kill: u64,
+    /// Group kills (memory.oom.group; 5.17+).
+    pub oom_group_kill: Option<u64>,
+}
+
+/// One memory cgroup's limits and counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryCgroup {
+    /// The path as in `/proc/PID/cgroup`.
+    pub path: String,
+    /// v1 or v2.
+    pub version: MemoryVersion,
+    /// v2: the memory controller is enabled here (memory.* files exist). Always true in v1.
+    pub controller_enabled: bool,
+    /// `memory.limit_in_bytes` / `memory.max`. The v2 root cgroup has none: `Max`.
+    pub limit: Limit,
+    /// `memory.usage_in_bytes` / `memory.current`; `None` where the file does not exist.
+    pub usage_bytes: Option<u64>,
+    /// v1 `memory.memsw.limit_in_bytes` (memory + swap); `None` without swap accounting.
+    pub memsw_limit: Option<Limit>,
+    /// v2 `memory.swap.max`.
+    pub swap_max: Option<Limit>,
+    /// v1 `memory.oom_control`.
+    pub oom_control: Option<OomControl>,
+    /// v1 `memory.use_hierarchy`.
+    pub use_hierarchy: Option<bool>,
+    /// v1 `memory.swappiness`.
+    pub swappiness: Option<u64>,
+    /// v2 `memory.oom.group`.
+    pub oom_group: Option<bool>,
+    /// v2 `memory.events`.
+    pub events: Option<MemoryEvents>,
+}
+
+/// The memory hierarchy below a root.
+#[derive(Debug, Clone)]
+pub struct CgroupFs {
+    hierarchy: MemoryHierarchy,
+    page_size: u64,
+}
+
+impl CgroupFs {
+    /// Finds the memory hierarchy of the tree at `root` ([`detect`]); `Ok(None)` when no
+    /// memory controller is mounted. `page_size` recognises v1's "unlimited".
+    pub fn new(root: &Path, page_size: u64) -> Result<Option<CgroupFs>, SourceError> {
+        Ok(detect(root)?
+            .memory
+            .map(|hierarchy| CgroupFs::with_hierarchy(hierarchy, page_size)))
+    }
+
+    /// A reader of a known hierarchy.
+    pub fn with_hierarchy(hierarchy: MemoryHierarchy, page_size: u64) -> CgroupFs {
+        CgroupFs {
+            hierarchy,
+            page_size,
+        }
+    }
+
+    /// The hierarchy read.
+    pub fn hierarchy(&self) -> &MemoryHierarchy {
+        &self.hierarchy
+    }
+
+    /// The directory of a cgroup path (as in `/proc/PID/cgroup`); `None` when the path lies
+    /// outside what this mount shows (a mount of a sub-tree).
+    pub fn dir_of(&self, path: &str) -> Option<PathBuf> {
+        let root = self.hierarchy.mount_root.trim_end_matches('/');
+        let rel = if root.is_empty() {
+            path
+        } else if path == root {
+            ""
+        } else {
+            let rest = path.strip_prefix(root)?;
+            if !rest.starts_with('/') {
+                return None;
+            }
+            rest
+        };
+        Some(self.hierarchy.dir.join(rel.trim_start_matches('/')))
+    }
+
+    /// The pids in `cgroup.procs`; `Ok(None)` when the cgroup does not exist.
+    pub fn procs(&self, path: &str) -> Result<Option<Vec<u32>>, SourceError> {
+        let Some(dir) = self.dir_of(path) else {
+            return Ok(None);
+        };
+        let file = dir.join("cgroup.procs");
+        let Some(bytes) = read_optional(&file)? else {
+            return Ok(None);
+        };
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                l.trim().parse().map_err(|_| SourceError::Format {
+                    path: file.clone(),
+                    problem: format!("{l:?} is not a pid"),
+                })
+            })
+            .collect::<Result<Vec<u32>, _>>()
+            .map(Some)
+    }
+
+    /// Reads one cgroup's memory files; `Ok(None)` when it does not exist (or was removed
+    /// while being read) or lies outside the mount.
+    pub fn memory(&self, path: &str) -> Result<Option<MemoryCgroup>, SourceError> {
+        let Some(dir_path) = self.dir_of(path) else {
+            return Ok(None);
+        };
+        let Some(dir) = open_dir(&dir_path)? else {
+            return Ok(None);
+        };
+        let r = Reader {
+            dir,
+            path: &dir_path,
+        };
+        match self.hierarchy.version {
+            MemoryVersion::V1 => self.read_v1(&r, path),
+            MemoryVersion::V2 => read_v2(&r, path),
+        }
+    }
+
+    fn read_v1(&self, r: &Reader, path: &str) -> Result<Option<MemoryCgroup>, SourceError> {
+        let page = self.page_size;
+        let Some(limit) = r.get("memory.limit_in_bytes", |t| parse_v1_limit(t, page))? else {
+            return Ok(None);
+        };
+        let Some(usage) = r.get("memory.usage_in_bytes", parse_u64)? else {
+            return Ok(None);
+        };
+        Ok(Some(MemoryCgroup {
+            path: path.to_string(),
+            version: MemoryVersion::V1,
+            controller_enabled: true,
+            limit,
+            usage_bytes: Some(usage),
+            memsw_limit: r.get("memory.memsw.limit_in_bytes", |t| parse_v1_limit(t, page))?,
+            swap_max: None,
+            oom_control: r.get("memory.oom_control", |t| {
+                OomControl::from_flat(&parse_flat_keyed(t)?)
+            })?,
+            use_hierarchy: r.get("memory.use_hierarchy", parse_bool01)?,
+            swappiness: r.get("memory.swappiness", parse_u64)?,
+            oom_group: None,
+            events: None,
+        }))
+    }
+}
+
+fn read_v2(r: &Reader, path: &str) -> Result<Option<MemoryCgroup>, SourceError> {
+    let limit = r.get("memory.max", parse_v2_limit)?;
+    let usage = r.get("memory.current", parse_u64)?;
+    Ok(Some(MemoryCgroup {
+        path: path.to_string(),
+        version: MemoryVersion::V2,
+        controller_enabled: limit.is_some(),
+        limit: limit.unwrap_or(Limit::Max),
+        usage_bytes: usage,
+        memsw_limit: None,
+        swap_max: r.get("memory.swap.max", parse_v2_limit)?,
+        oom_control: None,
+        use_hierarchy: None,
+        swappiness: None,
+        oom_group: r.get("memory.oom.group", parse_bool01)?,
+        events: r.get("memory.events", |t| {
+            MemoryEvents::from_flat(&parse_flat_keyed(t)?)
+        })?,
+    }))
+}
+
+/// Reads files of one cgroup directory through its handle.
+struct Reader<'a> {
+    dir: File,
+    path: &'a Path,
+}
+
+impl Reader<'_> {
+    /// Reads and parses `name`; `Ok(None)` when it does not exist.
+    fn get<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, SourceError> {
+        let file = self.path.join(name);
+        let bytes = match read_at(&self.dir, name) {
+            Ok(b) => b,
+            Err(e) if is_vanished(&e) => return Ok(None),
+            Err(source) => return Err(SourceError::Io { path: file, source }),
+        };
+        parse(&String::from_utf8_lossy(&bytes))
+            .map(Some)
+            .map_err(|problem| SourceError::Format {
+                path: file,
+                problem,
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsers, named after the kernel's file formats (Documentation/admin-guide/cgroup-v2.rst,
+// "Interface Files": single value, flat keyed)
+
+/// A single unsigned value.
+pub fn parse_u64(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{:?} is not a number", text.trim()))
+}
+
+/// A single `0` or `1`.
+pub fn parse_bool01(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        other => Err(format!("{other:?} is neither 0 nor 1")),
+    }
+}
+
+/// A v2 limit: `max` or bytes.
+pub fn parse_v2_limit(text: &str) -> Result<Limit, String> {
+    match text.trim() {
+        "max" => Ok(Limit::Max),
+        _ => parse_u64(text).map(Limit::Bytes),
+    }
+}
+
+/// A v1 limit: bytes, where the page counter's maximum (`PAGE_COUNTER_MAX * PAGE_SIZE`,
+/// `LONG_MAX` rounded down to a page) or more means unlimited.
+pub fn parse_v1_limit(text: &str, page_size: u64) -> Result<Limit, String> {
+    let v = parse_u64(text)?;
+    let page = page_size.max(1);
+    let unlimited = (i64::MAX as u64 / page) * page;
+    Ok(if v >= unlimited {
+        Limit::Max
+    } else {
+        Limit::Bytes(v)
+    })
+}
+
+/// Flat keyed: `key value` per line.
+pub fn parse_flat_keyed(text: &str) -> Result<Vec<(String, u64)>, String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (k, v) = l
+                .trim()
+                .split_once(' ')
+                .ok_or_else(|| format!("{l:?} is not `key value`"))?;
+            Ok((
+                k.to_string(),
+                parse_u64(v).map_err(|e| format!("{k}: {e}"))?,
+            ))
+        })
+        .collect()
+}
+
+fn key(pairs: &[(String, u64)], k: &str) -> Option<u64> {
+    pairs.iter().find(|(n, _)| n == k).map(|(_, v)| *v)
+}
+
+fn required(pairs: &[(String, u64)], k: &str) -> Result<u64, String> {
+    key(pairs, k).ok_or_else(|| format!("no {k} line"))
+}
+
+impl OomControl {
+    /// From `memory.oom_control`'s keys.
+    pub fn from_flat(pairs: &[(String, u64)]) -> Result<OomControl, String> {
+        Ok(OomControl {
+            oom_kill_disable: required(pairs, "oom_kill_disable")? != 0,
+            under_oom: required(pairs, "under_oom")? != 0,
+            oom_kill: key(pairs, "oom_kill"),
+        })
+    }
+}
+
+impl MemoryEvents {
+    /// From `memory.events`' keys.
+    pub fn from_flat(pairs: &[(String, u64)]) -> Result<MemoryEvents, String> {
+        Ok(MemoryEvents {
+            low: required(pairs, "low")?,
+            high: required(pairs, "high")?,
+            max: required(pairs, "max")?,
+            oom: required(pairs, "oom")?,
+            oom_kill: required(pairs, "oom_kill")?,
+            oom_group_kill: key(pairs, "oom_group_kill"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    const UNLIMITED_4K: &str = "9223372036854771712\n";
+
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new() -> Tree {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "oomlens-cgroupfs-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Tree(p)
+        }
+        fn file(&self, rel: &str, text: &str) {
+            let p = self.0.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const HYBRID: &str = "\
+31 24 0:27 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs rw,mode=755
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory
+36 31 0:33 / /sys/fs/cgroup/cpu\\054cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+37 31 0:34 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn layouts_from_mountinfo() {
+        let root = Path::new("/fake");
+        let m = parse_mountinfo(HYBRID).unwrap();
+        assert_eq!(m[2].mount_point, "/sys/fs/cgroup/cpu,cpuacct");
+        let l = classify(&m, root);
+        assert_eq!(l.setup, Some(CgroupSetup::Hybrid));
+        let mem = l.memory.unwrap();
+        assert_eq!(mem.version, MemoryVersion::V1);
+        assert_eq!(mem.dir, Path::new("/fake/sys/fs/cgroup/memory"));
+
+        let unified =
+            parse_mountinfo("30 24 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n")
+                .unwrap();
+        let l = classify(&unified, root);
+        assert_eq!(l.setup, Some(CgroupSetup::Unified));
+        assert_eq!(l.memory.unwrap().version, MemoryVersion::V2);
+
+        let legacy =
+            parse_mountinfo("35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
+                .unwrap();
+        assert_eq!(classify(&legacy, root).setup, Some(CgroupSetup::Legacy));
+
+        // Hybrid without a v1 memory hierarchy: memory is on cgroup2.
+        let m = parse_mountinfo(
+            "36 31 0:33 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n\
+             37 31 0:34 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+        )
+        .unwrap();
+        let l = classify(&m, root);
+        assert_eq!(l.setup, Some(CgroupSetup::Hybrid));
+        assert_eq!(l.memory.unwrap().version, MemoryVersion::V2);
+
+        assert_eq!(classify(&[], root).setup, None);
+        assert!(parse_mountinfo("1 2 3\n").is_err());
+    }
+
+    #[test]
+    fn detect_falls_back_to_directories() {
+        let t = Tree::new();
+        t.file("sys/fs/cgroup/memory/memory.limit_in_bytes", UNLIMITED_4K);
+        t.file("sys/fs/cgroup/unified/cgroup.controllers", "\n");
+        let l = detect(&t.0).unwrap();
+        assert_eq!(l.setup, Some(CgroupSetup::Hybrid));
+        assert_eq!(l.memory.unwrap().version, MemoryVersion::V1);
+        let t = Tree::new();
+        t.file("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
+        assert_eq!(detect(&t.0).unwrap().setup, Some(CgroupSetup::Unified));
+        let t = Tree::new();
+        t.file("proc/self/mountinfo", "garbage\n");
+        let err = detect(&t.0).unwrap_err().to_string();
+        assert!(err.contains("proc/self/mountinfo"), "{err}");
+    }
+
+    #[test]
+    fn limits_and_keyed_files() {
+        assert_eq!(parse_v1_limit(UNLIMITED_4K, 4096), Ok(Limit::Max));
+        assert_eq!(parse_v1_limit("18446744073709551615", 4096), Ok(Limit::Max));
+        // 64 KiB pages round LONG_MAX further down.
+        assert_eq!(parse_v1_limit("9223372036854710272", 65536), Ok(Limit::Max));
+        assert_eq!(
+            parse_v1_limit("67108864\n", 4096),
+            Ok(Limit::Bytes(64 << 20))
+        );
+        assert_eq!(parse_v2_limit("max\n"), Ok(Limit::Max));
+        assert_eq!(parse_v2_limit("1048576\n"), Ok(Limit::Bytes(1 << 20)));
+        assert!(parse_v2_limit("-1").is_err());
+        assert!(parse_bool01("2").is_err());
+        let oc = OomControl::from_flat(
+            &parse_flat_keyed("oom_kill_disable 1\nunder_oom 0\noom_kill 3\n").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            oc,
+            OomControl {
+                oom_kill_disable: true,
+                under_oom: false,
+                oom_kill: Some(3)
+            }
+        );
+        assert!(
+            OomControl::from_flat(&parse_flat_keyed("under_oom 0\n").unwrap())
+                .unwrap_err()
+                .contains("oom_kill_disable")
+        );
+        assert!(parse_flat_keyed("oom 1 2\n").is_err());
+    }
+
+    fn v1_tree() -> (Tree, CgroupFs) {
+        let t = Tree::new();
+        t.file(
+            "proc/self/mountinfo",
+            "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+        );
+        let cg = "sys/fs/cgroup/memory/a/b";
+        t.file(&format!("{cg}/memory.limit_in_bytes"), "67108864\n");
+        t.file(&format!("{cg}/memory.usage_in_bytes"), "1048576\n");
+        t.file(&format!("{cg}/memory.memsw.limit_in_bytes"), UNLIMITED_4K);
+        t.file(
+            &format!("{cg}/memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        );
+        t.file(&format!("{cg}/memory.use_hierarchy"), "1\n");
+        t.file(&format!("{cg}/cgroup.procs"), "10\n11\n");
+        let fs = CgroupFs::new(&t.0, 4096).unwrap().unwrap();
+        (t, fs)
+    }
+
+    #[test]
+    fn reads_v1_cgroup() {
+        let (_t, fs) = v1_tree();
+        let m = fs.memory("/a/b").unwrap().unwrap();
+        assert_eq!(m.version, MemoryVersion::V1);
+        assert_eq!(m.limit, Limit::Bytes(64 << 20));
+        assert_eq!(m.usage_bytes, Some(1 << 20));
+        assert_eq!(m.memsw_limit, Some(Limit::Max));
+        assert_eq!(m.oom_control.unwrap().oom_kill, Some(2));
+        assert_eq!(m.use_hierarchy, Some(true));
+        assert_eq!(m.swappiness, None);
+        assert_eq!(fs.procs("/a/b").unwrap(), Some(vec![10, 11]));
+        // Missing cgroup: not an error.
+        assert_eq!(fs.memory("/a/gone").unwrap(), None);
+        assert_eq!(fs.procs("/a/gone").unwrap(), None);
+    }
+
+    #[test]
+    fn bad_v1_content_names_the_file() {
+        let (t, fs) = v1_tree();
+        t.file("sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "lots\n");
+        let err = fs.memory("/a/b").unwrap_err().to_string();
+        assert!(err.contains("a/b/memory.limit_in_bytes"), "{err}");
+        t.file("sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "4096\n");
+        t.file(
+            "sys/fs/cgroup/memory/a/b/memory.oom_control",
+            "under_oom 0\n",
+        );
+        let err = fs.memory("/a/b").unwrap_err().to_string();
+        assert!(
+            err.contains("memory.oom_control") && err.contains("oom_kill_disable"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_v2_cgroups_with_and_without_the_controller() {
+        let t = Tree::new();
+        t.file(
+            "proc/self/mountinfo",
+            "30 24 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+        );
+        let cg = "sys/fs/cgroup/system.slice/db.service";
+        t.file(&format!("{cg}/memory.max"), "max\n");
+        t.file(&format!("{cg}/memory.current"), "5000\n");
+        t.file(&format!("{cg}/memory.swap.max"), "0\n");
+        t.file(&format!("{cg}/memory.oom.group"), "1\n");
+        t.file(
+            &format!("{cg}/memory.events"),
+            "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\noom_group_kill 1\n",
+        );
+        t.file("sys/fs/cgroup/init.scope/cgroup.procs", "1\n");
+        let fs = CgroupFs::new(&t.0, 4096).unwrap().unwrap();
+        let m = fs.memory("/system.slice/db.service").unwrap().unwrap();
+        assert_eq!(m.limit, Limit::Max);
+        assert!(m.controller_enabled);
+        assert_eq!(m.swap_max, Some(Limit::Bytes(0)));
+        assert_eq!(m.oom_group, Some(true));
+        assert_eq!(m.events.unwrap().oom_group_kill, Some(1));
+        let n = fs.memory("/init.scope").unwrap().unwrap();
+        assert!(!n.controller_enabled);
+        assert_eq!((n.limit, n.usage_bytes), (Limit::Max, None));
+        t.file(&format!("{cg}/memory.events"), "low 0\n");
+        let err = fs
+            .memory("/system.slice/db.service")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("memory.events"), "{err}");
+    }
+
+    #[test]
+    fn namespaced_mount_root() {
+        let fs = CgroupFs::with_hierarchy(
+            MemoryHierarchy {
+                version: MemoryVersion::V1,
+                dir: PathBuf::from("/r/mem"),
+                mount_root: "/kubepods/pod1".into(),
+            },
+            4096,
+        );
+        assert_eq!(
+            fs.dir_of("/kubepods/pod1/c"),
+            Some(PathBuf::from("/r/mem/c"))
+        );
+        assert_eq!(fs.dir_of("/kubepods/pod1"), Some(PathBuf::from("/r/mem")));
+        assert_eq!(fs.dir_of("/kubepods/pod10"), None);
+        assert_eq!(fs.dir_of("/other"), None);
+    }
+}

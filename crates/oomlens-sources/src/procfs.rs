@@ -1,0 +1,946 @@
+//! Per-process and machine-wide memory facts from a procfs tree, as the OOM killer sees them.
+//!
+//! Everything is read below a root (`/` on the live host, a fake tree in tests): [`ProcFs::new`]
+//! takes it, nothing else here names an absolute path. Reading and parsing are apart: each file
+//! has a `parse_*` function over its text (tested on fixtures), and [`PidDir`] only fetches
+//! bytes. Sizes come out in bytes exactly as the kernel printed them (kB × 1024); converting to
+//! pages is the caller's business, with a page size it passes in as a value
+//! ([`host_page_size`] is for the binary's edge, never called by a parser).
+//!
+//! ## Vanishing processes
+//!
+//! A process can exit between listing `/proc` and reading its files. [`PidDir`] holds an
+//! open handle on `/proc/PID` and reads each file relative to it (`openat`), so a pid reused
+//! by a new process cannot answer for the one that was listed: a dead process's directory
+//! answers `ENOENT` or `ESRCH`. Those two errors mean "vanished" and come back as `Ok(None)`
+//! ([`is_vanished`] is the one place deciding it); every other error is an error naming the
+//! file. [`ProcFs::processes`] skips vanished pids and counts them.
+//!
+//! ## Files and the kernel's units
+//!
+//! | file | what is used | unit |
+//! |---|---|---|
+//! | `status` | `Name`, `State`, `Tgid`, `PPid`, `Uid`, `NSpid`, `Threads`, `Kthread` (6.x), `VmRSS`, `RssAnon`, `RssFile`, `RssShmem` (4.5+), `VmSwap`, `VmPTE` | kB |
+//! | `stat` | `comm`, `state`, `ppid`, `flags` (`PF_KTHREAD` where `Kthread:` is missing), `starttime` | clock ticks since boot |
+//! | `oom_score` | what `ps -o oom_score` shows: scaled against RAM + swap (fs/proc/base.c `proc_oom_score`) | 0..=2000 (5.9+), 0..=1000 before |
+//! | `oom_score_adj` | | -1000..=1000 |
+//! | `cgroup` | `ID:controllers:path` lines: the v1 `memory` line and the v2 `0::` line | |
+//! | `comm` | the task name (raw bytes, at most 15) | |
+//! | `meminfo` | `MemTotal`, `MemAvailable` (3.14+), `SwapTotal`, `SwapFree` | kB |
+//! | `sys/kernel/osrelease`, `sys/vm/*` | release; `swappiness`, `panic_on_oom`, `oom_kill_allocating_task` | |
+//!
+//! Why not the `procfs` crate: its `*_with_root` readers and `FromRead` parsers fit this
+//! shape, but its `Status` is read per path (`/proc/PID/status` opened anew) rather than
+//! through a held directory handle, it knows nothing of cgroup v1/v2 control files (which
+//! `cgroupfs` reads the same way as this module), and it would bring a dependency tree
+//! (rustix, bitflags, chrono, …) for six small line formats.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::SourceError;
+
+/// The default root of the live host.
+pub const DEFAULT_ROOT: &str = "/";
+
+/// `PF_KTHREAD` in `/proc/PID/stat`'s flags (include/linux/sched.h).
+pub const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// True for the errors that mean a process (or cgroup) went away while it was being read:
+/// `ENOENT` (its directory is gone) and `ESRCH` (a file opened before it exited). The one
+/// place this decision is made; callers turn it into `None`.
+pub fn is_vanished(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH))
+}
+
+/// The live host's page size (`sysconf(_SC_PAGESIZE)`), for the binary's edge: parsers and
+/// the analysis take the page size as a value.
+pub fn host_page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as u64
+    } else {
+        4096
+    }
+}
+
+fn io_err(path: &Path, source: io::Error) -> SourceError {
+    SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn format_err(path: &Path, problem: impl Into<String>) -> SourceError {
+    SourceError::Format {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+    }
+}
+
+/// Reads a whole file; `Ok(None)` when it (or its directory) vanished.
+pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, SourceError> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if is_vanished(&e) => Ok(None),
+        Err(e) => Err(io_err(path, e)),
+    }
+}
+
+/// Opens a directory as a handle for [`read_at`]; `Ok(None)` when it does not exist.
+pub(crate) fn open_dir(path: &Path) -> Result<Option<File>, SourceError> {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if is_vanished(&e) => Ok(None),
+        Err(e) => Err(io_err(path, e)),
+    }
+}
+
+/// Reads `name` relative to the directory handle `dir` (`openat`), so the directory cannot be
+/// swapped for another one (a reused pid) between reads. The `io::Error` is returned raw; the
+/// caller names the file.
+pub(crate) fn read_at(dir: &File, name: &str) -> io::Result<Vec<u8>> {
+    let c = CString::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: `dir` is an open directory fd and `c` a NUL-terminated name, both alive across
+    // the call; the returned fd is owned by the File below and closed on drop.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    let mut f = unsafe { File::from_raw_fd(fd) };
+    let mut buf = Vec::with_capacity(2048);
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// A procfs tree below a root.
+#[derive(Debug, Clone)]
+pub struct ProcFs {
+    /// `<root>/proc`.
+    proc_dir: PathBuf,
+}
+
+/// Every readable process of a [`ProcFs::processes`] walk.
+#[derive(Debug, Clone, Default)]
+pub struct Processes {
+    /// The processes, in ascending pid order.
+    pub list: Vec<Process>,
+    /// Pids listed but gone before all their files were read.
+    pub vanished: usize,
+}
+
+/// What one process's files say, read through one directory handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    /// The pid (a directory name in `/proc`: the thread-group id).
+    pub pid: u32,
+    /// `comm` (raw bytes, lossily decoded; may hold any byte but NUL and `/`).
+    pub comm: String,
+    /// `status`.
+    pub status: Status,
+    /// `stat`.
+    pub stat: Stat,
+    /// `oom_score`.
+    pub oom_score: u64,
+    /// `oom_score_adj`.
+    pub oom_score_adj: i32,
+    /// `cgroup`.
+    pub cgroups: Vec<CgroupLine>,
+}
+
+impl Process {
+    /// A kernel thread: `Kthread: 1` in status (6.x), else `PF_KTHREAD` in stat's flags.
+    pub fn is_kernel_thread(&self) -> bool {
+        self.status
+            .kthread
+            .unwrap_or(self.stat.flags & PF_KTHREAD != 0)
+    }
+
+    /// Resident bytes the OOM killer counts: anon + file + shmem (`get_mm_rss`). Falls back to
+    /// `VmRSS` on kernels before 4.5 (no `Rss*` split); 0 without an mm.
+    pub fn rss_bytes(&self) -> u64 {
+        let s = &self.status;
+        match (s.rss_anon, s.rss_file, s.rss_shmem) {
+            (Some(a), Some(f), Some(sh)) => a + f + sh,
+            _ => s.vm_rss.unwrap_or(0),
+        }
+    }
+
+    /// True when the process has no address space left (a zombie, or a kernel thread): status
+    /// prints no `VmRSS` then, and the OOM killer skips it (`find_lock_task_mm` finds no mm).
+    pub fn has_mm(&self) -> bool {
+        self.status.vm_rss.is_some()
+    }
+}
+
+impl ProcFs {
+    /// The procfs tree at `<root>/proc`.
+    pub fn new(root: &Path) -> ProcFs {
+        ProcFs {
+            proc_dir: root.join("proc"),
+        }
+    }
+
+    /// `<root>/proc`.
+    pub fn dir(&self) -> &Path {
+        &self.proc_dir
+    }
+
+    /// The pids listed in `/proc` (numeric entries), ascending.
+    pub fn pids(&self) -> Result<Vec<u32>, SourceError> {
+        let entries = std::fs::read_dir(&self.proc_dir).map_err(|e| io_err(&self.proc_dir, e))?;
+        let mut pids = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err(&self.proc_dir, e))?;
+            if let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+                pids.push(pid);
+            }
+        }
+        pids.sort_unstable();
+        Ok(pids)
+    }
+
+    /// Opens `/proc/PID`; `Ok(None)` when there is no such process.
+    pub fn open(&self, pid: u32) -> Result<Option<PidDir>, SourceError> {
+        let path = self.proc_dir.join(pid.to_string());
+        Ok(open_dir(&path)?.map(|dir| PidDir { pid, dir, path }))
+    }
+
+    /// Reads one process's files; `Ok(None)` when it vanished meanwhile.
+    pub fn process(&self, pid: u32) -> Result<Option<Process>, SourceError> {
+        let Some(d) = self.open(pid)? else {
+            return Ok(None);
+        };
+        d.process()
+    }
+
+    /// Reads every process; vanished ones are skipped and counted.
+    pub fn processes(&self) -> Result<Processes, SourceError> {
+        let mut out = Processes::default();
+        for pid in self.pids()? {
+            match self.process(pid)? {
+                Some(p) => out.list.push(p),
+                None => out.vanished += 1,
+            }
+        }
+        Ok(out)
+    }
+
+    fn read(&self, rel: &str) -> Result<Option<String>, SourceError> {
+        let path = self.proc_dir.join(rel);
+        Ok(read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    fn read_required(&self, rel: &str) -> Result<(PathBuf, String), SourceError> {
+        let path = self.proc_dir.join(rel);
+        let text = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
+        Ok((path, String::from_utf8_lossy(&text).into_owned()))
+    }
+
+    /// `meminfo`.
+    pub fn meminfo(&self) -> Result<Meminfo, SourceError> {
+        let (path, text) = self.read_required("meminfo")?;
+        parse_meminfo(&text).map_err(|p| format_err(&path, p))
+    }
+
+    /// Boot time in microseconds since the epoch: `btime` (seconds) in `stat`. The log
+    /// parser turns kernel monotonic stamps into wall-clock times with it.
+    pub fn boot_time_us(&self) -> Result<i64, SourceError> {
+        let (path, text) = self.read_required("stat")?;
+        let btime = text
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .ok_or_else(|| format_err(&path, "no btime line".to_string()))?;
+        let secs: i64 = btime
+            .trim()
+            .parse()
+            .map_err(|_| format_err(&path, format!("btime {btime:?} is not a number")))?;
+        Ok(secs * 1_000_000)
+    }
+
+    /// `sys/kernel/osrelease` (`6.18.44-fc-v669`); `None` when the tree has none.
+    pub fn kernel_release(&self) -> Result<Option<String>, SourceError> {
+        Ok(self
+            .read("sys/kernel/osrelease")?
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()))
+    }
+
+    /// An integer sysctl under `sys/` (`vm/swappiness`); `None` when absent.
+    pub fn sysctl_int(&self, name: &str) -> Result<Option<i64>, SourceError> {
+        let rel = format!("sys/{name}");
+        let Some(text) = self.read(&rel)? else {
+            return Ok(None);
+        };
+        let path = self.proc_dir.join(&rel);
+        parse_single_i64(&text)
+            .map(Some)
+            .map_err(|p| format_err(&path, p))
+    }
+
+    /// The number of online CPUs: `cpuN` lines of `stat`; `None` when absent.
+    pub fn online_cpus(&self) -> Result<Option<u32>, SourceError> {
+        Ok(self.read("stat")?.map(|t| parse_stat_cpus(&t)))
+    }
+}
+
+/// An open `/proc/PID` directory. Every read goes through its handle.
+#[derive(Debug)]
+pub struct PidDir {
+    pid: u32,
+    dir: File,
+    path: PathBuf,
+}
+
+impl PidDir {
+    /// The pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The raw bytes of one file; `Ok(None)` when the process vanished.
+    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        match read_at(&self.dir, name) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if is_vanished(&e) => Ok(None),
+            Err(e) => Err(io_err(&self.path.join(name), e)),
+        }
+    }
+
+    fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, SourceError> {
+        let Some(bytes) = self.read(name)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        parse(&text)
+            .map(Some)
+            .map_err(|p| format_err(&self.path.join(name), p))
+    }
+
+    /// `status`.
+    pub fn status(&self) -> Result<Option<Status>, SourceError> {
+        self.parsed("status", parse_status)
+    }
+
+    /// `stat`.
+    pub fn stat(&self) -> Result<Option<Stat>, SourceError> {
+        self.parsed("stat", parse_stat)
+    }
+
+    /// `oom_score`.
+    pub fn oom_score(&self) -> Result<Option<u64>, SourceError> {
+        self.parsed("oom_score", |t| {
+            parse_single_i64(t).and_then(|v| u64::try_from(v).map_err(|_| format!("{v} < 0")))
+        })
+    }
+
+    /// `oom_score_adj`.
+    pub fn oom_score_adj(&self) -> Result<Option<i32>, SourceError> {
+        self.parsed("oom_score_adj", parse_oom_score_adj)
+    }
+
+    /// `cgroup`.
+    pub fn cgroups(&self) -> Result<Option<Vec<CgroupLine>>, SourceError> {
+        self.parsed("cgroup", parse_cgroup)
+    }
+
+    /// `comm`, lossily decoded, without its newline.
+    pub fn comm(&self) -> Result<Option<String>, SourceError> {
+        Ok(self.read("comm")?.map(|b| parse_comm(&b)))
+    }
+
+    /// All of the above; `Ok(None)` as soon as one file says the process vanished.
+    pub fn process(&self) -> Result<Option<Process>, SourceError> {
+        let Some(status) = self.status()? else {
+            return Ok(None);
+        };
+        let Some(stat) = self.stat()? else {
+            return Ok(None);
+        };
+        let Some(oom_score) = self.oom_score()? else {
+            return Ok(None);
+        };
+        let Some(oom_score_adj) = self.oom_score_adj()? else {
+            return Ok(None);
+        };
+        let Some(cgroups) = self.cgroups()? else {
+            return Ok(None);
+        };
+        let Some(comm) = self.comm()? else {
+            return Ok(None);
+        };
+        Ok(Some(Process {
+            pid: self.pid,
+            comm,
+            status,
+            stat,
+            oom_score,
+            oom_score_adj,
+            cgroups,
+        }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsers, one per kernel file format
+
+/// `/proc/PID/status` (fs/proc/array.c `proc_pid_status`, fs/proc/task_mmu.c `task_mem`).
+/// Memory fields are absent for tasks without an mm (kernel threads, zombies).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// `Name:` as printed (the kernel escapes `\n` and `\\`); prefer `comm`.
+    pub name: String,
+    /// The first letter of `State:` (`R`, `S`, `D`, `Z`, …).
+    pub state: Option<char>,
+    /// `Tgid:`.
+    pub tgid: u32,
+    /// `PPid:`.
+    pub ppid: u32,
+    /// `Uid:` real, effective, saved, filesystem.
+    pub uid: [u32; 4],
+    /// `NSpid:`: the pid in each pid namespace from the one of this procfs down to the task's own.
+    pub ns_pid: Vec<u32>,
+    /// `Threads:`.
+    pub threads: Option<u32>,
+    /// `Kthread:` (6.x); `None` on kernels that do not print it.
+    pub kthread: Option<bool>,
+    /// `VmRSS:` bytes.
+    pub vm_rss: Option<u64>,
+    /// `RssAnon:` bytes (4.5+).
+    pub rss_anon: Option<u64>,
+    /// `RssFile:` bytes.
+    pub rss_file: Option<u64>,
+    /// `RssShmem:` bytes.
+    pub rss_shmem: Option<u64>,
+    /// `VmSwap:` bytes (swap entries × page size).
+    pub vm_swap: Option<u64>,
+    /// `VmPTE:` bytes (page tables, `mm_pgtables_bytes`).
+    pub vm_pte: Option<u64>,
+}
+
+fn kb(v: &str) -> Result<u64, String> {
+    let n = v.trim().strip_suffix("kB").unwrap_or(v).trim();
+    n.parse::<u64>()
+        .map(|k| k * 1024)
+        .map_err(|_| format!("{v:?} is not a kB count"))
+}
+
+fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
+    v.trim()
+        .parse()
+        .map_err(|_| format!("{key}: {:?} is not a number", v.trim()))
+}
+
+/// Parses `/proc/PID/status`. `Tgid`, `PPid` and `Uid` are required.
+pub fn parse_status(text: &str) -> Result<Status, String> {
+    let mut s = Status::default();
+    let (mut tgid, mut ppid, mut uid) = (None, None, None);
+    for line in text.lines() {
+        let Some((key, v)) = line.split_once(':') else {
+            continue;
+        };
+        match key {
+            "Name" => s.name = v.trim_start_matches([' ', '\t']).to_string(),
+            "State" => s.state = v.trim().chars().next(),
+            "Tgid" => tgid = Some(num(key, v)?),
+            "PPid" => ppid = Some(num(key, v)?),
+            "Uid" => {
+                let ids: Vec<u32> = v
+                    .split_whitespace()
+                    .map(|x| num(key, x))
+                    .collect::<Result<_, _>>()?;
+                let ids: [u32; 4] = ids
+                    .try_into()
+                    .map_err(|ids: Vec<u32>| format!("Uid: {} values, not 4", ids.len()))?;
+                uid = Some(ids);
+            }
+            "NSpid" => {
+                s.ns_pid = v
+                    .split_whitespace()
+                    .map(|x| num(key, x))
+                    .collect::<Result<_, _>>()?
+            }
+            "Threads" => s.threads = Some(num(key, v)?),
+            "Kthread" => s.kthread = Some(num::<u8>(key, v)? != 0),
+            "VmRSS" => s.vm_rss = Some(kb(v).map_err(|e| format!("{key}: {e}"))?),
+            "RssAnon" => s.rss_anon = Some(kb(v).map_err(|e| format!("{key}: {e}"))?),
+            "RssFile" => s.rss_file = Some(kb(v).map_err(|e| format!("{key}: {e}"))?),
+            "RssShmem" => s.rss_shmem = Some(kb(v).map_err(|e| format!("{key}: {e}"))?),
+            "VmSwap" => s.vm_swap = Some(kb(v).map_err(|e| format!("{key}: {e}"))?),
+            "VmPTE" => s.vm_pte = Some(kb(v).map_err(|e| format!("{key}: {e}"))?),
+            _ => {}
+        }
+    }
+    s.tgid = tgid.ok_or("no Tgid line")?;
+    s.ppid = ppid.ok_or("no PPid line")?;
+    s.uid = uid.ok_or("no Uid line")?;
+    Ok(s)
+}
+
+/// `/proc/PID/stat` fields used here (fs/proc/array.c `do_task_stat`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stat {
+    /// Field 1.
+    pub pid: u32,
+    /// Field 2, between the first `(` and the last `)`.
+    pub comm: String,
+    /// Field 3.
+    pub state: char,
+    /// Field 4.
+    pub ppid: u32,
+    /// Field 9: `task->flags` (`PF_*`).
+    pub flags: u64,
+    /// Field 20.
+    pub num_threads: u64,
+    /// Field 22: start time in clock ticks after boot. Processes are created (and put on the
+    /// kernel's task list) in this order.
+    pub starttime: u64,
+}
+
+/// Parses `/proc/PID/stat`. The comm may hold spaces and parentheses: it ends at the last `)`.
+pub fn parse_stat(text: &str) -> Result<Stat, String> {
+    let text = text.trim_end_matches('\n');
+    let open = text.find(" (").ok_or("no ` (` before comm")?;
+    let close = text.rfind(')').ok_or("no `)` after comm")?;
+    if close < open {
+        return Err("`)` before `(`".into());
+    }
+    let pid = num("pid", &text[..open])?;
+    let comm = text[open + 2..close].to_string();
+    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    // rest[0] is field 3 (state); field N is rest[N - 3].
+    let field = |n: usize| -> Result<&str, String> {
+        rest.get(n - 3)
+            .copied()
+            .ok_or_else(|| format!("only {} fields", rest.len() + 2))
+    };
+    Ok(Stat {
+        pid,
+        comm,
+        state: field(3)?.chars().next().unwrap_or('?'),
+        ppid: num("ppid", field(4)?)?,
+        flags: num("flags", field(9)?)?,
+        num_threads: num("num_threads", field(20)?)?,
+        starttime: num("starttime", field(22)?)?,
+    })
+}
+
+/// Parses one signed integer (`oom_score`, sysctls).
+pub fn parse_single_i64(text: &str) -> Result<i64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{:?} is not a number", text.trim()))
+}
+
+/// Parses `oom_score_adj`: an integer in -1000..=1000.
+pub fn parse_oom_score_adj(text: &str) -> Result<i32, String> {
+    let v = parse_single_i64(text)?;
+    if !(-1000..=1000).contains(&v) {
+        return Err(format!("{v} is outside -1000..=1000"));
+    }
+    Ok(v as i32)
+}
+
+/// `comm` bytes without the trailing newline, lossily decoded.
+pub fn parse_comm(bytes: &[u8]) -> String {
+    let b = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// One line of `/proc/PID/cgroup` (kernel/cgroup/cgroup.c `proc_cgroup_show`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupLine {
+    /// The hierarchy id; 0 for cgroup2.
+    pub hierarchy: u32,
+    /// The controllers (`memory`, `name=systemd`); empty for cgroup2.
+    pub controllers: Vec<String>,
+    /// The path, relative to the root of the hierarchy as seen from the reader's cgroup
+    /// namespace, without a ` (deleted)` suffix.
+    pub path: String,
+    /// The cgroup was removed (cgroup2 prints ` (deleted)`).
+    pub deleted: bool,
+}
+
+/// Parses `/proc/PID/cgroup`.
+pub fn parse_cgroup(text: &str) -> Result<Vec<CgroupLine>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(ctrl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!("{line:?} is not ID:CONTROLLERS:PATH"));
+        };
+        let (path, deleted) = match path.strip_suffix(" (deleted)") {
+            Some(p) => (p, true),
+            None => (path, false),
+        };
+        out.push(CgroupLine {
+            hierarchy: num("hierarchy id", id)?,
+            controllers: ctrl
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
+            path: path.to_string(),
+            deleted,
+        });
+    }
+    Ok(out)
+}
+
+/// The v1 `memory` line's path, if any.
+pub fn memory_v1_path(lines: &[CgroupLine]) -> Option<&str> {
+    lines
+        .iter()
+        .find(|l| l.hierarchy != 0 && l.controllers.iter().any(|c| c == "memory"))
+        .map(|l| l.path.as_str())
+}
+
+/// The cgroup2 `0::` line's path, if any.
+pub fn unified_path(lines: &[CgroupLine]) -> Option<&str> {
+    lines
+        .iter()
+        .find(|l| l.hierarchy == 0 && l.controllers.is_empty())
+        .map(|l| l.path.as_str())
+}
+
+/// `/proc/meminfo` values used for the machine's OOM domain, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Meminfo {
+    /// `MemTotal` (`totalram_pages()`).
+    pub mem_total: u64,
+    /// `MemAvailable` (3.14+).
+    pub mem_available: Option<u64>,
+    /// `MemFree`.
+    pub mem_free: u64,
+    /// `SwapTotal` (`total_swap_pages`).
+    pub swap_total: u64,
+    /// `SwapFree`.
+    pub swap_free: u64,
+}
+
+/// Parses `/proc/meminfo`; `MemTotal`, `MemFree`, `SwapTotal` and `SwapFree` are required.
+pub fn parse_meminfo(text: &str) -> Result<Meminfo, String> {
+    let mut m = Meminfo::default();
+    let mut seen = [false; 4];
+    for line in text.lines() {
+        let Some((key, v)) = line.split_once(':') else {
+            continue;
+        };
+        let slot = match key {
+            "MemTotal" => Some((0, &mut m.mem_total)),
+            "MemFree" => Some((1, &mut m.mem_free)),
+            "SwapTotal" => Some((2, &mut m.swap_total)),
+            "SwapFree" => Some((3, &mut m.swap_free)),
+            "MemAvailable" => {
+                m.mem_available = Some(kb(v).map_err(|e| format!("{key}: {e}"))?);
+                None
+            }
+            _ => None,
+        };
+        if let Some((i, field)) = slot {
+            *field = kb(v).map_err(|e| format!("{key}: {e}"))?;
+            seen[i] = true;
+        }
+    }
+    for (i, name) in ["MemTotal", "MemFree", "SwapTotal", "SwapFree"]
+        .iter()
+        .enumerate()
+    {
+        if !seen[i] {
+            return Err(format!("no {name} line"));
+        }
+    }
+    Ok(m)
+}
+
+/// The number of `cpuN` lines in `/proc/stat`.
+pub fn parse_stat_cpus(text: &str) -> u32 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix("cpu")
+                .and_then(|r| r.split(' ').next())
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .count() as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    const STATUS: &str = "Name:\toomlens-hog\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\n\
+Ngid:\t0\nPid:\t4242\nPPid:\t4200\nTracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\n\
+Gid:\t1000\t1000\t1000\t1000\nNSpid:\t4242\nKthread:\t0\nVmPeak:\t   30000 kB\n\
+VmRSS:\t   26000 kB\nRssAnon:\t   24576 kB\nRssFile:\t    1400 kB\nRssShmem:\t      24 kB\n\
+VmPTE:\t      88 kB\nVmSwap:\t       4 kB\nThreads:\t3\n";
+
+    const STAT: &str = "4242 (a b) (c) S 4200 4242 4200 0 -1 4194560 300 0 0 0 1 2 0 0 20 0 3 0 \
+987654 31000000 6500 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+
+    /// A fresh fake root; removed on drop.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new() -> Tree {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "oomlens-procfs-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(p.join("proc")).unwrap();
+            Tree(p)
+        }
+        fn file(&self, rel: &str, text: &str) {
+            let p = self.0.join("proc").join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        fn pid(&self, pid: u32, status: &str, adj: &str) {
+            self.file(&format!("{pid}/status"), status);
+            self.file(
+                &format!("{pid}/stat"),
+                &STAT.replacen("4242", &pid.to_string(), 1),
+            );
+            self.file(&format!("{pid}/oom_score"), "700\n");
+            self.file(&format!("{pid}/oom_score_adj"), adj);
+            self.file(&format!("{pid}/cgroup"), "4:memory:/a/b\n0::/\n");
+            self.file(&format!("{pid}/comm"), "hog\n");
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn status_fields_in_bytes() {
+        let s = parse_status(STATUS).unwrap();
+        assert_eq!((s.tgid, s.ppid, s.uid), (4242, 4200, [1000; 4]));
+        assert_eq!(s.name, "oomlens-hog");
+        assert_eq!(s.state, Some('S'));
+        assert_eq!(s.kthread, Some(false));
+        assert_eq!(s.threads, Some(3));
+        assert_eq!(s.rss_anon, Some(24576 * 1024));
+        assert_eq!(s.rss_file, Some(1400 * 1024));
+        assert_eq!(s.rss_shmem, Some(24 * 1024));
+        assert_eq!(s.vm_swap, Some(4 * 1024));
+        assert_eq!(s.vm_pte, Some(88 * 1024));
+        assert_eq!(s.ns_pid, vec![4242]);
+    }
+
+    #[test]
+    fn status_of_a_kernel_thread_has_no_memory() {
+        let s = parse_status(
+            "Name:\tkthreadd\nState:\tS (sleeping)\nTgid:\t2\nPid:\t2\nPPid:\t0\n\
+             Uid:\t0\t0\t0\t0\nKthread:\t1\nThreads:\t1\n",
+        )
+        .unwrap();
+        assert_eq!(s.kthread, Some(true));
+        assert_eq!((s.vm_rss, s.rss_anon, s.vm_pte), (None, None, None));
+    }
+
+    #[test]
+    fn status_errors_name_the_problem() {
+        assert!(parse_status("Name:\tx\nPPid:\t1\nUid:\t0\t0\t0\t0\n")
+            .unwrap_err()
+            .contains("Tgid"));
+        assert!(parse_status("Tgid:\tx\n").unwrap_err().contains("Tgid"));
+        assert!(parse_status("Tgid:\t1\nPPid:\t0\nUid:\t0\t0\n")
+            .unwrap_err()
+            .contains("Uid"));
+        assert!(
+            parse_status("Tgid:\t1\nPPid:\t0\nUid:\t0\t0\t0\t0\nRssAnon:\tlots kB\n")
+                .unwrap_err()
+                .contains("RssAnon")
+        );
+    }
+
+    #[test]
+    fn stat_comm_with_parentheses_and_kthread_flag() {
+        let s = parse_stat(STAT).unwrap();
+        assert_eq!(s.pid, 4242);
+        assert_eq!(s.comm, "a b) (c");
+        assert_eq!((s.state, s.ppid), ('S', 4200));
+        assert_eq!(s.flags, 4194560);
+        assert_eq!(s.flags & PF_KTHREAD, 0);
+        assert_eq!(s.num_threads, 3);
+        assert_eq!(s.starttime, 987654);
+        let k =
+            parse_stat("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 1 0 0 0")
+                .unwrap();
+        assert_ne!(k.flags & PF_KTHREAD, 0);
+        assert!(parse_stat("12 comm S 1").is_err());
+        assert!(parse_stat("12 (c) S 1 2").unwrap_err().contains("fields"));
+    }
+
+    #[test]
+    fn cgroup_lines_v1_v2_and_deleted() {
+        let lines = parse_cgroup(
+            "9:name=systemd:/\n4:memory:/process_api/abc\n3:cpu,cpuacct:/x:y\n0::/a/b (deleted)\n",
+        )
+        .unwrap();
+        assert_eq!(memory_v1_path(&lines), Some("/process_api/abc"));
+        assert_eq!(unified_path(&lines), Some("/a/b"));
+        assert!(lines[3].deleted);
+        assert_eq!(lines[2].path, "/x:y");
+        assert_eq!(lines[2].controllers, ["cpu", "cpuacct"]);
+        assert!(parse_cgroup("garbage\n").is_err());
+        assert_eq!(unified_path(&parse_cgroup("4:memory:/\n").unwrap()), None);
+    }
+
+    #[test]
+    fn adj_meminfo_and_cpus() {
+        assert_eq!(parse_oom_score_adj("-1000\n"), Ok(-1000));
+        assert!(parse_oom_score_adj("1001\n").is_err());
+        assert!(parse_oom_score_adj("x\n").is_err());
+        let m = parse_meminfo(
+            "MemTotal:       24684000 kB\nMemFree:        23000000 kB\n\
+             MemAvailable:   24000000 kB\nSwapTotal:      0 kB\nSwapFree:       0 kB\n",
+        )
+        .unwrap();
+        assert_eq!(m.mem_total, 24_684_000 * 1024);
+        assert_eq!(m.mem_available, Some(24_000_000 * 1024));
+        assert!(parse_meminfo("MemTotal: 1 kB\n")
+            .unwrap_err()
+            .contains("MemFree"));
+        assert_eq!(
+            parse_stat_cpus("cpu  1 2 3\ncpu0 1 2\ncpu1 3 4\nintr 5\ncpufreq 1\n"),
+            2
+        );
+        assert_eq!(parse_comm(b"a\x01b\n"), "a\x01b");
+    }
+
+    #[test]
+    fn reads_a_fake_tree() {
+        let t = Tree::new();
+        t.pid(4242, STATUS, "300\n");
+        t.pid(
+            2,
+            "Name:\tkthreadd\nTgid:\t2\nPPid:\t0\nUid:\t0\t0\t0\t0\nKthread:\t1\n",
+            "0\n",
+        );
+        t.file("self/status", STATUS); // not a pid: ignored
+        t.file(
+            "meminfo",
+            "MemTotal: 1024 kB\nMemFree: 512 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
+        );
+        t.file("sys/kernel/osrelease", "6.18.44-test\n");
+        t.file("sys/vm/swappiness", "60\n");
+        let fs = ProcFs::new(&t.0);
+        assert_eq!(fs.pids().unwrap(), vec![2, 4242]);
+        let all = fs.processes().unwrap();
+        assert_eq!(all.list.len(), 2);
+        let p = &all.list[1];
+        assert_eq!(p.pid, 4242);
+        assert_eq!(p.comm, "hog");
+        assert_eq!(p.oom_score_adj, 300);
+        assert_eq!(p.oom_score, 700);
+        assert_eq!(memory_v1_path(&p.cgroups), Some("/a/b"));
+        assert_eq!(p.rss_bytes(), (24576 + 1400 + 24) * 1024);
+        assert!(!p.is_kernel_thread() && p.has_mm());
+        assert!(all.list[0].is_kernel_thread());
+        assert_eq!(fs.meminfo().unwrap().mem_total, 1024 * 1024);
+        assert_eq!(
+            fs.kernel_release().unwrap().as_deref(),
+            Some("6.18.44-test")
+        );
+        assert_eq!(fs.sysctl_int("vm/swappiness").unwrap(), Some(60));
+        assert_eq!(fs.sysctl_int("vm/panic_on_oom").unwrap(), None);
+    }
+
+    #[test]
+    fn vanished_pid_is_skipped_not_an_error() {
+        let t = Tree::new();
+        t.pid(10, STATUS, "0\n");
+        // 11 lost its files between the listing and the read (as if it exited).
+        std::fs::create_dir_all(t.0.join("proc/11")).unwrap();
+        let fs = ProcFs::new(&t.0);
+        let all = fs.processes().unwrap();
+        assert_eq!(all.list.iter().map(|p| p.pid).collect::<Vec<_>>(), [10]);
+        assert_eq!(all.vanished, 1);
+        assert!(fs.process(12345).unwrap().is_none());
+        // A handle opened before the directory went away answers "vanished".
+        let d = fs.open(10).unwrap().unwrap();
+        std::fs::remove_dir_all(t.0.join("proc/10")).unwrap();
+        assert!(d.status().unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_content_is_an_error_naming_the_file() {
+        let t = Tree::new();
+        t.pid(10, STATUS, "lots\n");
+        let fs = ProcFs::new(&t.0);
+        let err = fs.processes().unwrap_err().to_string();
+        assert!(err.contains("10/oom_score_adj"), "{err}");
+        assert!(err.contains("not a number"), "{err}");
+        t.file("meminfo", "MemTotal: x kB\n");
+        let err = fs.meminfo().unwrap_err().to_string();
+        assert!(err.contains("meminfo") && err.contains("MemTotal"), "{err}");
+    }
+
+    #[test]
+    fn missing_required_file_is_an_error_but_missing_proc_is_too() {
+        let t = Tree::new();
+        let fs = ProcFs::new(&t.0);
+        let err = fs.meminfo().unwrap_err().to_string();
+        assert!(err.contains("proc/meminfo"), "{err}");
+        let nowhere = ProcFs::new(&t.0.join("nope"));
+        assert!(nowhere.pids().unwrap_err().to_string().contains("nope"));
+        assert_eq!(fs.online_cpus().unwrap(), None);
+    }
+
+    #[test]
+    fn a_non_vanishing_io_error_is_an_error() {
+        let t = Tree::new();
+        t.pid(10, STATUS, "0\n");
+        // A directory where a file should be: EISDIR, which is not "vanished".
+        std::fs::remove_file(t.0.join("proc/10/comm")).unwrap();
+        std::fs::create_dir(t.0.join("proc/10/comm")).unwrap();
+        let err = ProcFs::new(&t.0).process(10).unwrap_err().to_string();
+        assert!(err.contains("10/comm"), "{err}");
+    }
+
+    #[test]
+    fn boot_time_from_a_fake_root() {
+        let dir = std::env::temp_dir().join(format!("oomlens-btime-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("proc")).unwrap();
+        std::fs::write(
+            dir.join("proc/stat"),
+            "cpu 1 2 3\nbtime 1795425442\nprocesses 9\n",
+        )
+        .unwrap();
+        let p = ProcFs::new(&dir);
+        assert_eq!(p.boot_time_us().unwrap(), 1_795_425_442_000_000);
+        std::fs::write(dir.join("proc/stat"), "cpu 1 2 3\n").unwrap();
+        assert!(p
+            .boot_time_us()
+            .unwrap_err()
+            .to_string()
+            .contains("no btime"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
