@@ -223,7 +223,13 @@ impl Explainer {
                 code: "no-killable-process",
                 severity: Severity::Critical,
                 message: "the kernel found no process it was allowed to kill (all had oom_score_adj -1000 or were unkillable)".into(),
-                evidence: vec![],
+                evidence: {
+                    let rows = inc.task_table.as_ref().map(|t| t.rows.as_slice()).unwrap_or(&[]);
+                    vec![
+                        ev("tasks listed", rows.len() as f64, "tasks"),
+                        ev("tasks with oom_score_adj -1000", rows.iter().filter(|r| r.oom_score_adj == Some(-1000)).count() as f64, "tasks"),
+                    ]
+                },
             });
         }
         if let Some(t) = &inc.oomd_trigger {
@@ -240,7 +246,20 @@ impl Explainer {
                     t.value.as_deref().unwrap_or("?"),
                     t.limit.as_deref().unwrap_or("?")
                 ),
-                evidence: vec![],
+                evidence: {
+                    let pct = |v: &Option<String>| {
+                        v.as_deref()
+                            .and_then(|v| v.trim_end_matches('%').parse::<f64>().ok())
+                    };
+                    let mut e = Vec::new();
+                    if let Some(v) = pct(&t.value) {
+                        e.push(ev("measured", v, "%"));
+                    }
+                    if let Some(l) = pct(&t.limit) {
+                        e.push(ev("limit", l, "%"));
+                    }
+                    e
+                },
             });
         }
         let restart_loop = owner

@@ -55,3 +55,43 @@ fn ranking_agrees_with_the_kernel_or_says_why() {
         "some re-computed rankings disagree with the kernel"
     );
 }
+
+/// "No finding without evidence": over the whole corpus, every finding carries the numbers
+/// it was derived from, and every piece of advice answers a finding of the same incident.
+#[test]
+fn every_finding_carries_its_numbers() {
+    use oomlens_analysis::explain::Explainer;
+    let mut files: Vec<_> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut findings = 0;
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+    {
+        let mut ex = Explainer::new();
+        for inc in parse_bytes(&std::fs::read(path).unwrap(), Options::default()) {
+            let e = ex.explain(&inc);
+            for f in &e.findings {
+                findings += 1;
+                assert!(
+                    !f.evidence.is_empty(),
+                    "{}: {} has no evidence",
+                    path.display(),
+                    f.code
+                );
+            }
+            for a in &e.advice {
+                assert!(
+                    e.findings.iter().any(|f| f.code == a.finding),
+                    "{}: advice for absent {}",
+                    path.display(),
+                    a.finding
+                );
+            }
+        }
+    }
+    assert!(findings >= 20, "only {findings} findings over the corpus");
+}

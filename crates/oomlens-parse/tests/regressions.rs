@@ -57,3 +57,32 @@ fn a_selection_without_killed_line_ends_the_report() {
     assert_eq!(incs[0].kills[0].line, report_lines);
     assert_eq!(incs[0].kills[0].pid, Some(2649));
 }
+
+/// memory.oom.group (4.19+): after the victim, every task of the group is killed with its own
+/// `Killed process` line, and the victim may be printed twice. One event, one incident.
+#[test]
+fn oom_group_kills_are_one_incident() {
+    let log = "[ 10.000000] a invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n\
+               [ 10.000100] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/g,task_memcg=/g,task=b,pid=11,uid=0\n\
+               [ 10.000200] Memory cgroup out of memory: Killed process 11 (b) total-vm:9kB, anon-rss:8kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:500\n\
+               [ 10.000300] Tasks in /g are going to be killed due to memory.oom.group set\n\
+               [ 10.000400] Memory cgroup out of memory: Killed process 10 (a) total-vm:9kB, anon-rss:4kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:-200\n\
+               [ 10.000500] Memory cgroup out of memory: Killed process 11 (b) total-vm:9kB, anon-rss:8kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:500\n\
+               [ 10.000600] Memory cgroup out of memory: Killed process 12 (c) total-vm:9kB, anon-rss:2kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n";
+    let incs = parse_bytes(log.as_bytes(), Options::default());
+    assert_eq!(incs.len(), 1);
+    assert_eq!(incs[0].oom_group.as_deref(), Some("/g"));
+    let pids: Vec<_> = incs[0].kills.iter().map(|k| k.pid.unwrap()).collect();
+    assert_eq!(pids, [11, 10, 12]);
+}
+
+/// Out-of-memory errors of language runtimes and GPUs kill nothing: no incident.
+#[test]
+fn runtime_and_gpu_errors_are_no_incident() {
+    let log = "Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space\n\
+               \tat java.base/java.util.Arrays.copyOf(Arrays.java:3512)\n\
+               fatal error: runtime: out of memory\n\
+               torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB\n\
+               MemoryError\n";
+    assert!(parse_bytes(log.as_bytes(), Options::default()).is_empty());
+}

@@ -284,3 +284,85 @@ fn since_until_select_by_wall_clock() {
     assert_eq!(pids, vec![serde_json::Value::from(2)]);
     assert_eq!(v["summary"]["filtered_out"], 1);
 }
+
+/// Runs `oomlens` as uid/gid 65534 when we are root (setpriv), else as ourselves: either way
+/// without the right to read a 0000 file.
+fn unprivileged() -> Command {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_oomlens"),
+        ]);
+        c
+    } else {
+        oomlens()
+    }
+}
+
+#[test]
+fn no_permission_on_the_kernel_log_exits_2_naming_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tmpdir("eacces");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kmsg = d.join("kmsg");
+    std::fs::write(&kmsg, "6,1,1,-;x\n").unwrap();
+    std::fs::set_permissions(&kmsg, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = unprivileged()
+        .args(["explain", "--source", "kmsg", "--kmsg-path"])
+        .arg(&kmsg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains(&kmsg.display().to_string()) && e.contains("Permission denied"),
+        "{e}"
+    );
+    // An unreadable log file too.
+    let out = unprivileged()
+        .args(["explain"])
+        .arg(&kmsg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot open"), "{}", stderr(&out));
+}
+
+/// Colour only on a terminal, and never with NO_COLOR (https://no-color.org): run under a
+/// pseudo-terminal made by script(1).
+#[test]
+fn no_color_is_honoured_on_a_terminal() {
+    let d = tmpdir("color");
+    let log = d.join("r.log");
+    std::fs::write(&log, REPORT).unwrap();
+    let run = |no_color: bool| {
+        let cmd = format!(
+            "{} explain {}",
+            env!("CARGO_BIN_EXE_oomlens"),
+            log.display()
+        );
+        let mut c = Command::new("script");
+        c.args(["-q", "-e", "-c", &cmd, "/dev/null"])
+            .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "script: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = run(false);
+    assert!(
+        coloured.contains("\x1b[1m") && coloured.contains("hog (pid 4242)"),
+        "{coloured:?}"
+    );
+    let plain = run(true);
+    assert!(
+        !plain.contains('\x1b') && plain.contains("hog (pid 4242)"),
+        "{plain:?}"
+    );
+}
