@@ -556,7 +556,7 @@ fn b_big_innocent_sibling() {
     let (file, v) = explain_records(&dir, &o.records);
     let ours = our_incidents(&v, o.cg.path(), &o.kills, &file);
     check_all(&ours, &o, "(b)");
-    ranking_agrees(&ours[0], &o, "(b)");
+    ranking_agrees(ours[0], &o, "(b)");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -602,7 +602,7 @@ fn c_victim_by_oom_score_adj() {
     let (file, v) = explain_records(&dir, &o.records);
     let ours = our_incidents(&v, o.cg.path(), &o.kills, &file);
     check_all(&ours, &o, "(c)");
-    ranking_agrees(&ours[0], &o, "(c)");
+    ranking_agrees(ours[0], &o, "(c)");
     assert_eq!(ours[0]["kills"][0]["oom_score_adj"], 900);
 }
 
@@ -671,7 +671,7 @@ fn d_tmpfs_charged_to_cgroup() {
     let (file, v) = explain_records(&dir, &o.records);
     let ours = our_incidents(&v, o.cg.path(), &o.kills, &file);
     check_all(&ours, &o, "(d)");
-    ranking_agrees(&ours[0], &o, "(d)");
+    ranking_agrees(ours[0], &o, "(d)");
     let entries = ours[0]["memory_stat"]["entries"].as_array();
     let json_shmem = entries
         .and_then(|e| e.iter().find(|e| e["key"] == "shmem"))
