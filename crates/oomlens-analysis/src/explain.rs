@@ -619,6 +619,7 @@ fn restart_findings(
     let Some(interval) = l.mean_interval_s else {
         return;
     };
+    let in_pod = owner.is_some_and(|o| o.pod_uid.is_some());
     let unit = owner.and_then(|o| o.unit.clone());
     let target = unit
         .as_ref()
@@ -638,15 +639,26 @@ fn restart_findings(
             evidence: vec![ev("victim size at kill", max, "KiB"), ev("limit", limit_kb.unwrap_or(0) as f64, "KiB"), ev("growth rate", rate_kb_per_min, "KiB/min")],
         });
         let high_mib = limit_kb.unwrap_or(0) * 9 / 10 / 1024;
-        advice.push(Advice {
-            finding: "leak-to-limit",
-            reason: "MemoryHigh below MemoryMax makes the kernel throttle and reclaim before it kills, and a planned restart before the limit loses no work in flight; fix the leak itself".into(),
-            target,
-            snippet: format!(
-                "[Service]\nMemoryHigh={high_mib}M\nMemoryMax={}M\nRuntimeMaxSec={}",
-                limit_kb.unwrap_or(0) / 1024,
-                ((interval * 0.8) as u64).max(60)
-            ),
+        let limit_mib = limit_kb.unwrap_or(0) / 1024;
+        advice.push(if in_pod {
+            Advice {
+                finding: "leak-to-limit",
+                reason: "a higher limit only delays the next kill; cap the runtime's heap below the limit so it collects or fails visibly instead of being killed, and fix the leak".into(),
+                target: Some("the container's spec in the pod template".into()),
+                snippet: format!(
+                    "resources:\n  requests:\n    memory: {limit_mib}Mi\n  limits:\n    memory: {limit_mib}Mi\nenv:\n- name: GOMEMLIMIT        # Go; for the JVM: -XX:MaxRAMPercentage=75\n  value: {high_mib}MiB"
+                ),
+            }
+        } else {
+            Advice {
+                finding: "leak-to-limit",
+                reason: "MemoryHigh below MemoryMax makes the kernel throttle and reclaim before it kills, and a planned restart before the limit loses no work in flight; fix the leak itself".into(),
+                target,
+                snippet: format!(
+                    "[Service]\nMemoryHigh={high_mib}M\nMemoryMax={limit_mib}M\nRuntimeMaxSec={}",
+                    ((interval * 0.8) as u64).max(60)
+                ),
+            }
         });
     } else if same_size && near_limit {
         findings.push(Finding {
@@ -660,11 +672,24 @@ fn restart_findings(
             evidence: vec![ev("victim size at kill", max, "KiB"), ev("limit", limit_kb.unwrap_or(0) as f64, "KiB"), ev("mean interval", interval, "s")],
         });
         let need_mib = (max / 1024.0 * 1.5).ceil() as u64;
-        advice.push(Advice {
-            finding: "limit-below-working-set",
-            reason: format!("the workload reaches the limit within {} of starting, every time: give it room for its working set plus headroom", human_secs(interval)),
-            target,
-            snippet: format!("[Service]\nMemoryHigh={}M\nMemoryMax={need_mib}M", need_mib * 9 / 10),
+        let reason = format!(
+            "the workload reaches the limit within {} of starting, every time: give it room for its working set plus headroom",
+            human_secs(interval)
+        );
+        advice.push(if in_pod {
+            Advice {
+                finding: "limit-below-working-set",
+                reason,
+                target: Some("the container's spec in the pod template".into()),
+                snippet: format!("resources:\n  requests:\n    memory: {need_mib}Mi\n  limits:\n    memory: {need_mib}Mi"),
+            }
+        } else {
+            Advice {
+                finding: "limit-below-working-set",
+                reason,
+                target,
+                snippet: format!("[Service]\nMemoryHigh={}M\nMemoryMax={need_mib}M", need_mib * 9 / 10),
+            }
         });
     }
 }
@@ -786,6 +811,33 @@ mod tests {
             .iter()
             .any(|a| a.snippet.contains("MemoryMax=383M")));
         assert!(!codes(&e).contains(&"leak-to-limit"));
+    }
+
+    #[test]
+    fn a_pod_gets_a_kubernetes_resources_stanza() {
+        let mut ex = Explainer::new();
+        let cg = "/kubepods/burstable/pod28fcb1a0-a45c-44e7-b9bf-e3b9360bedba/3e5e5eab87df615f4777e6f7f261a7fb62f4a7ee5bc3e25e3a5b5223ccd368fe";
+        let mut e = None;
+        for n in 0..3 {
+            e = Some(ex.explain(&kill(cg, 2 * n, 255, 256)));
+        }
+        let e = e.unwrap();
+        let a = e
+            .advice
+            .iter()
+            .find(|a| a.finding == "limit-below-working-set")
+            .unwrap();
+        assert!(
+            a.snippet.starts_with(
+                "resources:\n  requests:\n    memory: 383Mi\n  limits:\n    memory: 383Mi"
+            ),
+            "{}",
+            a.snippet
+        );
+        assert_eq!(
+            e.restart_loop.as_ref().unwrap().key,
+            "container 3e5e5eab87df615f4777e6f7f261a7fb62f4a7ee5bc3e25e3a5b5223ccd368fe"
+        );
     }
 
     #[test]

@@ -32,11 +32,47 @@ pub struct Owner {
     pub container_id: Option<String>,
     /// The runtime that named the container: `docker`, `containerd`, `crio`, `podman`, `lxc`.
     pub runtime: Option<String>,
+    /// What the live host still knows (never read from the log; filled only when
+    /// explaining this host's own log and where readable).
+    #[serde(skip_serializing_if = "LiveDetails::is_empty")]
+    pub live: LiveDetails,
+}
+
+/// Owner details read from the live host: unit files, the container runtime's state, the
+/// kubelet's log directories.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LiveDetails {
+    /// `Description=` of the systemd unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_description: Option<String>,
+    /// The container's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// The pod's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
+    /// The pod's namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_namespace: Option<String>,
+}
+
+impl LiveDetails {
+    /// True when nothing was found.
+    pub fn is_empty(&self) -> bool {
+        *self == LiveDetails::default()
+    }
 }
 
 impl Owner {
     /// A short human label: `pod 6b1a…/container 3e5e5e…`, `worker.service`, `session-2 (uid 1000)`.
     pub fn label(&self) -> Option<String> {
+        if let (Some(ns), Some(name)) = (&self.live.pod_namespace, &self.live.pod_name) {
+            let mut s = format!("pod {ns}/{name}");
+            if let Some(c) = &self.live.container_name {
+                s.push_str(&format!(", container {c}"));
+            }
+            return Some(s);
+        }
         if let Some(pod) = &self.pod_uid {
             let mut s = format!("pod {pod}");
             if let Some(q) = &self.qos_class {

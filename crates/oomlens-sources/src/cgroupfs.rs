@@ -537,6 +537,309 @@ impl MemoryEvents {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// What `oomlens top` samples per cgroup and tick
+
+/// `memory.pressure` / `/proc/pressure/memory` (Documentation/accounting/psi.rst): the
+/// share of wall time in which some (or all) tasks stalled on memory, averaged over 10 s,
+/// and the cumulated stall time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pressure {
+    /// `some avg10`, percent.
+    pub some_avg10: f64,
+    /// `some total`, microseconds.
+    pub some_total_us: u64,
+    /// `full avg10`, percent; `None` where the kernel prints no `full` line.
+    pub full_avg10: Option<f64>,
+    /// `full total`, microseconds.
+    pub full_total_us: Option<u64>,
+}
+
+/// Parses the nested-keyed PSI format: `some avg10=0.12 avg60=… avg300=… total=123`.
+pub fn parse_pressure(text: &str) -> Result<Pressure, String> {
+    let mut p = Pressure::default();
+    let mut some = false;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut it = line.split_whitespace();
+        let kind = it.next().unwrap_or_default();
+        let (mut avg10, mut total) = (None, None);
+        for kv in it {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("{kv:?} is not key=value"))?;
+            match k {
+                "avg10" => avg10 = Some(v.parse::<f64>().map_err(|_| format!("avg10 {v:?}"))?),
+                "total" => total = Some(parse_u64(v)?),
+                _ => {}
+            }
+        }
+        let (Some(a), Some(t)) = (avg10, total) else {
+            return Err(format!("{line:?} lacks avg10 or total"));
+        };
+        match kind {
+            "some" => {
+                p.some_avg10 = a;
+                p.some_total_us = t;
+                some = true;
+            }
+            "full" => {
+                p.full_avg10 = Some(a);
+                p.full_total_us = Some(t);
+            }
+            other => return Err(format!("unknown PSI line kind {other:?}")),
+        }
+    }
+    if !some {
+        return Err("no some line".into());
+    }
+    Ok(p)
+}
+
+/// The `memory.stat` keys `top` splits usage with. v2: `anon`, `file`, `shmem`; v1 (with
+/// hierarchy): `total_rss`, `total_cache`, `total_shmem` (v1's cache includes shmem).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatSplit {
+    /// Anonymous memory, bytes (v1 `total_rss` + `total_rss_huge` is already included).
+    pub anon: Option<u64>,
+    /// Page cache excluding shmem, bytes.
+    pub file: Option<u64>,
+    /// tmpfs/shm pages, bytes.
+    pub shmem: Option<u64>,
+}
+
+/// Picks anon/file/shmem from a `memory.stat` text of either version without allocating a
+/// key table (the sampler reads thousands of these per tick).
+pub fn parse_stat_split(text: &str, version: MemoryVersion) -> Result<StatSplit, String> {
+    let mut s = StatSplit::default();
+    let (anon, cache, shmem) = match version {
+        MemoryVersion::V1 => ("total_rss", "total_cache", "total_shmem"),
+        MemoryVersion::V2 => ("anon", "file", "shmem"),
+    };
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(' ') else {
+            continue;
+        };
+        let slot = if k == anon {
+            &mut s.anon
+        } else if k == cache {
+            &mut s.file
+        } else if k == shmem {
+            &mut s.shmem
+        } else {
+            continue;
+        };
+        *slot = Some(parse_u64(v).map_err(|e| format!("{k}: {e}"))?);
+    }
+    // v1's cache and v2's file both count shmem pages; report file without them.
+    if let (Some(f), Some(sh)) = (s.file, s.shmem) {
+        s.file = Some(f.saturating_sub(sh));
+    }
+    Ok(s)
+}
+
+/// The raw counters of one cgroup at one instant, both versions in one shape; what the
+/// version lacks is `None`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryCounters {
+    /// v2 `memory.current`, v1 `memory.usage_in_bytes`.
+    pub usage: Option<u64>,
+    /// v2 `memory.max`, v1 `memory.limit_in_bytes`.
+    pub max: Option<Limit>,
+    /// v2 `memory.high`.
+    pub high: Option<Limit>,
+    /// v2 `memory.low`.
+    pub low: Option<u64>,
+    /// v2 `memory.min`.
+    pub min: Option<u64>,
+    /// v2 `memory.peak` (5.19+), v1 `memory.max_usage_in_bytes`.
+    pub peak: Option<u64>,
+    /// v2 `memory.swap.current`.
+    pub swap_current: Option<u64>,
+    /// v2 `memory.swap.max`.
+    pub swap_max: Option<Limit>,
+    /// v1 `memory.soft_limit_in_bytes`.
+    pub soft_limit: Option<Limit>,
+    /// v1 `memory.memsw.usage_in_bytes`.
+    pub memsw_usage: Option<u64>,
+    /// v1 `memory.memsw.limit_in_bytes`.
+    pub memsw_limit: Option<Limit>,
+    /// v1 `memory.failcnt`.
+    pub failcnt: Option<u64>,
+    /// anon/file/shmem from `memory.stat`.
+    pub split: StatSplit,
+    /// `memory.pressure` (v2 only).
+    pub pressure: Option<Pressure>,
+    /// `oom_kill` of v2 `memory.events` / v1 `memory.oom_control` (4.13+).
+    pub oom_kill: Option<u64>,
+}
+
+impl CgroupFs {
+    /// The cgroup paths at and below `path` (depth first, `path` first); a directory removed
+    /// during the walk is skipped. Empty when `path` is not in this hierarchy.
+    pub fn walk(&self, path: &str) -> Result<Vec<String>, SourceError> {
+        let mut out = Vec::new();
+        let Some(dir) = self.dir_of(path) else {
+            return Ok(out);
+        };
+        if !dir.is_dir() {
+            return Ok(out);
+        }
+        let mut stack = vec![(path.trim_end_matches('/').to_string(), dir)];
+        while let Some((p, d)) = stack.pop() {
+            let rd = match std::fs::read_dir(&d) {
+                Ok(rd) => rd,
+                Err(e) if is_vanished(&e) => continue,
+                Err(source) => return Err(SourceError::Io { path: d, source }),
+            };
+            let mut kids = Vec::new();
+            for e in rd {
+                let Ok(e) = e else { continue };
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    if let Some(name) = e.file_name().to_str() {
+                        kids.push(name.to_string());
+                    }
+                }
+            }
+            kids.sort_unstable_by(|a, b| b.cmp(a));
+            for k in kids {
+                stack.push((format!("{p}/{k}"), d.join(&k)));
+            }
+            out.push(if p.is_empty() { "/".to_string() } else { p });
+        }
+        Ok(out)
+    }
+
+    /// The counters `top` samples; `Ok(None)` when the cgroup vanished.
+    pub fn counters(&self, path: &str) -> Result<Option<MemoryCounters>, SourceError> {
+        let Some(dir_path) = self.dir_of(path) else {
+            return Ok(None);
+        };
+        let Some(dir) = open_dir(&dir_path)? else {
+            return Ok(None);
+        };
+        let r = Reader {
+            dir,
+            path: &dir_path,
+        };
+        let version = self.hierarchy.version;
+        let split = r
+            .get("memory.stat", |t| parse_stat_split(t, version))?
+            .unwrap_or_default();
+        let page = self.page_size;
+        let v1lim = |t: &str| parse_v1_limit(t, page);
+        Ok(Some(match version {
+            MemoryVersion::V1 => MemoryCounters {
+                usage: r.get("memory.usage_in_bytes", parse_u64)?,
+                max: r.get("memory.limit_in_bytes", v1lim)?,
+                peak: r.get("memory.max_usage_in_bytes", parse_u64)?,
+                soft_limit: r.get("memory.soft_limit_in_bytes", v1lim)?,
+                memsw_usage: r.get("memory.memsw.usage_in_bytes", parse_u64)?,
+                memsw_limit: r.get("memory.memsw.limit_in_bytes", v1lim)?,
+                failcnt: r.get("memory.failcnt", parse_u64)?,
+                oom_kill: r
+                    .get("memory.oom_control", |t| {
+                        OomControl::from_flat(&parse_flat_keyed(t)?)
+                    })?
+                    .and_then(|o| o.oom_kill),
+                split,
+                ..MemoryCounters::default()
+            },
+            MemoryVersion::V2 => MemoryCounters {
+                usage: r.get("memory.current", parse_u64)?,
+                max: r.get("memory.max", parse_v2_limit)?,
+                high: r.get("memory.high", parse_v2_limit)?,
+                low: r.get("memory.low", parse_u64)?,
+                min: r.get("memory.min", parse_u64)?,
+                peak: r.get("memory.peak", parse_u64)?,
+                swap_current: r.get("memory.swap.current", parse_u64)?,
+                swap_max: r.get("memory.swap.max", parse_v2_limit)?,
+                pressure: r.get("memory.pressure", parse_pressure)?,
+                oom_kill: r
+                    .get("memory.events", |t| {
+                        MemoryEvents::from_flat(&parse_flat_keyed(t)?)
+                    })?
+                    .map(|e| e.oom_kill),
+                split,
+                ..MemoryCounters::default()
+            },
+        }))
+    }
+}
+
+#[cfg(test)]
+mod top_tests {
+    use super::*;
+
+    #[test]
+    fn pressure_parses_and_rejects() {
+        let p = parse_pressure(
+            "some avg10=1.50 avg60=0.00 avg300=0.00 total=1234\nfull avg10=0.25 avg60=0.00 avg300=0.00 total=99\n",
+        )
+        .unwrap();
+        assert_eq!(p.some_avg10, 1.5);
+        assert_eq!(p.some_total_us, 1234);
+        assert_eq!(p.full_total_us, Some(99));
+        assert!(parse_pressure("").is_err());
+        assert!(parse_pressure("some avg10=x total=1\n").is_err());
+    }
+
+    #[test]
+    fn stat_split_per_version() {
+        let v1 = "cache 10\nrss 5\nshmem 1\ntotal_cache 4096\ntotal_rss 8192\ntotal_shmem 1024\n";
+        let s = parse_stat_split(v1, MemoryVersion::V1).unwrap();
+        assert_eq!(
+            (s.anon, s.file, s.shmem),
+            (Some(8192), Some(3072), Some(1024))
+        );
+        let v2 = "anon 100\nfile 50\nkernel 3\nshmem 20\n";
+        let s = parse_stat_split(v2, MemoryVersion::V2).unwrap();
+        assert_eq!((s.anon, s.file, s.shmem), (Some(100), Some(30), Some(20)));
+        assert!(parse_stat_split("anon x\n", MemoryVersion::V2).is_err());
+    }
+
+    fn tree(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("oomlens-top-cg-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn walk_and_counters_on_a_fake_v2_tree() {
+        let root = tree("v2");
+        let cg = root.join("sys/fs/cgroup");
+        for (rel, files) in [
+            ("a", &[("memory.current", "100\n"), ("memory.max", "max\n")][..]),
+            ("a/b", &[("memory.current", "50\n"), ("memory.max", "1000\n"), ("memory.high", "800\n"),
+                ("memory.stat", "anon 30\nfile 20\nshmem 5\n"),
+                ("memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=7\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=3\n")][..]),
+            ("c", &[][..]),
+        ] {
+            std::fs::create_dir_all(cg.join(rel)).unwrap();
+            for (n, t) in files {
+                std::fs::write(cg.join(rel).join(n), t).unwrap();
+            }
+        }
+        std::fs::write(cg.join("cgroup.controllers"), "memory\n").unwrap();
+        let fs = CgroupFs::new(&root, 4096).unwrap().unwrap();
+        assert_eq!(fs.walk("/").unwrap(), ["/", "/a", "/a/b", "/c"]);
+        assert_eq!(fs.walk("/a").unwrap(), ["/a", "/a/b"]);
+        assert!(fs.walk("/nope").unwrap().is_empty());
+        let c = fs.counters("/a/b").unwrap().unwrap();
+        assert_eq!(c.usage, Some(50));
+        assert_eq!(c.max, Some(Limit::Bytes(1000)));
+        assert_eq!(c.high, Some(Limit::Bytes(800)));
+        assert_eq!(c.split.shmem, Some(5));
+        assert_eq!(c.pressure.unwrap().some_total_us, 7);
+        // Missing files are None; a missing cgroup is None; bad content is an error.
+        let c = fs.counters("/c").unwrap().unwrap();
+        assert_eq!(c.usage, None);
+        assert!(fs.counters("/gone").unwrap().is_none());
+        std::fs::write(cg.join("c/memory.current"), "lots\n").unwrap();
+        assert!(fs.counters("/c").is_err());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,8 @@
 
 pub mod cgroupfs;
 pub mod kmsg;
+pub mod mounts;
+pub mod owners;
 pub mod procfs;
 
 use std::path::PathBuf;

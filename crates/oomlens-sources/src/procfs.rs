@@ -294,6 +294,17 @@ impl ProcFs {
             .map_err(|p| format_err(&path, p))
     }
 
+    /// `pressure/memory` (PSI, 4.20+ with `CONFIG_PSI`); `None` when absent.
+    pub fn pressure_memory(&self) -> Result<Option<crate::cgroupfs::Pressure>, SourceError> {
+        let Some(text) = self.read("pressure/memory")? else {
+            return Ok(None);
+        };
+        let path = self.proc_dir.join("pressure/memory");
+        crate::cgroupfs::parse_pressure(&text)
+            .map(Some)
+            .map_err(|p| format_err(&path, p))
+    }
+
     /// The number of online CPUs: `cpuN` lines of `stat`; `None` when absent.
     pub fn online_cpus(&self) -> Result<Option<u32>, SourceError> {
         Ok(self.read("stat")?.map(|t| parse_stat_cpus(&t)))
@@ -367,6 +378,14 @@ impl PidDir {
     /// `comm`, lossily decoded, without its newline.
     pub fn comm(&self) -> Result<Option<String>, SourceError> {
         Ok(self.read("comm")?.map(|b| parse_comm(&b)))
+    }
+
+    /// `cmdline`, NUL-separated arguments joined with spaces (empty for kernel threads).
+    pub fn cmdline(&self) -> Result<Option<String>, SourceError> {
+        Ok(self.read("cmdline")?.map(|b| {
+            let b = b.strip_suffix(&[0]).unwrap_or(&b);
+            String::from_utf8_lossy(b).replace('\0', " ")
+        }))
     }
 
     /// All of the above; `Ok(None)` as soon as one file says the process vanished.

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use oomlens_analysis::explain::Explainer;
+use oomlens_analysis::owner::Owner;
 use oomlens_model::Incident;
 use oomlens_parse::{parse_reader, Clock, Format, Options, Parser, ReadStats};
 use oomlens_sinks::json::{incident_line, JsonWriter};
 use oomlens_sinks::text::{headline, write_incident, TextStyle};
 use oomlens_sources::kmsg::{Read1, RECORD_MAX};
+use oomlens_sources::owners::OwnerFiles;
 use serde::Serialize;
 
 use crate::cli::{ColorChoice, ExplainArgs, FormatArg, EXIT_FOUND, EXIT_NOTHING};
@@ -56,6 +58,8 @@ struct Emitter<W: Write> {
     summary: Summary,
     error: Option<io::Error>,
     explainer: Explainer,
+    /// Set when explaining this host's own log: owner details still readable here.
+    live_owners: Option<OwnerFiles>,
 }
 
 impl<W: Write> Emitter<W> {
@@ -64,7 +68,10 @@ impl<W: Write> Emitter<W> {
             return;
         }
         // Every incident feeds the restart-loop history, also those outside --since/--until.
-        let expl = self.explainer.explain(inc);
+        let mut expl = self.explainer.explain(inc);
+        if let (Some(files), Some(owner)) = (&self.live_owners, expl.owner.as_mut()) {
+            enrich(owner, files);
+        }
         match self.window.contains(&inc.time) {
             Some(false) => {
                 self.summary.filtered_out += 1;
@@ -205,6 +212,7 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
         summary: Summary::default(),
         error: None,
         explainer: Explainer::new(),
+        live_owners: live_log.is_some().then(|| OwnerFiles::new(&args.root)),
     };
 
     let mut read_error = None;
@@ -256,6 +264,28 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
         return Ok(EXIT_NOTHING);
     }
     Ok(EXIT_FOUND)
+}
+
+/// Add what this host still knows about an owner (unit description, container and pod names).
+fn enrich(owner: &mut Owner, files: &OwnerFiles) {
+    if let Some(u) = &owner.unit {
+        owner.live.unit_description = files.unit_description(u);
+    }
+    if let Some(uid) = &owner.pod_uid {
+        if let Some((ns, name)) = files.pod(uid) {
+            owner.live.pod_namespace = Some(ns);
+            owner.live.pod_name = Some(name);
+        }
+    }
+    if let Some(id) = &owner.container_id {
+        owner.live.container_name = if owner.pod_uid.is_some() {
+            files.kube_container(id)
+        } else if owner.runtime.as_deref() == Some("docker") {
+            files.docker_name(id)
+        } else {
+            None
+        };
+    }
 }
 
 fn input_summary(name: &str, st: ReadStats) -> InputSummary {
@@ -368,6 +398,7 @@ fn follow(
     let mut out = io::stdout().lock();
     let mut reported_lost = 0;
     let mut explainer = Explainer::new();
+    let owner_files = OwnerFiles::new(&args.root);
     loop {
         match r.read(&mut buf, Some(Duration::from_secs(1)))? {
             Read1::Record(n) => {
@@ -385,7 +416,10 @@ fn follow(
             reported_lost = r.lost;
         }
         for inc in parser.take() {
-            let expl = explainer.explain(&inc);
+            let mut expl = explainer.explain(&inc);
+            if let Some(owner) = expl.owner.as_mut() {
+                enrich(owner, &owner_files);
+            }
             if window.contains(&inc.time) == Some(false) {
                 continue;
             }

@@ -366,3 +366,56 @@ fn no_color_is_honoured_on_a_terminal() {
         "{plain:?}"
     );
 }
+
+/// On the live log, owners get what the host still knows (here a fake root's unit file);
+/// a log file read from disk never does.
+#[test]
+fn live_log_owners_get_the_unit_description() {
+    let d = tmpdir("liveowner");
+    let root = d.join("root");
+    std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+    std::fs::write(
+        root.join("etc/systemd/system/w.service"),
+        "[Unit]\nDescription=Queue worker\n",
+    )
+    .unwrap();
+    let report = REPORT.replace("/t,", "/system.slice/w.service,");
+    let records: String = report
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            format!(
+                "6,{},{},-;{}\n",
+                10 + i,
+                100 + i,
+                l.split_once("] ").unwrap().1
+            )
+        })
+        .collect();
+    let kmsg = d.join("kmsg");
+    std::fs::write(&kmsg, records).unwrap();
+    let out = oomlens()
+        .args(["explain", "--json", "--source", "kmsg", "--kmsg-path"])
+        .arg(&kmsg)
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["incidents"][0]["owner"]["unit"], "w.service");
+    assert_eq!(
+        v["incidents"][0]["owner"]["live"]["unit_description"],
+        "Queue worker"
+    );
+    let file = d.join("file.log");
+    std::fs::write(&file, &report).unwrap();
+    let out = oomlens()
+        .args(["explain", "--json", "--root"])
+        .arg(&root)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["incidents"][0]["owner"]["live"].is_null());
+}
