@@ -57,6 +57,14 @@ impl Format {
         ("bare", Format::Bare),
     ];
 
+    /// The format with command-line name `name`.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+    }
+
     /// The command-line name.
     pub fn name(self) -> &'static str {
         Format::ALL

@@ -571,48 +571,35 @@ fn table_line(t: &str) -> Option<KernelLine<'_>> {
 /// The `oom-kill:` summary line. task= is a comm (may hold ',' or '='), so the tail
 /// (`,task=…,pid=N,uid=N`) is read from the right, the rest by its known keys.
 fn oom_kill(rest: &str) -> OomKillLine<'_> {
-    let mut l = OomKillLine::default();
     let mut head = rest;
-    if let Some(i) = head.rfind(",uid=") {
-        l.uid = num(&head[i + 5..]);
+    // Cut `,<key>=<value>` off the end of `head`, if it is there.
+    let mut take = |key: &str| -> Option<&str> {
+        let i = head.rfind(key)?;
+        let v = &head[i + key.len()..];
         head = &head[..i];
+        Some(v)
+    };
+    let uid = take(",uid=").and_then(num);
+    let pid = take(",pid=").and_then(num);
+    let task = take(",task=");
+    let task_memcg = take(",task_memcg=");
+    let oom_memcg = take(",oom_memcg=");
+    let global_oom = take(",global_oom").is_some_and(str::is_empty);
+    let mems_allowed = take(",mems_allowed=");
+    let cpuset = take(",cpuset=");
+    let nodemask = take(",nodemask=");
+    OomKillLine {
+        constraint: head.strip_prefix("constraint="),
+        nodemask,
+        cpuset,
+        mems_allowed,
+        global_oom,
+        oom_memcg,
+        task_memcg,
+        task,
+        pid,
+        uid,
     }
-    if let Some(i) = head.rfind(",pid=") {
-        l.pid = num(&head[i + 5..]);
-        head = &head[..i];
-    }
-    if let Some(i) = head.rfind(",task=") {
-        l.task = Some(&head[i + 6..]);
-        head = &head[..i];
-    }
-    if let Some(i) = head.rfind(",task_memcg=") {
-        l.task_memcg = Some(&head[i + 12..]);
-        head = &head[..i];
-    }
-    if let Some(i) = head.rfind(",oom_memcg=") {
-        l.oom_memcg = Some(&head[i + 11..]);
-        head = &head[..i];
-    }
-    if let Some(h) = head.strip_suffix(",global_oom") {
-        l.global_oom = true;
-        head = h;
-    }
-    if let Some(i) = head.rfind(",mems_allowed=") {
-        l.mems_allowed = Some(&head[i + 14..]);
-        head = &head[..i];
-    }
-    if let Some(i) = head.rfind(",cpuset=") {
-        l.cpuset = Some(&head[i + 8..]);
-        head = &head[..i];
-    }
-    if let Some(i) = head.rfind(",nodemask=") {
-        l.nodemask = Some(&head[i + 10..]);
-        head = &head[..i];
-    }
-    if let Some(c) = head.strip_prefix("constraint=") {
-        l.constraint = Some(c);
-    }
-    l
 }
 
 /// `… Kill process N (comm) score S or sacrifice child` / `Kill process N (comm) sharing same memory`.

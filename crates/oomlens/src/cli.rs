@@ -3,7 +3,15 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use oomlens_parse::Format;
+
+/// `--format` takes the parser's own format names, so the two lists cannot drift apart.
+fn format_parser() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(Format::ALL.iter().map(|(name, _)| *name))
+        .map(|name| Format::from_name(&name).expect("a listed format name"))
+}
 
 /// Exit status when the command found what it looks for.
 pub const EXIT_FOUND: u8 = 0;
@@ -76,27 +84,6 @@ pub enum Generate {
     Elvish,
 }
 
-/// Input forms for `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// Detect per line.
-    Auto,
-    /// Raw /dev/kmsg records.
-    Kmsg,
-    /// dmesg with [uptime] stamps (also dmesg -x).
-    Dmesg,
-    /// dmesg -T with wall-clock stamps.
-    DmesgT,
-    /// journalctl short forms.
-    Journal,
-    /// journalctl -o json.
-    JournalJson,
-    /// syslog files (classic and RFC 3339 stamps).
-    Syslog,
-    /// Message bodies without prefixes.
-    Bare,
-}
-
 /// Live kernel-log sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LiveSource {
@@ -122,9 +109,11 @@ pub struct ExplainArgs {
     /// Print one line per incident.
     #[arg(long, conflicts_with = "json")]
     pub summary: bool,
-    /// The input form; by default detected for every line.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    pub format: FormatArg,
+    /// The input form; by default detected for every line: kmsg (raw /dev/kmsg records),
+    /// dmesg ([uptime] stamps, also -x), dmesg-t (wall-clock stamps), journal (journalctl
+    /// short forms), journal-json (journalctl -o json), syslog (classic and RFC 3339), bare.
+    #[arg(long, value_name = "FORM", default_value = "auto", value_parser = format_parser())]
+    pub format: Format,
     /// Only incidents at or after this time ("2024-05-01 10:00", RFC 3339, or "-2h" for two hours ago).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,

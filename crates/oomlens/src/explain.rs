@@ -16,7 +16,7 @@ use oomlens_sources::kmsg::{Read1, RECORD_MAX};
 use oomlens_sources::owners::OwnerFiles;
 use serde::Serialize;
 
-use crate::cli::{ColorChoice, ExplainArgs, FormatArg, EXIT_FOUND, EXIT_NOTHING};
+use crate::cli::{ColorChoice, ExplainArgs, EXIT_FOUND, EXIT_NOTHING};
 use crate::live::{self, KmsgStream, LiveLog};
 use crate::progress::Progress;
 use crate::timefilter::{Instant, Window};
@@ -129,19 +129,6 @@ impl<W: Write> Emitter<W> {
     }
 }
 
-fn format_of(f: FormatArg) -> Format {
-    match f {
-        FormatArg::Auto => Format::Auto,
-        FormatArg::Kmsg => Format::Kmsg,
-        FormatArg::Dmesg => Format::Dmesg,
-        FormatArg::DmesgT => Format::DmesgT,
-        FormatArg::Journal => Format::Journal,
-        FormatArg::JournalJson => Format::JournalJson,
-        FormatArg::Syslog => Format::Syslog,
-        FormatArg::Bare => Format::Bare,
-    }
-}
-
 fn this_year() -> i16 {
     jiff::Zoned::now().year()
 }
@@ -175,7 +162,7 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
         reference_year: Some(args.year.unwrap_or_else(this_year)),
         boot_time_us: None,
     };
-    let format = format_of(args.format);
+    let format = args.format;
 
     // Open every input before printing anything: a bad name fails with no output.
     let mut inputs: Vec<(String, Box<dyn Read>, Format, Clock)> = Vec::new();
