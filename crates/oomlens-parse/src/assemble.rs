@@ -718,6 +718,11 @@ impl KernelAssembler {
         hold.push_back(o.inc);
     }
 
+    /// The first line of the open incident, if one is open.
+    pub fn open_first_line(&self) -> Option<u64> {
+        self.open.as_ref().map(|o| o.inc.source.first_line)
+    }
+
     /// The open incident, for linking systemd's notices to it.
     pub fn open_incident(&mut self) -> Option<&mut Incident> {
         self.open.as_mut().map(|o| &mut o.inc)

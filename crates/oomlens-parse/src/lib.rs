@@ -172,8 +172,23 @@ impl Parser {
     }
 
     fn release(&mut self, all: bool) {
+        // Incidents leave in input order: a userspace incident read while a kernel report is
+        // still open waits for that report.
+        let open_first = if all {
+            None
+        } else {
+            self.kernel.open_first_line()
+        };
+        if self.hold.len() > 1 {
+            self.hold
+                .make_contiguous()
+                .sort_by_key(|i| i.source.first_line);
+        }
         while let Some(front) = self.hold.front() {
-            if !all && front.source.last_line + HOLD_LINES > self.line {
+            if !all
+                && (front.source.last_line + HOLD_LINES > self.line
+                    || open_first.is_some_and(|f| f < front.source.first_line))
+            {
                 break;
             }
             let mut inc = self.hold.pop_front().expect("front exists");

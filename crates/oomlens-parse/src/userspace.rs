@@ -661,15 +661,19 @@ fn cgroup_unit(path: &str) -> &str {
 /// Attach a notice to the incident it speaks of (open kernel incident, then held ones,
 /// newest first); a kill notice with no incident becomes a `systemd-notice` incident.
 fn link_notice(n: Notice, kernel: &mut KernelAssembler, hold: &mut VecDeque<Incident>) {
+    // A slice's notice counts the kills of every cgroup below it (its memory.events is
+    // hierarchical): it belongs to a kill anywhere under the slice.
+    let slice = n.unit.ends_with(".slice");
+    let under = |cg: &str| slice && cg.split('/').any(|c| c == n.unit);
     let matches = |inc: &Incident| {
         [&inc.task_memcg, &inc.oom_memcg]
             .into_iter()
             .flatten()
-            .any(|cg| cgroup_unit(cg) == n.unit)
+            .any(|cg| cgroup_unit(cg) == n.unit || under(cg))
             || inc.kills.iter().any(|k| {
                 k.cgroup
                     .as_deref()
-                    .is_some_and(|c| cgroup_unit(c) == n.unit)
+                    .is_some_and(|c| cgroup_unit(c) == n.unit || under(c))
             })
     };
     if let Some(inc) = kernel.open_incident().filter(|i| matches(i)) {
@@ -691,10 +695,14 @@ fn link_notice(n: Notice, kernel: &mut KernelAssembler, hold: &mut VecDeque<Inci
         inc.notices.push(n);
         return;
     }
-    if matches!(
-        n.kind,
-        NoticeKind::ProcessKilledByOomKiller | NoticeKind::FailedOomKill
-    ) {
+    // systemd repeats a slice's cumulative OOM count after a daemon-reload with no new kill
+    // (systemd 252, seen in the QEMU guest): a slice's notice alone is no incident.
+    if !slice
+        && matches!(
+            n.kind,
+            NoticeKind::ProcessKilledByOomKiller | NoticeKind::FailedOomKill
+        )
+    {
         let mut inc = Incident::new(n.line, n.time.clone());
         inc.kind = Some(Kind::SystemdNotice);
         inc.completeness = Completeness::Fragment;

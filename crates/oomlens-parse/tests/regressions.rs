@@ -86,3 +86,22 @@ fn runtime_and_gpu_errors_are_no_incident() {
                MemoryError\n";
     assert!(parse_bytes(log.as_bytes(), Options::default()).is_empty());
 }
+
+/// systemd 252 re-announces a slice's cumulative OOM count after `daemon-reload` with no new
+/// kill (`system.slice: A process of this unit has been killed by the OOM killer.`; journal
+/// captured in the QEMU systemd guest). It belongs to the kill below the slice, not to a
+/// new incident; and incidents leave in input order.
+#[test]
+fn a_slice_notice_after_daemon_reload_is_no_new_incident() {
+    let log = include_bytes!(
+        "data/regressions/systemd252-slice-oom-notice-after-daemon-reload.journal.json"
+    );
+    let incs = parse_bytes(log, Options::default());
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    assert_eq!(incs[0].kills[0].pid, Some(209));
+    let units: Vec<&str> = incs[0].notices.iter().map(|n| n.unit.as_str()).collect();
+    assert!(
+        units.contains(&"leaky.service") && units.contains(&"system.slice"),
+        "{units:?}"
+    );
+}

@@ -300,6 +300,8 @@ impl MemoryCgroup {
     /// Starts `cmd` inside the cgroup with stdout piped into [`Proc`]'s lines. The child joins
     /// the cgroup before `exec`, so all its memory is charged here.
     pub fn spawn(&mut self, cmd: &mut Command) -> io::Result<Proc> {
+        // Anything started in a limited cgroup may provoke an OOM: keep its report printable.
+        crate::kmsg::await_oom_report_budget();
         let procs = CString::new(
             self.dir
                 .join("cgroup.procs")

@@ -124,6 +124,43 @@ pub fn kmsg_unescape_bytes(text: &str) -> Vec<u8> {
     out
 }
 
+/// Waits until the machine's OOM report budget has room. `oom_kill_process()` prints the
+/// report header and the `oom-kill:` summary only `if (__ratelimit(&oom_rs))`: 10 reports per
+/// 5 s for the whole machine (mm/oom_kill.c, DEFAULT_RATELIMIT_INTERVAL/BURST), and other
+/// containers' OOMs draw on the same budget. A test whose report was suppressed cannot match
+/// it by cgroup path, so before a test provokes an OOM this counts the reports logged in the
+/// last 5.3 s (any cgroup, from /dev/kmsg) and waits while 8 or more are there. Gives up
+/// waiting after 30 s (the test then sees what the kernel did).
+pub fn await_oom_report_budget() {
+    const WINDOW_US: u64 = 5_300_000;
+    const MAX_REPORTS: usize = 8;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Ok(mut k) = Kmsg::open_at_start() else {
+            return;
+        };
+        if k.poll().is_err() {
+            return;
+        }
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid timespec for the call to fill.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let now_us = ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000;
+        let recent = k
+            .records
+            .iter()
+            .filter(|r| r.usec + WINDOW_US >= now_us && r.message.contains(" invoked oom-killer: "))
+            .count();
+        if recent < MAX_REPORTS {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// Parses the text of a kmsg capture (records one after another, as read from `/dev/kmsg`).
 /// Lines that are neither a record nor a continuation are skipped.
 pub fn parse_records(text: &str) -> Vec<Record> {
