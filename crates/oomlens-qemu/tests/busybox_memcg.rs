@@ -162,9 +162,13 @@ fn oom_group_kills_every_process_in_one_incident() {
     assert_eq!(events["oom"], 1);
     assert_eq!(events["oom_group_kill"], 1);
     // 6.1 kills the chosen victim first, then every member of the group, the victim
-    // included again (oom_kill_memcg_member does not skip it): 5 `Killed process` lines
-    // and oom_kill 5 for 4 processes.
-    assert_eq!(events["oom_kill"], 5);
+    // included again (oom_kill_memcg_member does not skip it) unless it has already exited
+    // and lost its mm by then: 4 or 5 `Killed process` lines, oom_kill 4 or 5, 4 processes.
+    assert!(
+        (4..=5).contains(&events["oom_kill"]),
+        "oom_kill {}",
+        events["oom_kill"]
+    );
     assert_eq!(inc["kind"], "memcg");
     assert_eq!(inc["oom_group"], "/grp");
     let killed: BTreeSet<u64> = kills(inc).into_iter().map(|(p, _)| p).collect();
