@@ -130,7 +130,8 @@ pub struct DeletedFile {
 
 /// The path of a `/proc/PID/fd/N` link target that names a deleted file.
 pub fn parse_deleted_target(link: &str) -> Option<&str> {
-    link.strip_suffix(" (deleted)").filter(|p| p.starts_with('/'))
+    link.strip_suffix(" (deleted)")
+        .filter(|p| p.starts_with('/'))
 }
 
 /// The deleted-but-open files of one process; empty when it vanished or is not ours.
@@ -183,7 +184,10 @@ mod tests {
 
     #[test]
     fn deleted_target() {
-        assert_eq!(parse_deleted_target("/dev/shm/x (deleted)"), Some("/dev/shm/x"));
+        assert_eq!(
+            parse_deleted_target("/dev/shm/x (deleted)"),
+            Some("/dev/shm/x")
+        );
         assert_eq!(parse_deleted_target("/tmp/y"), None);
         assert_eq!(parse_deleted_target("anon_inode:[eventfd] (deleted)"), None);
     }
@@ -200,7 +204,11 @@ mod tests {
 
     #[test]
     fn longest_mount_wins() {
-        let ms = [usage("/", "ext4"), usage("/dev/shm", "tmpfs"), usage("/dev", "tmpfs")];
+        let ms = [
+            usage("/", "ext4"),
+            usage("/dev/shm", "tmpfs"),
+            usage("/dev", "tmpfs"),
+        ];
         assert_eq!(mount_of("/dev/shm/a", &ms).unwrap().mount_point, "/dev/shm");
         assert_eq!(mount_of("/dev/shmx", &ms).unwrap().mount_point, "/dev");
         assert_eq!(mount_of("/var/x", &ms).unwrap().mount_point, "/");

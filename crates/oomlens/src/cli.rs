@@ -58,6 +58,13 @@ pub enum Command {
     /// Who the kernel's OOM killer would kill next, in each OOM domain (the machine and every
     /// memory cgroup with a limit), most endangered first.
     Rank(crate::rank_cmd::RankArgs),
+    /// Find memory settings in systemd units and Kubernetes manifests that turn a leak or a
+    /// spike into an outage: limits without throttling, unprotected databases, restart loops,
+    /// unsized tmpfs, BestEffort pods, heaps larger than their container.
+    Audit(crate::audit_cmd::AuditArgs),
+    /// Write a drop-in bounding a unit's memory from its observed peak (MemoryHigh=,
+    /// MemoryMax=, OOMScoreAdjust= for critical services), and apply it with --apply.
+    Fix(crate::audit_cmd::FixArgs),
     /// Print the man page or a shell completion script.
     #[command(hide = true)]
     Generate {

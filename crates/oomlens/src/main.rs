@@ -1,6 +1,7 @@
 //! oomlens: a thin binary over the parse, sources and sinks crates. It parses flags, wires
 //! inputs to outputs and maps results to exit codes (see `cli.rs`); the work is elsewhere.
 
+mod audit_cmd;
 mod cli;
 mod explain;
 mod live;
@@ -26,6 +27,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Explain(ref args) => explain::run(args, cli.color),
         Command::Rank(ref args) => rank_cmd::run(args),
+        Command::Audit(ref args) => audit_cmd::run_audit(args),
+        Command::Fix(ref args) => audit_cmd::run_fix(args),
         Command::Generate { what } => generate(what).map(|_| 0),
     };
     match result {

@@ -1,0 +1,515 @@
+//! The systemd rules: pure functions from effective settings ([`UnitSettings`]) and a
+//! [`SystemdContext`] to findings. No I/O here; the loader and the caller gather the input.
+
+use std::path::Path;
+
+use crate::finding::{glob_match, Finding};
+use crate::loader::{ManagerDefaults, Scope};
+use crate::settings::UnitSettings;
+use crate::size::{human_bytes, MemoryValue, Span};
+
+/// MemoryHigh= within this share of MemoryMax= is "too close" (per mille).
+pub const HIGH_CLOSE_PERMILLE: u64 = 900;
+
+/// Programs that lower their own OOM score at start, so their units need no
+/// `OOMScoreAdjust=`: (program basename, the value it sets, why).
+pub const SELF_PROTECTING: &[(&str, i32, &str)] = &[(
+    "sshd",
+    -1000,
+    "OpenSSH's sshd sets its own oom_score_adj to -1000 at start (oom_adjust_setup(), built in on Linux)",
+)];
+
+/// What the systemd rules need beyond one unit's settings.
+#[derive(Debug, Clone, Default)]
+pub struct SystemdContext {
+    /// Physical memory in bytes, when known (resolves percentages, `limit-above-ram`).
+    pub ram: Option<u64>,
+    /// Glob patterns of critical services (unit prefix or program basename).
+    pub critical: Vec<String>,
+    /// Glob patterns of units that must have a memory limit.
+    pub require_limit: Vec<String>,
+    /// Units known to have been OOM-killed.
+    pub oom_killed: Vec<String>,
+    /// The manager's start-limit defaults.
+    pub defaults: ManagerDefaults,
+    /// For user units: the user manager's own OOMScoreAdjust= (`user@.service`), 0 if unset.
+    pub user_manager_oom_score_adjust: i64,
+}
+
+/// The first critical pattern a unit matches, with what matched: its name without instance
+/// and type, or the basename of a program it runs.
+pub fn critical_match(u: &UnitSettings, patterns: &[String]) -> Option<(String, String)> {
+    let mut names = vec![u.unit.prefix.clone()];
+    for p in u.programs() {
+        if let Some(b) = Path::new(&p).file_name().and_then(|b| b.to_str()) {
+            names.push(b.to_string());
+        }
+    }
+    for pat in patterns {
+        for n in &names {
+            if glob_match(pat, n) {
+                return Some((pat.clone(), n.clone()));
+            }
+        }
+    }
+    None
+}
+
+fn show(m: MemoryValue, raw: &str, ram: Option<u64>) -> String {
+    match (m, m.bytes(ram)) {
+        (MemoryValue::Permyriad(_), Some(b)) => format!("{raw} (= {} of RAM)", human_bytes(b)),
+        _ => raw.to_string(),
+    }
+}
+
+/// Rules that look at one unit. `slices` are the effective settings of the unit's slice
+/// and its ancestors, nearest first (empty when unknown).
+pub fn audit_unit(
+    u: &UnitSettings,
+    slices: &[&UnitSettings],
+    ctx: &SystemdContext,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if u.masked {
+        return out;
+    }
+    let name = u.unit.full.clone();
+    let ram = ctx.ram;
+
+    for inv in &u.invalid {
+        let key = inv.key.as_str();
+        if !(key.starts_with("Memory")
+            || key.starts_with("OOM")
+            || key.starts_with("Restart")
+            || key.starts_with("StartLimit")
+            || key.starts_with("Runtime")
+            || key.starts_with("ManagedOOM"))
+        {
+            continue;
+        }
+        let now = match u.get(key) {
+            Some(s) => format!(
+                "{key}={} from {}:{} stays in force",
+                s.raw,
+                s.origin.file.display(),
+                s.origin.line
+            ),
+            None => format!("{key} stays at its default"),
+        };
+        out.push(Finding::new(
+            "invalid-memory-setting",
+            &name,
+            Some((inv.origin.file.clone(), inv.origin.line)),
+            format!("systemd ignores {key}={}: {}; {now}", inv.raw, inv.problem),
+            format!("write {key}= in systemd's syntax (sizes like 512M or 1.5G, K/M/G upper case and no B; percentages like 50%; infinity)"),
+        ));
+    }
+
+    let max = u.memory("MemoryMax");
+    let high = u.memory("MemoryHigh");
+    let max_b = u.memory_bytes("MemoryMax", ram);
+    let high_b = u.memory_bytes("MemoryHigh", ram);
+    let max_raw = u
+        .get("MemoryMax")
+        .map(|s| s.raw.clone())
+        .unwrap_or_default();
+    let high_raw = u
+        .get("MemoryHigh")
+        .map(|s| s.raw.clone())
+        .unwrap_or_default();
+    let max_finite = u.memory_finite("MemoryMax");
+    let high_finite = u.memory_finite("MemoryHigh");
+
+    if max_finite && !high_finite {
+        let suggestion = max_b
+            .map(|b| {
+                format!(
+                    "MemoryHigh={} (75% of MemoryMax={max_raw})",
+                    round_mib(b * 3 / 4)
+                )
+            })
+            .unwrap_or_else(|| "MemoryHigh= at about 75% of MemoryMax=".to_string());
+        out.push(Finding::new(
+            "memory-max-without-high",
+            &name,
+            u.at("MemoryMax"),
+            format!(
+                "MemoryMax={} with no MemoryHigh=: the kernel OOM-kills at the limit without throttling first",
+                show(max.unwrap_or(MemoryValue::Infinity), &max_raw, ram)
+            ),
+            format!("add {suggestion} in a drop-in (oomlens fix {name} writes one)"),
+        ));
+    }
+    if let (Some(h), Some(m)) = (high_b, max_b) {
+        if high_finite && max_finite {
+            if h >= m {
+                out.push(Finding::new(
+                    "high-not-below-max",
+                    &name,
+                    u.at("MemoryHigh"),
+                    format!(
+                        "MemoryHigh={} is not below MemoryMax={}: the unit is killed before it is ever throttled",
+                        show(high.unwrap_or(MemoryValue::Infinity), &high_raw, ram),
+                        show(max.unwrap_or(MemoryValue::Infinity), &max_raw, ram)
+                    ),
+                    format!("set MemoryHigh={} (75% of MemoryMax)", round_mib(m * 3 / 4)),
+                ));
+            } else if u128::from(h) * 1000 > u128::from(m) * u128::from(HIGH_CLOSE_PERMILLE) {
+                out.push(Finding::new(
+                    "high-too-close-to-max",
+                    &name,
+                    u.at("MemoryHigh"),
+                    format!(
+                        "MemoryHigh={high_raw} is {:.0}% of MemoryMax={max_raw}: throttling starts only {} before the kill",
+                        h as f64 * 100.0 / m as f64,
+                        human_bytes(m - h)
+                    ),
+                    format!("set MemoryHigh={} (75% of MemoryMax)", round_mib(m * 3 / 4)),
+                ));
+            }
+        }
+    }
+
+    if u.memory_finite("MemoryLimit") {
+        let raw = u.get("MemoryLimit").map(|s| s.raw.as_str()).unwrap_or("");
+        let msg = if u.memory_limit_applies() {
+            format!("MemoryLimit={raw} is the deprecated cgroup-v1 name; systemd applies it as MemoryMax=")
+        } else {
+            format!("MemoryLimit={raw} is deprecated and ignored here, because a unified memory setting (MemoryMax=, MemoryHigh=, MemoryMin=, MemoryLow= or MemorySwapMax=) is set")
+        };
+        out.push(Finding::new(
+            "deprecated-memory-limit",
+            &name,
+            u.at("MemoryLimit"),
+            msg,
+            format!("replace MemoryLimit={raw} with MemoryMax={raw} and add MemoryHigh= below it"),
+        ));
+    }
+
+    if let Some(r) = ram {
+        for key in ["MemoryMax", "MemoryHigh", "MemoryLimit"] {
+            if key == "MemoryLimit" && !u.memory_limit_applies() {
+                continue;
+            }
+            if let (Some(b), Some(s)) = (u.memory_bytes(key, ram), u.get(key)) {
+                if b > r {
+                    out.push(Finding::new(
+                        "limit-above-ram",
+                        &name,
+                        u.at(key),
+                        format!(
+                            "{key}={} is above the {} of physical memory: it never triggers, the global OOM killer acts first",
+                            s.raw,
+                            human_bytes(r)
+                        ),
+                        format!("set {key}= below {} (or as a percentage, e.g. 50%)", human_bytes(r)),
+                    ));
+                }
+            }
+        }
+    }
+
+    let is_service = u.unit.kind == "service";
+    let programs: Vec<String> = u
+        .programs()
+        .iter()
+        .filter_map(|p| Path::new(p).file_name()?.to_str().map(str::to_string))
+        .collect();
+    if is_service && u.service_type() != "oneshot" {
+        if let Some((pat, what)) = critical_match(u, &ctx.critical) {
+            let adj = u.int("OOMScoreAdjust");
+            let self_protect = SELF_PROTECTING
+                .iter()
+                .find(|(p, _, _)| programs.iter().any(|x| x == p));
+            if adj.is_none_or(|a| a >= 0) && self_protect.is_none() {
+                let (msg_adj, at) = match adj {
+                    Some(a) => (format!("OOMScoreAdjust={a}"), u.at("OOMScoreAdjust")),
+                    None => ("no OOMScoreAdjust=".to_string(), u.own_anchor()),
+                };
+                out.push(Finding::new(
+                    "critical-without-oom-score-adjust",
+                    &name,
+                    at,
+                    format!(
+                        "{name} is critical ({what} matches {pat:?}) but has {msg_adj}: a big resident set makes it a likely victim of the global OOM killer"
+                    ),
+                    format!("add OOMScoreAdjust=-500 under [Service] in a drop-in (oomlens fix {name} writes one)"),
+                ));
+            }
+        }
+    }
+
+    let killed = ctx
+        .oom_killed
+        .iter()
+        .any(|k| k == &name || k == &u.requested);
+    let required = ctx
+        .require_limit
+        .iter()
+        .find(|p| glob_match(p, &name) || glob_match(p, &u.unit.prefix));
+    let limited = u.hard_limit().is_some() || high_finite;
+    let slice_limited = slices
+        .iter()
+        .find(|s| s.hard_limit().is_some() || s.memory_finite("MemoryHigh"));
+    if (killed || required.is_some()) && !limited && slice_limited.is_none() {
+        let why = if killed {
+            "was OOM-killed".to_string()
+        } else {
+            format!("matches {:?}", required.map(String::as_str).unwrap_or(""))
+        };
+        let at = u
+            .reset_at("MemoryMax")
+            .map(|o| (o.file.clone(), o.line))
+            .or_else(|| u.own_anchor());
+        out.push(Finding::new(
+            "no-memory-limit",
+            &name,
+            at,
+            format!(
+                "{name} {why} but has no MemoryMax= or MemoryHigh=, nor has its slice{}: it can grow until the global OOM killer picks a victim",
+                u.slice().map(|s| format!(" {s}")).unwrap_or_default()
+            ),
+            format!("set MemoryHigh= and MemoryMax= from its peak: oomlens fix {name} [--peak BYTES]"),
+        ));
+    }
+
+    if is_service {
+        let restart = u.restart();
+        let restarts_on_kill = matches!(restart, "always" | "on-failure" | "on-abnormal");
+        if restarts_on_kill && (u.hard_limit().is_some() || killed) {
+            let explicit_interval = u.span("StartLimitIntervalSec");
+            let explicit_burst = u.int("StartLimitBurst");
+            let interval =
+                explicit_interval.unwrap_or(Span::Usec(ctx.defaults.start_limit_interval_usec));
+            let burst = explicit_burst.unwrap_or(i64::from(ctx.defaults.start_limit_burst));
+            let restart_sec = u.span("RestartSec").unwrap_or(Span::Usec(100_000));
+            let reason = if interval == Span::Usec(0) || burst == 0 {
+                Some(
+                    "the start limit is disabled (StartLimitIntervalSec=0 or StartLimitBurst=0)"
+                        .to_string(),
+                )
+            } else if let (Span::Usec(i), Span::Usec(r)) = (interval, restart_sec) {
+                if explicit_interval.is_none() && explicit_burst.is_none() {
+                    Some(format!(
+                        "the start limit is the default {burst} starts in {}, which only stops a loop faster than one start every {}; a service killed at its memory limit after minutes is never stopped",
+                        Span::Usec(i),
+                        Span::Usec(i / burst.max(1) as u64)
+                    ))
+                } else if (burst as u128) * (r as u128) >= i as u128 {
+                    Some(format!(
+                        "StartLimitBurst={burst} restarts RestartSec={} apart take longer than StartLimitIntervalSec={}, so the limit can never trip",
+                        Span::Usec(r),
+                        Span::Usec(i)
+                    ))
+                } else {
+                    None
+                }
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                let limit = u
+                    .hard_limit()
+                    .map(|(k, _)| {
+                        format!(" at {k}={}", u.get(k).map(|s| s.raw.as_str()).unwrap_or(""))
+                    })
+                    .unwrap_or_default();
+                out.push(Finding::new(
+                    "restart-loop-without-start-limit",
+                    &name,
+                    u.at("Restart"),
+                    format!("Restart={restart} restarts {name} after every OOM kill{limit}, and {reason}"),
+                    "under [Unit] set StartLimitIntervalSec= longer than the time to reach the limit times StartLimitBurst= (e.g. StartLimitIntervalSec=1h, StartLimitBurst=5); as a stopgap for a known leak, RuntimeMaxSec= restarts it on schedule (oomlens fix --runtime-max-sec)".to_string(),
+                ));
+            }
+        }
+    }
+
+    for t in u.list("TemporaryFileSystem") {
+        for entry in t.raw.split_whitespace() {
+            let (path, opts) = entry.split_once(':').unwrap_or((entry, ""));
+            if !has_size(opts) {
+                out.push(Finding::new(
+                    "tmpfs-without-size",
+                    &name,
+                    Some((t.origin.file.clone(), t.origin.line)),
+                    format!("TemporaryFileSystem={entry} mounts a tmpfs on {path} without size=: it may fill half of RAM"),
+                    format!("write TemporaryFileSystem={path}:{}size=256M (or a size that fits)", if opts.is_empty() { String::new() } else { format!("{opts},") }),
+                ));
+            }
+        }
+    }
+    if u.unit.kind == "mount" && u.text("Type") == Some("tmpfs") {
+        let opts = u.text("Options").unwrap_or("");
+        if !has_size(opts) {
+            let at = u.at("Options").or_else(|| u.at("Type"));
+            let wher = u
+                .text("Where")
+                .map(str::to_string)
+                .unwrap_or_else(|| mount_point_of(&u.unit.prefix));
+            out.push(Finding::new(
+                "tmpfs-without-size",
+                &name,
+                at,
+                format!("{name} mounts a tmpfs on {wher} without size=: it may fill half of RAM"),
+                format!(
+                    "add size= to Options= (e.g. Options={}size=10%)",
+                    if opts.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{opts},")
+                    }
+                ),
+            ));
+        }
+    }
+
+    if u.scope == Scope::User {
+        if let Some(a) = u.int("OOMScoreAdjust") {
+            let floor = ctx.user_manager_oom_score_adjust;
+            if a < floor {
+                out.push(Finding::new(
+                    "user-oom-score-adjust-floor",
+                    &name,
+                    u.at("OOMScoreAdjust"),
+                    format!("OOMScoreAdjust={a} in a user unit is below the user manager's own {floor}: an unprivileged manager cannot lower it, the setting is silently ignored"),
+                    "move the service to a system unit with User= to protect it, or drop the setting".to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Rules across a slice and its members: `slice-overcommitted`. `members` are the audited
+/// units (and child slices) whose slice is `slice`.
+pub fn audit_slice(
+    slice: &UnitSettings,
+    members: &[&UnitSettings],
+    ctx: &SystemdContext,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let ram = ctx.ram;
+    let slice_max = slice.hard_limit().and_then(|(_, m)| m.bytes(ram));
+    let cap = slice_max.or(ram);
+    let Some(cap) = cap else {
+        return out;
+    };
+    let cap_name = match slice_max {
+        Some(_) => format!(
+            "{}={}",
+            slice.hard_limit().map(|h| h.0).unwrap_or("MemoryMax"),
+            human_bytes(cap)
+        ),
+        None => format!("physical memory ({})", human_bytes(cap)),
+    };
+    let at = slice
+        .hard_limit()
+        .and_then(|(k, _)| slice.at(k))
+        .or_else(|| slice.own_anchor());
+    if slice_max.is_some() {
+        let capped: Vec<(&str, u64)> = members
+            .iter()
+            .filter_map(|m| {
+                let (_, v) = m.hard_limit()?;
+                Some((m.unit.full.as_str(), v.bytes(ram)?))
+            })
+            .collect();
+        let sum: u128 = capped.iter().map(|(_, b)| u128::from(*b)).sum();
+        if capped.len() >= 2 && sum > u128::from(cap) {
+            let list = capped
+                .iter()
+                .map(|(n, b)| format!("{n} {}", human_bytes(*b)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push(Finding::new(
+                "slice-overcommitted",
+                &slice.unit.full,
+                at.clone(),
+                format!(
+                    "the members' limits add up to {} ({list}) but {} allows {cap_name}: the slice's OOM kill picks among all of them first",
+                    human_bytes(sum.min(u128::from(u64::MAX)) as u64),
+                    slice.unit.full
+                ),
+                format!("raise {}'s MemoryMax= to at least {} or lower the members' MemoryMax=", slice.unit.full, human_bytes(sum.min(u128::from(u64::MAX)) as u64)),
+            ));
+        }
+    }
+    let protected: Vec<(&str, u64)> = members
+        .iter()
+        .filter_map(|m| {
+            let p = m
+                .memory_bytes("MemoryMin", ram)
+                .unwrap_or(0)
+                .max(m.memory_bytes("MemoryLow", ram).unwrap_or(0));
+            (p > 0).then_some((m.unit.full.as_str(), p))
+        })
+        .collect();
+    let psum: u128 = protected.iter().map(|(_, b)| u128::from(*b)).sum();
+    if psum > u128::from(cap) {
+        let list = protected
+            .iter()
+            .map(|(n, b)| format!("{n} {}", human_bytes(*b)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push(Finding::new(
+            "slice-overcommitted",
+            &slice.unit.full,
+            at,
+            format!(
+                "MemoryMin=/MemoryLow= protections of its members add up to {} ({list}), more than {cap_name}: the kernel scales them down and none holds as written",
+                human_bytes(psum.min(u128::from(u64::MAX)) as u64)
+            ),
+            "lower the members' MemoryMin=/MemoryLow= so that together they fit the slice".to_string(),
+        ));
+    }
+    out
+}
+
+/// `tmpfs-without-size` for an fstab(5)-format text (`/etc/fstab`): every `tmpfs` line
+/// whose options lack `size=` or `nr_blocks=`.
+pub fn audit_fstab(path: &Path, text: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 3 || f[2] != "tmpfs" {
+            continue;
+        }
+        let opts = f.get(3).copied().unwrap_or("defaults");
+        if !has_size(opts) {
+            out.push(Finding::new(
+                "tmpfs-without-size",
+                format!("fstab:{}", f[1]),
+                Some((path.to_path_buf(), i as u32 + 1)),
+                format!(
+                    "tmpfs on {} has no size= in its options ({opts}): it may fill half of RAM",
+                    f[1]
+                ),
+                format!("add size= to the options, e.g. {opts},size=1G"),
+            ));
+        }
+    }
+    out
+}
+
+fn has_size(opts: &str) -> bool {
+    opts.split(',')
+        .any(|o| o.starts_with("size=") || o.starts_with("nr_blocks="))
+}
+
+/// The mount point a mount unit's name encodes (`dev-shm` → `/dev/shm`).
+fn mount_point_of(prefix: &str) -> String {
+    if prefix == "-" {
+        return "/".to_string();
+    }
+    format!("/{}", prefix.replace('-', "/"))
+}
+
+/// A size rounded up to whole MiB, in systemd's syntax (`1536M`).
+pub fn round_mib(b: u64) -> String {
+    format!("{}M", b.div_ceil(1 << 20))
+}

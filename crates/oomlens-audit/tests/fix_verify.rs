@@ -1,0 +1,214 @@
+//! Drop-ins written by `fix` are checked by systemd itself: `systemd-analyze verify` loads
+//! the unit with the drop-in in a copy of the fixture tree and must (1) print no warning
+//! about the drop-in and (2) read exactly the values the plan meant — the offline
+//! counterpart of `systemctl show -p MemoryHigh -p MemoryMax -p OOMScoreAdjust`. A
+//! deliberately broken drop-in shows that the check can fail.
+//!
+//! Needs `systemd-analyze` (Debian package `systemd`); without it the test says so loudly
+//! and passes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use oomlens_audit::finding::DEFAULT_CRITICAL;
+use oomlens_audit::fix::{dropin_path, plan, render, write_dropin, FixOptions, FixPlan, Written};
+use oomlens_audit::loader::Loader;
+use oomlens_audit::settings::UnitSettings;
+use oomlens_audit::size::{Span, MIB};
+
+fn data(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(p)
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        let ft = e.file_type().unwrap();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &t).unwrap();
+        } else if ft.is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("oomlens-fix-verify-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+/// Runs `systemd-analyze verify` on `unit` with the tree's search path; returns its output.
+fn verify(bin: &Path, loader: &Loader, unit: &str) -> String {
+    let path: Vec<String> = loader
+        .search_path()
+        .iter()
+        .map(|d| loader.host(d).display().to_string())
+        .collect();
+    let out = Command::new(bin)
+        .args(["verify", "--man=no", unit])
+        .env("SYSTEMD_LOG_LEVEL", "debug")
+        .env("SYSTEMD_LOG_COLOR", "0")
+        .env("SYSTEMD_UNIT_PATH", path.join(":"))
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
+}
+
+fn dump_value(text: &str, unit: &str, key: &str) -> Option<String> {
+    let header = format!("\t-> Unit {unit}:");
+    let mut inside = false;
+    let mut found = None;
+    for line in text.lines() {
+        if line == header {
+            inside = true;
+            continue;
+        }
+        if inside {
+            let Some(body) = line.strip_prefix("\t\t") else {
+                break;
+            };
+            if let Some(v) = body.strip_prefix(&format!("{key}: ")) {
+                found = Some(v.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Lines of systemd's output that complain about `file`.
+fn complaints(text: &str, file: &Path) -> Vec<String> {
+    let name = file.display().to_string();
+    text.lines()
+        .filter(|l| l.contains(&name) && !l.contains("DropIn Path:"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn fix_and_verify(bin: &Path, tree: &str, unit: &str, peak: u64, opts: &FixOptions) -> FixPlan {
+    let root = scratch(&format!("{tree}-{unit}"));
+    copy_tree(&data(tree), &root);
+    let loader = Loader::system(&root);
+    let u = UnitSettings::from_loaded(&loader.load(unit).unwrap());
+    let p = plan(&u, peak, "test peak", opts, None).unwrap();
+    let target = loader.host(&dropin_path(&loader.config_dir(None), unit));
+    assert_eq!(
+        write_dropin(&target, &render(&p), false).unwrap(),
+        Written::Created
+    );
+
+    let loader = Loader::system(&root);
+    let text = verify(bin, &loader, unit);
+    assert!(
+        text.contains(&format!("DropIn Path: {}", target.display())),
+        "{tree}/{unit}: systemd did not load the drop-in:\n{text}"
+    );
+    let bad = complaints(&text, &target);
+    assert!(
+        bad.is_empty(),
+        "{tree}/{unit}: systemd complains about the drop-in: {bad:#?}"
+    );
+    assert_eq!(
+        dump_value(&text, unit, "MemoryHigh"),
+        Some(p.memory_high.to_string()),
+        "{tree}/{unit}: MemoryHigh"
+    );
+    assert_eq!(
+        dump_value(&text, unit, "MemoryMax"),
+        Some(p.memory_max.to_string()),
+        "{tree}/{unit}: MemoryMax"
+    );
+    assert_eq!(
+        dump_value(&text, unit, "OOMScoreAdjust"),
+        p.oom_score_adjust
+            .or(u.int("OOMScoreAdjust"))
+            .map(|a| a.to_string()),
+        "{tree}/{unit}: OOMScoreAdjust"
+    );
+    if let Some(r) = p.runtime_max {
+        let got = dump_value(&text, unit, "RuntimeMaxSec").unwrap();
+        assert_eq!(oomlens_audit::size::parse_timespan(&got).unwrap(), r);
+    }
+    // And this crate reads the drop-in back the same way.
+    let again = UnitSettings::from_loaded(&loader.load(unit).unwrap());
+    assert_eq!(again.memory_bytes("MemoryHigh", None), Some(p.memory_high));
+    let _ = fs::remove_dir_all(&root);
+    p
+}
+
+#[test]
+fn generated_dropins_pass_systemd_analyze_verify() {
+    let Some(bin) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+    else {
+        eprintln!(
+            "\n!!!!! SKIPPED generated_dropins_pass_systemd_analyze_verify: systemd-analyze \
+             not found (apt-get install systemd) !!!!!\n"
+        );
+        return;
+    };
+    let critical: Vec<String> = DEFAULT_CRITICAL.iter().map(|s| s.to_string()).collect();
+    let opts = FixOptions {
+        critical: critical.clone(),
+        ..FixOptions::default()
+    };
+    // Scenario 000: the peak the operator saw gives the scenario's own 1536M/2G.
+    let p = fix_and_verify(
+        &bin,
+        "scenario-000",
+        "worker-processor.service",
+        1228 * MIB + 819 * 1024,
+        &opts,
+    );
+    assert_eq!((p.memory_high, p.memory_max), (1536 * MIB, 2048 * MIB));
+    // Scenario 002: postgres gets OOMScoreAdjust=-500 as well.
+    let p = fix_and_verify(&bin, "scenario-002", "postgresql.service", 3 << 30, &opts);
+    assert_eq!(p.oom_score_adjust, Some(-500));
+    // A real Debian unit, with RuntimeMaxSec= asked for.
+    let with_runtime = FixOptions {
+        runtime_max: Some(Span::Usec(3_600_000_000)),
+        ..opts.clone()
+    };
+    fix_and_verify(&bin, "debian", "nginx.service", 300 * MIB, &with_runtime);
+    // An instance of a template, and a slice ([Slice] section, no OOMScoreAdjust=).
+    fix_and_verify(&bin, "debian", "postgresql@15-main.service", 2 << 30, &opts);
+    let p = fix_and_verify(&bin, "rules", "batch.slice", 1 << 30, &opts);
+    assert_eq!((p.section, p.oom_score_adjust), ("Slice", None));
+}
+
+#[test]
+fn a_broken_dropin_is_caught_by_the_same_check() {
+    let Some(bin) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+    else {
+        eprintln!("\n!!!!! SKIPPED a_broken_dropin_is_caught_by_the_same_check: no systemd-analyze !!!!!\n");
+        return;
+    };
+    let root = scratch("broken");
+    copy_tree(&data("scenario-000"), &root);
+    let loader = Loader::system(&root);
+    let target = loader.host(&dropin_path(
+        &loader.config_dir(None),
+        "worker-processor.service",
+    ));
+    write_dropin(&target, "[Service]\nMemoryHihg=1G\nMemoryMax=2GB\n", false).unwrap();
+    let text = verify(&bin, &Loader::system(&root), "worker-processor.service");
+    let bad = complaints(&text, &target);
+    assert!(
+        bad.len() >= 2,
+        "systemd should warn about both lines: {bad:#?}\n{text}"
+    );
+    let _ = fs::remove_dir_all(&root);
+}
