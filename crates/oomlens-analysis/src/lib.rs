@@ -7,4 +7,5 @@ pub mod badness;
 pub mod domains;
 pub mod explain;
 pub mod owner;
+pub mod trend;
 pub mod victim;

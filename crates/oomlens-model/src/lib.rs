@@ -8,7 +8,9 @@
 #![deny(missing_docs)]
 
 mod incident;
+mod sample;
 mod time;
 
 pub use incident::*;
+pub use sample::*;
 pub use time::LogTime;

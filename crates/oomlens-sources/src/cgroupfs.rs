@@ -709,6 +709,27 @@ impl CgroupFs {
         Ok(out)
     }
 
+    /// Only the usage (v2 `memory.current`, v1 `memory.usage_in_bytes`): the one read per
+    /// cgroup and tick when nothing moved. `Ok(None)` when it vanished or has none.
+    pub fn usage(&self, path: &str) -> Result<Option<u64>, SourceError> {
+        let Some(dir) = self.dir_of(path) else {
+            return Ok(None);
+        };
+        let file = dir.join(match self.hierarchy.version {
+            MemoryVersion::V1 => "memory.usage_in_bytes",
+            MemoryVersion::V2 => "memory.current",
+        });
+        let Some(bytes) = read_optional(&file)? else {
+            return Ok(None);
+        };
+        parse_u64(&String::from_utf8_lossy(&bytes))
+            .map(Some)
+            .map_err(|problem| SourceError::Format {
+                path: file,
+                problem,
+            })
+    }
+
     /// The counters `top` samples; `Ok(None)` when the cgroup vanished.
     pub fn counters(&self, path: &str) -> Result<Option<MemoryCounters>, SourceError> {
         let Some(dir_path) = self.dir_of(path) else {

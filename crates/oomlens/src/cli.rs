@@ -58,6 +58,10 @@ pub enum Command {
     /// Who the kernel's OOM killer would kill next, in each OOM domain (the machine and every
     /// memory cgroup with a limit), most endangered first.
     Rank(crate::rank_cmd::RankArgs),
+    /// Live memory per cgroup and process: growth rate, leak or sawtooth, time left to the
+    /// nearest limit, tmpfs and disk fill, deleted-but-open files. A TUI on a terminal; a
+    /// plain table with --once or on a pipe; --json for schema oomlens.top/1.
+    Top(crate::top_cmd::TopArgs),
     /// Find memory settings in systemd units and Kubernetes manifests that turn a leak or a
     /// spike into an outage: limits without throttling, unprotected databases, restart loops,
     /// unsized tmpfs, BestEffort pods, heaps larger than their container.

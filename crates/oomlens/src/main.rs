@@ -8,6 +8,7 @@ mod live;
 mod progress;
 mod rank_cmd;
 mod timefilter;
+mod top_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Explain(ref args) => explain::run(args, cli.color),
         Command::Rank(ref args) => rank_cmd::run(args),
+        Command::Top(ref args) => top_cmd::run(args),
         Command::Audit(ref args) => audit_cmd::run_audit(args),
         Command::Fix(ref args) => audit_cmd::run_fix(args),
         Command::Generate { what } => generate(what).map(|_| 0),

@@ -1,0 +1,185 @@
+//! `oomlens-faketree`: writes a fake cgroup v1 memory hierarchy and procfs tree for
+//! benchmarking `oomlens top` (`bench/top.sh`).
+//!
+//! ```text
+//! oomlens-faketree DIR [CGROUPS [PROCESSES]]     default 10000 cgroups, 50000 processes
+//! ```
+//!
+//! Layout below DIR: `proc/self/mountinfo` (a `cgroup` mount with `memory` at
+//! `/sys/fs/cgroup/memory`), `proc/meminfo`, `proc/pressure/memory`, and the hierarchy: the
+//! root, `CGROUPS/100` slices, each with services, every cgroup with the v1 files `top` reads
+//! (limit, usage, max usage, soft limit, failcnt, memsw, a full 36-key `memory.stat`,
+//! `oom_control`, `cgroup.procs`). Processes are spread over the services round-robin, each
+//! with a `status` as a 6.x kernel prints it. Everything is deterministic.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(dir) = args.first() else {
+        eprintln!("usage: oomlens-faketree DIR [CGROUPS [PROCESSES]]");
+        std::process::exit(2);
+    };
+    let n_cg: usize = args.get(1).map_or(10_000, |a| a.parse().expect("CGROUPS"));
+    let n_proc: usize = args
+        .get(2)
+        .map_or(50_000, |a| a.parse().expect("PROCESSES"));
+    if let Err(e) = write_tree(Path::new(dir), n_cg.max(2), n_proc) {
+        eprintln!("oomlens-faketree: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn w(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+fn stat_v1(usage: u64) -> String {
+    let (rss, cache, shmem) = (usage * 7 / 10, usage * 3 / 10, usage / 20);
+    let pages = usage / 4096;
+    let mut s = String::new();
+    for prefix in ["", "total_"] {
+        for (k, v) in [
+            ("cache", cache),
+            ("rss", rss),
+            ("rss_huge", 0),
+            ("shmem", shmem),
+            ("mapped_file", cache / 4),
+            ("dirty", 0),
+            ("writeback", 0),
+            ("swap", 0),
+            ("pgpgin", pages * 3),
+            ("pgpgout", pages * 2),
+            ("pgfault", pages * 5),
+            ("pgmajfault", 3),
+            ("inactive_anon", rss / 3),
+            ("active_anon", rss * 2 / 3),
+            ("inactive_file", cache / 2),
+            ("active_file", cache / 2),
+            ("unevictable", 0),
+        ] {
+            let _ = writeln!(s, "{prefix}{k} {v}");
+        }
+        if prefix.is_empty() {
+            let _ = writeln!(s, "hierarchical_memory_limit 9223372036854771712");
+            let _ = writeln!(s, "hierarchical_memsw_limit 9223372036854771712");
+        }
+    }
+    s
+}
+
+fn status(pid: usize, name: &str, rss_kb: u64) -> String {
+    let anon = rss_kb * 8 / 10;
+    let file = rss_kb - anon - 4;
+    format!(
+        "Name:\t{name}\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
+PPid:\t1\nTracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n\
+FDSize:\t64\nGroups:\t1000\nNStgid:\t{pid}\nNSpid:\t{pid}\nNSpgid:\t{pid}\nNSsid:\t{pid}\n\
+Kthread:\t0\nVmPeak:\t  {peak} kB\nVmSize:\t  {peak} kB\nVmLck:\t       0 kB\nVmPin:\t       0 kB\n\
+VmHWM:\t  {rss_kb} kB\nVmRSS:\t  {rss_kb} kB\nRssAnon:\t  {anon} kB\nRssFile:\t  {file} kB\n\
+RssShmem:\t       4 kB\nVmData:\t  {anon} kB\nVmStk:\t     132 kB\nVmExe:\t    1024 kB\n\
+VmLib:\t    4096 kB\nVmPTE:\t      96 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\n\
+CoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t4\n\
+SigQ:\t0/95426\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\n\
+SigIgn:\t0000000000001000\nSigCgt:\t0000000180004002\nCapInh:\t0000000000000000\n\
+CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\n\
+CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n\
+Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\n\
+Cpus_allowed:\tff\nCpus_allowed_list:\t0-7\nMems_allowed:\t00000001\nMems_allowed_list:\t0\n\
+voluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n",
+        peak = rss_kb * 3
+    )
+}
+
+fn write_tree(root: &Path, n_cg: usize, n_proc: usize) -> std::io::Result<()> {
+    let proc = root.join("proc");
+    std::fs::create_dir_all(proc.join("self"))?;
+    std::fs::create_dir_all(proc.join("pressure"))?;
+    w(
+        &proc.join("self/mountinfo"),
+        "30 1 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n",
+    )?;
+    w(
+        &proc.join("meminfo"),
+        "MemTotal: 65536000 kB\nMemFree: 30000000 kB\nMemAvailable: 40000000 kB\n\
+         SwapTotal: 0 kB\nSwapFree: 0 kB\n",
+    )?;
+    w(
+        &proc.join("pressure/memory"),
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+    )?;
+    let mem = root.join("sys/fs/cgroup/memory");
+    // The root, then slices, then services spread over the slices.
+    let slices = ((n_cg - 1) / 100).max(1);
+    let mut paths = vec![String::new()];
+    for s in 0..slices {
+        paths.push(format!("/slice-{s:03}.slice"));
+    }
+    let mut k = 0;
+    while paths.len() < n_cg {
+        paths.push(format!("/slice-{:03}.slice/svc-{k:05}.service", k % slices));
+        k += 1;
+    }
+    let services: Vec<usize> = (0..paths.len())
+        .filter(|&i| paths[i].contains("svc-"))
+        .collect();
+    let mut procs: Vec<Vec<usize>> = vec![Vec::new(); paths.len()];
+    for p in 0..n_proc {
+        let at = if services.is_empty() {
+            0
+        } else {
+            services[p % services.len()]
+        };
+        procs[at].push(p + 1000);
+    }
+    let unlimited = "9223372036854771712\n";
+    for (i, p) in paths.iter().enumerate() {
+        let d = mem.join(p.trim_start_matches('/'));
+        std::fs::create_dir_all(&d)?;
+        let usage = 4096 * (1000 + (i as u64 * 7919) % 100_000);
+        let limit = if p.contains("svc-") && i % 3 == 0 {
+            format!("{}\n", usage * 4)
+        } else {
+            unlimited.to_string()
+        };
+        w(&d.join("memory.limit_in_bytes"), &limit)?;
+        w(&d.join("memory.usage_in_bytes"), &format!("{usage}\n"))?;
+        w(
+            &d.join("memory.max_usage_in_bytes"),
+            &format!("{}\n", usage * 2),
+        )?;
+        w(&d.join("memory.soft_limit_in_bytes"), unlimited)?;
+        w(&d.join("memory.failcnt"), "0\n")?;
+        w(
+            &d.join("memory.memsw.usage_in_bytes"),
+            &format!("{usage}\n"),
+        )?;
+        w(&d.join("memory.memsw.limit_in_bytes"), unlimited)?;
+        w(&d.join("memory.stat"), &stat_v1(usage))?;
+        w(
+            &d.join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+        )?;
+        let list: String = procs[i].iter().map(|p| format!("{p}\n")).collect();
+        w(&d.join("cgroup.procs"), &list)?;
+    }
+    for (i, list) in procs.iter().enumerate() {
+        for &pid in list {
+            let pd = proc.join(pid.to_string());
+            std::fs::create_dir_all(&pd)?;
+            let rss = 1024 + (pid as u64 * 104_729) % 500_000;
+            w(
+                &pd.join("status"),
+                &status(pid, &format!("worker-{}", i % 50), rss),
+            )?;
+        }
+    }
+    println!(
+        "{} cgroups, {} processes below {}",
+        paths.len(),
+        n_proc,
+        root.display()
+    );
+    Ok(())
+}

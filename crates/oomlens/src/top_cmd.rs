@@ -1,0 +1,1165 @@
+//! `oomlens top`: live memory per cgroup and process, with trend, leak detection and the time
+//! left to the nearest limit.
+//!
+//! A [`Sampler`] reads the memory cgroup tree (or the subtree of `--cgroup`, plus its
+//! ancestors for their limits), the processes of each cgroup (`cgroup.procs`, then one
+//! `status` each), the tmpfs and disk mounts and, every [`DELETED_EVERY`] ticks, the
+//! deleted-but-open files. Each tick becomes an `oomlens_model::Sample` of raw counters; per
+//! series (cgroup, pid, mount) only a ring of the last `--window` points is kept, so a tick
+//! costs what the tree costs, never what the history costs. Rates, classes and ETAs are
+//! derived on read by `oomlens_analysis::trend` ([`analyse`]).
+//!
+//! Outputs: the TUI (`top_cmd::tui`) on a terminal; a plain table with `--once` or when
+//! stdout is no terminal; `--json`, one document per tick (JSON Lines; with `--once`, one
+//! document after `--samples` ticks):
+//!
+//! ```json
+//! {"schema":"oomlens.top/1","t":12.0,"interval":1.0,"cgroup_version":"v1"|"v2"|null,
+//!  "mem_total":…,"mem_available":…,"psi_some_avg10":…|null,
+//!  "cgroups":[{"path":"/a/b","depth":1,"owner":"x.service"|null,"usage":…,"limit":…|null,
+//!    "limit_name":"memory.limit_in_bytes of /a/b"|null,"anon":…,"file":…,"shmem":…,
+//!    "psi_some_avg10":…|null,"oom_kill":…|null,"failcnt":…|null,
+//!    "trend":{"class":"leak"|"sawtooth"|"steady"|"shrinking"|"warming_up","rate":…,
+//!      "rate_lo":…,"rate_hi":…,"fitted_last":…,"points":…},
+//!    "growth":"anon"|"file"|"shmem"|null,"growth_mount":"/dev/shm"|null,
+//!    "eta":{"limit":"…","seconds":…,"seconds_lo":…,"seconds_hi":…|null}|null}],
+//!  "processes":[{"pid":…,"comm":…,"cgroup":…,"rss":…,"anon":…,"file":…,"shmem":…,
+//!    "swap":…,"trend":{…},"eta":{…}|null}],
+//!  "mounts":[{"mount_point":…,"fstype":…,"total":…,"used":…,"avail":…,"trend":{…},"eta":{…}|null}],
+//!  "deleted_open_files":[{"pid":…,"comm":…,"fd":…,"path":…,"size":…,"mount":…|null}]}
+//! ```
+//!
+//! Sizes are bytes, rates bytes per second, times seconds since the sampler started. Exit
+//! status: 0, or 2 on errors.
+
+mod tui;
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use oomlens_analysis::owner::owner_of;
+use oomlens_analysis::trend::{self, Class, Eta, LimitRef, Trend, TrendConfig};
+use oomlens_model::{CgroupSample, DeletedOpenFile, MemLimit, MountSample, ProcessSample, Sample};
+use oomlens_sinks::escape::escape;
+use oomlens_sinks::text::human_bytes;
+use oomlens_sources::cgroupfs::{CgroupFs, Limit, MemoryCounters, MemoryVersion};
+use oomlens_sources::mounts;
+use oomlens_sources::procfs::{self, ProcFs};
+use serde::Serialize;
+
+/// Deleted-but-open files are looked for every this many ticks (a readlink per fd of every
+/// process is the costliest read of a pass).
+pub const DELETED_EVERY: u64 = 10;
+
+/// A cgroup whose usage moved by more than this since its last full read is read in full
+/// (all counters, `memory.stat`, its processes); one that did not keeps its last values and
+/// costs one read (`memory.current` / `memory.usage_in_bytes`), and when its parent did not
+/// move either (usage is hierarchical), not even that.
+pub const CHANGE_BYTES: u64 = 64 * 1024;
+
+/// Every cgroup is read in full at least every this many ticks anyway (staggered, so each
+/// tick refreshes 1/FULL_EVERY of the tree): moves that cancel out inside a parent, and
+/// processes that came or went in a quiet cgroup, show within this many ticks.
+pub const FULL_EVERY: u64 = 60;
+
+/// The cgroup tree is walked again every this many ticks (new cgroups show within it).
+pub const WALK_EVERY: u64 = 30;
+
+/// `oomlens top` flags.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Print one plain table (or with --json one document) after --samples ticks, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Print JSON (schema oomlens.top/1): one document per tick, or one with --once.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds between samples.
+    #[arg(long, value_name = "SECONDS", default_value = "1")]
+    pub interval: f64,
+    /// Only this memory cgroup and its descendants (the path as in /proc/PID/cgroup).
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
+    /// The root of the /proc and /sys trees to read (a copy or a fake tree).
+    #[arg(long, value_name = "DIR", default_value = procfs::DEFAULT_ROOT, value_hint = clap::ValueHint::DirPath)]
+    pub root: PathBuf,
+    /// Ticks sampled before --once prints (rates need at least two).
+    #[arg(long, value_name = "N", default_value = "3")]
+    pub samples: usize,
+    /// Stop after this many ticks (JSON stream and table modes).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Samples kept per series: the trend's window.
+    #[arg(long, value_name = "N", default_value = "60")]
+    pub window: usize,
+    /// The page size of the machine the tree comes from; default: this host's.
+    #[arg(long, value_name = "BYTES", hide_short_help = true)]
+    pub page_size: Option<u64>,
+    /// Benchmark: run this many sample passes as fast as possible and print the CPU time
+    /// per pass to stderr.
+    #[arg(long, value_name = "N", hide = true)]
+    pub bench_passes: Option<u32>,
+    /// Read every cgroup and process in full on every tick (no change-driven skipping).
+    #[arg(long, hide_short_help = true)]
+    pub full: bool,
+}
+
+// ---------------------------------------------------------------------------------------
+// Sampler
+
+/// One point of a series: time, total, anon, file, shmem.
+type Point = [f64; 5];
+
+#[derive(Debug, Default)]
+struct Series {
+    ring: VecDeque<Point>,
+    seen: u64,
+}
+
+impl Series {
+    fn push(&mut self, p: Point, cap: usize, tick: u64) {
+        if self.ring.len() == cap {
+            self.ring.pop_front();
+        }
+        self.ring.push_back(p);
+        self.seen = tick;
+    }
+
+    fn points(&self, k: usize) -> Vec<(f64, f64)> {
+        self.ring.iter().map(|p| (p[0], p[k])).collect()
+    }
+}
+
+/// Samples a tree at each [`Sampler::tick`], keeping a bounded ring per series.
+pub struct Sampler {
+    root: PathBuf,
+    proc: ProcFs,
+    cgfs: Option<CgroupFs>,
+    focus: String,
+    window: usize,
+    start: Instant,
+    tick: u64,
+    cg: HashMap<String, Series>,
+    pid: HashMap<u32, Series>,
+    mnt: HashMap<String, Series>,
+    /// The last sample.
+    pub last: Sample,
+    /// Ancestors of the focus (for their limits), last tick.
+    ancestors: Vec<CgroupSample>,
+    deleted: Vec<DeletedOpenFile>,
+    /// A fixed clock for tests: tick n is at n × this many seconds.
+    fixed_dt: Option<f64>,
+    /// The cgroup paths of the last walk.
+    tree: Vec<String>,
+    /// Per cgroup: the last full read and the processes then.
+    state: HashMap<String, CgState>,
+    /// Every cgroup is read in full at least every this many ticks (1: every tick).
+    full_every: u64,
+    /// Pids read this tick (the others were carried over).
+    fresh: std::collections::HashSet<u32>,
+}
+
+/// What the last full read of a cgroup found.
+#[derive(Debug, Clone)]
+struct CgState {
+    sample: CgroupSample,
+    /// Its usage then.
+    full_usage: u64,
+    procs: Vec<ProcessSample>,
+    /// The last tick it was seen.
+    seen: u64,
+}
+
+fn to_limit(l: Limit) -> MemLimit {
+    match l {
+        Limit::Bytes(b) => MemLimit::Bytes(b),
+        Limit::Max => MemLimit::Max,
+    }
+}
+
+fn cgroup_sample(path: &str, c: MemoryCounters) -> CgroupSample {
+    CgroupSample {
+        path: path.to_string(),
+        usage: c.usage,
+        max: c.max.map(to_limit),
+        high: c.high.map(to_limit),
+        soft_limit: c.soft_limit.map(to_limit),
+        anon: c.split.anon,
+        file: c.split.file,
+        shmem: c.split.shmem,
+        swap: c
+            .swap_current
+            .or_else(|| Some(c.memsw_usage?.saturating_sub(c.usage?))),
+        failcnt: c.failcnt,
+        oom_kill: c.oom_kill,
+        psi_some_avg10: c.pressure.map(|p| p.some_avg10),
+        psi_some_total_us: c.pressure.map(|p| p.some_total_us),
+    }
+}
+
+fn ancestors_of(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut p = path.trim_end_matches('/');
+    while let Some(i) = p.rfind('/') {
+        p = &p[..i];
+        out.push(if p.is_empty() {
+            "/".into()
+        } else {
+            p.to_string()
+        });
+        if p.is_empty() {
+            break;
+        }
+    }
+    out
+}
+
+impl Sampler {
+    /// A sampler of the tree below `root`, focused on `focus` (a cgroup path, `/` for all).
+    pub fn new(
+        root: PathBuf,
+        focus: Option<&str>,
+        window: usize,
+        page_size: u64,
+    ) -> anyhow::Result<Sampler> {
+        let cgfs = CgroupFs::new(&root, page_size).with_context(|| {
+            format!(
+                "detecting the memory cgroup hierarchy below {}",
+                root.display()
+            )
+        })?;
+        let focus = focus.unwrap_or("/").to_string();
+        if let Some(fs) = &cgfs {
+            if fs.dir_of(&focus).is_none_or(|d| !d.is_dir()) {
+                anyhow::bail!("no memory cgroup {focus:?} below {}", root.display());
+            }
+        }
+        Ok(Sampler {
+            proc: ProcFs::new(&root),
+            root,
+            cgfs,
+            focus,
+            window: window.max(2),
+            start: Instant::now(),
+            tick: 0,
+            cg: HashMap::new(),
+            pid: HashMap::new(),
+            mnt: HashMap::new(),
+            last: Sample::default(),
+            ancestors: Vec::new(),
+            deleted: Vec::new(),
+            fixed_dt: None,
+            tree: Vec::new(),
+            state: HashMap::new(),
+            full_every: FULL_EVERY,
+            fresh: Default::default(),
+        })
+    }
+
+    /// Every process known: read this tick, or carried over from the last full read of its
+    /// (quiet) cgroup.
+    pub fn processes(&self) -> Vec<&ProcessSample> {
+        if self.cgfs.is_none() {
+            return self.last.processes.iter().collect();
+        }
+        let mut v: Vec<&ProcessSample> =
+            self.state.values().flat_map(|st| st.procs.iter()).collect();
+        v.sort_by_key(|p| p.pid);
+        v
+    }
+
+    /// The memory cgroup version sampled.
+    pub fn version(&self) -> Option<MemoryVersion> {
+        self.cgfs.as_ref().map(|f| f.hierarchy().version)
+    }
+
+    /// Reads one sample pass and records it.
+    pub fn tick(&mut self) -> anyhow::Result<()> {
+        self.tick += 1;
+        let tick = self.tick;
+        let t = match self.fixed_dt {
+            Some(dt) => tick as f64 * dt,
+            None => self.start.elapsed().as_secs_f64(),
+        };
+        let meminfo = self.proc.meminfo().ok();
+        let mut s = Sample {
+            t,
+            mem_total: meminfo.map(|m| m.mem_total),
+            mem_available: meminfo.and_then(|m| m.mem_available),
+            psi_some_avg10: self.proc.pressure_memory()?.map(|p| p.some_avg10),
+            ..Sample::default()
+        };
+        if self.cgfs.is_some() {
+            self.sample_cgroups(tick, &mut s)?;
+        } else {
+            for pid in self.proc.pids()? {
+                if let Some(p) = self.read_process(pid, "")? {
+                    s.processes.push(p);
+                }
+            }
+        }
+        for m in mounts::mounts(&self.root)? {
+            s.mounts.push(MountSample {
+                mount_point: m.mount_point,
+                fstype: m.fstype,
+                total: m.total,
+                used: m.used,
+                avail: m.avail,
+            });
+        }
+        if tick == 1 || tick % DELETED_EVERY == 0 {
+            self.deleted = self.scan_deleted(&s)?;
+        }
+        let cap = self.window;
+        let f = |v: Option<u64>| v.unwrap_or(0) as f64;
+        for c in &s.cgroups {
+            let p = [t, f(c.usage), f(c.anon), f(c.file), f(c.shmem)];
+            match self.cg.get_mut(&c.path) {
+                Some(ser) => ser.push(p, cap, tick),
+                None => self
+                    .cg
+                    .entry(c.path.clone())
+                    .or_default()
+                    .push(p, cap, tick),
+            }
+        }
+        // Processes read this tick add a point; those carried over from an earlier full
+        // read of a quiet cgroup only stay alive.
+        let fresh = std::mem::take(&mut self.fresh);
+        for p in &s.processes {
+            let pt = [t, p.rss() as f64, f(p.anon), f(p.file), f(p.shmem)];
+            self.pid.entry(p.pid).or_default().push(pt, cap, tick);
+        }
+        for st in self.state.values() {
+            for p in &st.procs {
+                if !fresh.contains(&p.pid) {
+                    if let Some(ser) = self.pid.get_mut(&p.pid) {
+                        ser.seen = tick;
+                    }
+                }
+            }
+        }
+        self.fresh = fresh;
+        self.fresh.clear();
+        for m in &s.mounts {
+            let pt = [t, m.used as f64, 0.0, 0.0, m.used as f64];
+            self.mnt
+                .entry(m.mount_point.clone())
+                .or_default()
+                .push(pt, cap, tick);
+        }
+        // Vanished cgroups, processes and mounts take their history with them.
+        self.cg.retain(|_, v| v.seen == tick);
+        self.pid.retain(|_, v| v.seen == tick);
+        self.mnt.retain(|_, v| v.seen == tick);
+        self.last = s;
+        Ok(())
+    }
+
+    fn read_process(&self, pid: u32, cgroup: &str) -> anyhow::Result<Option<ProcessSample>> {
+        let Some(d) = self.proc.open(pid)? else {
+            return Ok(None);
+        };
+        let Some(st) = d.status()? else {
+            return Ok(None);
+        };
+        if st.vm_rss.is_none() {
+            return Ok(None); // kernel threads and zombies hold no memory of their own
+        }
+        Ok(Some(ProcessSample {
+            pid,
+            comm: st.name,
+            cgroup: cgroup.to_string(),
+            anon: st.rss_anon,
+            file: st.rss_file,
+            shmem: st.rss_shmem,
+            swap: st.vm_swap,
+        }))
+    }
+
+    /// The cgroup part of a pass, change-driven (see [`CHANGE_BYTES`]).
+    fn sample_cgroups(&mut self, tick: u64, s: &mut Sample) -> anyhow::Result<()> {
+        let fs = self.cgfs.clone().expect("called with a hierarchy");
+        if self.tree.is_empty() || tick % WALK_EVERY == 1 || self.full_every == 1 {
+            self.tree = fs.walk(&self.focus)?;
+        }
+        let tree = std::mem::take(&mut self.tree);
+        // Cgroups whose usage moved (or that are new) this pass: their children's usage is
+        // read too.
+        let mut moved: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for (i, path) in tree.iter().enumerate() {
+            let known = self.state.contains_key(path);
+            let parent_moved = path == &self.focus
+                || ancestors_of(path)
+                    .first()
+                    .is_none_or(|p| moved.contains(p.as_str()));
+            let due = !known || self.full_every <= 1 || (tick + i as u64) % self.full_every == 0;
+            let usage = if parent_moved && !due {
+                match fs.usage(path)? {
+                    Some(u) => Some(u),
+                    None => continue, // vanished
+                }
+            } else {
+                None
+            };
+            let changed = match (self.state.get(path), usage) {
+                (Some(o), Some(u)) => u.abs_diff(o.full_usage) > CHANGE_BYTES,
+                _ => false,
+            };
+            if due || changed {
+                let Some(c) = fs.counters(path)? else {
+                    continue;
+                };
+                let mut procs = Vec::new();
+                for pid in fs.procs(path)?.unwrap_or_default() {
+                    if let Some(p) = self.read_process(pid, path)? {
+                        self.fresh.insert(pid);
+                        s.processes.push(p.clone());
+                        procs.push(p);
+                    }
+                }
+                let sample = cgroup_sample(path, c);
+                if changed || !known {
+                    moved.insert(path.as_str());
+                }
+                s.cgroups.push(sample.clone());
+                self.state.insert(
+                    path.clone(),
+                    CgState {
+                        full_usage: sample.usage.unwrap_or(0),
+                        sample,
+                        procs,
+                        seen: tick,
+                    },
+                );
+            } else {
+                let o = self.state.get_mut(path).expect("not due, so known");
+                if let Some(u) = usage {
+                    o.sample.usage = Some(u);
+                }
+                o.seen = tick;
+                s.cgroups.push(o.sample.clone());
+            }
+        }
+        self.state.retain(|_, v| v.seen == tick);
+        self.tree = tree;
+        self.ancestors.clear();
+        if self.focus != "/" {
+            for a in ancestors_of(&self.focus) {
+                if let Some(c) = fs.counters(&a)? {
+                    self.ancestors.push(cgroup_sample(&a, c));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_deleted(&self, s: &Sample) -> anyhow::Result<Vec<DeletedOpenFile>> {
+        let ms: Vec<mounts::MountUsage> = s
+            .mounts
+            .iter()
+            .map(|m| mounts::MountUsage {
+                mount_point: m.mount_point.clone(),
+                fstype: m.fstype.clone(),
+                total: m.total,
+                used: m.used,
+                avail: m.avail,
+            })
+            .collect();
+        let mut out = Vec::new();
+        for p in self.processes() {
+            for d in mounts::deleted_files(&self.proc, p.pid)? {
+                out.push(DeletedOpenFile {
+                    pid: d.pid,
+                    comm: p.comm.clone(),
+                    fd: d.fd,
+                    mount: mounts::mount_of(&d.path, &ms).map(|m| m.mount_point.clone()),
+                    path: d.path,
+                    size: d.size,
+                });
+            }
+        }
+        out.sort_by(|a, b| b.size.cmp(&a.size).then(a.pid.cmp(&b.pid)));
+        Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Analysis: derived on read
+
+/// The trend of one series as printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrendOut {
+    class: Class,
+    rate: f64,
+    rate_lo: f64,
+    rate_hi: f64,
+    fitted_last: f64,
+    points: usize,
+}
+
+impl From<Trend> for TrendOut {
+    fn from(t: Trend) -> Self {
+        TrendOut {
+            class: t.class,
+            rate: t.rate,
+            rate_lo: t.rate_lo,
+            rate_hi: t.rate_hi,
+            fitted_last: t.fitted_last,
+            points: t.points,
+        }
+    }
+}
+
+/// One cgroup's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct CgroupRow {
+    path: String,
+    depth: usize,
+    owner: Option<String>,
+    usage: Option<u64>,
+    limit: Option<u64>,
+    limit_name: Option<String>,
+    anon: Option<u64>,
+    file: Option<u64>,
+    shmem: Option<u64>,
+    psi_some_avg10: Option<f64>,
+    oom_kill: Option<u64>,
+    failcnt: Option<u64>,
+    trend: TrendOut,
+    growth: Option<&'static str>,
+    growth_mount: Option<String>,
+    eta: Option<Eta>,
+    #[serde(skip)]
+    spark: Vec<f64>,
+}
+
+/// One process's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessRow {
+    pid: u32,
+    comm: String,
+    cgroup: String,
+    rss: u64,
+    anon: Option<u64>,
+    file: Option<u64>,
+    shmem: Option<u64>,
+    swap: Option<u64>,
+    trend: TrendOut,
+    eta: Option<Eta>,
+}
+
+/// One mount's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct MountRow {
+    mount_point: String,
+    fstype: String,
+    total: u64,
+    used: u64,
+    avail: u64,
+    trend: TrendOut,
+    eta: Option<Eta>,
+}
+
+/// The `oomlens.top/1` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopDoc {
+    schema: &'static str,
+    t: f64,
+    interval: f64,
+    cgroup_version: Option<&'static str>,
+    mem_total: Option<u64>,
+    mem_available: Option<u64>,
+    psi_some_avg10: Option<f64>,
+    cgroups: Vec<CgroupRow>,
+    processes: Vec<ProcessRow>,
+    mounts: Vec<MountRow>,
+    deleted_open_files: Vec<DeletedOpenFile>,
+}
+
+fn depth(path: &str, focus: &str) -> usize {
+    let comps = |p: &str| p.split('/').filter(|c| !c.is_empty()).count();
+    comps(path).saturating_sub(comps(focus))
+}
+
+/// The nearest limit of a cgroup, its own first: v2 `memory.high`, `memory.max`, v1
+/// `memory.limit_in_bytes`.
+fn own_limit(c: &CgroupSample, v: Option<MemoryVersion>) -> Option<(u64, String)> {
+    let (max_name, high) = match v {
+        Some(MemoryVersion::V2) => ("memory.max", c.high.and_then(MemLimit::bytes)),
+        _ => ("memory.limit_in_bytes", None),
+    };
+    let max = c.max.and_then(MemLimit::bytes);
+    match (high, max) {
+        (Some(h), Some(m)) if h < m => Some((h, format!("memory.high of {}", c.path))),
+        (Some(h), None) => Some((h, format!("memory.high of {}", c.path))),
+        (_, Some(m)) => Some((m, format!("{max_name} of {}", c.path))),
+        (None, None) => None,
+    }
+}
+
+fn limits_for(
+    c: &CgroupSample,
+    fitted: f64,
+    by_path: &HashMap<&str, &CgroupSample>,
+    s: &Sample,
+    v: Option<MemoryVersion>,
+) -> Vec<LimitRef> {
+    let mut out = Vec::new();
+    let (high_name, max_name) = match v {
+        Some(MemoryVersion::V2) => ("memory.high", "memory.max"),
+        _ => ("", "memory.limit_in_bytes"),
+    };
+    let mut push = |cg: &CgroupSample, base: f64| {
+        if v == Some(MemoryVersion::V2) {
+            if let Some(h) = cg.high.and_then(MemLimit::bytes) {
+                out.push(LimitRef {
+                    name: format!("{high_name} of {}", cg.path),
+                    headroom: h as f64 - base,
+                });
+            }
+        }
+        if let Some(m) = cg.max.and_then(MemLimit::bytes) {
+            // At the hard limit the kernel reclaims page cache before it kills
+            // (mem_cgroup_out_of_memory runs only when try_charge's reclaim fails), so clean
+            // cache is room too; shmem/tmpfs pages are not (no swap to move them to).
+            let reclaimable = cg.file.unwrap_or(0).saturating_sub(cg.shmem.unwrap_or(0)) as f64;
+            out.push(LimitRef {
+                name: format!("{max_name} of {}", cg.path),
+                headroom: m as f64 - (base - reclaimable).max(0.0),
+            });
+        }
+    };
+    push(c, fitted);
+    for a in ancestors_of(&c.path) {
+        if let Some(ac) = by_path.get(a.as_str()) {
+            push(ac, ac.usage.unwrap_or(0) as f64);
+        }
+    }
+    if out.is_empty() {
+        if let Some(avail) = s.mem_available {
+            out.push(LimitRef {
+                name: "MemTotal (MemAvailable left)".into(),
+                headroom: avail as f64,
+            });
+        }
+    }
+    out
+}
+
+/// Rates, classes and ETAs for the sampler's last tick.
+pub fn analyse(sm: &Sampler, interval: f64) -> TopDoc {
+    let s = &sm.last;
+    let cfg = TrendConfig::default();
+    let v = sm.version();
+    let mut by_path: HashMap<&str, &CgroupSample> = HashMap::new();
+    for c in sm.ancestors.iter().chain(&s.cgroups) {
+        by_path.insert(c.path.as_str(), c);
+    }
+    let empty = Series::default();
+    let mut mounts_out = Vec::new();
+    for m in &s.mounts {
+        let ser = sm.mnt.get(&m.mount_point).unwrap_or(&empty);
+        let tr = trend::trend(&ser.points(1), &cfg);
+        let eta = trend::eta(
+            &tr,
+            &[LimitRef {
+                name: format!("size of {}", m.mount_point),
+                headroom: (m.total as f64 - tr.fitted_last)
+                    .min(m.avail as f64 + m.used as f64 - tr.fitted_last),
+            }],
+        );
+        mounts_out.push(MountRow {
+            mount_point: m.mount_point.clone(),
+            fstype: m.fstype.clone(),
+            total: m.total,
+            used: m.used,
+            avail: m.avail,
+            trend: tr.into(),
+            eta,
+        });
+    }
+    // The tmpfs growing fastest answers for shmem growth.
+    let growing_tmpfs = mounts_out
+        .iter()
+        .filter(|m| m.fstype == "tmpfs" || m.fstype == "ramfs")
+        .filter(|m| m.trend.class == Class::Leak)
+        .max_by(|a, b| a.trend.rate.total_cmp(&b.trend.rate))
+        .map(|m| m.mount_point.clone());
+    let mut cg_eta: HashMap<&str, Vec<LimitRef>> = HashMap::new();
+    let mut cgroups = Vec::new();
+    for c in &s.cgroups {
+        let ser = sm.cg.get(&c.path).unwrap_or(&empty);
+        let tr = trend::trend(&ser.points(1), &cfg);
+        let parts = [
+            ("anon", trend::trend(&ser.points(2), &cfg)),
+            ("file", trend::trend(&ser.points(3), &cfg)),
+            ("shmem", trend::trend(&ser.points(4), &cfg)),
+        ];
+        let growth = (tr.class == Class::Leak)
+            .then(|| trend::dominant_part(&parts))
+            .flatten();
+        let limits = limits_for(c, tr.fitted_last, &by_path, s, v);
+        let eta = trend::eta(&tr, &limits);
+        let own = own_limit(c, v);
+        cg_eta.insert(c.path.as_str(), limits);
+        cgroups.push(CgroupRow {
+            path: c.path.clone(),
+            depth: depth(&c.path, &sm.focus),
+            owner: owner_of(&c.path).label(),
+            usage: c.usage,
+            limit: own.as_ref().map(|o| o.0),
+            limit_name: own.map(|o| o.1),
+            anon: c.anon,
+            file: c.file,
+            shmem: c.shmem,
+            psi_some_avg10: c.psi_some_avg10,
+            oom_kill: c.oom_kill,
+            failcnt: c.failcnt,
+            trend: tr.into(),
+            growth,
+            growth_mount: (growth == Some("shmem"))
+                .then(|| growing_tmpfs.clone())
+                .flatten(),
+            eta,
+            spark: ser.ring.iter().map(|p| p[1]).collect(),
+        });
+    }
+    let mut processes = Vec::new();
+    for p in sm.processes() {
+        let ser = sm.pid.get(&p.pid).unwrap_or(&empty);
+        let tr = trend::trend(&ser.points(1), &cfg);
+        // A process's growth fills its cgroup's headroom (from the cgroup's fitted value).
+        let eta = cg_eta
+            .get(p.cgroup.as_str())
+            .and_then(|l| trend::eta(&tr, l));
+        processes.push(ProcessRow {
+            pid: p.pid,
+            comm: p.comm.clone(),
+            cgroup: p.cgroup.clone(),
+            rss: p.rss(),
+            anon: p.anon,
+            file: p.file,
+            shmem: p.shmem,
+            swap: p.swap,
+            trend: tr.into(),
+            eta,
+        });
+    }
+    TopDoc {
+        schema: "oomlens.top/1",
+        t: s.t,
+        interval,
+        cgroup_version: v.map(|v| match v {
+            MemoryVersion::V1 => "v1",
+            MemoryVersion::V2 => "v2",
+        }),
+        mem_total: s.mem_total,
+        mem_available: s.mem_available,
+        psi_some_avg10: s.psi_some_avg10,
+        cgroups,
+        processes,
+        mounts: mounts_out,
+        deleted_open_files: sm.deleted.clone(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Text
+
+fn size(b: Option<u64>) -> String {
+    b.map_or_else(|| "-".into(), human_bytes)
+}
+
+/// `+1.0 MiB/s`.
+pub fn rate_text(r: f64) -> String {
+    if r.abs() < 1.0 {
+        return "0".into();
+    }
+    let sign = if r < 0.0 { "-" } else { "+" };
+    format!("{sign}{}/s", human_bytes(r.abs() as u64))
+}
+
+/// `36s (33s–40s)`.
+pub fn eta_text(e: Option<&Eta>) -> String {
+    let Some(e) = e else { return "-".into() };
+    let d = |s: f64| {
+        if s >= 86400.0 {
+            format!("{:.1}d", s / 86400.0)
+        } else if s >= 3600.0 {
+            format!("{:.1}h", s / 3600.0)
+        } else if s >= 120.0 {
+            format!("{:.0}m", s / 60.0)
+        } else {
+            format!("{s:.0}s")
+        }
+    };
+    match e.seconds_hi {
+        Some(hi) => format!("{} ({}-{})", d(e.seconds), d(e.seconds_lo), d(hi)),
+        None => format!("{} ({}-?)", d(e.seconds), d(e.seconds_lo)),
+    }
+}
+
+fn write_table(out: &mut dyn Write, doc: &TopDoc) -> io::Result<()> {
+    writeln!(
+        out,
+        "memory: total {}, available {}, PSI some avg10 {}",
+        size(doc.mem_total),
+        size(doc.mem_available),
+        doc.psi_some_avg10
+            .map_or("-".into(), |p| format!("{p:.2}%"))
+    )?;
+    writeln!(
+        out,
+        "{:<44} {:>10} {:>10} {:>12} {:<10} {:<6} {:<22} {:>6}  OWNER",
+        "CGROUP", "USAGE", "LIMIT", "RATE", "CLASS", "GROWS", "ETA", "PSI"
+    )?;
+    for c in &doc.cgroups {
+        let name = format!("{}{}", "  ".repeat(c.depth), escape(&c.path));
+        let grows = match (&c.growth, &c.growth_mount) {
+            (Some(g), Some(m)) => format!("{g} ({})", escape(m)),
+            (Some(g), None) => g.to_string(),
+            _ => "-".into(),
+        };
+        writeln!(
+            out,
+            "{:<44} {:>10} {:>10} {:>12} {:<10} {:<6} {:<22} {:>6}  {}",
+            name,
+            size(c.usage),
+            size(c.limit),
+            rate_text(c.trend.rate),
+            c.trend.class.as_str(),
+            grows,
+            eta_text(c.eta.as_ref()),
+            c.psi_some_avg10.map_or("-".into(), |p| format!("{p:.1}%")),
+            c.owner.as_deref().map(escape).unwrap_or_default()
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>8} {:<16} {:>10} {:>10} {:>10} {:>10} {:>12} {:<10} {:<22} CGROUP",
+        "PID", "COMM", "RSS", "ANON", "FILE", "SHMEM", "RATE", "CLASS", "ETA"
+    )?;
+    let mut procs: Vec<&ProcessRow> = doc.processes.iter().collect();
+    procs.sort_by_key(|p| std::cmp::Reverse(p.rss));
+    for p in procs.iter().take(20) {
+        writeln!(
+            out,
+            "{:>8} {:<16} {:>10} {:>10} {:>10} {:>10} {:>12} {:<10} {:<22} {}",
+            p.pid,
+            escape(&p.comm),
+            human_bytes(p.rss),
+            size(p.anon),
+            size(p.file),
+            size(p.shmem),
+            rate_text(p.trend.rate),
+            p.trend.class.as_str(),
+            eta_text(p.eta.as_ref()),
+            escape(&p.cgroup)
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<32} {:<8} {:>10} {:>10} {:>12} {:<10} ETA",
+        "MOUNT", "TYPE", "USED", "SIZE", "RATE", "CLASS"
+    )?;
+    for m in &doc.mounts {
+        writeln!(
+            out,
+            "{:<32} {:<8} {:>10} {:>10} {:>12} {:<10} {}",
+            escape(&m.mount_point),
+            m.fstype,
+            human_bytes(m.used),
+            human_bytes(m.total),
+            rate_text(m.trend.rate),
+            m.trend.class.as_str(),
+            eta_text(m.eta.as_ref())
+        )?;
+    }
+    if !doc.deleted_open_files.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "deleted but still open:")?;
+        for d in &doc.deleted_open_files {
+            writeln!(
+                out,
+                "  {} held by pid {} ({}) fd {}: {}{}",
+                escape(&d.path),
+                d.pid,
+                escape(&d.comm),
+                d.fd,
+                human_bytes(d.size),
+                d.mount
+                    .as_deref()
+                    .map(|m| format!(" on {}", escape(m)))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Running
+
+fn cpu_time() -> Duration {
+    // SAFETY: an all-zero rusage is valid; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid out-pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Runs `oomlens top`.
+pub fn run(args: &TopArgs) -> anyhow::Result<u8> {
+    if !(args.interval > 0.0 && args.interval.is_finite()) {
+        anyhow::bail!("--interval must be a positive number of seconds");
+    }
+    let page = args.page_size.unwrap_or_else(procfs::host_page_size);
+    let mut sm = Sampler::new(args.root.clone(), args.cgroup.as_deref(), args.window, page)?;
+    if args.full {
+        sm.full_every = 1;
+    }
+    if let Some(n) = args.bench_passes {
+        // The first pass reads everything (nothing is known yet); the rest are steady state.
+        let (c0, w0) = (cpu_time(), Instant::now());
+        sm.tick()?;
+        let (first_cpu, first_wall) = (cpu_time() - c0, w0.elapsed());
+        let (c1, w1) = (cpu_time(), Instant::now());
+        for _ in 1..n.max(2) {
+            sm.tick()?;
+        }
+        let steady = n.max(2) as f64 - 1.0;
+        let (cpu, wall) = (cpu_time() - c1, w1.elapsed());
+        let doc = analyse(&sm, args.interval);
+        eprintln!(
+            "passes {} cgroups {} processes {} first_cpu_ms {:.2} first_wall_ms {:.2} cpu_ms_per_pass {:.2} wall_ms_per_pass {:.2}",
+            n.max(2),
+            doc.cgroups.len(),
+            doc.processes.len(),
+            first_cpu.as_secs_f64() * 1000.0,
+            first_wall.as_secs_f64() * 1000.0,
+            cpu.as_secs_f64() * 1000.0 / steady,
+            wall.as_secs_f64() * 1000.0 / steady
+        );
+        return Ok(0);
+    }
+    let interval = Duration::from_secs_f64(args.interval);
+    let tty = io::stdout().is_terminal();
+    if !args.once && !args.json && tty {
+        return tui::run(sm, interval, args.interval).map(|_| 0);
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut next = Instant::now();
+    let mut ticks = 0u64;
+    loop {
+        sm.tick()?;
+        ticks += 1;
+        let done_once = args.once && ticks >= args.samples.max(1) as u64;
+        let stream = !args.once && args.json;
+        if stream || done_once || (!args.once && !args.json && ticks >= args.samples.max(1) as u64)
+        {
+            let doc = analyse(&sm, args.interval);
+            if args.json {
+                serde_json::to_writer(&mut out, &doc)?;
+                writeln!(out)?;
+            } else {
+                write_table(&mut out, &doc)?;
+            }
+            out.flush()?;
+            // A plain table on a pipe is one table: like --once.
+            if done_once || !args.json {
+                return Ok(0);
+            }
+        }
+        if args.count.is_some_and(|c| ticks >= c) {
+            return Ok(0);
+        }
+        next += interval;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            next = now;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A fake v1 tree: `/` (no limit), `/svc` (64 MiB), `/svc/leaky` (48 MiB) with one
+    /// process, `/svc/idle`.
+    fn fake(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("oomlens-top-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let w = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        w(
+            "proc/self/mountinfo",
+            "30 1 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+        );
+        w(
+            "proc/meminfo",
+            "MemTotal: 1048576 kB\nMemFree: 524288 kB\nMemAvailable: 786432 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
+        );
+        w("proc/pressure/memory", "some avg10=0.50 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=5\n");
+        let cg = |rel: &str, limit: u64, pids: &str| {
+            let d = format!("sys/fs/cgroup/memory{rel}");
+            w(&format!("{d}/memory.limit_in_bytes"), &format!("{limit}\n"));
+            w(&format!("{d}/memory.usage_in_bytes"), "1048576\n");
+            w(
+                &format!("{d}/memory.stat"),
+                "total_rss 1048576\ntotal_cache 0\ntotal_shmem 0\n",
+            );
+            w(&format!("{d}/cgroup.procs"), pids);
+        };
+        cg("", 9223372036854771712, "");
+        cg("/svc", 64 << 20, "");
+        cg("/svc/leaky", 48 << 20, "4242\n");
+        cg("/svc/idle", 9223372036854771712, "");
+        w(
+            "proc/4242/status",
+            "Name:\tleaky\nState:\tS (sleeping)\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\nVmRSS:\t1024 kB\nRssAnon:\t1024 kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n",
+        );
+        root
+    }
+
+    /// Sets a cgroup's usage (and anon) and, as the kernel's hierarchical usage does, its
+    /// ancestors' to 1 MiB (their own) plus that.
+    fn set_usage(root: &Path, rel: &str, bytes: u64) {
+        let write = |rel: &str, bytes: u64| {
+            let d = root.join(format!("sys/fs/cgroup/memory{rel}"));
+            std::fs::write(d.join("memory.usage_in_bytes"), format!("{bytes}\n")).unwrap();
+            std::fs::write(
+                d.join("memory.stat"),
+                format!("total_rss {bytes}\ntotal_cache 0\ntotal_shmem 0\n"),
+            )
+            .unwrap();
+        };
+        write(rel, bytes);
+        for a in ancestors_of(rel) {
+            write(if a == "/" { "" } else { &a }, bytes + (1 << 20));
+        }
+    }
+
+    /// The JSON contract on a fake tree whose `/svc/leaky` grows 1 MiB per (fixed) second:
+    /// a leak, named anon, with an ETA to its own limit.
+    #[test]
+    fn json_snapshot_of_a_leak_on_a_fake_tree() {
+        let root = fake("json");
+        let mut sm = Sampler::new(root.clone(), None, 60, 4096).unwrap();
+        sm.fixed_dt = Some(1.0);
+        for i in 0..12u64 {
+            set_usage(&root, "/svc/leaky", (8 + i) << 20);
+            sm.tick().unwrap();
+        }
+        let doc = analyse(&sm, 1.0);
+        let leaky = doc.cgroups.iter().find(|c| c.path == "/svc/leaky").unwrap();
+        assert_eq!(leaky.trend.class, Class::Leak);
+        assert_eq!(leaky.growth, Some("anon"));
+        let eta = leaky.eta.as_ref().unwrap();
+        assert_eq!(eta.limit, "memory.limit_in_bytes of /svc/leaky");
+        assert!((eta.seconds - 29.0).abs() < 0.01, "{eta:?}");
+        // Mounts come from the host's statvfs of nothing: none in this tree.
+        let mut v = serde_json::to_value(&doc).unwrap();
+        v["mounts"] = serde_json::json!([]);
+        insta::assert_json_snapshot!("top_fake_leak", v);
+        let mut text = Vec::new();
+        write_table(&mut text, &doc).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains("/svc/leaky") && text.contains("leak") && text.contains("29s"),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn focus_reads_ancestor_limits_and_rejects_unknown() {
+        let root = fake("focus");
+        assert!(Sampler::new(root.clone(), Some("/nope"), 60, 4096).is_err());
+        let mut sm = Sampler::new(root.clone(), Some("/svc/idle"), 60, 4096).unwrap();
+        sm.fixed_dt = Some(1.0);
+        for i in 0..10u64 {
+            set_usage(&root, "/svc/idle", (1 + i) << 20);
+            set_usage(&root, "/svc", (40 + i) << 20);
+            sm.tick().unwrap();
+        }
+        let doc = analyse(&sm, 1.0);
+        assert_eq!(doc.cgroups.len(), 1);
+        let e = doc.cgroups[0].eta.as_ref().unwrap();
+        // /svc/idle has no limit: /svc's 64 MiB with 49 MiB used is nearest, 15 s away.
+        assert_eq!(e.limit, "memory.limit_in_bytes of /svc");
+        assert!((e.seconds - 15.0).abs() < 0.5, "{e:?}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn rings_are_bounded_and_vanished_series_dropped() {
+        let root = fake("ring");
+        let mut sm = Sampler::new(root.clone(), None, 5, 4096).unwrap();
+        sm.full_every = 1;
+        for _ in 0..12 {
+            sm.tick().unwrap();
+        }
+        assert!(sm.cg.values().all(|s| s.ring.len() == 5));
+        assert_eq!(sm.pid[&4242].ring.len(), 5);
+        std::fs::remove_dir_all(root.join("proc/4242")).unwrap();
+        std::fs::remove_dir_all(root.join("sys/fs/cgroup/memory/svc/idle")).unwrap();
+        sm.tick().unwrap();
+        assert!(!sm.pid.contains_key(&4242));
+        assert!(!sm.cg.contains_key("/svc/idle"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A quiet cgroup costs one read per tick at most; a move of its usage beyond
+    /// CHANGE_BYTES, or its turn every FULL_EVERY ticks, brings a full read.
+    #[test]
+    fn quiet_cgroups_are_read_in_full_only_when_they_move() {
+        let root = fake("quiet");
+        let mut sm = Sampler::new(root.clone(), None, 60, 4096).unwrap();
+        sm.full_every = 1000;
+        sm.tick().unwrap();
+        let stat = root.join("sys/fs/cgroup/memory/svc/leaky/memory.stat");
+        std::fs::write(&stat, "total_rss 7\ntotal_cache 0\ntotal_shmem 0\n").unwrap();
+        sm.tick().unwrap();
+        let leaky = |sm: &Sampler| {
+            sm.last
+                .cgroups
+                .iter()
+                .find(|c| c.path == "/svc/leaky")
+                .unwrap()
+                .anon
+        };
+        assert_eq!(leaky(&sm), Some(1048576), "not re-read: usage did not move");
+        assert!(sm.last.processes.is_empty(), "no process re-read");
+        assert_eq!(sm.processes().len(), 1, "but still known");
+        set_usage(&root, "/svc/leaky", 2 << 20);
+        sm.tick().unwrap();
+        assert_eq!(leaky(&sm), Some(2 << 20));
+        assert_eq!(sm.last.processes.len(), 1, "re-read with its cgroup");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn ancestors_and_depth() {
+        assert_eq!(ancestors_of("/a/b/c"), ["/a/b", "/a", "/"]);
+        assert_eq!(ancestors_of("/"), Vec::<String>::new());
+        assert_eq!(depth("/a/b", "/"), 2);
+        assert_eq!(depth("/a/b", "/a"), 1);
+        assert_eq!(depth("/a", "/a"), 0);
+    }
+}

@@ -1,0 +1,423 @@
+//! The `oomlens top` terminal UI (ratatui over crossterm).
+//!
+//! Screen: a header (machine memory, PSI, sort key), the cgroup tree (or the processes of
+//! one cgroup after Enter) with a usage/limit bar, rate, class, ETA, PSI and a sparkline of
+//! the window, a larger sparkline of the selected row, and a key help line.
+//!
+//! The terminal is restored (raw mode off, main screen back, cursor shown) however the loop
+//! ends: normally, on an error (a guard's `Drop`), on a panic (a panic hook that restores
+//! first and then prints the panic), and on SIGINT/SIGTERM/SIGHUP (a handler that only sets
+//! a flag; the loop sees it within 100 ms and leaves through the normal path). In raw mode
+//! Ctrl-C arrives as a key, handled like `q`.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::{cursor, execute, terminal};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, TableState};
+use ratatui::Terminal;
+
+use super::{analyse, eta_text, rate_text, CgroupRow, ProcessRow, Sampler, TopDoc};
+use oomlens_analysis::trend::Class;
+use oomlens_sinks::escape::escape;
+use oomlens_sinks::text::human_bytes;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn restore() {
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
+}
+
+struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Sort keys, cycled with `s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    Tree,
+    Usage,
+    Rate,
+    Eta,
+}
+
+impl Sort {
+    fn next(self) -> Sort {
+        match self {
+            Sort::Tree => Sort::Usage,
+            Sort::Usage => Sort::Rate,
+            Sort::Rate => Sort::Eta,
+            Sort::Eta => Sort::Tree,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Sort::Tree => "tree",
+            Sort::Usage => "usage",
+            Sort::Rate => "rate",
+            Sort::Eta => "eta",
+        }
+    }
+}
+
+struct App {
+    sort: Sort,
+    table: TableState,
+    /// The cgroup drilled into.
+    drill: Option<String>,
+    help: bool,
+}
+
+const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A text sparkline of the last `width` values.
+fn spark(values: &[f64], width: usize) -> String {
+    let v = &values[values.len().saturating_sub(width)..];
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+    v.iter()
+        .map(|x| {
+            if hi - lo < 1.0 {
+                BLOCKS[0]
+            } else {
+                BLOCKS[(((x - lo) / (hi - lo)) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
+/// `[#####-----] 52%`.
+fn bar(usage: Option<u64>, limit: Option<u64>, width: usize) -> String {
+    match (usage, limit) {
+        (Some(u), Some(l)) if l > 0 => {
+            let frac = (u as f64 / l as f64).clamp(0.0, 1.0);
+            let fill = (frac * width as f64).round() as usize;
+            format!(
+                "[{}{}] {:>3.0}%",
+                "#".repeat(fill),
+                "-".repeat(width - fill),
+                frac * 100.0
+            )
+        }
+        _ => format!("[{}]  -  ", " ".repeat(width)),
+    }
+}
+
+fn sorted_cgroups(doc: &TopDoc, sort: Sort) -> Vec<&CgroupRow> {
+    let mut v: Vec<&CgroupRow> = doc.cgroups.iter().collect();
+    let eta = |c: &CgroupRow| c.eta.as_ref().map_or(f64::MAX, |e| e.seconds);
+    match sort {
+        Sort::Tree => {}
+        Sort::Usage => v.sort_by_key(|c| std::cmp::Reverse(c.usage)),
+        Sort::Rate => v.sort_by(|a, b| b.trend.rate.total_cmp(&a.trend.rate)),
+        Sort::Eta => v.sort_by(|a, b| eta(a).total_cmp(&eta(b))),
+    }
+    v
+}
+
+fn sorted_processes<'a>(doc: &'a TopDoc, cg: &str, sort: Sort) -> Vec<&'a ProcessRow> {
+    let mut v: Vec<&ProcessRow> = doc.processes.iter().filter(|p| p.cgroup == cg).collect();
+    let eta = |p: &ProcessRow| p.eta.as_ref().map_or(f64::MAX, |e| e.seconds);
+    match sort {
+        Sort::Tree => v.sort_by_key(|p| p.pid),
+        Sort::Usage => v.sort_by_key(|p| std::cmp::Reverse(p.rss)),
+        Sort::Rate => v.sort_by(|a, b| b.trend.rate.total_cmp(&a.trend.rate)),
+        Sort::Eta => v.sort_by(|a, b| eta(a).total_cmp(&eta(b))),
+    }
+    v
+}
+
+fn class_style(c: Class) -> Style {
+    match c {
+        Class::Leak => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Class::Sawtooth => Style::default().fg(Color::Yellow),
+        _ => Style::default(),
+    }
+}
+
+fn draw(f: &mut ratatui::Frame, doc: &TopDoc, app: &mut App, sm: &Sampler) {
+    let [head, body, graph, help] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(4),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    let view = match &app.drill {
+        Some(cg) => format!("processes of {}", escape(cg)),
+        None => "cgroups".to_string(),
+    };
+    f.render_widget(
+        Paragraph::new(format!(
+            "oomlens top  mem {} avail {}  PSI some {}  sort: {}  view: {}  t={:.0}s",
+            doc.mem_total.map_or("-".into(), human_bytes),
+            doc.mem_available.map_or("-".into(), human_bytes),
+            doc.psi_some_avg10
+                .map_or("-".into(), |p| format!("{p:.2}%")),
+            app.sort.name(),
+            view,
+            doc.t
+        ))
+        .style(Style::default().add_modifier(Modifier::REVERSED)),
+        head,
+    );
+    let mut selected_series: Vec<u64> = Vec::new();
+    let sel = app.table.selected().unwrap_or(0);
+    match &app.drill {
+        None => {
+            let rows = sorted_cgroups(doc, app.sort);
+            let header = Row::new([
+                "CGROUP",
+                "USAGE/LIMIT",
+                "",
+                "RATE",
+                "CLASS",
+                "ETA",
+                "PSI",
+                "TREND",
+                "OWNER",
+            ])
+            .style(Style::default().add_modifier(Modifier::BOLD));
+            let body_rows: Vec<Row> = rows
+                .iter()
+                .map(|c| {
+                    let name = if app.sort == Sort::Tree {
+                        let leaf = c
+                            .path
+                            .rsplit('/')
+                            .next()
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or("/");
+                        format!("{}{}", "  ".repeat(c.depth), escape(leaf))
+                    } else {
+                        escape(&c.path).into_owned()
+                    };
+                    let grows = match (&c.growth, &c.growth_mount) {
+                        (Some(g), Some(m)) => format!(" {g}@{}", escape(m)),
+                        (Some(g), None) => format!(" {g}"),
+                        _ => String::new(),
+                    };
+                    Row::new(vec![
+                        Cell::from(name),
+                        Cell::from(format!(
+                            "{}/{}",
+                            c.usage.map_or("-".into(), human_bytes),
+                            c.limit.map_or("max".into(), human_bytes)
+                        )),
+                        Cell::from(bar(c.usage, c.limit, 10)),
+                        Cell::from(rate_text(c.trend.rate)),
+                        Cell::from(format!("{}{grows}", c.trend.class.as_str()))
+                            .style(class_style(c.trend.class)),
+                        Cell::from(eta_text(c.eta.as_ref())),
+                        Cell::from(c.psi_some_avg10.map_or("-".into(), |p| format!("{p:.1}%"))),
+                        Cell::from(spark(&c.spark, 16)),
+                        Cell::from(
+                            c.owner
+                                .as_deref()
+                                .map(escape)
+                                .unwrap_or_default()
+                                .into_owned(),
+                        ),
+                    ])
+                })
+                .collect();
+            if let Some(c) = rows.get(sel) {
+                selected_series = c.spark.iter().map(|v| *v as u64).collect();
+            }
+            let n = body_rows.len();
+            if sel >= n && n > 0 {
+                app.table.select(Some(n - 1));
+            }
+            let t = Table::new(
+                body_rows,
+                [
+                    Constraint::Min(24),
+                    Constraint::Length(21),
+                    Constraint::Length(17),
+                    Constraint::Length(12),
+                    Constraint::Length(22),
+                    Constraint::Length(18),
+                    Constraint::Length(6),
+                    Constraint::Length(16),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(header)
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title(format!(" {} cgroups ", n)),
+            )
+            .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+            f.render_stateful_widget(t, body, &mut app.table);
+        }
+        Some(cg) => {
+            let rows = sorted_processes(doc, cg, app.sort);
+            let header = Row::new([
+                "PID", "COMM", "RSS", "ANON", "FILE", "SHMEM", "RATE", "CLASS", "ETA",
+            ])
+            .style(Style::default().add_modifier(Modifier::BOLD));
+            let s = |v: Option<u64>| v.map_or("-".into(), human_bytes);
+            let body_rows: Vec<Row> = rows
+                .iter()
+                .map(|p| {
+                    Row::new(vec![
+                        Cell::from(p.pid.to_string()),
+                        Cell::from(escape(&p.comm).into_owned()),
+                        Cell::from(human_bytes(p.rss)),
+                        Cell::from(s(p.anon)),
+                        Cell::from(s(p.file)),
+                        Cell::from(s(p.shmem)),
+                        Cell::from(rate_text(p.trend.rate)),
+                        Cell::from(p.trend.class.as_str()).style(class_style(p.trend.class)),
+                        Cell::from(eta_text(p.eta.as_ref())),
+                    ])
+                })
+                .collect();
+            if let Some(p) = rows.get(sel) {
+                if let Some(ser) = sm.pid.get(&p.pid) {
+                    selected_series = ser.ring.iter().map(|v| v[1] as u64).collect();
+                }
+            }
+            let n = body_rows.len();
+            let t = Table::new(
+                body_rows,
+                [
+                    Constraint::Length(8),
+                    Constraint::Length(16),
+                    Constraint::Length(11),
+                    Constraint::Length(11),
+                    Constraint::Length(11),
+                    Constraint::Length(11),
+                    Constraint::Length(12),
+                    Constraint::Length(11),
+                    Constraint::Min(18),
+                ],
+            )
+            .header(header)
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title(format!(" {n} processes ")),
+            )
+            .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+            f.render_stateful_widget(t, body, &mut app.table);
+        }
+    }
+    let lo = selected_series.iter().copied().min().unwrap_or(0);
+    let data: Vec<u64> = selected_series.iter().map(|v| v - lo).collect();
+    f.render_widget(
+        Sparkline::default()
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title(" selected: usage over the window "),
+            )
+            .data(&data)
+            .style(Style::default().fg(Color::Cyan)),
+        graph,
+    );
+    let help_text = if app.help {
+        "q/Ctrl-C quit | Up/Down/j/k move | Enter processes of cgroup | Esc/Backspace back | s sort: tree>usage>rate>eta | ? hide help"
+    } else {
+        "q quit  ↑↓ move  Enter processes  Esc back  s sort  ? help"
+    };
+    f.render_widget(Paragraph::new(Line::from(help_text)), help);
+}
+
+/// Runs the TUI until `q`, Ctrl-C or a termination signal.
+pub fn run(mut sm: Sampler, interval: Duration, interval_s: f64) -> anyhow::Result<()> {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(
+                sig,
+                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            )
+        };
+    }
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        prev(info);
+    }));
+    terminal::enable_raw_mode()?;
+    let _guard = Guard;
+    execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;
+    let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    term.clear()?;
+    let mut app = App {
+        sort: Sort::Tree,
+        table: TableState::default().with_selected(Some(0)),
+        drill: None,
+        help: false,
+    };
+    let mut next = Instant::now();
+    let mut doc: Option<TopDoc> = None;
+    loop {
+        if STOP.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if Instant::now() >= next {
+            sm.tick()?;
+            doc = Some(analyse(&sm, interval_s));
+            next += interval;
+            if next < Instant::now() {
+                next = Instant::now() + interval;
+            }
+        }
+        if let Some(d) = &doc {
+            term.draw(|f| draw(f, d, &mut app, &sm))?;
+        }
+        let wait = next
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(100));
+        if !event::poll(wait)? {
+            continue;
+        }
+        let Event::Key(k) = event::read()? else {
+            continue;
+        };
+        if k.kind != KeyEventKind::Press {
+            continue;
+        }
+        let sel = app.table.selected().unwrap_or(0);
+        match k.code {
+            KeyCode::Char('q') => return Ok(()),
+            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => return Ok(()),
+            KeyCode::Down | KeyCode::Char('j') => app.table.select(Some(sel + 1)),
+            KeyCode::Up | KeyCode::Char('k') => app.table.select(Some(sel.saturating_sub(1))),
+            KeyCode::Char('s') => app.sort = app.sort.next(),
+            KeyCode::Char('?') | KeyCode::Char('h') => app.help = !app.help,
+            KeyCode::Enter if app.drill.is_none() => {
+                if let Some(d) = &doc {
+                    if let Some(c) = sorted_cgroups(d, app.sort).get(sel) {
+                        app.drill = Some(c.path.clone());
+                        app.table.select(Some(0));
+                    }
+                }
+            }
+            KeyCode::Esc | KeyCode::Backspace | KeyCode::Left => {
+                app.drill = None;
+                app.table.select(Some(0));
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The `oomlens top` TUI driven in tmux: start it on a fake tree in a detached session,
+//! send keys, and check what the screen shows (`capture-pane -p`); then check that `q` and
+//! SIGINT both leave the alternate screen (`#{alternate_on}` back to 0).
+//!
+//! Needs `tmux` (Debian package `tmux`); the test fails when it is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn fake_tree(tag: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("oomlens-top-tui-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let w = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w(
+        "proc/self/mountinfo",
+        "30 1 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+    );
+    w(
+        "proc/meminfo",
+        "MemTotal: 1048576 kB\nMemFree: 524288 kB\nMemAvailable: 786432 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
+    );
+    w(
+        "proc/pressure/memory",
+        "some avg10=1.25 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=5\n",
+    );
+    for (rel, limit, usage, pids) in [
+        ("", 9223372036854771712u64, 300u64 << 20, ""),
+        ("/system.slice", 9223372036854771712, 200 << 20, ""),
+        (
+            "/system.slice/worker.service",
+            512 << 20,
+            150 << 20,
+            "4242\n",
+        ),
+        ("/system.slice/idle.service", 64 << 20, 8 << 20, ""),
+    ] {
+        let d = format!("sys/fs/cgroup/memory{rel}");
+        w(&format!("{d}/memory.limit_in_bytes"), &format!("{limit}\n"));
+        w(&format!("{d}/memory.usage_in_bytes"), &format!("{usage}\n"));
+        w(
+            &format!("{d}/memory.stat"),
+            &format!("total_rss {usage}\ntotal_cache 0\ntotal_shmem 0\n"),
+        );
+        w(&format!("{d}/cgroup.procs"), pids);
+    }
+    w(
+        "proc/4242/status",
+        "Name:\tpyworker\nState:\tS (sleeping)\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n\
+         VmRSS:\t153600 kB\nRssAnon:\t150000 kB\nRssFile:\t3600 kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n",
+    );
+    root
+}
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux")
+        .args(args)
+        .output()
+        .expect("tmux runs (apt-get install tmux)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Session(String);
+
+impl Session {
+    fn start(name: &str, root: &Path) -> Session {
+        let s = Session(format!("{name}-{}", std::process::id()));
+        let cmd = format!(
+            "exec '{}' top --root '{}' --interval 0.2",
+            env!("CARGO_BIN_EXE_oomlens"),
+            root.display()
+        );
+        let st = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &s.0,
+                "-x",
+                "200",
+                "-y",
+                "30",
+                &cmd,
+            ])
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("tmux runs (apt-get install tmux)");
+        assert!(st.success());
+        tmux(&["set-option", "-t", &s.0, "remain-on-exit", "on"]);
+        s
+    }
+
+    fn screen(&self) -> String {
+        tmux(&["capture-pane", "-p", "-t", &self.0])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", &self.0];
+        a.extend_from_slice(keys);
+        tmux(&a);
+    }
+
+    fn var(&self, v: &str) -> String {
+        tmux(&["display-message", "-p", "-t", &self.0, v])
+            .trim()
+            .to_string()
+    }
+
+    /// Waits until the screen satisfies `pred`; panics with the last screen.
+    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("screen never showed {what}:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_var(&self, v: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.var(v) != want {
+            assert!(
+                Instant::now() < deadline,
+                "{v} never became {want}: {:?}",
+                self.var(v)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        tmux(&["kill-session", "-t", &self.0]);
+    }
+}
+
+#[test]
+fn tree_sort_drill_help_and_quit() {
+    let root = fake_tree("keys");
+    let s = Session::start("oomlens-top-keys", &root);
+    s.wait("the cgroup tree", |s| s.contains("worker.service"));
+    // Classes show once the window spans a few seconds.
+    let screen = s.wait("the worker classified steady", |s| {
+        s.lines()
+            .any(|l| l.contains("worker.service") && l.contains("steady"))
+    });
+    assert!(screen.contains("oomlens top"), "{screen}");
+    assert!(screen.contains("sort: tree"), "{screen}");
+    assert!(screen.contains("PSI some 1.25%"), "{screen}");
+    assert!(screen.contains("4 cgroups"), "{screen}");
+    assert!(screen.contains("q quit"), "help line: {screen}");
+    // The worker's bar: 150 MiB of 512 MiB.
+    let line = screen
+        .lines()
+        .find(|l| l.contains("worker.service") && l.contains("150.0 MiB/512.0 MiB"))
+        .unwrap_or_else(|| panic!("usage/limit of the worker:\n{screen}"));
+    assert!(line.contains("[###-------]  29%"), "bar: {line}");
+    assert!(
+        line.contains("worker.service") && line.contains("steady"),
+        "{line}"
+    );
+    // Tree order: /, system.slice, idle.service, worker.service (the 4th row).
+    s.keys(&["Down", "Down", "Down", "Enter"]);
+    let screen = s.wait("the worker's processes", |s| {
+        s.contains("processes of /system.slice/worker.service")
+    });
+    assert!(
+        screen.contains("pyworker") && screen.contains("4242"),
+        "{screen}"
+    );
+    assert!(screen.contains("1 processes"), "{screen}");
+    s.keys(&["Escape"]);
+    s.wait("the tree again", |s| s.contains("view: cgroups"));
+    s.keys(&["s"]);
+    let screen = s.wait("sort by usage", |s| s.contains("sort: usage"));
+    // Sorted by usage, the root (300 MiB) comes first, the idle service (8 MiB) last.
+    let pos = |n: &str| screen.find(n).unwrap_or_else(|| panic!("{n}:\n{screen}"));
+    assert!(pos("idle.service") > pos("worker.service"), "{screen}");
+    s.keys(&["?"]);
+    s.wait("the long help", |s| s.contains("Enter processes of cgroup"));
+    s.keys(&["q"]);
+    s.wait_var("#{pane_dead}", "1");
+    assert_eq!(
+        s.var("#{alternate_on}"),
+        "0",
+        "alternate screen left after q"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn sigint_restores_the_terminal() {
+    let root = fake_tree("sigint");
+    let s = Session::start("oomlens-top-sigint", &root);
+    s.wait("the cgroup tree", |s| s.contains("worker.service"));
+    assert_eq!(s.var("#{alternate_on}"), "1");
+    let pid = s.var("#{pane_pid}");
+    let st = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(st.success());
+    s.wait_var("#{pane_dead}", "1");
+    assert_eq!(
+        s.var("#{alternate_on}"),
+        "0",
+        "alternate screen left after SIGINT"
+    );
+    // tmux fills in the status a moment after it marks the pane dead.
+    s.wait_var("#{pane_dead_status}/#{pane_dead_signal}", "0/");
+    let _ = std::fs::remove_dir_all(&root);
+}
