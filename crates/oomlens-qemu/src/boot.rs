@@ -1,6 +1,8 @@
 //! One guest boot for one test binary: the payload, the initramfs, QEMU, and the status.
 //!
-//! Both guests get the same payload: the test binary at its own absolute path, the static
+//! Both guests get the same payload: the test binary at `/oomlens-guest/test-bin` (a fixed
+//! path: the host path may lie under a directory the guest mounts over, such as systemd's
+//! tmpfs on /tmp when the checkout is in /tmp), the static
 //! tools (`oomlens`, `oomlens-hog`, `oomlens-qemu`) in `/usr/local/bin`, and
 //! `/oomlens-guest/{run,args,cwd,bin,env}`. `run` starts the binary with its arguments in
 //! the directory cargo ran it from, its output on ttyS1, then reports its exit status
@@ -183,6 +185,9 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| BedError::Failed(format!("{}: {e}", path.display())))
 }
 
+/// Where the test binary is put in the guest.
+const GUEST_TEST_BIN: &str = "/oomlens-guest/test-bin";
+
 /// Adds the payload under `prefix` ("" or "payload").
 fn add_payload(
     a: &mut Archive,
@@ -199,7 +204,7 @@ fn add_payload(
         a.parents(&dest, seen);
         a.file(&dest, 0o755, &read(tool)?);
     }
-    let dest = at(&bin.to_string_lossy());
+    let dest = at(GUEST_TEST_BIN);
     a.parents(&dest, seen);
     a.file(&dest, 0o755, &read(bin)?);
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
@@ -214,7 +219,7 @@ fn add_payload(
         ("run", RUN.to_string()),
         ("args", argv),
         ("cwd", format!("{}\n", cwd.display())),
-        ("bin", format!("{}\n", bin.display())),
+        ("bin", format!("{GUEST_TEST_BIN}\n")),
         ("env", guest_env()),
     ];
     for (name, text) in files {
