@@ -228,11 +228,23 @@ fn rank_predicts_the_memcg_victim_and_group_kill() {
     );
     assert_eq!(st2.signal(), Some(9), "G2: {}", guest::describe(st2));
     assert_eq!(st1.signal(), Some(9), "G1: {}", guest::describe(st1));
-    assert!(s.alive(), "S survives");
+    // Rank predicts the first kill. The writer may still be charging when the group dies and
+    // hit the limit again (seen once in a CI-like run): S may then die in a second event,
+    // never in the first.
+    if !s.alive() {
+        assert!(
+            kk.iter().any(|(sum, _)| sum != summary
+                && summary_field(sum, "pid") == Some(ps.to_string().as_str())),
+            "S died, but not in a later OOM event of its own"
+        );
+    }
     // A charge retried while the victims are reaped can count another `oom` without a kill.
     assert!(events["oom"] >= 1, "an OOM event at /rv2");
     assert_eq!(events["oom_group_kill"], 1);
-    assert_eq!(solo.events()["oom_kill"], 0, "nothing killed in /rv2/solo");
+    assert!(
+        solo.events()["oom_kill"] == 0 || !s.alive(),
+        "something in /rv2/solo was killed while S lives"
+    );
 
     let doc = guest::explain_log("kmsg-rank-rv2-explain.txt", &log);
     let found = incidents_killing(&doc, p2);
