@@ -86,3 +86,41 @@ fn build_hog() -> Result<PathBuf, String> {
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .ok_or_else(|| format!("{cmd:?} reported no oomlens-hog executable"))
 }
+
+/// What the real-kernel tests need: the allocator and our own memory cgroup.
+pub struct RealKernel {
+    /// Path of the built `oomlens-hog`.
+    pub hog: std::path::PathBuf,
+    /// This process's memory cgroup (v1), under which test cgroups are made.
+    pub own: cgroup_v1::OwnCgroup,
+}
+
+/// The real-kernel environment, checked once per test binary (stale test cgroups of dead
+/// runs are swept). Without root, a writable cgroup v1 memory hierarchy or /dev/kmsg it
+/// panics saying what is missing, unless `OOMLENS_SKIP_REAL_KERNEL=1`: then it returns
+/// `None` and prints a loud skip line to the real stderr (libtest does not capture it).
+pub fn real_kernel() -> Option<&'static RealKernel> {
+    use std::io::Write;
+    static ENV: std::sync::OnceLock<Result<RealKernel, String>> = std::sync::OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        let own = cgroup_v1::check_environment()?;
+        cgroup_v1::sweep_stale(&own);
+        let hog = hog_path()?;
+        Ok(RealKernel { hog, own })
+    });
+    match env {
+        Ok(env) => Some(env),
+        Err(why) if std::env::var_os("OOMLENS_SKIP_REAL_KERNEL").is_some_and(|v| v == "1") => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!! SKIPPED real-kernel test (OOMLENS_SKIP_REAL_KERNEL=1): {why} !!!!!\n"
+            );
+            None
+        }
+        Err(why) => panic!(
+            "real-kernel tests cannot run here: {why}.\n\
+             They need root, a writable cgroup v1 memory hierarchy and /dev/kmsg. \
+             Set OOMLENS_SKIP_REAL_KERNEL=1 to skip them."
+        ),
+    }
+}

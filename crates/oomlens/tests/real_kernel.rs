@@ -32,13 +32,13 @@
 //! Run: `cargo test -p oomlens --test real_kernel -- --nocapture` (timings and the kernel's
 //! choices are printed to stderr).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use oomlens_testkit::cgroup_v1::{self, MemoryCgroup, OwnCgroup, Proc};
+use oomlens_testkit::cgroup_v1::{MemoryCgroup, Proc};
 use oomlens_testkit::fs::{TempDir, Tmpfs};
 use oomlens_testkit::kmsg::{self, KernelKill, Kmsg, Record};
 use oomlens_testkit::render::{self, Form};
@@ -56,10 +56,7 @@ const OOMLENS_TIMEOUT: Duration = Duration::from_secs(60);
 // ---------------------------------------------------------------------------------------
 // Gate and shared state
 
-struct Env {
-    hog: PathBuf,
-    own: OwnCgroup,
-}
+use oomlens_testkit::RealKernel as Env;
 
 /// Serialises the tests; also held while the shared incident of test (a) is made.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -70,30 +67,7 @@ fn serial() -> MutexGuard<'static, ()> {
 
 /// The environment, `None` when skipping (loudly), or a panic that says what is missing.
 fn env() -> Option<&'static Env> {
-    static ENV: OnceLock<Result<Env, String>> = OnceLock::new();
-    let env = ENV.get_or_init(|| {
-        let own = cgroup_v1::check_environment()?;
-        cgroup_v1::sweep_stale(&own);
-        let hog = oomlens_testkit::hog_path()?;
-        Ok(Env { hog, own })
-    });
-    match env {
-        Ok(env) => Some(env),
-        Err(why) if std::env::var_os("OOMLENS_SKIP_REAL_KERNEL").is_some_and(|v| v == "1") => {
-            // Written to the real stderr, not through the captured `eprintln!`, so the skip
-            // shows even in a passing run without --nocapture.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!! SKIPPED real-kernel test (OOMLENS_SKIP_REAL_KERNEL=1): {why} !!!!!\n"
-            );
-            None
-        }
-        Err(why) => panic!(
-            "real-kernel tests cannot run here: {why}.\n\
-             They need root, a writable cgroup v1 memory hierarchy and /dev/kmsg. \
-             Set OOMLENS_SKIP_REAL_KERNEL=1 to skip them."
-        ),
-    }
+    oomlens_testkit::real_kernel()
 }
 
 fn hog(env: &Env) -> Command {

@@ -18,13 +18,13 @@
 //! kernel log is shared with other containers. Gate as in real_kernel.rs: fail without root
 //! and a writable v1 memory cgroup unless `OOMLENS_SKIP_REAL_KERNEL=1`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use oomlens_testkit::cgroup_v1::{self, MemoryCgroup};
+use oomlens_testkit::cgroup_v1::MemoryCgroup;
 use oomlens_testkit::fs::{TempDir, Tmpfs};
 use oomlens_testkit::kmsg::{records_to_text, Kmsg};
 use serde_json::Value;
@@ -42,19 +42,15 @@ struct Env {
 /// The test's own cgroup, or `None` (a loud skip) when `OOMLENS_SKIP_REAL_KERNEL=1`.
 fn setup(limit: u64) -> Option<(MutexGuard<'static, ()>, Env)> {
     let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let ready = cgroup_v1::check_environment().and_then(|own| {
-        let hog = oomlens_testkit::hog_path()?;
-        let parent = MemoryCgroup::create_under(&own, limit).map_err(|e| e.to_string())?;
-        Ok(Env { hog, parent })
-    });
-    match ready {
-        Ok(env) => Some((guard, env)),
-        Err(why) if std::env::var_os("OOMLENS_SKIP_REAL_KERNEL").is_some_and(|v| v == "1") => {
-            let _ = writeln!(std::io::stderr(), "\n!!!!! SKIPPED scenario test (OOMLENS_SKIP_REAL_KERNEL=1): {why} !!!!!\n");
-            None
-        }
-        Err(why) => panic!("scenario tests need root and a writable cgroup v1 memory hierarchy: {why} (set OOMLENS_SKIP_REAL_KERNEL=1 to skip)"),
-    }
+    let rk = oomlens_testkit::real_kernel()?;
+    let parent = MemoryCgroup::create_under(&rk.own, limit).expect("creating the test cgroup");
+    Some((
+        guard,
+        Env {
+            hog: rk.hog.clone(),
+            parent,
+        },
+    ))
 }
 
 /// Wait until the kernel has logged `n` complete kills in `cg`; return the kill pids.

@@ -16,48 +16,22 @@
 //! `/dev/kmsg`; without them they FAIL unless `OOMLENS_SKIP_REAL_KERNEL=1`. Measured figures
 //! go to stderr (`-- --nocapture`).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use oomlens_testkit::cgroup_v1::{self, MemoryCgroup, OwnCgroup};
+use oomlens_testkit::cgroup_v1::MemoryCgroup;
 use oomlens_testkit::fs::Tmpfs;
 use oomlens_testkit::kmsg::{self, Kmsg};
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
 
-struct Env {
-    hog: PathBuf,
-    own: OwnCgroup,
-}
+use oomlens_testkit::RealKernel as Env;
 
 fn env() -> Option<&'static Env> {
-    static ENV: OnceLock<Result<Env, String>> = OnceLock::new();
-    let env = ENV.get_or_init(|| {
-        let own = cgroup_v1::check_environment()?;
-        cgroup_v1::sweep_stale(&own);
-        let hog = oomlens_testkit::hog_path()?;
-        Ok(Env { hog, own })
-    });
-    match env {
-        Ok(env) => Some(env),
-        Err(why) if std::env::var_os("OOMLENS_SKIP_REAL_KERNEL").is_some_and(|v| v == "1") => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!! SKIPPED real-kernel test (OOMLENS_SKIP_REAL_KERNEL=1): {why} !!!!!\n"
-            );
-            None
-        }
-        Err(why) => panic!(
-            "real-kernel tests cannot run here: {why}.\n\
-             They need root, a writable cgroup v1 memory hierarchy and /dev/kmsg. \
-             Set OOMLENS_SKIP_REAL_KERNEL=1 to skip them."
-        ),
-    }
+    oomlens_testkit::real_kernel()
 }
 
 /// `oomlens top --json` streaming documents of one cgroup, each with its arrival time.
