@@ -222,6 +222,20 @@ impl ProcFs {
         Ok(open_dir(&path)?.map(|dir| PidDir { pid, dir, path }))
     }
 
+    /// `/proc/PID/status` alone, opened by its full path: one open instead of the
+    /// directory's and the file's (a single read cannot mix two processes). `Ok(None)` when
+    /// the process vanished.
+    pub fn status_of(&self, pid: u32) -> Result<Option<Status>, SourceError> {
+        let mut path = self.proc_dir.join(pid.to_string());
+        path.push("status");
+        let Some(bytes) = read_optional(&path)? else {
+            return Ok(None);
+        };
+        parse_status(&String::from_utf8_lossy(&bytes))
+            .map(Some)
+            .map_err(|p| format_err(&path, p))
+    }
+
     /// Reads one process's files; `Ok(None)` when it vanished meanwhile.
     pub fn process(&self, pid: u32) -> Result<Option<Process>, SourceError> {
         let Some(d) = self.open(pid)? else {
