@@ -93,19 +93,21 @@ pub struct Trend {
     pub points: usize,
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
+/// The `q` quantile of `v` as of the sorted order, interpolated between neighbours, without
+/// sorting: a selection (O(n)) and a minimum over the upper part. `v` is reordered.
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    let pos = q * (v.len() - 1) as f64;
     let (i, f) = (pos.floor() as usize, pos.fract());
-    if i + 1 < sorted.len() {
-        sorted[i] * (1.0 - f) + sorted[i + 1] * f
-    } else {
-        sorted[i]
+    let (_, at, upper) = v.select_nth_unstable_by(i, f64::total_cmp);
+    let at = *at;
+    match upper.iter().copied().min_by(f64::total_cmp) {
+        Some(next) if f > 0.0 => at * (1.0 - f) + next * f,
+        _ => at,
     }
 }
 
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_unstable_by(f64::total_cmp);
-    percentile(v, 0.5)
+    quantile(v, 0.5)
 }
 
 /// The trend of `(t, v)` points in time order.
@@ -128,6 +130,14 @@ pub fn trend(points: &[(f64, f64)], cfg: &TrendConfig) -> Trend {
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let warming = n < cfg.min_points || span < cfg.min_span;
+    // A constant series (most of a quiet host): every slope is 0, nothing to sort.
+    if hi_v == lo_v {
+        return flat(if warming {
+            Class::WarmingUp
+        } else {
+            Class::Steady
+        });
+    }
     // Cheap exit for the common flat series: no pair can show growth above the minimum.
     if !warming && hi_v - lo_v < cfg.min_growth_bytes {
         return flat(Class::Steady);
@@ -145,10 +155,9 @@ pub fn trend(points: &[(f64, f64)], cfg: &TrendConfig) -> Trend {
     if slopes.is_empty() {
         return flat(Class::WarmingUp);
     }
-    slopes.sort_unstable_by(f64::total_cmp);
-    let rate = percentile(&slopes, 0.5);
-    let rate_lo = percentile(&slopes, 0.25);
-    let rate_hi = percentile(&slopes, 0.75);
+    let rate = quantile(&mut slopes, 0.5);
+    let rate_lo = quantile(&mut slopes, 0.25);
+    let rate_hi = quantile(&mut slopes, 0.75);
     let mut resid: Vec<f64> = points.iter().map(|p| p.1 - rate * p.0).collect();
     let intercept = median(&mut resid);
     let fitted_last = intercept + rate * points[n - 1].0;
@@ -262,6 +271,31 @@ pub fn dominant_part(parts: &[(&'static str, Trend)]) -> Option<&'static str> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The quantile of the sorted order, the plain way.
+    fn sorted_quantile(v: &[f64], q: f64) -> f64 {
+        let mut s = v.to_vec();
+        s.sort_unstable_by(f64::total_cmp);
+        let pos = q * (s.len() - 1) as f64;
+        let (i, f) = (pos.floor() as usize, pos.fract());
+        if i + 1 < s.len() {
+            s[i] * (1.0 - f) + s[i + 1] * f
+        } else {
+            s[i]
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn quantile_by_selection_equals_sorting(
+            v in proptest::collection::vec(-1e9f64..1e9, 1..200),
+            q in prop::sample::select(vec![0.0, 0.25, 0.5, 0.75, 1.0, 0.1]),
+        ) {
+            let want = sorted_quantile(&v, q);
+            let got = quantile(&mut v.clone(), q);
+            prop_assert_eq!(got.to_bits(), want.to_bits(), "q {} of {:?}", q, v);
+        }
+    }
 
     const MIB: f64 = 1048576.0;
 
