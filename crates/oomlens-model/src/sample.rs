@@ -55,6 +55,11 @@ pub struct CgroupSample {
     pub psi_some_avg10: Option<f64>,
     /// PSI `some total`, microseconds.
     pub psi_some_total_us: Option<u64>,
+    /// When every field but `usage` was read (sampler clock, seconds): `top` reads usage
+    /// each tick and the rest when it moved or its turn came; `None` before the first
+    /// such read.
+    #[serde(default)]
+    pub counters_t: Option<f64>,
 }
 
 /// One process at one tick.

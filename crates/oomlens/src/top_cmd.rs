@@ -3,8 +3,8 @@
 //!
 //! A [`Sampler`] reads the memory cgroup tree (or the subtree of `--cgroup`, plus its
 //! ancestors for their limits), the processes of each cgroup (`cgroup.procs`, then one
-//! `status` each), the tmpfs and disk mounts and, every [`DELETED_EVERY`] ticks, the
-//! deleted-but-open files. Each tick becomes an `oomlens_model::Sample` of raw counters; per
+//! `status` each), the tmpfs and disk mounts and, in a rolling scan ([`DELETED_ROUND`]),
+//! the deleted-but-open files. Each tick becomes an `oomlens_model::Sample` of raw counters; per
 //! series (cgroup, pid, mount) only a ring of the last `--window` points is kept, so a tick
 //! costs what the tree costs, never what the history costs. Rates, classes and ETAs are
 //! derived on read by `oomlens_analysis::trend` ([`analyse`]).
@@ -18,7 +18,7 @@
 //!  "mem_total":…,"mem_available":…,"psi_some_avg10":…|null,
 //!  "cgroups":[{"path":"/a/b","depth":1,"owner":"x.service"|null,"usage":…,"limit":…|null,
 //!    "limit_name":"memory.limit_in_bytes of /a/b"|null,"anon":…,"file":…,"shmem":…,
-//!    "psi_some_avg10":…|null,"oom_kill":…|null,"failcnt":…|null,
+//!    "psi_some_avg10":…|null,"oom_kill":…|null,"failcnt":…|null,"counters_t":…|null,
 //!    "trend":{"class":"leak"|"sawtooth"|"steady"|"shrinking"|"warming_up","rate":…,
 //!      "rate_lo":…,"rate_hi":…,"fitted_last":…,"points":…},
 //!    "growth":"anon"|"file"|"shmem"|null,"growth_mount":"/dev/shm"|null,
@@ -34,7 +34,7 @@
 
 mod tui;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -46,14 +46,24 @@ use oomlens_analysis::trend::{self, Class, Eta, LimitRef, Trend, TrendConfig};
 use oomlens_model::{CgroupSample, DeletedOpenFile, MemLimit, MountSample, ProcessSample, Sample};
 use oomlens_sinks::escape::escape;
 use oomlens_sinks::text::human_bytes;
-use oomlens_sources::cgroupfs::{CgroupFs, Limit, MemoryCounters, MemoryVersion};
+use oomlens_sources::cgroupfs::{CgroupFs, Limit, MemoryCounters, MemoryVersion, UsageFile};
 use oomlens_sources::mounts;
 use oomlens_sources::procfs::{self, ProcFs};
 use serde::Serialize;
 
-/// Deleted-but-open files are looked for every this many ticks (a readlink per fd of every
-/// process is the costliest read of a pass).
-pub const DELETED_EVERY: u64 = 10;
+/// The rolling deleted-file scan covers every process in this many passes (a readlink per
+/// fd of every process is the costliest read there is)...
+pub const DELETED_ROUND: usize = 10;
+
+/// ...looking at no more than this many processes per pass.
+pub const DELETED_PER_PASS: usize = 500;
+
+/// Full reads of a pass after the first stop after this much wall-clock time (a pass is
+/// single-threaded, so its CPU time is at most that); what is left waits for the next pass.
+pub const PASS_BUDGET: Duration = Duration::from_millis(25);
+
+/// Usage files are held open up to the open-file limit less this many.
+pub const FDS_KEPT_FREE: usize = 1024;
 
 /// A cgroup whose usage moved by more than this since its last full read is read in full
 /// (all counters, `memory.stat`, its processes); one that did not keeps its last values and
@@ -103,6 +113,9 @@ pub struct TopArgs {
     /// per pass to stderr.
     #[arg(long, value_name = "N", hide = true)]
     pub bench_passes: Option<u32>,
+    /// Benchmark: seconds between the starts of passes (0: back to back).
+    #[arg(long, value_name = "SECONDS", hide = true, default_value = "0")]
+    pub bench_pace: f64,
     /// Read every cgroup and process in full on every tick (no change-driven skipping).
     #[arg(long, hide_short_help = true)]
     pub full: bool,
@@ -129,8 +142,11 @@ impl Series {
         self.seen = tick;
     }
 
-    fn points(&self, k: usize) -> Vec<(f64, f64)> {
-        self.ring.iter().map(|p| (p[0], p[k])).collect()
+    /// Series `k` of the ring as `(t, value)` points, in `buf` (reused across series).
+    fn points_into<'b>(&self, k: usize, buf: &'b mut Vec<(f64, f64)>) -> &'b [(f64, f64)] {
+        buf.clear();
+        buf.extend(self.ring.iter().map(|p| (p[0], p[k])));
+        buf
     }
 }
 
@@ -143,24 +159,66 @@ pub struct Sampler {
     window: usize,
     start: Instant,
     tick: u64,
-    cg: HashMap<String, Series>,
-    pid: HashMap<u32, Series>,
-    mnt: HashMap<String, Series>,
+    cg: FastMap<String, Series>,
+    pid: FastMap<u32, Series>,
+    mnt: FastMap<String, Series>,
     /// The last sample.
     pub last: Sample,
     /// Ancestors of the focus (for their limits), last tick.
     ancestors: Vec<CgroupSample>,
-    deleted: Vec<DeletedOpenFile>,
+    /// Deleted-but-open files per pid, from the rolling scan.
+    deleted: BTreeMap<u32, Vec<DeletedOpenFile>>,
+    /// Where the rolling deleted-file scan goes on: a cgroup of the walk, a process in it.
+    deleted_cursor: (usize, usize),
     /// A fixed clock for tests: tick n is at n × this many seconds.
     fixed_dt: Option<f64>,
-    /// The cgroup paths of the last walk.
+    /// The cgroup paths of the last walk (depth first) and, aligned, their state.
     tree: Vec<String>,
-    /// Per cgroup: the last full read and the processes then.
-    state: HashMap<String, CgState>,
+    nodes: Vec<CgNode>,
     /// Every cgroup is read in full at least every this many ticks (1: every tick).
     full_every: u64,
-    /// Pids read this tick (the others were carried over).
-    fresh: std::collections::HashSet<u32>,
+    /// Wall-clock budget of the full reads of a pass after the first (`None`: no limit).
+    budget: Option<Duration>,
+    /// Usage files that may still be held open (see [`UsageFile`]).
+    hold_left: usize,
+    /// What the last pass did (for the benchmark and tests).
+    pub stats: PassStats,
+    /// Owner labels of the cgroups of the walk.
+    owners: FastMap<String, Option<String>>,
+}
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// What one pass read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassStats {
+    /// Usage files read.
+    pub usage_reads: usize,
+    /// Cgroups read in full (all counters and their processes).
+    pub full_reads: usize,
+    /// Cgroups that were due for a full read but left for a later pass by the budget.
+    pub deferred: usize,
+    /// Processes whose `/proc/PID/fd` was scanned for deleted files.
+    pub fd_scans: usize,
+}
+
+/// One cgroup of the walk, kept across ticks.
+#[derive(Debug, Default)]
+struct CgNode {
+    /// The index of its parent in the walk (`None` for the focus).
+    parent: Option<usize>,
+    /// `None` when the path lies outside the mount.
+    usage_file: Option<UsageFile>,
+    /// The last usage read.
+    usage: Option<u64>,
+    /// The last full read.
+    full: Option<CgState>,
+    /// The tick from which it is due for a full read anyway.
+    next_due: u64,
+    /// The tick its usage first moved beyond [`CHANGE_BYTES`] without a full read since.
+    pending_since: Option<u64>,
+    /// Its files vanished: it was removed.
+    gone: bool,
 }
 
 /// What the last full read of a cgroup found.
@@ -170,8 +228,6 @@ struct CgState {
     /// Its usage then.
     full_usage: u64,
     procs: Vec<ProcessSample>,
-    /// The last tick it was seen.
-    seen: u64,
 }
 
 fn to_limit(l: Limit) -> MemLimit {
@@ -181,7 +237,7 @@ fn to_limit(l: Limit) -> MemLimit {
     }
 }
 
-fn cgroup_sample(path: &str, c: MemoryCounters) -> CgroupSample {
+fn cgroup_sample(path: &str, c: MemoryCounters, t: f64) -> CgroupSample {
     CgroupSample {
         path: path.to_string(),
         usage: c.usage,
@@ -198,6 +254,7 @@ fn cgroup_sample(path: &str, c: MemoryCounters) -> CgroupSample {
         oom_kill: c.oom_kill,
         psi_some_avg10: c.pressure.map(|p| p.some_avg10),
         psi_some_total_us: c.pressure.map(|p| p.some_total_us),
+        counters_t: Some(t),
     }
 }
 
@@ -216,6 +273,28 @@ fn ancestors_of(path: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The soft limit of open files raised to the hard one; returns the soft limit then.
+fn raise_nofile() -> usize {
+    // SAFETY: an all-zero rlimit is valid; getrlimit fills it.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `rl` is a valid out-pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return 1024;
+    }
+    if rl.rlim_cur < rl.rlim_max {
+        let want = libc::rlimit {
+            rlim_cur: rl.rlim_max,
+            rlim_max: rl.rlim_max,
+        };
+        // SAFETY: `want` is a valid rlimit; raising the soft limit up to the hard one
+        // needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+            rl.rlim_cur = rl.rlim_max;
+        }
+    }
+    usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX)
 }
 
 impl Sampler {
@@ -246,17 +325,21 @@ impl Sampler {
             window: window.max(2),
             start: Instant::now(),
             tick: 0,
-            cg: HashMap::new(),
-            pid: HashMap::new(),
-            mnt: HashMap::new(),
+            cg: FastMap::default(),
+            pid: FastMap::default(),
+            mnt: FastMap::default(),
             last: Sample::default(),
             ancestors: Vec::new(),
-            deleted: Vec::new(),
+            deleted: BTreeMap::new(),
+            deleted_cursor: (0, 0),
             fixed_dt: None,
             tree: Vec::new(),
-            state: HashMap::new(),
+            nodes: Vec::new(),
             full_every: FULL_EVERY,
-            fresh: Default::default(),
+            budget: Some(PASS_BUDGET),
+            hold_left: raise_nofile().saturating_sub(FDS_KEPT_FREE),
+            stats: PassStats::default(),
+            owners: FastMap::default(),
         })
     }
 
@@ -266,10 +349,44 @@ impl Sampler {
         if self.cgfs.is_none() {
             return self.last.processes.iter().collect();
         }
-        let mut v: Vec<&ProcessSample> =
-            self.state.values().flat_map(|st| st.procs.iter()).collect();
+        let mut v: Vec<&ProcessSample> = self
+            .nodes
+            .iter()
+            .filter(|n| !n.gone)
+            .filter_map(|n| n.full.as_ref())
+            .flat_map(|st| st.procs.iter())
+            .collect();
         v.sort_by_key(|p| p.pid);
         v
+    }
+
+    /// The processes of one cgroup (as [`Sampler::processes`]).
+    pub fn processes_of(&self, path: &str) -> Vec<&ProcessSample> {
+        if self.cgfs.is_none() {
+            return self
+                .last
+                .processes
+                .iter()
+                .filter(|p| p.cgroup == path)
+                .collect();
+        }
+        let Some(i) = self.tree.iter().position(|p| p == path) else {
+            return Vec::new();
+        };
+        let n = &self.nodes[i];
+        n.full
+            .iter()
+            .filter(|_| !n.gone)
+            .flat_map(|st| st.procs.iter())
+            .collect()
+    }
+
+    /// The unit, pod or container a cgroup belongs to (worked out once per cgroup).
+    pub fn owner_label(&self, path: &str) -> Option<String> {
+        match self.owners.get(path) {
+            Some(o) => o.clone(),
+            None => owner_of(path).label(),
+        }
     }
 
     /// The memory cgroup version sampled.
@@ -280,6 +397,7 @@ impl Sampler {
     /// Reads one sample pass and records it.
     pub fn tick(&mut self) -> anyhow::Result<()> {
         self.tick += 1;
+        self.stats = PassStats::default();
         let tick = self.tick;
         let t = match self.fixed_dt {
             Some(dt) => tick as f64 * dt,
@@ -311,9 +429,6 @@ impl Sampler {
                 avail: m.avail,
             });
         }
-        if tick == 1 || tick % DELETED_EVERY == 0 {
-            self.deleted = self.scan_deleted(&s)?;
-        }
         let cap = self.window;
         let f = |v: Option<u64>| v.unwrap_or(0) as f64;
         for c in &s.cgroups {
@@ -328,23 +443,14 @@ impl Sampler {
             }
         }
         // Processes read this tick add a point; those carried over from an earlier full
-        // read of a quiet cgroup only stay alive.
-        let fresh = std::mem::take(&mut self.fresh);
+        // read of a quiet cgroup keep their series as it is.
         for p in &s.processes {
             let pt = [t, p.rss() as f64, f(p.anon), f(p.file), f(p.shmem)];
             self.pid.entry(p.pid).or_default().push(pt, cap, tick);
         }
-        for st in self.state.values() {
-            for p in &st.procs {
-                if !fresh.contains(&p.pid) {
-                    if let Some(ser) = self.pid.get_mut(&p.pid) {
-                        ser.seen = tick;
-                    }
-                }
-            }
+        if self.cgfs.is_none() {
+            self.pid.retain(|_, v| v.seen == tick);
         }
-        self.fresh = fresh;
-        self.fresh.clear();
         for m in &s.mounts {
             let pt = [t, m.used as f64, 0.0, 0.0, m.used as f64];
             self.mnt
@@ -352,19 +458,17 @@ impl Sampler {
                 .or_default()
                 .push(pt, cap, tick);
         }
-        // Vanished cgroups, processes and mounts take their history with them.
+        // Vanished cgroups and mounts take their history with them (processes: when their
+        // cgroup's next full read no longer lists them, see `full_read`).
         self.cg.retain(|_, v| v.seen == tick);
-        self.pid.retain(|_, v| v.seen == tick);
         self.mnt.retain(|_, v| v.seen == tick);
         self.last = s;
+        self.scan_deleted(tick == 1)?;
         Ok(())
     }
 
     fn read_process(&self, pid: u32, cgroup: &str) -> anyhow::Result<Option<ProcessSample>> {
-        let Some(d) = self.proc.open(pid)? else {
-            return Ok(None);
-        };
-        let Some(st) = d.status()? else {
+        let Some(st) = self.proc.status_of(pid)? else {
             return Ok(None);
         };
         if st.vm_rss.is_none() {
@@ -381,85 +485,217 @@ impl Sampler {
         }))
     }
 
-    /// The cgroup part of a pass, change-driven (see [`CHANGE_BYTES`]).
-    fn sample_cgroups(&mut self, tick: u64, s: &mut Sample) -> anyhow::Result<()> {
-        let fs = self.cgfs.clone().expect("called with a hierarchy");
-        if self.tree.is_empty() || tick % WALK_EVERY == 1 || self.full_every == 1 {
-            self.tree = fs.walk(&self.focus)?;
-        }
-        let tree = std::mem::take(&mut self.tree);
-        // Cgroups whose usage moved (or that are new) this pass: their children's usage is
-        // read too.
-        let mut moved: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    /// Walks the tree again and carries each known cgroup's state over by path.
+    fn rewalk(&mut self, fs: &CgroupFs) -> anyhow::Result<()> {
+        let tree = fs.walk(&self.focus)?;
+        let mut old: FastMap<String, CgNode> = std::mem::take(&mut self.tree)
+            .into_iter()
+            .zip(std::mem::take(&mut self.nodes))
+            .collect();
+        let mut index: FastMap<&str, usize> = FastMap::default();
+        let mut nodes = Vec::with_capacity(tree.len());
         for (i, path) in tree.iter().enumerate() {
-            let known = self.state.contains_key(path);
-            let parent_moved = path == &self.focus
-                || ancestors_of(path)
-                    .first()
-                    .is_none_or(|p| moved.contains(p.as_str()));
-            let due = !known || self.full_every <= 1 || (tick + i as u64) % self.full_every == 0;
-            let usage = if parent_moved && !due {
-                match fs.usage(path)? {
-                    Some(u) => Some(u),
-                    None => continue, // vanished
-                }
-            } else {
+            let parent = if path == &self.focus {
                 None
-            };
-            let changed = match (self.state.get(path), usage) {
-                (Some(o), Some(u)) => u.abs_diff(o.full_usage) > CHANGE_BYTES,
-                _ => false,
-            };
-            if due || changed {
-                let Some(c) = fs.counters(path)? else {
-                    continue;
-                };
-                let mut procs = Vec::new();
-                for pid in fs.procs(path)?.unwrap_or_default() {
-                    if let Some(p) = self.read_process(pid, path)? {
-                        self.fresh.insert(pid);
-                        s.processes.push(p.clone());
-                        procs.push(p);
-                    }
-                }
-                let sample = cgroup_sample(path, c);
-                if changed || !known {
-                    moved.insert(path.as_str());
-                }
-                s.cgroups.push(sample.clone());
-                self.state.insert(
-                    path.clone(),
-                    CgState {
-                        full_usage: sample.usage.unwrap_or(0),
-                        sample,
-                        procs,
-                        seen: tick,
-                    },
-                );
             } else {
-                let o = self.state.get_mut(path).expect("not due, so known");
-                if let Some(u) = usage {
-                    o.sample.usage = Some(u);
+                let p = match path.rfind('/') {
+                    Some(0) => "/",
+                    Some(k) => &path[..k],
+                    None => "",
+                };
+                index.get(p).copied()
+            };
+            index.insert(path.as_str(), i);
+            let mut node = old.remove(path).filter(|n| !n.gone).unwrap_or_default();
+            if node.usage_file.is_none() {
+                let hold = self.hold_left > 0;
+                node.usage_file = fs.usage_file(path, hold);
+                if node.usage_file.as_ref().is_some_and(UsageFile::is_held) {
+                    self.hold_left -= 1;
                 }
-                o.seen = tick;
-                s.cgroups.push(o.sample.clone());
+            }
+            node.parent = parent;
+            nodes.push(node);
+        }
+        // Removed cgroups: their files close, their processes' series go.
+        for n in old.into_values() {
+            self.forget(n);
+        }
+        self.owners.retain(|p, _| index.contains_key(p.as_str()));
+        for p in &tree {
+            if !self.owners.contains_key(p) {
+                self.owners.insert(p.clone(), owner_of(p).label());
             }
         }
-        self.state.retain(|_, v| v.seen == tick);
         self.tree = tree;
+        self.nodes = nodes;
+        Ok(())
+    }
+
+    fn forget(&mut self, n: CgNode) {
+        if n.usage_file.as_ref().is_some_and(UsageFile::is_held) {
+            self.hold_left += 1;
+        }
+        for p in n.full.iter().flat_map(|st| &st.procs) {
+            self.pid.remove(&p.pid);
+            self.deleted.remove(&p.pid);
+        }
+    }
+
+    /// The cgroup part of a pass.
+    ///
+    /// 1. Usage of each cgroup whose parent moved (usage is hierarchical: a quiet parent
+    ///    means quiet children, up to [`CHANGE_BYTES`] each way), one `pread` of a held file.
+    /// 2. Full reads (every counter, `memory.stat`, `cgroup.procs`, one `status` per
+    ///    process) of the cgroups that need one, in this order: never read; moved beyond
+    ///    [`CHANGE_BYTES`] since their last full read (longest waiting first); due by the
+    ///    [`FULL_EVERY`] rotation. After the first pass they stop at [`PASS_BUDGET`]; the
+    ///    rest wait for the next pass (they keep their place) and meanwhile show their last
+    ///    counters with this pass's usage (`counters_t` says when those were read).
+    fn sample_cgroups(&mut self, tick: u64, s: &mut Sample) -> anyhow::Result<()> {
+        let pass_start = Instant::now();
+        let fs = self.cgfs.clone().expect("called with a hierarchy");
+        if self.tree.is_empty() || tick % WALK_EVERY == 1 || self.full_every == 1 {
+            self.rewalk(&fs)?;
+        }
+        let n = self.tree.len();
+        let mut moved = vec![false; n];
+        // (order class, waiting since, index)
+        let mut wanted: Vec<(u8, u64, usize)> = Vec::new();
+        for i in 0..n {
+            let node = &mut self.nodes[i];
+            if node.gone {
+                continue;
+            }
+            let parent_moved = node.parent.is_none_or(|p| moved[p]);
+            let never = node.full.is_none();
+            if parent_moved || never || self.full_every <= 1 {
+                let Some(file) = &node.usage_file else {
+                    node.gone = true;
+                    continue;
+                };
+                self.stats.usage_reads += 1;
+                match file.read()? {
+                    Some(u) => node.usage = Some(u),
+                    None => {
+                        node.gone = true;
+                        continue;
+                    }
+                }
+            }
+            let changed = match (&node.full, node.usage) {
+                (Some(st), Some(u)) => u.abs_diff(st.full_usage) > CHANGE_BYTES,
+                _ => false,
+            };
+            if changed {
+                node.pending_since.get_or_insert(tick);
+            }
+            moved[i] = never || changed;
+            if never {
+                wanted.push((0, 0, i));
+            } else if self.full_every <= 1 {
+                wanted.push((2, 0, i));
+            } else if let Some(since) = node.pending_since {
+                wanted.push((1, since, i));
+            } else if node.next_due <= tick {
+                wanted.push((2, node.next_due, i));
+            }
+        }
+        wanted.sort_unstable();
+        let deadline = self
+            .budget
+            .filter(|_| tick > 1 && self.full_every > 1)
+            .map(|b| pass_start + b);
+        for (k, &(_, _, i)) in wanted.iter().enumerate() {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.stats.deferred = wanted.len() - k;
+                break;
+            }
+            self.full_read(&fs, i, tick, s)?;
+        }
+        for (path, node) in self.tree.iter().zip(&self.nodes) {
+            if node.gone {
+                continue;
+            }
+            s.cgroups.push(match &node.full {
+                Some(st) => CgroupSample {
+                    usage: node.usage.or(st.sample.usage),
+                    ..st.sample.clone()
+                },
+                None => CgroupSample {
+                    path: path.clone(),
+                    usage: node.usage,
+                    ..CgroupSample::default()
+                },
+            });
+        }
         self.ancestors.clear();
         if self.focus != "/" {
             for a in ancestors_of(&self.focus) {
                 if let Some(c) = fs.counters(&a)? {
-                    self.ancestors.push(cgroup_sample(&a, c));
+                    self.ancestors.push(cgroup_sample(&a, c, s.t));
                 }
             }
         }
         Ok(())
     }
 
-    fn scan_deleted(&self, s: &Sample) -> anyhow::Result<Vec<DeletedOpenFile>> {
-        let ms: Vec<mounts::MountUsage> = s
+    /// Reads cgroup `i` in full, with its processes.
+    fn full_read(
+        &mut self,
+        fs: &CgroupFs,
+        i: usize,
+        tick: u64,
+        s: &mut Sample,
+    ) -> anyhow::Result<()> {
+        self.stats.full_reads += 1;
+        let path = &self.tree[i];
+        let Some(c) = fs.counters(path)? else {
+            self.nodes[i].gone = true;
+            return Ok(());
+        };
+        let mut procs = Vec::new();
+        for pid in fs.procs(path)?.unwrap_or_default() {
+            if let Some(p) = self.read_process(pid, path)? {
+                s.processes.push(p.clone());
+                procs.push(p);
+            }
+        }
+        let sample = cgroup_sample(path, c, s.t);
+        let node = &mut self.nodes[i];
+        let first = node.full.is_none();
+        if let Some(old) = node.full.take() {
+            // Processes that left (or exited) lose their series; one that moved to a
+            // cgroup not yet re-read starts a new one there.
+            for p in old.procs {
+                if procs.binary_search_by_key(&p.pid, |q| q.pid).is_err() {
+                    self.pid.remove(&p.pid);
+                    self.deleted.remove(&p.pid);
+                }
+            }
+        }
+        let node = &mut self.nodes[i];
+        node.usage = sample.usage.or(node.usage);
+        node.full = Some(CgState {
+            full_usage: sample.usage.unwrap_or(0),
+            sample,
+            procs,
+        });
+        node.pending_since = None;
+        // The first full reads are staggered over the rotation, so each later pass
+        // refreshes about 1/FULL_EVERY of the tree.
+        let every = self.full_every.max(1);
+        node.next_due = tick + if first { 1 + i as u64 % every } else { every };
+        Ok(())
+    }
+
+    /// The rolling scan for deleted-but-open files: each pass looks at the next
+    /// 1/[`DELETED_ROUND`] of the processes in pid order, at most [`DELETED_PER_PASS`]
+    /// (all of them on the first pass), so a round takes [`DELETED_ROUND`] passes, or
+    /// `processes / DELETED_PER_PASS` on hosts with more processes.
+    fn scan_deleted(&mut self, all: bool) -> anyhow::Result<()> {
+        let mounts: Vec<mounts::MountUsage> = self
+            .last
             .mounts
             .iter()
             .map(|m| mounts::MountUsage {
@@ -470,21 +706,77 @@ impl Sampler {
                 avail: m.avail,
             })
             .collect();
-        let mut out = Vec::new();
-        for p in self.processes() {
-            for d in mounts::deleted_files(&self.proc, p.pid)? {
-                out.push(DeletedOpenFile {
+        // The processes in groups (per cgroup, in walk order); the cursor is a place in them.
+        let groups: Vec<&[ProcessSample]> = if self.cgfs.is_none() {
+            vec![&self.last.processes[..]]
+        } else {
+            self.nodes
+                .iter()
+                .map(|n| match (&n.full, n.gone) {
+                    (Some(st), false) => &st.procs[..],
+                    _ => &[][..],
+                })
+                .collect()
+        };
+        let total: usize = groups.iter().map(|g| g.len()).sum();
+        if total == 0 {
+            self.deleted.clear();
+            return Ok(());
+        }
+        let take = if all {
+            total
+        } else {
+            total.div_ceil(DELETED_ROUND).clamp(1, DELETED_PER_PASS)
+        };
+        let (mut g, mut k) = self.deleted_cursor;
+        if g >= groups.len() {
+            (g, k) = (0, 0);
+        }
+        let mut found_any: Vec<(u32, Vec<DeletedOpenFile>)> = Vec::new();
+        let mut done = 0;
+        while done < take {
+            if k >= groups[g].len() {
+                (g, k) = ((g + 1) % groups.len(), 0);
+                continue;
+            }
+            let p = &groups[g][k];
+            k += 1;
+            done += 1;
+            let found: Vec<DeletedOpenFile> = mounts::deleted_files(&self.proc, p.pid)?
+                .into_iter()
+                .map(|d| DeletedOpenFile {
                     pid: d.pid,
                     comm: p.comm.clone(),
                     fd: d.fd,
-                    mount: mounts::mount_of(&d.path, &ms).map(|m| m.mount_point.clone()),
+                    mount: mounts::mount_of(&d.path, &mounts).map(|m| m.mount_point.clone()),
                     path: d.path,
                     size: d.size,
-                });
+                })
+                .collect();
+            found_any.push((p.pid, found));
+        }
+        self.deleted_cursor = (g, k);
+        self.stats.fd_scans += done;
+        for (pid, found) in found_any {
+            if found.is_empty() {
+                self.deleted.remove(&pid);
+            } else {
+                self.deleted.insert(pid, found);
             }
         }
+        if self.cgfs.is_none() {
+            let live: std::collections::BTreeSet<u32> =
+                self.last.processes.iter().map(|p| p.pid).collect();
+            self.deleted.retain(|pid, _| live.contains(pid));
+        }
+        Ok(())
+    }
+
+    /// Deleted-but-open files, largest first.
+    pub fn deleted(&self) -> Vec<DeletedOpenFile> {
+        let mut out: Vec<DeletedOpenFile> = self.deleted.values().flatten().cloned().collect();
         out.sort_by(|a, b| b.size.cmp(&a.size).then(a.pid.cmp(&b.pid)));
-        Ok(out)
+        out
     }
 }
 
@@ -530,6 +822,8 @@ pub struct CgroupRow {
     psi_some_avg10: Option<f64>,
     oom_kill: Option<u64>,
     failcnt: Option<u64>,
+    /// When the counters other than usage were read (see `CgroupSample::counters_t`).
+    counters_t: Option<f64>,
     trend: TrendOut,
     growth: Option<&'static str>,
     growth_mount: Option<String>,
@@ -605,7 +899,7 @@ fn own_limit(c: &CgroupSample, v: Option<MemoryVersion>) -> Option<(u64, String)
 fn limits_for(
     c: &CgroupSample,
     fitted: f64,
-    by_path: &HashMap<&str, &CgroupSample>,
+    by_path: &FastMap<&str, &CgroupSample>,
     s: &Sample,
     v: Option<MemoryVersion>,
 ) -> Vec<LimitRef> {
@@ -651,12 +945,30 @@ fn limits_for(
     out
 }
 
-/// Rates, classes and ETAs for the sampler's last tick.
+/// Which processes [`analyse_for`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessScope<'a> {
+    /// Every process.
+    All,
+    /// Those of one cgroup (the TUI's drill-down).
+    Cgroup(&'a str),
+    /// None (the TUI's cgroup tree).
+    None,
+}
+
+/// Rates, classes and ETAs for the sampler's last tick, every process included.
 pub fn analyse(sm: &Sampler, interval: f64) -> TopDoc {
+    analyse_for(sm, interval, ProcessScope::All)
+}
+
+/// [`analyse`] with only the processes of `scope`. Work is spent where it shows: the
+/// anon/file/shmem split and the limits are looked at only for series that leak (no other
+/// class has an ETA or a growth part).
+pub fn analyse_for(sm: &Sampler, interval: f64, scope: ProcessScope<'_>) -> TopDoc {
     let s = &sm.last;
     let cfg = TrendConfig::default();
     let v = sm.version();
-    let mut by_path: HashMap<&str, &CgroupSample> = HashMap::new();
+    let mut by_path: FastMap<&str, &CgroupSample> = FastMap::default();
     for c in sm.ancestors.iter().chain(&s.cgroups) {
         by_path.insert(c.path.as_str(), c);
     }
@@ -664,7 +976,7 @@ pub fn analyse(sm: &Sampler, interval: f64) -> TopDoc {
     let mut mounts_out = Vec::new();
     for m in &s.mounts {
         let ser = sm.mnt.get(&m.mount_point).unwrap_or(&empty);
-        let tr = trend::trend(&ser.points(1), &cfg);
+        let tr = trend::trend(ser.points_into(1, &mut Vec::new()), &cfg);
         let eta = trend::eta(
             &tr,
             &[LimitRef {
@@ -690,27 +1002,27 @@ pub fn analyse(sm: &Sampler, interval: f64) -> TopDoc {
         .filter(|m| m.trend.class == Class::Leak)
         .max_by(|a, b| a.trend.rate.total_cmp(&b.trend.rate))
         .map(|m| m.mount_point.clone());
-    let mut cg_eta: HashMap<&str, Vec<LimitRef>> = HashMap::new();
     let mut cgroups = Vec::new();
+    let mut buf = Vec::with_capacity(sm.window);
     for c in &s.cgroups {
         let ser = sm.cg.get(&c.path).unwrap_or(&empty);
-        let tr = trend::trend(&ser.points(1), &cfg);
-        let parts = [
-            ("anon", trend::trend(&ser.points(2), &cfg)),
-            ("file", trend::trend(&ser.points(3), &cfg)),
-            ("shmem", trend::trend(&ser.points(4), &cfg)),
-        ];
-        let growth = (tr.class == Class::Leak)
-            .then(|| trend::dominant_part(&parts))
-            .flatten();
-        let limits = limits_for(c, tr.fitted_last, &by_path, s, v);
-        let eta = trend::eta(&tr, &limits);
+        let tr = trend::trend(ser.points_into(1, &mut buf), &cfg);
+        let (growth, eta) = if tr.class == Class::Leak {
+            let parts = [
+                ("anon", trend::trend(ser.points_into(2, &mut buf), &cfg)),
+                ("file", trend::trend(ser.points_into(3, &mut buf), &cfg)),
+                ("shmem", trend::trend(ser.points_into(4, &mut buf), &cfg)),
+            ];
+            let limits = limits_for(c, tr.fitted_last, &by_path, s, v);
+            (trend::dominant_part(&parts), trend::eta(&tr, &limits))
+        } else {
+            (None, None)
+        };
         let own = own_limit(c, v);
-        cg_eta.insert(c.path.as_str(), limits);
         cgroups.push(CgroupRow {
             path: c.path.clone(),
             depth: depth(&c.path, &sm.focus),
-            owner: owner_of(&c.path).label(),
+            owner: sm.owner_label(&c.path),
             usage: c.usage,
             limit: own.as_ref().map(|o| o.0),
             limit_name: own.map(|o| o.1),
@@ -720,6 +1032,7 @@ pub fn analyse(sm: &Sampler, interval: f64) -> TopDoc {
             psi_some_avg10: c.psi_some_avg10,
             oom_kill: c.oom_kill,
             failcnt: c.failcnt,
+            counters_t: c.counters_t,
             trend: tr.into(),
             growth,
             growth_mount: (growth == Some("shmem"))
@@ -730,13 +1043,25 @@ pub fn analyse(sm: &Sampler, interval: f64) -> TopDoc {
         });
     }
     let mut processes = Vec::new();
-    for p in sm.processes() {
+    let procs: Vec<&ProcessSample> = match scope {
+        ProcessScope::All => sm.processes(),
+        ProcessScope::Cgroup(path) => sm.processes_of(path),
+        ProcessScope::None => Vec::new(),
+    };
+    for p in procs {
         let ser = sm.pid.get(&p.pid).unwrap_or(&empty);
-        let tr = trend::trend(&ser.points(1), &cfg);
+        let tr = trend::trend(ser.points_into(1, &mut buf), &cfg);
         // A process's growth fills its cgroup's headroom (from the cgroup's fitted value).
-        let eta = cg_eta
-            .get(p.cgroup.as_str())
-            .and_then(|l| trend::eta(&tr, l));
+        let eta = if tr.class == Class::Leak {
+            by_path.get(p.cgroup.as_str()).and_then(|c| {
+                let fitted = sm.cg.get(&c.path).map_or(0.0, |ser| {
+                    trend::trend(ser.points_into(1, &mut buf), &cfg).fitted_last
+                });
+                trend::eta(&tr, &limits_for(c, fitted, &by_path, s, v))
+            })
+        } else {
+            None
+        };
         processes.push(ProcessRow {
             pid: p.pid,
             comm: p.comm.clone(),
@@ -764,7 +1089,7 @@ pub fn analyse(sm: &Sampler, interval: f64) -> TopDoc {
         cgroups,
         processes,
         mounts: mounts_out,
-        deleted_open_files: sm.deleted.clone(),
+        deleted_open_files: sm.deleted(),
     }
 }
 
@@ -907,13 +1232,76 @@ fn write_table(out: &mut dyn Write, doc: &TopDoc) -> io::Result<()> {
 // ---------------------------------------------------------------------------------------
 // Running
 
+/// CPU time of this process, user and system (CLOCK_PROCESS_CPUTIME_ID: nanoseconds).
 fn cpu_time() -> Duration {
-    // SAFETY: an all-zero rusage is valid; getrusage fills it.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `ru` is a valid out-pointer.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    // SAFETY: an all-zero timespec is valid; clock_gettime fills it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// `--bench-passes N`: N passes (paced by `--bench-pace`), each followed by the analysis
+/// the TUI's cgroup tree runs per tick; prints CPU per pass (first, mean and worst of the
+/// rest), per analysis, what the passes read, and one analysis with every process (what
+/// `--json` runs per tick), on stderr.
+fn bench(sm: &mut Sampler, n: u32, args: &TopArgs) -> anyhow::Result<()> {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pace = Duration::from_secs_f64(args.bench_pace.max(0.0));
+    let mut next = Instant::now();
+    let (mut first, mut first_wall, mut sum, mut worst, mut analysis, mut wall) =
+        (0.0, 0.0, 0.0, 0.0f64, 0.0, 0.0);
+    let (mut usage, mut full, mut deferred, mut fds) = (0, 0, 0, 0);
+    let mut doc = None;
+    for k in 0..n {
+        let (c0, w0) = (cpu_time(), Instant::now());
+        sm.tick()?;
+        let (pass, pass_wall) = (ms(cpu_time() - c0), ms(w0.elapsed()));
+        // What the TUI's cgroup tree analyses per tick.
+        let c1 = cpu_time();
+        doc = Some(analyse_for(sm, args.interval, ProcessScope::None));
+        let a = ms(cpu_time() - c1);
+        if k == 0 {
+            (first, first_wall) = (pass, pass_wall);
+        } else {
+            sum += pass;
+            wall += pass_wall;
+            worst = worst.max(pass);
+            analysis += a;
+            usage += sm.stats.usage_reads;
+            full += sm.stats.full_reads;
+            deferred += sm.stats.deferred;
+            fds += sm.stats.fd_scans;
+        }
+        next += pace;
+        if let Some(rest) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(rest);
+        } else {
+            next = Instant::now();
+        }
+    }
+    let tree_doc = doc.expect("n >= 2");
+    let c = cpu_time();
+    let doc = analyse(sm, args.interval);
+    let all = ms(cpu_time() - c);
+    let rest = f64::from(n - 1);
+    let per = |x: usize| x as f64 / rest;
+    eprintln!(
+        "passes {n} cgroups {} processes {} first_cpu_ms {first:.2} first_wall_ms {first_wall:.2} \
+         cpu_ms_per_pass {:.2} wall_ms_per_pass {:.2} max_cpu_ms {worst:.2} analyse_cpu_ms {:.2} \
+         usage_reads {:.0} full_reads {:.1} deferred {:.1} fd_scans {:.0} \
+         analyse_all_cpu_ms {all:.2}",
+        tree_doc.cgroups.len(),
+        doc.processes.len(),
+        sum / rest,
+        wall / rest,
+        analysis / rest,
+        per(usage),
+        per(full),
+        per(deferred),
+        per(fds),
+    );
+    Ok(())
 }
 
 /// Runs `oomlens top`.
@@ -927,28 +1315,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<u8> {
         sm.full_every = 1;
     }
     if let Some(n) = args.bench_passes {
-        // The first pass reads everything (nothing is known yet); the rest are steady state.
-        let (c0, w0) = (cpu_time(), Instant::now());
-        sm.tick()?;
-        let (first_cpu, first_wall) = (cpu_time() - c0, w0.elapsed());
-        let (c1, w1) = (cpu_time(), Instant::now());
-        for _ in 1..n.max(2) {
-            sm.tick()?;
-        }
-        let steady = n.max(2) as f64 - 1.0;
-        let (cpu, wall) = (cpu_time() - c1, w1.elapsed());
-        let doc = analyse(&sm, args.interval);
-        eprintln!(
-            "passes {} cgroups {} processes {} first_cpu_ms {:.2} first_wall_ms {:.2} cpu_ms_per_pass {:.2} wall_ms_per_pass {:.2}",
-            n.max(2),
-            doc.cgroups.len(),
-            doc.processes.len(),
-            first_cpu.as_secs_f64() * 1000.0,
-            first_wall.as_secs_f64() * 1000.0,
-            cpu.as_secs_f64() * 1000.0 / steady,
-            wall.as_secs_f64() * 1000.0 / steady
-        );
-        return Ok(0);
+        return bench(&mut sm, n.max(2), args).map(|_| 0);
     }
     let interval = Duration::from_secs_f64(args.interval);
     let tty = io::stdout().is_terminal();
@@ -1151,6 +1518,59 @@ mod tests {
         sm.tick().unwrap();
         assert_eq!(leaky(&sm), Some(2 << 20));
         assert_eq!(sm.last.processes.len(), 1, "re-read with its cgroup");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// With the pass budget spent, moved cgroups keep their last counters (with this
+    /// pass's usage; `counters_t` tells how old the rest is) and wait, in the order they
+    /// moved, for a pass with budget left.
+    #[test]
+    fn budget_defers_full_reads_in_arrival_order() {
+        let root = fake("budget");
+        let mut sm = Sampler::new(root.clone(), None, 60, 4096).unwrap();
+        sm.fixed_dt = Some(1.0);
+        sm.full_every = 1000;
+        sm.tick().unwrap();
+        let row = |sm: &Sampler, path: &str| {
+            sm.last
+                .cgroups
+                .iter()
+                .find(|c| c.path == path)
+                .cloned()
+                .unwrap()
+        };
+        sm.budget = Some(Duration::ZERO);
+        set_usage(&root, "/svc/leaky", 3 << 20);
+        sm.tick().unwrap();
+        assert_eq!(sm.stats.full_reads, 0);
+        assert_eq!(sm.stats.deferred, 3, "/, /svc and /svc/leaky moved");
+        let leaky = row(&sm, "/svc/leaky");
+        assert_eq!(leaky.usage, Some(3 << 20), "usage is this pass's");
+        assert_eq!(
+            leaky.anon,
+            Some(1 << 20),
+            "the split is the last full read's"
+        );
+        assert_eq!(leaky.counters_t, Some(1.0));
+        // The waiting cgroups come before any that moves later.
+        set_usage(&root, "/svc/idle", 5 << 20);
+        sm.tick().unwrap();
+        let mut wanted: Vec<_> = sm
+            .tree
+            .iter()
+            .zip(&sm.nodes)
+            .filter_map(|(p, n)| Some((n.pending_since?, p.as_str())))
+            .collect();
+        wanted.sort();
+        assert_eq!(
+            wanted,
+            [(2, "/"), (2, "/svc"), (2, "/svc/leaky"), (3, "/svc/idle")]
+        );
+        sm.budget = None;
+        sm.tick().unwrap();
+        assert_eq!((sm.stats.full_reads, sm.stats.deferred), (4, 0));
+        let leaky = row(&sm, "/svc/leaky");
+        assert_eq!((leaky.anon, leaky.counters_t), (Some(3 << 20), Some(4.0)));
         let _ = std::fs::remove_dir_all(&root);
     }
 

@@ -241,3 +241,45 @@ fn tmpfs_growth_is_shmem_and_deleted_open_file_is_listed() {
     assert_eq!(d["mount"], dir.as_str());
     cg.kill_all(Duration::from_secs(5)).unwrap();
 }
+
+/// The usage file `top` holds open follows the kernel's counter through `pread` (kernfs
+/// re-renders the file at offset 0), and reads as vanished once the cgroup is removed
+/// (ENODEV), not as an error.
+#[test]
+fn held_usage_file_follows_the_kernel_and_reports_removal() {
+    let Some(env) = env() else { return };
+    let mut cg = MemoryCgroup::create(256 * MIB).expect("a child memory cgroup");
+    let fs = oomlens_sources::cgroupfs::CgroupFs::new(std::path::Path::new("/"), 4096)
+        .expect("mountinfo")
+        .expect("a memory hierarchy");
+    let held = fs.usage_file(cg.path(), true).expect("inside the mount");
+    assert!(held.is_held());
+    let before = held.read().unwrap().expect("a usage");
+    let mut p = cg
+        .spawn(Command::new(&env.hog).args(["alloc", "--mib", "32", "--sleep"]))
+        .expect("the hog starts");
+    p.wait_line("ready", Duration::from_secs(20))
+        .expect("ready");
+    let after = held.read().unwrap().expect("a usage");
+    let fresh: u64 = cg
+        .read("memory.usage_in_bytes")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    eprintln!("held usage file: before {before}, after 32 MiB {after}, fresh read {fresh}");
+    assert!(after >= before + 32 * MIB, "{before} -> {after}");
+    assert!(
+        after.abs_diff(fresh) < 2 * MIB,
+        "held {after} vs fresh {fresh}"
+    );
+    let dir = cg.dir().to_path_buf();
+    drop(p);
+    drop(cg); // kills the hog, removes the cgroup
+    assert!(!dir.exists(), "{} removed", dir.display());
+    assert_eq!(
+        held.read().unwrap(),
+        None,
+        "removed: vanished, not an error"
+    );
+}

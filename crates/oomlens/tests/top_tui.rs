@@ -68,12 +68,16 @@ struct Session(String);
 
 impl Session {
     fn start(name: &str, root: &Path) -> Session {
-        let s = Session(format!("{name}-{}", std::process::id()));
         let cmd = format!(
             "exec '{}' top --root '{}' --interval 0.2",
             env!("CARGO_BIN_EXE_oomlens"),
             root.display()
         );
+        Session::start_cmd(name, &cmd)
+    }
+
+    fn start_cmd(name: &str, cmd: &str) -> Session {
+        let s = Session(format!("{name}-{}", std::process::id()));
         let st = Command::new("tmux")
             .args([
                 "new-session",
@@ -84,7 +88,7 @@ impl Session {
                 "200",
                 "-y",
                 "30",
-                &cmd,
+                cmd,
             ])
             .env("TERM", "xterm-256color")
             .status()
@@ -215,5 +219,44 @@ fn sigint_restores_the_terminal() {
     );
     // tmux fills in the status a moment after it marks the pane dead.
     s.wait_var("#{pane_dead_status}/#{pane_dead_signal}", "0/");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A panic inside the TUI loop (injected with OOMLENS_TEST_TOP_PANIC_AFTER) leaves a usable
+/// terminal: main screen, cursor shown, cooked mode with echo (checked with `stty -a` in the
+/// same pane after oomlens exits), the panic message readable, exit status 101.
+#[test]
+fn a_panic_restores_the_terminal() {
+    let root = fake_tree("panic");
+    let cmd = format!(
+        "RUST_BACKTRACE=0 OOMLENS_TEST_TOP_PANIC_AFTER=3 '{}' top --root '{}' --interval 0.2; \
+         echo \"exit=$?\"; echo modes: $(stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$') :end; \
+         echo; sleep 60",
+        env!("CARGO_BIN_EXE_oomlens"),
+        root.display()
+    );
+    let s = Session::start_cmd("oomlens-top-panic", &cmd);
+    let screen = s.wait("the shell after the panic", |s| s.contains("exit=101"));
+    // The message stays above the shell's next lines (the terminal is restored once: a
+    // second restore would move the cursor back over it).
+    let at = |what: &str| {
+        screen
+            .find(what)
+            .unwrap_or_else(|| panic!("{what} on screen:\n{screen}"))
+    };
+    assert!(at("panicked at") < at("injected panic"), "{screen}");
+    assert!(at("injected panic") < at("exit=101"), "{screen}");
+    let modes = s.wait("stty's modes", |s| s.contains("modes: "));
+    let modes = modes
+        .lines()
+        .find(|l| l.starts_with("modes: "))
+        .unwrap()
+        .to_string();
+    let words: Vec<&str> = modes.split_whitespace().collect();
+    assert_eq!(words.last(), Some(&":end"), "{modes}");
+    assert!(words.contains(&"icanon"), "cooked mode: {modes}");
+    assert!(words.contains(&"echo"), "echo on: {modes}");
+    assert_eq!(s.var("#{alternate_on}"), "0", "main screen back");
+    assert_eq!(s.var("#{cursor_flag}"), "1", "cursor shown");
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! oomlens-faketree DIR [CGROUPS [PROCESSES]]     default 10000 cgroups, 50000 processes
+//! oomlens-faketree churn DIR PERCENT PERIOD_MS   runs until killed
 //! ```
 //!
 //! Layout below DIR: `proc/self/mountinfo` (a `cgroup` mount with `memory` at
@@ -11,12 +12,32 @@
 //! (limit, usage, max usage, soft limit, failcnt, memsw, a full 36-key `memory.stat`,
 //! `oom_control`, `cgroup.procs`). Processes are spread over the services round-robin, each
 //! with a `status` as a 6.x kernel prints it. Everything is deterministic.
+//!
+//! `churn` makes the tree live: every PERIOD_MS it moves the usage of PERCENT of the
+//! services (pseudo-random, seeded) by 128 KiB to 4 MiB, up or down, and with it their
+//! `memory.stat`, the `status` of their processes and the usage of their slice and the
+//! root, as the kernel's hierarchical counters would. Usage files are rewritten in place
+//! at a fixed width (zero-padded: a reader holding them open sees each change, never a
+//! truncated file); the others are replaced by rename.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("churn") {
+        let (Some(dir), Some(pct), Some(ms)) = (args.get(1), args.get(2), args.get(3)) else {
+            eprintln!("usage: oomlens-faketree churn DIR PERCENT PERIOD_MS");
+            std::process::exit(2);
+        };
+        let pct: f64 = pct.parse().expect("PERCENT");
+        let ms: u64 = ms.parse().expect("PERIOD_MS");
+        if let Err(e) = churn(Path::new(dir), pct, ms) {
+            eprintln!("oomlens-faketree churn: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let Some(dir) = args.first() else {
         eprintln!("usage: oomlens-faketree DIR [CGROUPS [PROCESSES]]");
         std::process::exit(2);
@@ -144,7 +165,7 @@ fn write_tree(root: &Path, n_cg: usize, n_proc: usize) -> std::io::Result<()> {
             unlimited.to_string()
         };
         w(&d.join("memory.limit_in_bytes"), &limit)?;
-        w(&d.join("memory.usage_in_bytes"), &format!("{usage}\n"))?;
+        w(&d.join("memory.usage_in_bytes"), &usage_text(usage))?;
         w(
             &d.join("memory.max_usage_in_bytes"),
             &format!("{}\n", usage * 2),
@@ -182,4 +203,119 @@ fn write_tree(root: &Path, n_cg: usize, n_proc: usize) -> std::io::Result<()> {
         root.display()
     );
     Ok(())
+}
+
+/// A usage file's text: zero-padded to a fixed width so that `churn` can rewrite it in
+/// place.
+fn usage_text(usage: u64) -> String {
+    format!("{usage:020}\n")
+}
+
+struct Svc {
+    dir: std::path::PathBuf,
+    slice: usize,
+    usage: u64,
+    pids: Vec<u64>,
+    name: String,
+}
+
+fn read_usage(dir: &Path) -> std::io::Result<u64> {
+    let t = std::fs::read_to_string(dir.join("memory.usage_in_bytes"))?;
+    t.trim()
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("bad usage in {}", dir.display())))
+}
+
+fn put_usage(dir: &Path, usage: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("memory.usage_in_bytes"))?;
+    f.write_all_at(usage_text(usage).as_bytes(), 0)
+}
+
+fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("churn-tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn churn(root: &Path, pct: f64, period_ms: u64) -> std::io::Result<()> {
+    let mem = root.join("sys/fs/cgroup/memory");
+    let proc = root.join("proc");
+    let mut slices = Vec::new();
+    let mut svcs = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&mem)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    for sd in names {
+        let slice = slices.len();
+        slices.push((sd.clone(), read_usage(&sd)?));
+        let mut kids: Vec<_> = std::fs::read_dir(&sd)?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.path())
+            .collect();
+        kids.sort();
+        for d in kids {
+            let pids = std::fs::read_to_string(d.join("cgroup.procs"))?
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
+            let name = format!("worker-{}", svcs.len() % 50);
+            svcs.push(Svc {
+                usage: read_usage(&d)?,
+                dir: d,
+                slice,
+                pids,
+                name,
+            });
+        }
+    }
+    let mut root_usage = read_usage(&mem)?;
+    let per_round = ((svcs.len() as f64) * pct / 100.0).round() as usize;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    loop {
+        let t0 = std::time::Instant::now();
+        for _ in 0..per_round.min(svcs.len()) {
+            let k = (next() % svcs.len() as u64) as usize;
+            let delta = 128 * 1024 + next() % (4 << 20);
+            let up = next() % 2 == 0 || svcs[k].usage < 8 * delta;
+            let s = &mut svcs[k];
+            let (slice_dir, slice_usage) = &mut slices[s.slice];
+            if up {
+                s.usage += delta;
+                *slice_usage += delta;
+                root_usage += delta;
+            } else {
+                s.usage -= delta;
+                *slice_usage -= delta;
+                root_usage -= delta;
+            }
+            put_usage(&s.dir, s.usage)?;
+            replace(&s.dir.join("memory.stat"), &stat_v1(s.usage))?;
+            put_usage(slice_dir, *slice_usage)?;
+            put_usage(&mem, root_usage)?;
+            let share = s.usage / 1024 / s.pids.len().max(1) as u64;
+            for &pid in &s.pids {
+                replace(
+                    &proc.join(pid.to_string()).join("status"),
+                    &status(pid as usize, &s.name, share.max(8)),
+                )?;
+            }
+        }
+        let period = std::time::Duration::from_millis(period_ms);
+        if let Some(rest) = period.checked_sub(t0.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
 }

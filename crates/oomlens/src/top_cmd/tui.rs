@@ -23,7 +23,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, TableState};
 use ratatui::Terminal;
 
-use super::{analyse, eta_text, rate_text, CgroupRow, ProcessRow, Sampler, TopDoc};
+use super::{
+    analyse_for, eta_text, rate_text, CgroupRow, ProcessRow, ProcessScope, Sampler, TopDoc,
+};
 use oomlens_analysis::trend::Class;
 use oomlens_sinks::escape::escape;
 use oomlens_sinks::text::human_bytes;
@@ -34,7 +36,17 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// Whether the terminal is in the TUI's modes (so `restore` has work to do).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Leaves raw mode and the alternate screen, once: after a panic the hook restores and
+/// prints the message, then unwinding drops the guard — a second LeaveAlternateScreen
+/// would put the cursor back where the alternate screen was entered, and the shell would
+/// overwrite the message.
 fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = terminal::disable_raw_mode();
     let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
 }
@@ -81,6 +93,16 @@ struct App {
     /// The cgroup drilled into.
     drill: Option<String>,
     help: bool,
+}
+
+impl App {
+    /// The processes the screen shows: those of the cgroup drilled into, else none.
+    fn scope(&self) -> ProcessScope<'_> {
+        match &self.drill {
+            Some(cg) => ProcessScope::Cgroup(cg),
+            None => ProcessScope::None,
+        }
+    }
 }
 
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -358,6 +380,7 @@ pub fn run(mut sm: Sampler, interval: Duration, interval_s: f64) -> anyhow::Resu
         prev(info);
     }));
     terminal::enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
     let _guard = Guard;
     execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -370,13 +393,23 @@ pub fn run(mut sm: Sampler, interval: Duration, interval_s: f64) -> anyhow::Resu
     };
     let mut next = Instant::now();
     let mut doc: Option<TopDoc> = None;
+    // Fault injection for the test of the panic path (tests/top_tui.rs): panic after this
+    // many ticks.
+    let panic_after: Option<u64> = std::env::var("OOMLENS_TEST_TOP_PANIC_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut ticks = 0u64;
     loop {
         if STOP.load(Ordering::SeqCst) {
             return Ok(());
         }
         if Instant::now() >= next {
+            if panic_after.is_some_and(|n| ticks >= n) {
+                panic!("OOMLENS_TEST_TOP_PANIC_AFTER={ticks}: injected panic");
+            }
+            ticks += 1;
             sm.tick()?;
-            doc = Some(analyse(&sm, interval_s));
+            doc = Some(analyse_for(&sm, interval_s, app.scope()));
             next += interval;
             if next < Instant::now() {
                 next = Instant::now() + interval;
@@ -411,6 +444,10 @@ pub fn run(mut sm: Sampler, interval: Duration, interval_s: f64) -> anyhow::Resu
                         app.drill = Some(c.path.clone());
                         app.table.select(Some(0));
                     }
+                }
+                // Processes are analysed only for the cgroup shown: now its own.
+                if app.drill.is_some() {
+                    doc = Some(analyse_for(&sm, interval_s, app.scope()));
                 }
             }
             KeyCode::Esc | KeyCode::Backspace | KeyCode::Left => {
