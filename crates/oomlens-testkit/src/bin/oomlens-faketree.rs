@@ -240,27 +240,26 @@ fn replace(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// The subdirectories of `dir`, sorted.
+fn subdirs(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
 fn churn(root: &Path, pct: f64, period_ms: u64) -> std::io::Result<()> {
     let mem = root.join("sys/fs/cgroup/memory");
     let proc = root.join("proc");
     let mut slices = Vec::new();
     let mut svcs = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir(&mem)?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.path())
-        .collect();
-    names.sort();
-    for sd in names {
+    for sd in subdirs(&mem)? {
         let slice = slices.len();
         slices.push((sd.clone(), read_usage(&sd)?));
-        let mut kids: Vec<_> = std::fs::read_dir(&sd)?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
-            .map(|e| e.path())
-            .collect();
-        kids.sort();
-        for d in kids {
+        for d in subdirs(&sd)? {
             let pids = std::fs::read_to_string(d.join("cgroup.procs"))?
                 .lines()
                 .filter_map(|l| l.trim().parse().ok())
@@ -297,9 +296,10 @@ fn churn(root: &Path, pct: f64, period_ms: u64) -> std::io::Result<()> {
                 *slice_usage += delta;
                 root_usage += delta;
             } else {
+                // The generated parents are not the sums of their children: never below 0.
                 s.usage -= delta;
-                *slice_usage -= delta;
-                root_usage -= delta;
+                *slice_usage = slice_usage.saturating_sub(delta);
+                root_usage = root_usage.saturating_sub(delta);
             }
             put_usage(&s.dir, s.usage)?;
             replace(&s.dir.join("memory.stat"), &stat_v1(s.usage))?;
