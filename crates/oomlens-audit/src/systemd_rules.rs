@@ -381,6 +381,15 @@ pub fn audit_unit(
     out
 }
 
+/// `a.service 1.0 GiB, b.service 2.0 GiB`.
+fn sizes_list(items: &[(&str, u64)]) -> String {
+    items
+        .iter()
+        .map(|(n, b)| format!("{n} {}", human_bytes(*b)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Rules across a slice and its members: `slice-overcommitted`. `members` are the audited
 /// units (and child slices) whose slice is `slice`.
 pub fn audit_slice(
@@ -417,11 +426,7 @@ pub fn audit_slice(
             .collect();
         let sum: u128 = capped.iter().map(|(_, b)| u128::from(*b)).sum();
         if capped.len() >= 2 && sum > u128::from(cap) {
-            let list = capped
-                .iter()
-                .map(|(n, b)| format!("{n} {}", human_bytes(*b)))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = sizes_list(&capped);
             out.push(Finding::new(
                 "slice-overcommitted",
                 &slice.unit.full,
@@ -447,11 +452,7 @@ pub fn audit_slice(
         .collect();
     let psum: u128 = protected.iter().map(|(_, b)| u128::from(*b)).sum();
     if psum > u128::from(cap) {
-        let list = protected
-            .iter()
-            .map(|(n, b)| format!("{n} {}", human_bytes(*b)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = sizes_list(&protected);
         out.push(Finding::new(
             "slice-overcommitted",
             &slice.unit.full,

@@ -240,6 +240,11 @@ fn parse_chunk(chunk: &str, first_line: u32, limits: &Limits) -> Result<Vec<Docu
                 limits.max_nodes
             ),
         };
+        let too_deep = |line: u32| DocError {
+            line,
+            column: None,
+            message: format!("nesting deeper than {} levels; skipped", limits.max_depth),
+        };
         let finished: Option<(Node, usize)> = match ev {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => None,
             Event::DocumentStart(_) => {
@@ -284,14 +289,7 @@ fn parse_chunk(chunk: &str, first_line: u32, limits: &Limits) -> Result<Vec<Docu
             }
             Event::SequenceStart(anchor, _) => {
                 if stack.len() >= limits.max_depth {
-                    return Err(DocError {
-                        line,
-                        column: None,
-                        message: format!(
-                            "nesting deeper than {} levels; skipped",
-                            limits.max_depth
-                        ),
-                    });
+                    return Err(too_deep(line));
                 }
                 nodes += 1;
                 stack.push(Open::Seq(Vec::new(), line, anchor, 1));
@@ -299,14 +297,7 @@ fn parse_chunk(chunk: &str, first_line: u32, limits: &Limits) -> Result<Vec<Docu
             }
             Event::MappingStart(anchor, _) => {
                 if stack.len() >= limits.max_depth {
-                    return Err(DocError {
-                        line,
-                        column: None,
-                        message: format!(
-                            "nesting deeper than {} levels; skipped",
-                            limits.max_depth
-                        ),
-                    });
+                    return Err(too_deep(line));
                 }
                 nodes += 1;
                 stack.push(Open::Map(Vec::new(), None, line, anchor, 1));

@@ -709,27 +709,6 @@ impl CgroupFs {
         Ok(out)
     }
 
-    /// Only the usage (v2 `memory.current`, v1 `memory.usage_in_bytes`): the one read per
-    /// cgroup and tick when nothing moved. `Ok(None)` when it vanished or has none.
-    pub fn usage(&self, path: &str) -> Result<Option<u64>, SourceError> {
-        let Some(dir) = self.dir_of(path) else {
-            return Ok(None);
-        };
-        let file = dir.join(match self.hierarchy.version {
-            MemoryVersion::V1 => "memory.usage_in_bytes",
-            MemoryVersion::V2 => "memory.current",
-        });
-        let Some(bytes) = read_optional(&file)? else {
-            return Ok(None);
-        };
-        parse_u64(&String::from_utf8_lossy(&bytes))
-            .map(Some)
-            .map_err(|problem| SourceError::Format {
-                path: file,
-                problem,
-            })
-    }
-
     /// The usage file of a cgroup (v2 `memory.current`, v1 `memory.usage_in_bytes`) as a
     /// [`UsageFile`]: kept open when `hold`, so that each later read is a single `pread`.
     /// `None` when the path lies outside this mount.
@@ -805,8 +784,8 @@ impl CgroupFs {
 /// from an offset other than the last one re-renders them from the start (fs/seq_file.c,
 /// `seq_read_iter`: `ki_pos != m->read_pos` → `traverse`). Measured on this 6.18 host's
 /// cgroup v1: 0.5 µs per read against 6.6 µs for open, read and close. The price is kernel
-/// memory: about 4.9 KiB per held file (the seq_file's page-sized buffer and the open
-/// file; 500 files raised `memory.kmem.usage_in_bytes` by 2.45 MB).
+/// memory: about 4.8 KiB per held file (the seq_file's page-sized buffer and the open
+/// file; opening and reading 500 of them raised `memory.kmem.usage_in_bytes` by 2.47 MB).
 #[derive(Debug)]
 pub struct UsageFile {
     path: PathBuf,

@@ -506,7 +506,14 @@ impl Sampler {
                 index.get(p).copied()
             };
             index.insert(path.as_str(), i);
-            let mut node = old.remove(path).filter(|n| !n.gone).unwrap_or_default();
+            // A cgroup removed and made again under the same name starts afresh.
+            let mut node = match old.remove(path) {
+                Some(n) if n.gone => {
+                    self.forget(n);
+                    CgNode::default()
+                }
+                n => n.unwrap_or_default(),
+            };
             if node.usage_file.is_none() {
                 let hold = self.hold_left > 0;
                 node.usage_file = fs.usage_file(path, hold);
