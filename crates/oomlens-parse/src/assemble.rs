@@ -66,6 +66,8 @@ struct Open {
     summary_task: Option<String>,
     summary_uid: Option<u32>,
     global_oom: bool,
+    /// A selection line said "Memory cgroup out of memory".
+    memcg_oom: bool,
 }
 
 impl Open {
@@ -90,6 +92,7 @@ impl Open {
             summary_task: None,
             summary_uid: None,
             global_oom: false,
+            memcg_oom: false,
         }
     }
 
@@ -189,13 +192,14 @@ impl KernelAssembler {
                     o.attach(line);
                 }
             }
-            KernelLine::Frame(f) => {
+            KernelLine::Frame { name: f, reliable } => {
                 if let Some(o) = self.open_before_kill() {
                     o.frames += 1;
-                    if memcg_frame(f) {
+                    if reliable && memcg_frame(f) {
                         o.memcg_frames += 1;
                     }
-                    if oom_path_frame(f)
+                    if reliable
+                        && oom_path_frame(f)
                         && o.inc.oom_path.len() < 16
                         && !o.inc.oom_path.iter().any(|p| p == f)
                     {
@@ -449,7 +453,7 @@ impl KernelAssembler {
                     o.summary_task.get_or_insert_with(|| comm.to_string());
                 }
                 if reason.starts_with("Memory cgroup") {
-                    o.memcg_frames += 1;
+                    o.memcg_oom = true;
                 } else if reason.starts_with("Out of memory") {
                     o.global_oom = true;
                 }
@@ -744,37 +748,33 @@ fn same_boot(earlier: &LogTime, later: &LogTime) -> bool {
     }
 }
 
+/// The OOM's kind, strongest evidence first: what the kernel states (the constraint, the
+/// `oom-kill:` line's `oom_memcg=` or `global_oom`, the kill line's "Memory cgroup out of
+/// memory" or "Out of memory"), then what only one path prints (memcg counters, `Task in …
+/// killed as a result of limit of …`, Mem-Info), then reliable call-trace frames.
 fn kind_of(o: &Open) -> Option<Kind> {
     let inc = &o.inc;
     match inc.constraint.as_deref() {
         Some("CONSTRAINT_CPUSET") => return Some(Kind::Cpuset),
         Some("CONSTRAINT_MEMORY_POLICY") => return Some(Kind::MemoryPolicy),
+        Some("CONSTRAINT_MEMCG") => return Some(Kind::Memcg),
         _ => {}
     }
-    let reason_memcg = inc.kills.iter().any(|k| {
-        k.reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with("Memory cgroup"))
-    });
-    if inc.oom_memcg.is_some()
-        || inc.memcg.is_some()
-        || reason_memcg
-        || o.memcg_frames > 0
-        || inc.constraint.as_deref() == Some("CONSTRAINT_MEMCG")
-    {
+    let reason = |prefix: &str| {
+        inc.kills
+            .iter()
+            .any(|k| k.reason.as_deref().is_some_and(|r| r.starts_with(prefix)))
+    };
+    if o.memcg_oom || inc.oom_memcg.is_some() || reason("Memory cgroup") {
         return Some(Kind::Memcg);
     }
-    let reason_global = inc.kills.iter().any(|k| {
-        k.reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with("Out of memory"))
-    });
-    if o.global_oom
-        || inc.constraint.is_some()
-        || reason_global
-        || inc.mem_info.is_some()
-        || inc.no_killable_processes
-    {
+    if o.global_oom || reason("Out of memory") {
+        return Some(Kind::Global);
+    }
+    if inc.memcg.is_some() || o.memcg_frames > 0 {
+        return Some(Kind::Memcg);
+    }
+    if inc.constraint.is_some() || inc.mem_info.is_some() || inc.no_killable_processes {
         return Some(Kind::Global);
     }
     if o.frames >= 3

@@ -40,8 +40,15 @@ pub enum KernelLine<'a> {
         /// Kernel release.
         version: Option<&'a str>,
     },
-    /// A call-trace frame (`func+0x1/0x2`), with the function name.
-    Frame(&'a str),
+    /// A call-trace frame (`func+0x1/0x2`).
+    Frame {
+        /// The function name.
+        name: &'a str,
+        /// False for frames the unwinder only guessed: x86's `? func+…` (a stale return
+        /// address left on the stack, e.g. by an earlier memcg charge) and powerpc's
+        /// `(unreliable)`. They say nothing about the path that ran.
+        reliable: bool,
+    },
     /// Other lines of the report body: `Call Trace:`, registers, `Hardware name:`, stack words,
     /// per-node and per-zone lines, `lowmem_reserve[]`, hugepages, swap-cache counts.
     Body,
@@ -270,8 +277,8 @@ pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
     if let Some(l) = pages_or_swap(t) {
         return l;
     }
-    if let Some(f) = frame(t) {
-        return KernelLine::Frame(f);
+    if let Some((name, reliable)) = frame(t) {
+        return KernelLine::Frame { name, reliable };
     }
     if let Some(l) = cpuset_line(t) {
         return l;
@@ -386,18 +393,20 @@ fn cpu_header(t: &str) -> Option<KernelLine<'_>> {
 }
 
 /// `func+0x1f/0x30 [module]`, `[<ffffffff8111ce40>] ? dump_header+0x90/0x1b0`,
-/// `[c000000000fb7c30] [c000000000fb7c60] dump_stack+0xb0/0xf0 (unreliable)`.
-fn frame(t: &str) -> Option<&str> {
+/// `[c000000000fb7c30] [c000000000fb7c60] dump_stack+0xb0/0xf0 (unreliable)`: the name and
+/// whether the unwinder vouched for it (x86 prints `? ` before a guessed frame,
+/// arch/x86/kernel/dumpstack.c printk_stack_address; powerpc appends ` (unreliable)`).
+fn frame(t: &str) -> Option<(&str, bool)> {
     let plus = t.find("+0x")?;
-    let slash = t[plus..].find("/0x")?;
-    let _ = slash;
+    t[plus..].find("/0x")?;
     let head = &t[..plus];
     let name = head.rsplit([' ', ']']).next()?;
-    let name = name.trim_start_matches("? ");
     if name.is_empty() {
         return None;
     }
-    Some(name)
+    let guessed = head[..head.len() - name.len()].trim_end().ends_with('?')
+        || t.trim_end().ends_with("(unreliable)");
+    Some((name, !guessed))
 }
 
 fn is_body(t: &str) -> bool {
@@ -801,7 +810,46 @@ mod tests {
                 false,
                 false
             ),
-            KernelLine::Frame("dump_stack")
+            KernelLine::Frame {
+                name: "dump_stack",
+                reliable: false
+            }
+        ));
+        assert!(matches!(
+            classify(" ? try_charge_memcg+0x1b2/0x7a0", false, false),
+            KernelLine::Frame {
+                name: "try_charge_memcg",
+                reliable: false
+            }
+        ));
+        assert!(matches!(
+            classify(
+                "[<ffffffff8111ce40>] ? dump_header+0x90/0x1b0",
+                false,
+                false
+            ),
+            KernelLine::Frame {
+                name: "dump_header",
+                reliable: false
+            }
+        ));
+        assert!(matches!(
+            classify(" out_of_memory+0x1fd/0x4c0", false, false),
+            KernelLine::Frame {
+                name: "out_of_memory",
+                reliable: true
+            }
+        ));
+        assert!(matches!(
+            classify(
+                "[<ffffffff81126b15>] mem_cgroup_oom_synchronize+0x575/0x5a0",
+                false,
+                false
+            ),
+            KernelLine::Frame {
+                name: "mem_cgroup_oom_synchronize",
+                reliable: true
+            }
         ));
         assert!(
             matches!(classify("[15192]     0 15192  1679458  1648518    3283      11        0           179 prometheus", false, false), KernelLine::TableRow(ref n, "prometheus") if n.len() == 9)

@@ -105,3 +105,25 @@ fn a_slice_notice_after_daemon_reload_is_no_new_incident() {
         "{units:?}"
     );
 }
+
+/// A global OOM whose stack holds a stale `? try_charge_memcg` frame (left by the tmpfs
+/// writer's earlier page charges; the unwinder marks it `?`) is still global: the `oom-kill:`
+/// line says `global_oom` and the kill line "Out of memory". The report is a real one from
+/// the busybox guest (tests/busybox_rank_global.rs) with that one frame added, as a CI run
+/// of that test printed it.
+#[test]
+fn a_guessed_memcg_frame_does_not_make_a_global_oom_memcg() {
+    let input = include_bytes!("data/regressions/global-oom-stale-memcg-frame.kmsg");
+    let incs = parse_bytes(input, Options::default());
+    assert_eq!(incs.len(), 1);
+    let inc = &incs[0];
+    assert_eq!(inc.kind, Some(oomlens_model::Kind::Global));
+    assert_eq!(inc.kills[0].pid, Some(100));
+    assert!(
+        !inc.oom_path.iter().any(|f| f == "try_charge_memcg"),
+        "{:?}",
+        inc.oom_path
+    );
+    assert!(inc.oom_path.iter().any(|f| f == "out_of_memory"));
+    assert!(inc.task_table.as_ref().is_some_and(|t| t.rows.len() >= 5));
+}
