@@ -6,7 +6,11 @@
 //!                                            at MIBPS MiB/s if given; then exit, or with
 //!                                            --sleep hold it forever
 //!   hold --mib M                             allocate M MiB at full speed, then hold it forever
-//!   tmpfs --path FILE --mib N                write N MiB of 0xa5 into FILE (on a tmpfs), exit
+//!   tmpfs --path FILE --mib N [--until-oom-kill]
+//!                                            write N MiB of 0xa5 into FILE (on a tmpfs), exit;
+//!                                            with --until-oom-kill stop early, after the MiB
+//!                                            in flight, once /proc/vmstat's oom_kill grows
+//!                                            (one kernel kill, never a second one)
 //!   fork --children K [--sequential] ALLOC-ARGS
 //!                                            K children each run `alloc ALLOC-ARGS`; with
 //!                                            --sequential each starts once the previous one
@@ -207,25 +211,46 @@ fn sleep_forever(held: Vec<Vec<u8>>) -> ! {
 }
 
 fn tmpfs_fill(args: &[OsString]) -> Result<(), String> {
-    let (mut path, mut mib) = (None, 0usize);
+    let (mut path, mut mib, mut until_kill) = (None, 0usize, false);
     let mut i = 0;
     while i < args.len() {
         match args[i].to_str() {
             Some("--path") => path = Some(value(args, i)?.clone()),
             Some("--mib") => mib = number(args, i)?,
+            Some("--until-oom-kill") => {
+                until_kill = true;
+                i += 1;
+                continue;
+            }
             _ => return Err(format!("unexpected argument {:?}", args[i])),
         }
         i += 2;
     }
     let path = path.ok_or("tmpfs needs --path FILE")?;
+    let kills_at_start = if until_kill { Some(oom_kills()?) } else { None };
     say(&format!("start {}", std::process::id()));
     let chunk = vec![0xa5u8; MIB];
     let mut file = std::fs::File::create(&path).map_err(|e| format!("{path:?}: {e}"))?;
     for _ in 0..mib {
         std::io::Write::write_all(&mut file, &chunk).map_err(|e| format!("{path:?}: {e}"))?;
+        if let Some(before) = kills_at_start {
+            if oom_kills()? > before {
+                say(&format!("stopped-after-oom-kill {}", std::process::id()));
+                return Ok(());
+            }
+        }
     }
     say(&format!("ready {}", std::process::id()));
     Ok(())
+}
+
+/// `oom_kill` of /proc/vmstat: kernel OOM kills since boot (4.13+).
+fn oom_kills() -> Result<u64, String> {
+    let text = std::fs::read_to_string("/proc/vmstat").map_err(|e| format!("/proc/vmstat: {e}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| "/proc/vmstat has no oom_kill counter (kernel before 4.13)".to_string())
 }
 
 fn fork_children(args: &[OsString]) -> Result<(), String> {
