@@ -70,6 +70,7 @@ awk -v a="$full_cpu" -v b="$cat_cpu" 'BEGIN { printf "  ratio to cat: %.3f\n", a
 [ -n "$floor_cpu" ] && awk -v a="$full_cpu" -v b="$floor_cpu" 'BEGIN { printf "  ratio to the floor: %.2f\n", a / b }'
 
 worst=0
+worst_max=0
 for pct in 0 1 10 50; do
     if [ "$pct" != 0 ]; then
         "$BIN/oomlens-faketree" churn "$TREE" "$pct" 250 &
@@ -80,9 +81,11 @@ for pct in 0 1 10 50; do
     if [ -n "$CHURN" ]; then kill "$CHURN"; wait "$CHURN" 2>/dev/null || true; CHURN=; fi
     cpu=$(field "$out" cpu_ms_per_pass)
     echo "churn ${pct}%/pass: pass $(field "$out" cpu_ms_per_pass) ms CPU (max $(field "$out" max_cpu_ms), first $(field "$out" first_cpu_ms)); \
-usage reads $(field "$out" usage_reads), full reads $(field "$out" full_reads), deferred $(field "$out" deferred); \
+usage reads $(field "$out" usage_reads), full reads $(field "$out" full_reads), deferred $(field "$out" deferred), listings $(field "$out" listings); \
 analysis: tree $(field "$out" analyse_cpu_ms) ms, all processes $(field "$out" analyse_all_cpu_ms) ms"
     awk -v a="$cpu" -v b="$cat_cpu" 'BEGIN { printf "  ratio pass / cat: %.4f\n", a / b }'
     worst=$(awk -v a="$cpu" -v w="$worst" 'BEGIN { print (a > w) ? a : w }')
+    worst_max=$(awk -v a="$(field "$out" max_cpu_ms)" -v w="$worst_max" 'BEGIN { print (a > w) ? a : w }')
 done
-awk -v a="$worst" 'BEGIN { if (a <= 50) print "target <= 50 ms CPU per pass (mean, every churn level): met (" a " ms)"; else print "target <= 50 ms CPU per pass: NOT met (" a " ms)" }'
+awk -v a="$worst" 'BEGIN { if (a <= 50) print "target <= 50 ms CPU per pass (mean, every churn level): met (" a " ms)"; else print "target <= 50 ms CPU per pass (mean): NOT met (" a " ms)" }'
+awk -v a="$worst_max" 'BEGIN { if (a <= 50) print "every single pass after the first <= 50 ms CPU: met (worst " a " ms)"; else print "every single pass after the first <= 50 ms CPU: NOT met (worst " a " ms)" }'

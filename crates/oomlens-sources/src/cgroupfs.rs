@@ -673,40 +673,63 @@ pub struct MemoryCounters {
     pub oom_kill: Option<u64>,
 }
 
+/// The subdirectory names of `dir`, sorted; `None` when it vanished (or is no directory).
+/// cgroupfs (kernfs) fills in `d_type`, so no `stat` per entry.
+fn child_dirs(dir: &Path) -> Result<Option<Vec<String>>, SourceError> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if is_vanished(&e) || e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(None),
+        Err(source) => {
+            return Err(SourceError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut kids = Vec::new();
+    for e in rd {
+        let Ok(e) = e else { continue };
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            if let Some(name) = e.file_name().to_str() {
+                kids.push(name.to_string());
+            }
+        }
+    }
+    kids.sort_unstable();
+    Ok(Some(kids))
+}
+
 impl CgroupFs {
-    /// The cgroup paths at and below `path` (depth first, `path` first); a directory removed
-    /// during the walk is skipped. Empty when `path` is not in this hierarchy.
+    /// The cgroup paths at and below `path` (depth first, `path` first, siblings by name); a
+    /// directory removed during the walk is skipped. Empty when `path` is not in this
+    /// hierarchy.
     pub fn walk(&self, path: &str) -> Result<Vec<String>, SourceError> {
         let mut out = Vec::new();
         let Some(dir) = self.dir_of(path) else {
             return Ok(out);
         };
-        if !dir.is_dir() {
-            return Ok(out);
-        }
         let mut stack = vec![(path.trim_end_matches('/').to_string(), dir)];
         while let Some((p, d)) = stack.pop() {
-            let rd = match std::fs::read_dir(&d) {
-                Ok(rd) => rd,
-                Err(e) if is_vanished(&e) => continue,
-                Err(source) => return Err(SourceError::Io { path: d, source }),
+            let Some(mut kids) = child_dirs(&d)? else {
+                continue;
             };
-            let mut kids = Vec::new();
-            for e in rd {
-                let Ok(e) = e else { continue };
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    if let Some(name) = e.file_name().to_str() {
-                        kids.push(name.to_string());
-                    }
-                }
-            }
-            kids.sort_unstable_by(|a, b| b.cmp(a));
+            kids.reverse();
             for k in kids {
                 stack.push((format!("{p}/{k}"), d.join(&k)));
             }
             out.push(if p.is_empty() { "/".to_string() } else { p });
         }
         Ok(out)
+    }
+
+    /// The names of the child cgroups of `path`, sorted; `None` when it is gone or not in
+    /// this hierarchy. One directory listing: `top` re-lists a slice of the tree per pass
+    /// instead of walking all of it at once.
+    pub fn children(&self, path: &str) -> Result<Option<Vec<String>>, SourceError> {
+        match self.dir_of(path) {
+            Some(dir) => child_dirs(&dir),
+            None => Ok(None),
+        }
     }
 
     /// The usage file of a cgroup (v2 `memory.current`, v1 `memory.usage_in_bytes`) as a
@@ -892,6 +915,20 @@ mod top_tests {
         assert_eq!(fs.walk("/").unwrap(), ["/", "/a", "/a/b", "/c"]);
         assert_eq!(fs.walk("/a").unwrap(), ["/a", "/a/b"]);
         assert!(fs.walk("/nope").unwrap().is_empty());
+        // Children: directories only (not the control files), sorted; gone is None.
+        std::fs::create_dir_all(cg.join("a/0-first")).unwrap();
+        assert_eq!(
+            fs.children("/a").unwrap(),
+            Some(vec!["0-first".into(), "b".into()])
+        );
+        assert_eq!(
+            fs.children("/").unwrap(),
+            Some(vec!["a".into(), "c".into()])
+        );
+        assert_eq!(fs.children("/a/b").unwrap(), Some(vec![]));
+        assert_eq!(fs.children("/nope").unwrap(), None);
+        assert_eq!(fs.children("/a/b/memory.current").unwrap(), None, "a file");
+        std::fs::remove_dir(cg.join("a/0-first")).unwrap();
         let c = fs.counters("/a/b").unwrap().unwrap();
         assert_eq!(c.usage, Some(50));
         assert_eq!(c.max, Some(Limit::Bytes(1000)));

@@ -34,6 +34,7 @@
 
 mod tui;
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
@@ -76,7 +77,8 @@ pub const CHANGE_BYTES: u64 = 64 * 1024;
 /// processes that came or went in a quiet cgroup, show within this many ticks.
 pub const FULL_EVERY: u64 = 60;
 
-/// The cgroup tree is walked again every this many ticks (new cgroups show within it).
+/// Every directory of the cgroup tree is listed again within this many ticks, 1/WALK_EVERY
+/// of them per tick (new and removed cgroups show within it).
 pub const WALK_EVERY: u64 = 30;
 
 /// `oomlens top` flags.
@@ -185,6 +187,8 @@ pub struct Sampler {
     pub stats: PassStats,
     /// Owner labels of the cgroups of the walk.
     owners: FastMap<String, Option<String>>,
+    /// Where the rolling re-listing of directories goes on (an index of the walk).
+    list_cursor: usize,
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -200,6 +204,8 @@ pub struct PassStats {
     pub deferred: usize,
     /// Processes whose `/proc/PID/fd` was scanned for deleted files.
     pub fd_scans: usize,
+    /// Cgroup directories re-listed (see `relist`).
+    pub listings: usize,
 }
 
 /// One cgroup of the walk, kept across ticks.
@@ -256,6 +262,19 @@ fn cgroup_sample(path: &str, c: MemoryCounters, t: f64) -> CgroupSample {
         psi_some_total_us: c.pressure.map(|p| p.some_total_us),
         counters_t: Some(t),
     }
+}
+
+/// The last component of a cgroup path.
+fn child_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// True when `child` is directly or indirectly below `parent`.
+fn is_child_path(parent: &str, child: &str) -> bool {
+    parent == "/" && child != "/"
+        || child
+            .strip_prefix(parent)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 fn ancestors_of(path: &str) -> Vec<String> {
@@ -340,6 +359,7 @@ impl Sampler {
             hold_left: raise_nofile().saturating_sub(FDS_KEPT_FREE),
             stats: PassStats::default(),
             owners: FastMap::default(),
+            list_cursor: 0,
         })
     }
 
@@ -485,61 +505,193 @@ impl Sampler {
         }))
     }
 
-    /// Walks the tree again and carries each known cgroup's state over by path.
+    /// Walks the whole tree and carries each known cgroup's state over by path (the first
+    /// pass, `--full`, and while the focus is missing).
     fn rewalk(&mut self, fs: &CgroupFs) -> anyhow::Result<()> {
         let tree = fs.walk(&self.focus)?;
         let mut old: FastMap<String, CgNode> = std::mem::take(&mut self.tree)
             .into_iter()
             .zip(std::mem::take(&mut self.nodes))
             .collect();
-        let mut index: FastMap<&str, usize> = FastMap::default();
         let mut nodes = Vec::with_capacity(tree.len());
-        for (i, path) in tree.iter().enumerate() {
-            let parent = if path == &self.focus {
-                None
-            } else {
-                let p = match path.rfind('/') {
-                    Some(0) => "/",
-                    Some(k) => &path[..k],
-                    None => "",
-                };
-                index.get(p).copied()
-            };
-            index.insert(path.as_str(), i);
+        for path in &tree {
             // A cgroup removed and made again under the same name starts afresh.
-            let mut node = match old.remove(path) {
-                Some(n) if n.gone => {
-                    self.forget(n);
-                    CgNode::default()
+            let node = match old.remove(path) {
+                Some(n) if !n.gone => n,
+                Some(n) => {
+                    self.forget(path, n);
+                    self.new_node(fs, path)
                 }
-                n => n.unwrap_or_default(),
+                None => self.new_node(fs, path),
             };
-            if node.usage_file.is_none() {
-                let hold = self.hold_left > 0;
-                node.usage_file = fs.usage_file(path, hold);
-                if node.usage_file.as_ref().is_some_and(UsageFile::is_held) {
-                    self.hold_left -= 1;
-                }
-            }
-            node.parent = parent;
             nodes.push(node);
         }
         // Removed cgroups: their files close, their processes' series go.
-        for n in old.into_values() {
-            self.forget(n);
-        }
-        self.owners.retain(|p, _| index.contains_key(p.as_str()));
-        for p in &tree {
-            if !self.owners.contains_key(p) {
-                self.owners.insert(p.clone(), owner_of(p).label());
-            }
+        for (path, n) in old {
+            self.forget(&path, n);
         }
         self.tree = tree;
         self.nodes = nodes;
+        self.link_parents();
         Ok(())
     }
 
-    fn forget(&mut self, n: CgNode) {
+    /// Re-lists the next 1/[`WALK_EVERY`] of the walk's directories (round robin) and
+    /// splices in what changed, so that a pass pays a slice of a walk instead of every
+    /// [`WALK_EVERY`]th pass paying all of it: a cgroup made or removed anywhere is seen
+    /// within [`WALK_EVERY`] passes either way.
+    fn relist(&mut self, fs: &CgroupFs) -> anyhow::Result<()> {
+        let n = self.tree.len();
+        let mut changed: Vec<(String, Option<Vec<String>>)> = Vec::new();
+        for _ in 0..n.div_ceil(WALK_EVERY as usize) {
+            let i = self.list_cursor % n;
+            self.list_cursor = i + 1;
+            if self.nodes[i].gone && i > 0 {
+                continue; // its parent's listing says whether it is back
+            }
+            self.stats.listings += 1;
+            let now = fs.children(&self.tree[i])?;
+            let same = now
+                .as_ref()
+                .is_some_and(|names| names.iter().map(String::as_str).eq(self.child_names(i)));
+            if !same {
+                changed.push((self.tree[i].clone(), now));
+            }
+        }
+        for (dir, now) in changed {
+            match now {
+                Some(names) => self.splice(fs, &dir, &names)?,
+                None if dir == self.focus => self.rewalk(fs)?,
+                None => {} // removed: its parent's listing takes it out
+            }
+        }
+        Ok(())
+    }
+
+    /// One past the last index of the subtree of `i`: in depth-first order a subtree is a
+    /// run, and the first node after it has its parent before `i`.
+    fn subtree_end(&self, i: usize) -> usize {
+        (i + 1..self.nodes.len())
+            .find(|&j| self.nodes[j].parent.is_none_or(|p| p < i))
+            .unwrap_or(self.nodes.len())
+    }
+
+    /// The names of the children of `i`, in walk (name) order; `""` (no directory's name)
+    /// for a child that is gone, so that the listing differs whether or not it was made again.
+    fn child_names(&self, i: usize) -> impl Iterator<Item = &str> {
+        (i + 1..self.subtree_end(i))
+            .filter(move |&j| self.nodes[j].parent == Some(i))
+            .map(|j| match self.nodes[j].gone {
+                true => "",
+                false => child_name(&self.tree[j]),
+            })
+    }
+
+    /// Replaces the children of `dir` by `names` (sorted): kept children keep their
+    /// subtrees and state, new ones are walked, removed (or removed and made again) ones
+    /// are forgotten with their subtrees.
+    fn splice(&mut self, fs: &CgroupFs, dir: &str, names: &[String]) -> anyhow::Result<()> {
+        // An earlier splice of this pass may have taken it out.
+        let Some(i) = self.tree.iter().position(|p| p == dir) else {
+            return Ok(());
+        };
+        let end = self.subtree_end(i);
+        // The old children, each with its subtree, in name order.
+        let mut old: Vec<(String, Vec<(String, CgNode)>)> = Vec::new();
+        let drained: Vec<(String, CgNode)> = self
+            .tree
+            .drain(i + 1..end)
+            .zip(self.nodes.drain(i + 1..end))
+            .collect();
+        for (p, n) in drained {
+            if n.parent == Some(i) {
+                old.push((child_name(&p).to_string(), Vec::new()));
+            }
+            old.last_mut().expect("a child first").1.push((p, n));
+        }
+        let mut paths = Vec::new();
+        let mut nodes = Vec::new();
+        let mut old = old.into_iter().peekable();
+        let mut names = names.iter().peekable();
+        loop {
+            let order = match (old.peek(), names.peek()) {
+                (None, None) => break,
+                (Some((o, _)), Some(n)) => o.as_str().cmp(n.as_str()),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+            };
+            if order != Ordering::Greater {
+                let (_, run) = old.next().expect("peeked");
+                if order == Ordering::Equal && !run[0].1.gone {
+                    names.next();
+                    for (p, n) in run {
+                        paths.push(p);
+                        nodes.push(n);
+                    }
+                    continue;
+                }
+                // Removed, or removed and made again (then walked below as new).
+                for (p, n) in run {
+                    self.forget(&p, n);
+                }
+                if order == Ordering::Less {
+                    continue;
+                }
+            }
+            let name = names.next().expect("peeked");
+            let path = if dir == "/" {
+                format!("/{name}")
+            } else {
+                format!("{dir}/{name}")
+            };
+            // Gone again before this walk: nothing to add.
+            for p in fs.walk(&path)? {
+                nodes.push(self.new_node(fs, &p));
+                paths.push(p);
+            }
+        }
+        self.tree.splice(i + 1..i + 1, paths);
+        self.nodes.splice(i + 1..i + 1, nodes);
+        self.link_parents();
+        Ok(())
+    }
+
+    /// Sets every node's parent index from the paths (depth-first order: a parent is the
+    /// nearest earlier path it is a prefix of).
+    fn link_parents(&mut self) {
+        let mut stack: Vec<usize> = Vec::new();
+        for j in 0..self.tree.len() {
+            while let Some(&top) = stack.last() {
+                if is_child_path(&self.tree[top], &self.tree[j]) {
+                    break;
+                }
+                stack.pop();
+            }
+            self.nodes[j].parent = stack.last().copied();
+            stack.push(j);
+        }
+    }
+
+    /// A node for a cgroup first seen: its usage file (held while descriptors last) and
+    /// its owner label.
+    fn new_node(&mut self, fs: &CgroupFs, path: &str) -> CgNode {
+        let hold = self.hold_left > 0;
+        let usage_file = fs.usage_file(path, hold);
+        if usage_file.as_ref().is_some_and(UsageFile::is_held) {
+            self.hold_left -= 1;
+        }
+        self.owners
+            .entry(path.to_string())
+            .or_insert_with(|| owner_of(path).label());
+        CgNode {
+            usage_file,
+            ..CgNode::default()
+        }
+    }
+
+    /// Drops a removed cgroup: its held file closes, its processes' series and its owner
+    /// label go.
+    fn forget(&mut self, path: &str, n: CgNode) {
         if n.usage_file.as_ref().is_some_and(UsageFile::is_held) {
             self.hold_left += 1;
         }
@@ -547,6 +699,7 @@ impl Sampler {
             self.pid.remove(&p.pid);
             self.deleted.remove(&p.pid);
         }
+        self.owners.remove(path);
     }
 
     /// The cgroup part of a pass.
@@ -562,8 +715,10 @@ impl Sampler {
     fn sample_cgroups(&mut self, tick: u64, s: &mut Sample) -> anyhow::Result<()> {
         let pass_start = Instant::now();
         let fs = self.cgfs.clone().expect("called with a hierarchy");
-        if self.tree.is_empty() || tick % WALK_EVERY == 1 || self.full_every == 1 {
+        if self.tree.is_empty() || self.full_every == 1 {
             self.rewalk(&fs)?;
+        } else {
+            self.relist(&fs)?;
         }
         let n = self.tree.len();
         let mut moved = vec![false; n];
@@ -1258,7 +1413,7 @@ fn bench(sm: &mut Sampler, n: u32, args: &TopArgs) -> anyhow::Result<()> {
     let mut next = Instant::now();
     let (mut first, mut first_wall, mut sum, mut worst, mut analysis, mut wall) =
         (0.0, 0.0, 0.0, 0.0f64, 0.0, 0.0);
-    let (mut usage, mut full, mut deferred, mut fds) = (0, 0, 0, 0);
+    let (mut usage, mut full, mut deferred, mut fds, mut lists) = (0, 0, 0, 0, 0);
     let mut doc = None;
     for k in 0..n {
         let (c0, w0) = (cpu_time(), Instant::now());
@@ -1279,6 +1434,7 @@ fn bench(sm: &mut Sampler, n: u32, args: &TopArgs) -> anyhow::Result<()> {
             full += sm.stats.full_reads;
             deferred += sm.stats.deferred;
             fds += sm.stats.fd_scans;
+            lists += sm.stats.listings;
         }
         next += pace;
         if let Some(rest) = next.checked_duration_since(Instant::now()) {
@@ -1296,7 +1452,7 @@ fn bench(sm: &mut Sampler, n: u32, args: &TopArgs) -> anyhow::Result<()> {
     eprintln!(
         "passes {n} cgroups {} processes {} first_cpu_ms {first:.2} first_wall_ms {first_wall:.2} \
          cpu_ms_per_pass {:.2} wall_ms_per_pass {:.2} max_cpu_ms {worst:.2} analyse_cpu_ms {:.2} \
-         usage_reads {:.0} full_reads {:.1} deferred {:.1} fd_scans {:.0} \
+         usage_reads {:.0} full_reads {:.1} deferred {:.1} fd_scans {:.0} listings {:.0} \
          analyse_all_cpu_ms {all:.2}",
         tree_doc.cgroups.len(),
         doc.processes.len(),
@@ -1307,6 +1463,7 @@ fn bench(sm: &mut Sampler, n: u32, args: &TopArgs) -> anyhow::Result<()> {
         per(full),
         per(deferred),
         per(fds),
+        per(lists),
     );
     Ok(())
 }
@@ -1578,6 +1735,102 @@ mod tests {
         assert_eq!((sm.stats.full_reads, sm.stats.deferred), (4, 0));
         let leaky = row(&sm, "/svc/leaky");
         assert_eq!((leaky.anon, leaky.counters_t), (Some(3 << 20), Some(4.0)));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// The tree is re-listed a slice per tick: within WALK_EVERY ticks it is the walk of
+    /// the directory tree as it is now (new subtrees in, removed ones out, a cgroup removed
+    /// and made again read afresh), kept cgroups keep their series, and held files go back.
+    #[test]
+    fn relisting_follows_made_and_removed_cgroups_a_slice_per_tick() {
+        let root = fake("relist");
+        let cgdir = |rel: &str| root.join(format!("sys/fs/cgroup/memory{rel}"));
+        let make = |rel: &str, usage: u64| {
+            let d = cgdir(rel);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("memory.usage_in_bytes"), format!("{usage}\n")).unwrap();
+            std::fs::write(d.join("memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
+            std::fs::write(d.join("memory.stat"), "total_rss 0\n").unwrap();
+            std::fs::write(d.join("cgroup.procs"), "").unwrap();
+        };
+        for k in 0..60 {
+            make(&format!("/svc/k{k:02}"), 1 << 20);
+        }
+        make("/svc-x", 1 << 20);
+        let mut sm = Sampler::new(root.clone(), None, 100, 4096).unwrap();
+        let held_at_start = sm.hold_left;
+        sm.fixed_dt = Some(1.0);
+        sm.tick().unwrap();
+        let n0 = sm.tree.len();
+        assert_eq!(n0, 65);
+        let fs = sm.cgfs.clone().unwrap();
+        assert_eq!(sm.tree, fs.walk("/").unwrap());
+
+        make("/svc/new", 2 << 20);
+        make("/svc/new/deep", 3 << 20);
+        make("/zz", 1 << 20);
+        std::fs::remove_dir_all(cgdir("/svc/idle")).unwrap();
+        std::fs::remove_dir_all(cgdir("/svc/k07")).unwrap();
+        let per_tick = n0.div_ceil(WALK_EVERY as usize);
+        for _ in 0..WALK_EVERY {
+            sm.tick().unwrap();
+            assert!(sm.stats.listings <= per_tick + 1, "{}", sm.stats.listings);
+        }
+        assert_eq!(sm.tree, fs.walk("/").unwrap());
+        assert_eq!(sm.tree.len(), n0 + 3 - 2);
+        let mut check = sm.tree.clone();
+        check.sort();
+        check.dedup();
+        assert_eq!(check.len(), sm.tree.len(), "no path twice");
+        for (path, node) in sm.tree.iter().zip(&sm.nodes) {
+            let parent = node.parent.map(|p| sm.tree[p].as_str());
+            let want = match path.rfind('/') {
+                _ if path == "/" => None,
+                Some(0) => Some("/"),
+                Some(k) => Some(&path[..k]),
+                None => unreachable!(),
+            };
+            assert_eq!(parent, want, "parent of {path}");
+        }
+        let usage = |p: &str| {
+            sm.last
+                .cgroups
+                .iter()
+                .find(|c| c.path == p)
+                .and_then(|c| c.usage)
+        };
+        assert_eq!(usage("/svc/new/deep"), Some(3 << 20));
+        assert_eq!(usage("/zz"), Some(1 << 20));
+        assert_eq!(usage("/svc/idle"), None);
+        assert!(!sm.owners.contains_key("/svc/idle"));
+        assert!(sm.owners.contains_key("/svc/new/deep"));
+        // Kept cgroups kept their history (a point per tick since the first), and their
+        // processes theirs (a point per full read of the quiet cgroup).
+        assert_eq!(sm.cg["/svc/leaky"].ring.len(), 1 + WALK_EVERY as usize);
+        assert!(sm.pid.contains_key(&4242));
+        let held = sm
+            .nodes
+            .iter()
+            .filter(|n| n.usage_file.as_ref().is_some_and(UsageFile::is_held))
+            .count();
+        assert_eq!(
+            held + sm.hold_left,
+            held_at_start,
+            "removed files went back"
+        );
+
+        // Alone, /svc/k10 removed and made again: on cgroupfs its held file then reads
+        // ENODEV (the node is gone) while its parent lists the same names; a fake tree
+        // cannot do that, so the test marks it.
+        let k10 = sm.tree.iter().position(|p| p == "/svc/k10").unwrap();
+        sm.nodes[k10].gone = true;
+        std::fs::write(cgdir("/svc/k10").join("memory.usage_in_bytes"), "7340032\n").unwrap();
+        for _ in 0..WALK_EVERY {
+            sm.tick().unwrap();
+        }
+        let k10 = sm.last.cgroups.iter().find(|c| c.path == "/svc/k10");
+        assert_eq!(k10.and_then(|c| c.usage), Some(7 << 20), "read afresh");
+        assert_eq!(sm.tree, fs.walk("/").unwrap());
         let _ = std::fs::remove_dir_all(&root);
     }
 

@@ -11,6 +11,11 @@
 //!   private tmpfs from inside a cgroup; top must name the growth `shmem` and the tmpfs mount
 //!   as the one growing, and give the mount itself a fill ETA to its size. A process holding
 //!   an unlinked 5 MiB file open must be listed with its pid, fd, path and size.
+//! - `held_usage_file_follows_the_kernel_and_reports_removal`: a held usage file against a
+//!   fresh read, and ENODEV (vanished) once the cgroup is removed.
+//! - `cgroups_made_removed_and_made_again_are_followed`: among 40 quiet siblings, a cgroup
+//!   made while top runs shows with its process's memory, leaves once removed, and when made
+//!   again under the same name is read afresh, each within the 30 ticks of a re-listing round.
 //!
 //! Gate (as `real_kernel.rs`): they need root, a writable cgroup v1 memory hierarchy and
 //! `/dev/kmsg`; without them they FAIL unless `OOMLENS_SKIP_REAL_KERNEL=1`. Measured figures
@@ -282,4 +287,72 @@ fn held_usage_file_follows_the_kernel_and_reports_removal() {
         None,
         "removed: vanished, not an error"
     );
+}
+
+/// `top` re-lists a slice of the tree per tick: on the real cgroupfs a cgroup made while it
+/// runs shows (with what its process holds), a removed one leaves at once (its held file reads
+/// ENODEV), and one removed and made again under the same name is read afresh, all within
+/// `WALK_EVERY` (30) ticks.
+#[test]
+fn cgroups_made_removed_and_made_again_are_followed() {
+    let Some(env) = env() else { return };
+    let parent = MemoryCgroup::create(512 * MIB).expect("a test cgroup");
+    // Siblings so that the re-listing is spread over several ticks.
+    let fillers: Vec<MemoryCgroup> = (0..40)
+        .map(|k| parent.nested(&format!("quiet{k:02}"), 64 * MIB).unwrap())
+        .collect();
+    let interval = 0.05;
+    let top = Top::start(parent.path(), interval);
+    let next = |what: &str| {
+        top.docs
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("a document while waiting for {what}"))
+            .1
+    };
+    // A document once top runs, then the new cgroup with a 16 MiB process.
+    let _ = next("the first document");
+    let mut fresh = parent.nested("fresh", 128 * MIB).unwrap();
+    let fresh_path = fresh.path().to_string();
+    let mut hog = fresh
+        .spawn(Command::new(&env.hog).args(["alloc", "--mib", "16", "--sleep"]))
+        .unwrap();
+    hog.wait_line("ready", Duration::from_secs(20)).unwrap();
+    let ticks_until = |what: &str, want: &dyn Fn(&Value) -> bool| -> usize {
+        for k in 1..=200 {
+            if want(&next(what)) {
+                return k;
+            }
+        }
+        panic!("{what}: not within 200 documents");
+    };
+    let usage = |doc: &Value| row(doc, &fresh_path).and_then(|r| r["usage"].as_u64());
+    let seen = ticks_until("the new cgroup with 16 MiB", &|d| {
+        usage(d).is_some_and(|u| u >= 16 * MIB)
+    });
+    assert!(seen <= 31, "made: shown after {seen} documents");
+    // Removed: the process killed, the directory gone.
+    fresh.kill_all(Duration::from_secs(5)).unwrap();
+    drop(hog);
+    drop(fresh);
+    let left = ticks_until("the removed cgroup to leave", &|d| usage(d).is_none());
+    assert!(left <= 2, "removed: still shown {left} documents later");
+    // Made again under the same name, with 4 MiB this time: read afresh, not the old 16.
+    let mut again = parent.nested("fresh", 128 * MIB).unwrap();
+    let mut hog = again
+        .spawn(Command::new(&env.hog).args(["alloc", "--mib", "4", "--sleep"]))
+        .unwrap();
+    hog.wait_line("ready", Duration::from_secs(20)).unwrap();
+    let back = ticks_until("the cgroup made again", &|d| {
+        usage(d).is_some_and(|u| (4 * MIB..8 * MIB).contains(&u))
+    });
+    assert!(back <= 31, "made again: shown after {back} documents");
+    eprintln!(
+        "top_real_kernel relist: 42 cgroups, new shown after {seen}, removed gone after {left}, \
+         made again shown after {back} documents ({interval} s apart)"
+    );
+    again.kill_all(Duration::from_secs(5)).unwrap();
+    drop(hog);
+    drop(again);
+    drop(top);
+    drop(fillers);
 }
