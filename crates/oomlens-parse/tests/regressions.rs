@@ -106,11 +106,12 @@ fn a_slice_notice_after_daemon_reload_is_no_new_incident() {
     );
 }
 
-/// A global OOM whose stack holds a stale `? try_charge_memcg` frame (left by the tmpfs
-/// writer's earlier page charges; the unwinder marks it `?`) is still global: the `oom-kill:`
-/// line says `global_oom` and the kill line "Out of memory". The report is a real one from
-/// the busybox guest (tests/busybox_rank_global.rs) with that one frame added, as a CI run
-/// of that test printed it.
+/// A global OOM whose stack holds a stale `? try_charge_memcg` frame (a return address left
+/// by the tmpfs writer's earlier page charges; the unwinder marks it `?`) is still global:
+/// the `oom-kill:` line says `global_oom` and the kill line "Out of memory". The report is a
+/// real one from the busybox guest (tests/busybox_rank_global.rs) with that one frame added.
+/// A CI run of that test explained its report as memcg without a ranking; its log was not
+/// kept, and this frame is what reproduces that output with the parser of then.
 #[test]
 fn a_guessed_memcg_frame_does_not_make_a_global_oom_memcg() {
     let input = include_bytes!("data/regressions/global-oom-stale-memcg-frame.kmsg");

@@ -440,3 +440,51 @@ pub fn journal_json(extra: &[&str]) -> Vec<u8> {
             .args(extra),
     )
 }
+
+/// `oomlens rank --json ARGS`: asserts exit 0 (a victim found), saves the output as artifact
+/// `<name>.json`, returns the document.
+pub fn rank(name: &str, args: &[&str]) -> Value {
+    let out = output(tool("oomlens").args(["rank", "--json"]).args(args));
+    save_artifact(&format!("{name}.json"), &out);
+    let doc: Value =
+        serde_json::from_slice(&out).unwrap_or_else(|e| panic!("rank {args:?}: not JSON ({e})"));
+    assert_eq!(doc["schema"], "oomlens.rank/1");
+    doc
+}
+
+/// The `oom-kill:` summaries of a /dev/kmsg dump, each with the `Killed process` lines
+/// that follow it up to the next summary (group kills print several), in log order.
+pub fn kernel_kills(kmsg: &[u8]) -> Vec<(String, Vec<String>)> {
+    let text = String::from_utf8_lossy(kmsg);
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for m in text
+        .lines()
+        .filter_map(|l| l.split_once(';').map(|(_, m)| m))
+    {
+        if m.starts_with("oom-kill:") {
+            out.push((m.to_string(), Vec::new()));
+        } else if m.contains("Killed process") {
+            if let Some(last) = out.last_mut() {
+                last.1.push(m.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `key=value` of an `oom-kill:` line.
+pub fn summary_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.trim_start_matches("oom-kill:")
+        .split(',')
+        .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// The pid of `... Killed process N (comm) ...`.
+pub fn killed_pid(line: &str) -> Option<u32> {
+    line.split("Killed process ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}

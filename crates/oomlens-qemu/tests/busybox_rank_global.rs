@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use oomlens_qemu::guest::{self, flat_keyed, incidents_killing, kills, Cgroup, Hog};
+use oomlens_qemu::guest::{
+    self, flat_keyed, incidents_killing, kernel_kills, killed_pid, kills, rank, summary_field,
+    Cgroup, Hog,
+};
 use serde_json::Value;
 
 fn vmstat_oom_kill() -> u64 {
@@ -24,55 +27,6 @@ fn meminfo() -> BTreeMap<String, u64> {
             Some((k.to_string(), v.split_whitespace().next()?.parse().ok()?))
         })
         .collect()
-}
-
-/// `oomlens rank --json ARGS`: asserts exit 0 (a victim found), saves the output as artifact
-/// `<name>.json`, returns the document.
-fn rank(name: &str, args: &[&str]) -> Value {
-    let out = guest::output(guest::tool("oomlens").args(["rank", "--json"]).args(args));
-    guest::save_artifact(&format!("{name}.json"), &out);
-    let doc: Value =
-        serde_json::from_slice(&out).unwrap_or_else(|e| panic!("rank {args:?}: not JSON ({e})"));
-    assert_eq!(doc["schema"], "oomlens.rank/1");
-    doc
-}
-
-/// The kernel's kill lines in a /dev/kmsg dump: (the `oom-kill:` summary, the following
-/// `Killed process` line), in log order.
-fn kernel_kills(kmsg: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(kmsg);
-    let msgs: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.split_once(';').map(|(_, m)| m))
-        .collect();
-    let mut out = Vec::new();
-    for (i, m) in msgs.iter().enumerate() {
-        if m.starts_with("oom-kill:") {
-            let killed = msgs[i + 1..]
-                .iter()
-                .find(|k| k.contains("Killed process"))
-                .map_or(String::new(), |k| k.to_string());
-            out.push((m.to_string(), killed));
-        }
-    }
-    out
-}
-
-/// `pid=N` of an `oom-kill:` line.
-fn summary_pid(line: &str) -> Option<u32> {
-    line.split(',')
-        .find_map(|f| f.strip_prefix("pid="))
-        .and_then(|p| p.parse().ok())
-}
-
-/// The pid of `... Killed process N (comm) ...`.
-fn killed_pid(line: &str) -> Option<u32> {
-    line.split("Killed process ")
-        .nth(1)?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 fn hold(cg: &Cgroup, comm: &str, adj: Option<&str>, mib: &str) -> Hog {
@@ -271,19 +225,24 @@ fn rank_predicts_the_global_victim_with_negative_adj() {
     guest::save_artifact("kmsg-rank-global.txt", &log);
     let kk = kernel_kills(&log);
     for (summary, killed) in &kk {
-        println!("kernel: {summary}\nkernel: {killed}");
+        println!("kernel: {summary}\nkernel: {killed:?}");
     }
-    // The kernel's kills in log order: every one global, each summary naming its Killed line.
+    // The kernel's kills in log order: every one global, its summary naming its one Killed
+    // line.
     let victims: Vec<u32> = kk
         .iter()
         .map(|(summary, killed)| {
             assert!(summary.contains("constraint=CONSTRAINT_NONE"), "{summary}");
             assert!(summary.contains(",global_oom,"), "{summary}");
+            let [killed] = &killed[..] else {
+                panic!("one Killed line after {summary}: {killed:?}");
+            };
             assert!(
                 killed.starts_with("Out of memory: Killed process"),
                 "{killed}"
             );
-            let pid = summary_pid(summary).expect("pid= in the summary");
+            let pid = summary_field(summary, "pid").and_then(|p| p.parse().ok());
+            let pid: u32 = pid.expect("pid= in the summary");
             assert_eq!(killed_pid(killed), Some(pid), "{summary} / {killed}");
             pid
         })

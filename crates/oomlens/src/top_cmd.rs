@@ -269,11 +269,11 @@ fn child_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// True when `child` is directly or indirectly below `parent`.
-fn is_child_path(parent: &str, child: &str) -> bool {
-    parent == "/" && child != "/"
-        || child
-            .strip_prefix(parent)
+/// True when cgroup `path` lies below `ancestor` (at any depth).
+fn is_below(ancestor: &str, path: &str) -> bool {
+    ancestor == "/" && path != "/"
+        || path
+            .strip_prefix(ancestor)
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
@@ -639,11 +639,7 @@ impl Sampler {
                 }
             }
             let name = names.next().expect("peeked");
-            let path = if dir == "/" {
-                format!("/{name}")
-            } else {
-                format!("{dir}/{name}")
-            };
+            let path = format!("{}/{name}", dir.trim_end_matches('/'));
             // Gone again before this walk: nothing to add.
             for p in fs.walk(&path)? {
                 nodes.push(self.new_node(fs, &p));
@@ -662,7 +658,7 @@ impl Sampler {
         let mut stack: Vec<usize> = Vec::new();
         for j in 0..self.tree.len() {
             while let Some(&top) = stack.last() {
-                if is_child_path(&self.tree[top], &self.tree[j]) {
+                if is_below(&self.tree[top], &self.tree[j]) {
                     break;
                 }
                 stack.pop();
