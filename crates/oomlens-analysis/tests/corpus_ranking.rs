@@ -10,7 +10,7 @@ fn corpus_dir() -> PathBuf {
     std::env::var_os("OOMLENS_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/oom-reports")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/oom-reports")
         })
 }
 

@@ -9,7 +9,7 @@ fn corpus(prefix: &str) -> Vec<u8> {
     let dir = std::env::var_os("OOMLENS_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/oom-reports")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/oom-reports")
         });
     let p = std::fs::read_dir(&dir)
         .unwrap()

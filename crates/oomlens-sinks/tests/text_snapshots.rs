@@ -11,7 +11,7 @@ fn render(file: &str) -> String {
     let dir = std::env::var_os("OOMLENS_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/oom-reports")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/oom-reports")
         });
     let path = std::fs::read_dir(&dir)
         .unwrap()

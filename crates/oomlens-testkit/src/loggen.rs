@@ -34,11 +34,11 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// The corpus directory used when neither `--corpus` nor [`CORPUS_ENV`] names one: the shared
-/// corpus that sits next to the workspace checkout.
+/// The corpus directory used when neither `--corpus` nor [`CORPUS_ENV`] names one: the real
+/// reports kept in the repository (`tests/corpus/oom-reports`).
 pub const DEFAULT_CORPUS_DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/corpus/oom-reports"
+    "/../../tests/corpus/oom-reports"
 );
 
 /// Environment variable that overrides [`DEFAULT_CORPUS_DIR`].

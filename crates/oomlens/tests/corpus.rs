@@ -1,4 +1,4 @@
-//! Table-driven test over the real OOM reports in ../shared/corpus/oom-reports: every file
+//! Table-driven test over the real OOM reports in tests/corpus/oom-reports: every file
 //! is run through `oomlens explain --json` and every MANIFEST.tsv column is compared with
 //! the JSON contract. All mismatches are listed before the test fails.
 
@@ -11,7 +11,7 @@ fn corpus_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("OOMLENS_CORPUS") {
         return PathBuf::from(d);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/oom-reports")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/oom-reports")
 }
 
 /// Manifest value → expected JSON value: `?` (not printed) and `-` (not applicable) are null.

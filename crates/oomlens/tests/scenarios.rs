@@ -1,4 +1,4 @@
-//! The four troubleshooting stories of ../shared/scenarios, each rebuilt with real OOM kills
+//! The four troubleshooting stories of tests/scenarios, each rebuilt with real OOM kills
 //! in child memory cgroups on this machine, and `oomlens explain` asked for the finding the
 //! operator needed:
 //!
