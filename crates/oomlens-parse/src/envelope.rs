@@ -270,6 +270,15 @@ impl Decoder {
                 return (d, false);
             }
         }
+        // A kernel without printk times still prints its caller id: `[ T4711] message`.
+        let line = if first == b'[' {
+            let rest = strip_caller(line);
+            rest.strip_prefix(' ')
+                .filter(|_| rest.len() != line.len())
+                .unwrap_or(rest)
+        } else {
+            line
+        };
         // `ident[pid]: message` without a stamp (journalctl -o cat with identifiers, pastes).
         if let Some((ident, Some(pid), msg)) =
             split_ident(line).filter(|(i, _, _)| i.starts_with(|c: char| c.is_ascii_alphabetic()))
@@ -454,8 +463,32 @@ fn parse_uptime_stamp(line: &str) -> Option<(u64, &str)> {
     for _ in 6..frac.len() {
         us /= 10;
     }
-    let rest = &line[inner_end + 1..];
+    let rest = strip_caller(&line[inner_end + 1..]);
     Some((sec * 1_000_000 + us, rest.strip_prefix(' ').unwrap_or(rest)))
+}
+
+/// Drop a printk caller id after a stamp: `[ T4711]` (task) or `[ C3]` (CPU).
+///
+/// Kernels with CONFIG_PRINTK_CALLER print it right after the time stamp, `[%6s]` with no
+/// space between (kernel/printk/printk.c, `print_caller`); util-linux dmesg prints it as a
+/// field of its own after a space (`[  512.0] [  T4711] msg`). `s` starts right after the
+/// stamp's `]`; what follows the id (`' '` and the message) is returned. Anything else, a
+/// task-table row `[  pid  ]` or `[   1234]` included, is returned unchanged.
+fn strip_caller(s: &str) -> &str {
+    let t = s.strip_prefix(' ').unwrap_or(s);
+    let Some(inner) = t.strip_prefix('[') else {
+        return s;
+    };
+    let Some(end) = inner.as_bytes().iter().take(12).position(|&b| b == b']') else {
+        return s;
+    };
+    let id = inner[..end].trim_start_matches(' ');
+    let digits = id.strip_prefix(['T', 'C']).unwrap_or("");
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        &inner[end + 1..]
+    } else {
+        s
+    }
 }
 
 fn decode_dmesg<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
@@ -503,7 +536,7 @@ fn decode_dmesg_t<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
         day,
         &hms,
     )?;
-    let rest = &line[end + 1..];
+    let rest = strip_caller(&line[end + 1..]);
     let env = Envelope {
         form: Form::DmesgT,
         time: LogTime {
@@ -712,12 +745,17 @@ fn decode_short<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
 }
 
 /// syslog copies of kernel messages may keep the kernel's `[ 123.456]` stamp.
+/// They may also keep a printk caller id, after the stamp or alone (printk.time=0).
 fn kernel_inner_stamp<'a>(env: &mut Envelope, msg: &'a str) -> &'a str {
     if env.kernel && msg.starts_with('[') {
         if let Some((us, rest)) = parse_uptime_stamp(msg) {
             env.hints.syslog = true;
             env.time.monotonic_us = Some(us);
             return rest;
+        }
+        let rest = strip_caller(msg);
+        if rest.len() != msg.len() {
+            return rest.strip_prefix(' ').unwrap_or(rest);
         }
     }
     msg
@@ -965,6 +1003,61 @@ mod tests {
         assert!(r.continuation);
         assert!(r.envelope.kernel);
         assert_eq!(r.messages, vec!["file 0"]);
+    }
+
+    /// CONFIG_PRINTK_CALLER ids, in every form that shows them. The dmesg lines are real
+    /// (tests/data/caller-id/README names the mails); the kmsg records are real netconsole
+    /// records in the /dev/kmsg layout, Message-ID <aWpfDKd64DLX32Hl@pathway.suse.cz>.
+    #[test]
+    fn printk_caller_ids_are_dropped() {
+        let (e, m) = one("[   37.052923][ T9185] a.out invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0");
+        assert!(e.kernel);
+        assert_eq!(e.time.monotonic_us, Some(37_052_923));
+        assert_eq!(
+            m,
+            "a.out invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"
+        );
+        let (_, m) = one("[   37.132833][   T54] oom_reaper: reaped process 9188 (a.out), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB");
+        assert!(m.starts_with("oom_reaper: reaped"), "{m}");
+        // A call-trace line keeps its own leading space, as without a caller id.
+        let (_, m) = one("[   37.063976][ T9185]  dump_stack+0x67/0x95");
+        assert_eq!(m, " dump_stack+0x67/0x95");
+        let (e, m) = one(
+            "6,776,2595848,-,caller=T167,cpu=3,pid=167,comm=scsi_eh_4;ata5: SATA link down (SStatus 0 SControl 300)",
+        );
+        assert_eq!(e.time.monotonic_us, Some(2_595_848));
+        assert!(e.kernel);
+        assert_eq!(m, "ata5: SATA link down (SStatus 0 SControl 300)");
+        let (_, m) =
+            one("4,1212,238099652,-,caller=C7,cpu=7,pid=0,comm=swapper/7;NMI backtrace for cpu 7");
+        assert_eq!(m, "NMI backtrace for cpu 7");
+        // Synthetic: the real dmesg line above in the other forms that keep the id: a CPU
+        // id, util-linux dmesg's separate field (`[%*s] `, sys-utils/dmesg.c), dmesg -T, a
+        // syslog file that kept the kernel stamp, a kernel without printk times.
+        for line in [
+            "[   37.052923][  C3] a.out invoked oom-killer: x",
+            "[   37.052923] [  T9185] a.out invoked oom-killer: x",
+            "kern  :warn  : [   37.052923][ T9185] a.out invoked oom-killer: x",
+            "[Fri Feb  1 12:36:04 2019][ T9185] a.out invoked oom-killer: x",
+            "Feb  1 12:36:04 host kernel: [   37.052923][ T9185] a.out invoked oom-killer: x",
+            "Feb  1 12:36:04 host kernel: [ T9185] a.out invoked oom-killer: x",
+            "[ T9185] a.out invoked oom-killer: x",
+        ] {
+            let (e, m) = one(line);
+            assert_eq!(m, "a.out invoked oom-killer: x", "{line}");
+            assert!(e.kernel || e.anonymous, "{line}");
+        }
+        // Not caller ids: a task-table row, a ppc64 address, a bracketed word.
+        for line in [
+            "[   37.1] [   9185]     0  9185     3614      207 a.out",
+            "[   37.1] [T9185x] a",
+            "[   37.1][Té] a",
+            "[ T] a",
+            "[中9] a",
+        ] {
+            let (_, m) = one(line);
+            assert!(m.starts_with('['), "{line}: {m}");
+        }
     }
 
     #[test]
