@@ -1230,6 +1230,45 @@ mod tests {
         }
     }
 
+    /// journalctl 252's short-unix, short-full, with-unit, json-sse and json-seq lines, real
+    /// (tests/data/journal-modes/), the last-but-one of each shortened after the message start.
+    #[test]
+    fn journal_output_modes() {
+        let (e, m) = one("1796230440.835476 oomlens-guest kernel: Memory cgroup out of memory: Killed process 194 (modes-hog)");
+        assert_eq!(e.form, Form::ShortUnix);
+        assert!(e.kernel);
+        assert_eq!(e.time.utc.as_deref(), Some("2026-12-02T16:54:00.835476Z"));
+        assert_eq!(
+            m,
+            "Memory cgroup out of memory: Killed process 194 (modes-hog)"
+        );
+        let (e, _) = one("Wed 2026-12-02 16:54:00 UTC oomlens-guest kernel: Memory cgroup out of memory: Killed process 194 (modes-hog)");
+        assert_eq!(e.form, Form::ShortFull);
+        assert_eq!(e.time.utc.as_deref(), Some("2026-12-02T16:54:00Z"));
+        assert_eq!(e.host.as_deref(), Some("oomlens-guest"));
+        // with-unit: init.scope is PID 1, systemd; another unit gives no identifier.
+        let (e, m) = one("Wed 2026-12-02 16:54:00 UTC oomlens-guest init.scope[1]: modes.service: Failed with result 'oom-kill'.");
+        assert_eq!((e.ident.as_deref(), e.pid), (Some("systemd"), Some(1)));
+        assert_eq!(m, "modes.service: Failed with result 'oom-kill'.");
+        let (e, m) = one("Wed 2026-12-02 16:54:00 UTC oomlens-guest modes.service[194]: start 194");
+        assert_eq!((e.ident, e.pid, e.kernel), (None, Some(194), false));
+        assert_eq!(m, "start 194");
+        // Synthetic: another zone's abbreviation names no instant.
+        let (e, _) = one("Wed 2026-12-02 17:54:00 CET h kernel: x");
+        assert_eq!(e.time.local.as_deref(), Some("2026-12-02T17:54:00"));
+        assert_eq!(e.time.utc, None);
+        let mut d = Decoder::new(Format::Auto, Clock::default());
+        let r = d.decode(r#"data: {"_TRANSPORT":"kernel","MESSAGE":"oom_reaper: x","_SOURCE_MONOTONIC_TIMESTAMP":"30929848"}"#);
+        assert_eq!(r.envelope.form, Form::JsonSse);
+        assert_eq!(r.messages, vec!["oom_reaper: x"]);
+        // The empty line that ends the event is no log line.
+        assert!(d.decode("").messages.is_empty());
+        assert_eq!(d.decode("").messages, vec![""]);
+        let (e, m) = one("\u{1e}{\"_TRANSPORT\":\"kernel\",\"MESSAGE\":\"oom_reaper: x\"}");
+        assert_eq!(e.form, Form::JsonSeq);
+        assert_eq!(m, "oom_reaper: x");
+    }
+
     #[test]
     fn json_entry() {
         let (e, m) = one(

@@ -266,10 +266,12 @@ impl<R: Read> Flatten<R> {
                 }
                 break;
             }
-            let (key, value) = match memchr::memchr(b'=', &line) {
-                Some(i) => (String::from_utf8_lossy(&line[..i]).into_owned(), {
-                    value_of(&line[i + 1..])
-                }),
+            let (key, value, bytes) = match memchr::memchr(b'=', &line) {
+                Some(i) => (
+                    String::from_utf8_lossy(&line[..i]).into_owned(),
+                    value_of(&line[i + 1..]),
+                    line.len(),
+                ),
                 None => {
                     // A binary field: le64 length, the bytes, `\n`.
                     let key = String::from_utf8_lossy(&line).into_owned();
@@ -289,10 +291,11 @@ impl<R: Read> Flatten<R> {
                     if self.inner.read_exact(&mut nl).is_err() {
                         self.eof = true;
                     }
-                    (key, value_of(&data))
+                    (key, value_of(&data), data.len())
                 }
             };
-            size += key.len() + 16;
+            // Fields past the record's budget are read and dropped (bounded memory).
+            size += key.len() + bytes;
             if size < MAX_RECORD {
                 obj.insert(key, value);
             }
@@ -486,6 +489,24 @@ mod tests {
         bad.extend_from_slice(b"\xff\x41\n\n");
         let (_, rows) = flat(&bad, Format::JournalExport);
         assert_eq!(rows[0]["MESSAGE"], serde_json::json!([255, 65]));
+    }
+
+    /// Synthetic: a binary field larger than a record may keep is read past, not kept, and
+    /// the next entry is read whole.
+    #[test]
+    fn export_oversized_fields_are_skipped() {
+        let big = vec![b'x'; 3 * MAX_RECORD];
+        let mut input = b"__CURSOR=s=1\nBLOB\n".to_vec();
+        input.extend_from_slice(&(big.len() as u64).to_le_bytes());
+        input.extend_from_slice(&big);
+        input.extend_from_slice(b"\nMESSAGE=one\n\n__CURSOR=s=2\nMESSAGE=two\n\n");
+        let (_, rows) = flat(&input, Format::Auto);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["MESSAGE"], "one");
+        assert!(rows[0]["BLOB"]
+            .as_str()
+            .is_some_and(|b| b.len() == MAX_LINE));
+        assert_eq!(rows[1]["MESSAGE"], "two");
     }
 
     #[test]
