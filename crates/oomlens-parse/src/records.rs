@@ -7,6 +7,9 @@
 //! decoder and the trigger search then work on it unchanged (a `MESSAGE` kept as a byte array
 //! is found by the `"MESSAGE":[` trigger).
 //!
+//! Line numbers of incidents read from these forms (`source.first_line`, kill lines) count
+//! records, one per flattened line, not the physical lines of the input.
+//!
 //! The adapter is chosen once per input, from `--format` or by sniffing the input's first
 //! bytes ([`Records::sniff`]). Every other form goes straight to the scanner through
 //! [`Peeked`], which only hands back the sniffed bytes first: no per-byte work is added to
