@@ -5,17 +5,27 @@
 //! (a syslog file with pasted dmesg output) work, and can be forced with [`Format`].
 //!
 //! Forms handled:
-//! - raw `/dev/kmsg` records: `prio,seq,usec,flags;message` (+ ` KEY=value` dictionary lines);
+//! - raw `/dev/kmsg` records: `prio,seq,usec,flags[,caller=T4711];message` (+ ` KEY=value`
+//!   dictionary lines);
 //! - `dmesg`: `[  123.456789] message`, also `[ 1.2] host ident[pid]: message` (journalctl
 //!   `-o short-monotonic`), `dmesg -x` level prefixes (`kern  :err   : `);
 //! - `dmesg -T`: `[Tue May 16 19:45:20 2017] message`, day and month in any locale;
-//! - `journalctl` short / rsyslog: `Mon dd hh:mm:ss[.frac] host ident[pid]: message`, an empty
-//!   host (`Feb 18 17:34:47  kernel:`), localized months, continuation lines of multi-line
-//!   messages (indented), `#012` escapes, an inner kernel `[ 123.4]` stamp;
-//! - RFC 3339 / ISO stamps (rsyslog RFC 3339 template, journalctl `-o short-iso`, `dmesg
-//!   --time-format=iso`);
-//! - `journalctl -o json` (MESSAGE as a string or a byte array);
-//! - bare message bodies (anything else).
+//! - `journalctl` short / short-precise / rsyslog: `Mon dd hh:mm:ss[.frac] host ident[pid]:
+//!   message`, an empty host (`Feb 18 17:34:47  kernel:`), localized months, continuation
+//!   lines of multi-line messages (indented), `#012` escapes, an inner kernel `[ 123.4]` stamp;
+//! - RFC 3339 / ISO stamps (rsyslog RFC 3339 template, journalctl `-o short-iso` and
+//!   `-o short-iso-precise`, `dmesg --time-format=iso`);
+//! - `journalctl -o short-unix`: `1700000000.123456 host ident[pid]: message`;
+//! - `journalctl -o short-full` and `-o with-unit`: `Tue 2023-11-14 22:13:20 UTC host
+//!   ident[pid]: message` (with-unit prints the unit where the identifier goes);
+//! - `journalctl -o json` (MESSAGE as a string or a byte array), `-o json-sse` (`data: {…}`)
+//!   and `-o json-seq` (`\x1e{…}`);
+//! - `journalctl -o export`, `-o verbose` and `-o json-pretty`: one record over many lines,
+//!   flattened to `-o json` lines before the scanner (see [`crate::records`]);
+//! - `journalctl -o cat` and other bare message bodies (anything else).
+//!
+//! Kernels with CONFIG_PRINTK_CALLER add a caller id after the stamp (`[  512.0][ T4711]`,
+//! `[ C3]` for a CPU); it is dropped in every form (see `strip_caller`).
 
 use std::borrow::Cow;
 
@@ -36,8 +46,14 @@ pub enum Format {
     DmesgT,
     /// `journalctl` short forms (short, short-precise, short-iso, short-monotonic).
     Journal,
-    /// `journalctl -o json`.
+    /// `journalctl -o json`, also `-o json-sse` and `-o json-seq`.
     JournalJson,
+    /// `journalctl -o json-pretty`: one JSON object over many lines.
+    JournalJsonPretty,
+    /// `journalctl -o verbose`: a stamp line, then one indented `FIELD=value` line per field.
+    JournalVerbose,
+    /// `journalctl -o export`: `FIELD=value` lines and length-prefixed binary fields.
+    JournalExport,
     /// syslog files: classic and RFC 3339 stamps, `#012` escapes.
     Syslog,
     /// Message bodies without any prefix.
@@ -53,6 +69,9 @@ impl Format {
         ("dmesg-t", Format::DmesgT),
         ("journal", Format::Journal),
         ("journal-json", Format::JournalJson),
+        ("journal-json-pretty", Format::JournalJsonPretty),
+        ("journal-verbose", Format::JournalVerbose),
+        ("journal-export", Format::JournalExport),
         ("syslog", Format::Syslog),
         ("bare", Format::Bare),
     ];
@@ -63,6 +82,15 @@ impl Format {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, f)| *f)
+    }
+
+    /// True for the forms that spread one journal record over several lines; they are
+    /// flattened into `journalctl -o json` lines before the line scanner (see `records`).
+    pub fn is_multiline_record(self) -> bool {
+        matches!(
+            self,
+            Format::JournalJsonPretty | Format::JournalVerbose | Format::JournalExport
+        )
     }
 
     /// The command-line name.
@@ -101,6 +129,15 @@ pub enum Form {
     DmesgIso,
     /// `journalctl -o json`.
     Json,
+    /// `journalctl -o json-sse`: `data: {…}` lines.
+    JsonSse,
+    /// `journalctl -o json-seq`: RFC 7464 records, `\x1e{…}`.
+    JsonSeq,
+    /// `1700000000.123456 host ident[pid]: message` (journalctl -o short-unix).
+    ShortUnix,
+    /// `Tue 2023-11-14 22:13:20 UTC host ident[pid]: message` (journalctl -o short-full and
+    /// -o with-unit).
+    ShortFull,
 }
 
 /// Hints in a line that tell journalctl's short form from a syslog daemon's file.
@@ -165,16 +202,25 @@ pub struct Decoder {
     /// The previous line's envelope, for indented continuation lines.
     prev: Option<Envelope>,
     prev_was_kmsg: bool,
+    /// The previous line was a `journalctl -o json-sse` event, which an empty line ends.
+    prev_was_sse: bool,
 }
 
 impl Decoder {
     /// A decoder for `format`.
     pub fn new(format: Format, clock: Clock) -> Decoder {
+        // Multi-line record forms reach the decoder already flattened to JSON lines.
+        let format = if format.is_multiline_record() {
+            Format::JournalJson
+        } else {
+            format
+        };
         Decoder {
             format,
             clock,
             prev: None,
             prev_was_kmsg: false,
+            prev_was_sse: false,
         }
     }
 
@@ -182,11 +228,20 @@ impl Decoder {
     pub fn reset(&mut self) {
         self.prev = None;
         self.prev_was_kmsg = false;
+        self.prev_was_sse = false;
     }
 
     /// Decode one physical line (without its line terminator).
     pub fn decode<'a>(&mut self, line: &'a str) -> Decoded<'a> {
         let line = line.strip_suffix('\r').unwrap_or(line);
+        // Server-sent events end with an empty line: it belongs to the event, not the log.
+        if std::mem::take(&mut self.prev_was_sse) && line.is_empty() {
+            return Decoded {
+                envelope: Envelope::default(),
+                messages: vec![],
+                continuation: true,
+            };
+        }
         // Continuation lines: kmsg dictionary entries and indented journal lines.
         if line.starts_with([' ', '\t']) {
             if self.prev_was_kmsg && is_kmsg_dict(line) {
@@ -210,6 +265,7 @@ impl Decoder {
         }
         let decoded = self.decode_fresh(line);
         self.prev_was_kmsg = decoded.1;
+        self.prev_was_sse = decoded.0.envelope.form == Form::JsonSse;
         let mut d = decoded.0;
         if d.messages.len() > 1 && d.envelope.form != Form::Json {
             d.envelope.hints.syslog = true; // rsyslog's #012
@@ -232,9 +288,20 @@ impl Decoder {
         let f = self.format;
         let auto = f == Format::Auto;
         let first = line.as_bytes().first().copied().unwrap_or(b' ');
-        if (auto && first == b'{') || f == Format::JournalJson {
-            if let Some(d) = decode_json(line) {
-                return (d, false);
+        if (auto && matches!(first, b'{' | b'd' | 0x1e)) || f == Format::JournalJson {
+            // json-sse frames each entry as `data: {…}`, json-seq starts it with RS (0x1e).
+            let (json, form) = if let Some(j) = line.strip_prefix("data: ") {
+                (j, Form::JsonSse)
+            } else if let Some(j) = line.strip_prefix('\u{1e}') {
+                (j, Form::JsonSeq)
+            } else {
+                (line, Form::Json)
+            };
+            if json.starts_with('{') {
+                if let Some(mut d) = decode_json(json) {
+                    d.envelope.form = form;
+                    return (d, false);
+                }
             }
         }
         if (auto && first.is_ascii_digit()) || f == Format::Kmsg {
@@ -263,13 +330,22 @@ impl Decoder {
         }
         if auto || matches!(f, Format::Journal | Format::Syslog | Format::DmesgT) {
             if first.is_ascii_digit() {
-                if let Some(d) = decode_iso(line) {
+                if let Some(d) = decode_iso(line).or_else(|| decode_unix(line)) {
                     return (d, false);
                 }
-            } else if let Some(d) = decode_short(line, &self.clock) {
+            } else if let Some(d) = decode_short(line, &self.clock).or_else(|| decode_full(line)) {
                 return (d, false);
             }
         }
+        // A kernel without printk times still prints its caller id: `[ T4711] message`.
+        let line = if first == b'[' {
+            let rest = strip_caller(line);
+            rest.strip_prefix(' ')
+                .filter(|_| rest.len() != line.len())
+                .unwrap_or(rest)
+        } else {
+            line
+        };
         // `ident[pid]: message` without a stamp (journalctl -o cat with identifiers, pastes).
         if let Some((ident, Some(pid), msg)) =
             split_ident(line).filter(|(i, _, _)| i.starts_with(|c: char| c.is_ascii_alphabetic()))
@@ -454,8 +530,32 @@ fn parse_uptime_stamp(line: &str) -> Option<(u64, &str)> {
     for _ in 6..frac.len() {
         us /= 10;
     }
-    let rest = &line[inner_end + 1..];
+    let rest = strip_caller(&line[inner_end + 1..]);
     Some((sec * 1_000_000 + us, rest.strip_prefix(' ').unwrap_or(rest)))
+}
+
+/// Drop a printk caller id after a stamp: `[ T4711]` (task) or `[ C3]` (CPU).
+///
+/// Kernels with CONFIG_PRINTK_CALLER print it right after the time stamp, `[%6s]` with no
+/// space between (kernel/printk/printk.c, `print_caller`); util-linux dmesg prints it as a
+/// field of its own after a space (`[  512.0] [  T4711] msg`). `s` starts right after the
+/// stamp's `]`; what follows the id (`' '` and the message) is returned. Anything else, a
+/// task-table row `[  pid  ]` or `[   1234]` included, is returned unchanged.
+fn strip_caller(s: &str) -> &str {
+    let t = s.strip_prefix(' ').unwrap_or(s);
+    let Some(inner) = t.strip_prefix('[') else {
+        return s;
+    };
+    let Some(end) = inner.as_bytes().iter().take(12).position(|&b| b == b']') else {
+        return s;
+    };
+    let id = inner[..end].trim_start_matches(' ');
+    let digits = id.strip_prefix(['T', 'C']).unwrap_or("");
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        &inner[end + 1..]
+    } else {
+        s
+    }
 }
 
 fn decode_dmesg<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
@@ -503,7 +603,7 @@ fn decode_dmesg_t<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
         day,
         &hms,
     )?;
-    let rest = &line[end + 1..];
+    let rest = strip_caller(&line[end + 1..]);
     let env = Envelope {
         form: Form::DmesgT,
         time: LogTime {
@@ -712,12 +812,17 @@ fn decode_short<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
 }
 
 /// syslog copies of kernel messages may keep the kernel's `[ 123.456]` stamp.
+/// They may also keep a printk caller id, after the stamp or alone (printk.time=0).
 fn kernel_inner_stamp<'a>(env: &mut Envelope, msg: &'a str) -> &'a str {
     if env.kernel && msg.starts_with('[') {
         if let Some((us, rest)) = parse_uptime_stamp(msg) {
             env.hints.syslog = true;
             env.time.monotonic_us = Some(us);
             return rest;
+        }
+        let rest = strip_caller(msg);
+        if rest.len() != msg.len() {
+            return rest.strip_prefix(' ').unwrap_or(rest);
         }
     }
     msg
@@ -791,6 +896,109 @@ fn decode_iso(line: &str) -> Option<Decoded<'_>> {
         messages: split_escapes(Cow::Borrowed(msg)),
         continuation: false,
     })
+}
+
+/// The envelope of a journal short-form line whose stamp was already read: `host ident[pid]:
+/// message` after it, with the kernel's own stamp possibly kept.
+fn journal_line<'a>(form: Form, time: LogTime, after: &'a str) -> Option<Decoded<'a>> {
+    let (host, ident, pid, msg) = split_host_ident(after, false)?;
+    let mut env = Envelope {
+        form,
+        hints: Hints {
+            journal: true,
+            syslog: false,
+        },
+        time,
+        host: host.map(str::to_string),
+        ident: unit_ident(form, ident),
+        pid,
+        kernel: ident == "kernel",
+        anonymous: false,
+    };
+    let msg = kernel_inner_stamp(&mut env, msg);
+    Some(Decoded {
+        envelope: env,
+        messages: split_escapes(Cow::Borrowed(msg)),
+        continuation: false,
+    })
+}
+
+/// `journalctl -o with-unit` prints the unit (`_SYSTEMD_UNIT`) where the other short forms
+/// print the syslog identifier: `init.scope[1]: modes.service: Failed with result 'oom-kill'.`
+/// A unit is no identifier, so it gives none, except `init.scope`, which holds only PID 1,
+/// the system manager (systemd's cgroup layout): its messages are `systemd`'s.
+fn unit_ident(form: Form, ident: &str) -> Option<String> {
+    const UNIT_TYPES: &[&str] = &[
+        ".service",
+        ".scope",
+        ".slice",
+        ".socket",
+        ".mount",
+        ".timer",
+        ".path",
+        ".swap",
+        ".target",
+        ".device",
+        ".automount",
+    ];
+    if form != Form::ShortFull || !UNIT_TYPES.iter().any(|t| ident.ends_with(t)) {
+        return Some(ident.to_string());
+    }
+    (ident == "init.scope").then(|| "systemd".to_string())
+}
+
+/// `journalctl -o short-unix`: `1700000000.123456 host ident[pid]: msg`, seconds since the
+/// epoch with six decimals (systemd src/shared/logs-show.c, `output_timestamp_realtime`).
+fn decode_unix(line: &str) -> Option<Decoded<'_>> {
+    let (stamp, after) = line.split_once(' ')?;
+    let (sec, frac) = stamp.split_once('.')?;
+    if sec.is_empty()
+        || sec.len() > 12
+        || frac.len() != 6
+        || !sec.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let us = sec.parse::<i64>().ok()? * 1_000_000 + frac.parse::<i64>().ok()?;
+    let time = LogTime {
+        utc: Some(jiff::Timestamp::from_microsecond(us).ok()?.to_string()),
+        ..LogTime::default()
+    };
+    journal_line(Form::ShortUnix, time, after)
+}
+
+/// `journalctl -o short-full` and `-o with-unit`: `Tue 2023-11-14 22:13:20 UTC host ident[pid]:
+/// msg`. systemd writes the weekday in English whatever the locale, then the time zone's
+/// abbreviation (src/basic/time-util.c, `format_timestamp_style`, TIMESTAMP_PRETTY); only a
+/// UTC stamp gives an instant, any other zone name is ambiguous and gives the local time.
+fn decode_full(line: &str) -> Option<Decoded<'_>> {
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let mut parts = line.splitn(5, ' ');
+    let (wd, date, hms, zone, after) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if !WEEKDAYS.contains(&wd) || date.len() != 10 || zone.is_empty() {
+        return None;
+    }
+    let mut d = date.split('-');
+    let year: i16 = d.next()?.parse().ok()?;
+    let month: u8 = d.next()?.parse().ok()?;
+    let day: u8 = d.next()?.parse().ok()?;
+    let local = civil(year, month, day, hms)?;
+    let utc = matches!(zone, "UTC" | "GMT")
+        .then(|| format!("{local}Z").parse::<jiff::Timestamp>().ok())
+        .flatten()
+        .map(|t| t.to_string());
+    let time = LogTime {
+        local: Some(local),
+        utc,
+        ..LogTime::default()
+    };
+    journal_line(Form::ShortFull, time, after)
 }
 
 /// One `journalctl -o json` entry.
@@ -965,6 +1173,100 @@ mod tests {
         assert!(r.continuation);
         assert!(r.envelope.kernel);
         assert_eq!(r.messages, vec!["file 0"]);
+    }
+
+    /// CONFIG_PRINTK_CALLER ids, in every form that shows them. The dmesg lines are real
+    /// (tests/data/caller-id/README names the mails); the kmsg records are real netconsole
+    /// records in the /dev/kmsg layout, Message-ID <aWpfDKd64DLX32Hl@pathway.suse.cz>.
+    #[test]
+    fn printk_caller_ids_are_dropped() {
+        let (e, m) = one("[   37.052923][ T9185] a.out invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0");
+        assert!(e.kernel);
+        assert_eq!(e.time.monotonic_us, Some(37_052_923));
+        assert_eq!(
+            m,
+            "a.out invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"
+        );
+        let (_, m) = one("[   37.132833][   T54] oom_reaper: reaped process 9188 (a.out), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB");
+        assert!(m.starts_with("oom_reaper: reaped"), "{m}");
+        // A call-trace line keeps its own leading space, as without a caller id.
+        let (_, m) = one("[   37.063976][ T9185]  dump_stack+0x67/0x95");
+        assert_eq!(m, " dump_stack+0x67/0x95");
+        let (e, m) = one(
+            "6,776,2595848,-,caller=T167,cpu=3,pid=167,comm=scsi_eh_4;ata5: SATA link down (SStatus 0 SControl 300)",
+        );
+        assert_eq!(e.time.monotonic_us, Some(2_595_848));
+        assert!(e.kernel);
+        assert_eq!(m, "ata5: SATA link down (SStatus 0 SControl 300)");
+        let (_, m) =
+            one("4,1212,238099652,-,caller=C7,cpu=7,pid=0,comm=swapper/7;NMI backtrace for cpu 7");
+        assert_eq!(m, "NMI backtrace for cpu 7");
+        // Synthetic: the real dmesg line above in the other forms that keep the id: a CPU
+        // id, util-linux dmesg's separate field (`[%*s] `, sys-utils/dmesg.c), dmesg -T, a
+        // syslog file that kept the kernel stamp, a kernel without printk times.
+        for line in [
+            "[   37.052923][  C3] a.out invoked oom-killer: x",
+            "[   37.052923] [  T9185] a.out invoked oom-killer: x",
+            "kern  :warn  : [   37.052923][ T9185] a.out invoked oom-killer: x",
+            "[Fri Feb  1 12:36:04 2019][ T9185] a.out invoked oom-killer: x",
+            "Feb  1 12:36:04 host kernel: [   37.052923][ T9185] a.out invoked oom-killer: x",
+            "Feb  1 12:36:04 host kernel: [ T9185] a.out invoked oom-killer: x",
+            "[ T9185] a.out invoked oom-killer: x",
+        ] {
+            let (e, m) = one(line);
+            assert_eq!(m, "a.out invoked oom-killer: x", "{line}");
+            assert!(e.kernel || e.anonymous, "{line}");
+        }
+        // Not caller ids: a task-table row, a ppc64 address, a bracketed word.
+        for line in [
+            "[   37.1] [   9185]     0  9185     3614      207 a.out",
+            "[   37.1] [T9185x] a",
+            "[   37.1][Té] a",
+            "[ T] a",
+            "[中9] a",
+        ] {
+            let (_, m) = one(line);
+            assert!(m.starts_with('['), "{line}: {m}");
+        }
+    }
+
+    /// journalctl 252's short-unix, short-full, with-unit, json-sse and json-seq lines, real
+    /// (tests/data/journal-modes/), the last-but-one of each shortened after the message start.
+    #[test]
+    fn journal_output_modes() {
+        let (e, m) = one("1796230440.835476 oomlens-guest kernel: Memory cgroup out of memory: Killed process 194 (modes-hog)");
+        assert_eq!(e.form, Form::ShortUnix);
+        assert!(e.kernel);
+        assert_eq!(e.time.utc.as_deref(), Some("2026-12-02T16:54:00.835476Z"));
+        assert_eq!(
+            m,
+            "Memory cgroup out of memory: Killed process 194 (modes-hog)"
+        );
+        let (e, _) = one("Wed 2026-12-02 16:54:00 UTC oomlens-guest kernel: Memory cgroup out of memory: Killed process 194 (modes-hog)");
+        assert_eq!(e.form, Form::ShortFull);
+        assert_eq!(e.time.utc.as_deref(), Some("2026-12-02T16:54:00Z"));
+        assert_eq!(e.host.as_deref(), Some("oomlens-guest"));
+        // with-unit: init.scope is PID 1, systemd; another unit gives no identifier.
+        let (e, m) = one("Wed 2026-12-02 16:54:00 UTC oomlens-guest init.scope[1]: modes.service: Failed with result 'oom-kill'.");
+        assert_eq!((e.ident.as_deref(), e.pid), (Some("systemd"), Some(1)));
+        assert_eq!(m, "modes.service: Failed with result 'oom-kill'.");
+        let (e, m) = one("Wed 2026-12-02 16:54:00 UTC oomlens-guest modes.service[194]: start 194");
+        assert_eq!((e.ident, e.pid, e.kernel), (None, Some(194), false));
+        assert_eq!(m, "start 194");
+        // Synthetic: another zone's abbreviation names no instant.
+        let (e, _) = one("Wed 2026-12-02 17:54:00 CET h kernel: x");
+        assert_eq!(e.time.local.as_deref(), Some("2026-12-02T17:54:00"));
+        assert_eq!(e.time.utc, None);
+        let mut d = Decoder::new(Format::Auto, Clock::default());
+        let r = d.decode(r#"data: {"_TRANSPORT":"kernel","MESSAGE":"oom_reaper: x","_SOURCE_MONOTONIC_TIMESTAMP":"30929848"}"#);
+        assert_eq!(r.envelope.form, Form::JsonSse);
+        assert_eq!(r.messages, vec!["oom_reaper: x"]);
+        // The empty line that ends the event is no log line.
+        assert!(d.decode("").messages.is_empty());
+        assert_eq!(d.decode("").messages, vec![""]);
+        let (e, m) = one("\u{1e}{\"_TRANSPORT\":\"kernel\",\"MESSAGE\":\"oom_reaper: x\"}");
+        assert_eq!(e.form, Form::JsonSeq);
+        assert_eq!(m, "oom_reaper: x");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod assemble;
 pub mod envelope;
 pub mod kernel;
 mod month;
+pub mod records;
 mod scan;
 mod userspace;
 
@@ -67,6 +68,8 @@ pub struct Parser {
     /// The form of the last prefixed line, and the journal/syslog hints seen so far.
     form: Form,
     hints: Hints,
+    /// The multi-line record form the input was flattened from (see [`records`]).
+    records: Option<records::Records>,
 }
 
 impl Parser {
@@ -83,6 +86,7 @@ impl Parser {
             file: opts.file,
             form: Form::Bare,
             hints: Hints::default(),
+            records: None,
         }
     }
 
@@ -151,7 +155,15 @@ impl Parser {
         self.ready.drain(..)
     }
 
+    /// Name the record form the input was flattened from (set by [`parse_reader`]).
+    pub fn set_records(&mut self, records: Option<records::Records>) {
+        self.records = records;
+    }
+
     fn format_name(&self) -> &'static str {
+        if let Some(r) = self.records {
+            return r.name();
+        }
         match self.form {
             Form::Bare => "bare",
             Form::Kmsg => "kmsg",
@@ -161,6 +173,10 @@ impl Parser {
             Form::DmesgIso => "dmesg-iso",
             Form::JournalMonotonic => "journal-monotonic",
             Form::Json => "journal-json",
+            Form::JsonSse => "journal-json-sse",
+            Form::JsonSeq => "journal-json-seq",
+            Form::ShortUnix => "journal-short-unix",
+            Form::ShortFull => "journal-short-full",
             Form::TimePrefix => "prefixed",
             Form::Iso | Form::Short => match (self.hints.journal, self.hints.syslog) {
                 (true, false) => "journal-short",

@@ -12,7 +12,7 @@ use aho_corasick::AhoCorasick;
 use memchr::{memchr, memchr_iter, memrchr};
 use oomlens_model::Incident;
 
-use crate::{Options, Parser, MAX_LINE};
+use crate::{Format, Options, Parser, MAX_LINE};
 
 /// Substrings of every line that can start, or attach to, an incident while none is open.
 ///
@@ -112,7 +112,10 @@ pub fn parse_reader<R: Read>(
     opts: Options,
     sink: impl FnMut(Incident),
 ) -> io::Result<ReadStats> {
+    // journalctl's multi-line record forms are flattened to JSON lines first (records.rs).
+    let (r, records) = crate::records::open(r, opts.format.unwrap_or(Format::Auto))?;
     let mut s = Scanner::new(opts);
+    s.parser.set_records(records);
     let mut sink = sink;
     s.run(r, &mut sink)?;
     s.parser.finish();

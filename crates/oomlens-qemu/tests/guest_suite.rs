@@ -22,6 +22,8 @@ fn guest_suite() {
             "systemd_scenarios",
             "--test",
             "systemd_fix",
+            "--test",
+            "systemd_journal_modes",
         ])
         .status()
         .expect("starting oomlens-qemu run");

@@ -122,7 +122,10 @@ pub struct ExplainArgs {
     pub summary: bool,
     /// The input form; by default detected for every line: kmsg (raw /dev/kmsg records),
     /// dmesg ([uptime] stamps, also -x), dmesg-t (wall-clock stamps), journal (journalctl
-    /// short forms), journal-json (journalctl -o json), syslog (classic and RFC 3339), bare.
+    /// short forms, short-unix, short-full, with-unit), journal-json (journalctl -o json,
+    /// json-sse, json-seq), journal-json-pretty, journal-verbose, journal-export (journalctl
+    /// -o json-pretty, verbose, export; detected from the input's first bytes), syslog
+    /// (classic and RFC 3339), bare (also journalctl -o cat).
     #[arg(long, value_name = "FORM", default_value = "auto", value_parser = format_parser())]
     pub format: Format,
     /// Only incidents at or after this time ("2024-05-01 10:00", RFC 3339, or "-2h" for two hours ago).

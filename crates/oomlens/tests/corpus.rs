@@ -40,6 +40,14 @@ fn format_matches(manifest: &str, ours: &str) -> bool {
                 | "prefixed"
                 | "journal-json"
                 | "dmesg-iso"
+                // journalctl's other output modes (envelope.rs, records.rs)
+                | "journal-short-unix"
+                | "journal-short-full"
+                | "journal-json-sse"
+                | "journal-json-seq"
+                | "journal-json-pretty"
+                | "journal-verbose"
+                | "journal-export"
         ),
         _ => false,
     }
