@@ -370,6 +370,10 @@ fn cpu_header(t: &str) -> Option<KernelLine<'_>> {
         let sp = rest.find(' ')?;
         let pid: u32 = num(&rest[..sp])?;
         (pid, rest[sp..].strip_prefix(" Comm: ")?)
+    } else if let Some(rest) = t.strip_prefix("PID: ") {
+        // A console that lost the `CPU: N ` before it (226, OpenWrt MIPS serial console).
+        let (pid, rest) = rest.split_once(" Comm: ")?;
+        (num(pid)?, rest)
     } else if let Some(rest) = t.strip_prefix("Pid: ") {
         // 2.6.32: `Pid: 14095, comm: mruby Not tainted 2.6.32-… #1`
         let (pid, rest) = rest.split_once(", comm: ")?;
@@ -788,6 +792,19 @@ mod tests {
         let KernelLine::OomKill(l) = classify("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=x,pid=1,uid=0", false, false) else { panic!() };
         assert!(l.global_oom);
         assert_eq!(l.mems_allowed, Some("0"));
+    }
+
+    #[test]
+    fn cpu_header_without_its_cpu_number() {
+        // 226 (OpenWrt 24.10, MIPS 24KEc serial console): ` PID: 1 Comm: init Not tainted 6.6.73 #0`.
+        assert_eq!(
+            classify(" PID: 1 Comm: init Not tainted 6.6.73 #0", false, false),
+            KernelLine::CpuHeader {
+                pid: 1,
+                comm: "init",
+                version: Some("6.6.73")
+            }
+        );
     }
 
     #[test]
