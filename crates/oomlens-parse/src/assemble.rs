@@ -390,7 +390,19 @@ impl KernelAssembler {
                 }
             }
             KernelLine::OomKill(l) => {
-                let o = self.section_start(line, env, hold, |o| o.summary_pid.is_some());
+                // The kernel prints `oom-kill:` before `Killed process` (mm/oom_kill.c:
+                // dump_oom_summary() runs before __oom_kill_process()); after a Killed line
+                // for the same pid and with no summary yet, it is that kill's own summary
+                // read in reverse order (`journalctl -r`, pasted newest first), not a new OOM.
+                let late_summary = l.pid.is_some()
+                    && self.open.as_ref().is_some_and(|o| {
+                        o.summary_pid.is_none() && o.inc.kills.iter().any(|k| k.pid == l.pid)
+                    });
+                let o = if late_summary {
+                    self.open.as_mut().expect("checked above")
+                } else {
+                    self.section_start(line, env, hold, |o| o.summary_pid.is_some())
+                };
                 let s = |v: Option<&str>| v.map(str::to_string);
                 o.inc.constraint = s(l.constraint);
                 o.inc.nodemask = s(l.nodemask);

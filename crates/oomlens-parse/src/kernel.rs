@@ -211,6 +211,14 @@ pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
     if let Some(i) = t.find(" invoked oom-killer: ") {
         return invoked(&t[..i], &t[i + " invoked oom-killer: ".len()..]);
     }
+    // The header cut after its words (a paste trimmed to key lines, a line wrapped after the
+    // colon): the invoker is known, its allocation is not.
+    if let Some(comm) = t
+        .strip_suffix(" invoked oom-killer:")
+        .or_else(|| t.strip_suffix(" invoked oom-killer"))
+    {
+        return invoked(comm, "");
+    }
     if let Some(rest) = t.strip_prefix("oom-kill:") {
         return KernelLine::OomKill(oom_kill(rest));
     }
@@ -362,6 +370,10 @@ fn cpu_header(t: &str) -> Option<KernelLine<'_>> {
         let sp = rest.find(' ')?;
         let pid: u32 = num(&rest[..sp])?;
         (pid, rest[sp..].strip_prefix(" Comm: ")?)
+    } else if let Some(rest) = t.strip_prefix("PID: ") {
+        // A console that lost the `CPU: N ` before it (226, OpenWrt MIPS serial console).
+        let (pid, rest) = rest.split_once(" Comm: ")?;
+        (num(pid)?, rest)
     } else if let Some(rest) = t.strip_prefix("Pid: ") {
         // 2.6.32: `Pid: 14095, comm: mruby Not tainted 2.6.32-… #1`
         let (pid, rest) = rest.split_once(", comm: ")?;
@@ -780,6 +792,35 @@ mod tests {
         let KernelLine::OomKill(l) = classify("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=x,pid=1,uid=0", false, false) else { panic!() };
         assert!(l.global_oom);
         assert_eq!(l.mems_allowed, Some("0"));
+    }
+
+    #[test]
+    fn cpu_header_without_its_cpu_number() {
+        // 226 (OpenWrt 24.10, MIPS 24KEc serial console): ` PID: 1 Comm: init Not tainted 6.6.73 #0`.
+        assert_eq!(
+            classify(" PID: 1 Comm: init Not tainted 6.6.73 #0", false, false),
+            KernelLine::CpuHeader {
+                pid: 1,
+                comm: "init",
+                version: Some("6.6.73")
+            }
+        );
+    }
+
+    #[test]
+    fn header_cut_after_its_words_keeps_the_invoker() {
+        // 205 (Gang Li, '[PATCH v3] mm: oom: introduce cpuset oom', linux-mm 2023-04-10).
+        assert_eq!(
+            classify("mem_on_node0 invoked oom-killer", false, false),
+            KernelLine::Invoked {
+                comm: "mem_on_node0",
+                gfp_mask: None,
+                nodemask: None,
+                order: None,
+                oom_score_adj: None,
+                oom_adj: None,
+            }
+        );
     }
 
     #[test]

@@ -128,3 +128,20 @@ fn a_guessed_memcg_frame_does_not_make_a_global_oom_memcg() {
     assert!(inc.oom_path.iter().any(|f| f == "out_of_memory"));
     assert!(inc.task_table.as_ref().is_some_and(|t| t.rows.len() >= 5));
 }
+
+/// A report pasted newest first (229: `Killed process`, then its `oom-kill:` summary, then
+/// the victim's task row): one kill, with the summary's constraint and cgroup.
+#[test]
+fn summary_after_its_kill_is_the_same_event() {
+    let incs = parse_bytes(&corpus("229-"), Options::default());
+    let kills: Vec<_> = incs.iter().flat_map(|i| &i.kills).collect();
+    assert_eq!(kills.len(), 1, "{incs:#?}");
+    assert_eq!(kills[0].pid, Some(569725));
+    let inc = &incs[0];
+    assert_eq!(inc.constraint.as_deref(), Some("CONSTRAINT_NONE"));
+    assert_eq!(
+        inc.task_memcg.as_deref(),
+        Some("/user.slice/user-1000.slice/session-1.scope")
+    );
+    assert_eq!(inc.kind, Some(oomlens_model::Kind::Global));
+}
