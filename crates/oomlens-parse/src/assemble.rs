@@ -96,9 +96,10 @@ impl Open {
         }
     }
 
-    /// The kernel chose (or killed) its victim: later body lines belong to something else.
+    /// The kernel chose (or killed) its victim, or panicked: later body lines belong to
+    /// something else (after a panic, its own stack dump).
     fn done(&self) -> bool {
-        self.killed || self.inc.selection.is_some()
+        self.killed || self.inc.selection.is_some() || self.inc.panic.is_some()
     }
 
     /// A line of this report was read at `line`.
@@ -539,6 +540,25 @@ impl KernelAssembler {
             KernelLine::NoKillable => {
                 let o = self.section_start(line, env, hold, |_| false);
                 o.inc.no_killable_processes = true;
+                o.confirmed = true;
+                o.attach(line);
+            }
+            KernelLine::Panic(p) => {
+                let o = self.section_start(line, env, hold, |o| o.inc.panic.is_some());
+                o.inc.panic = Some(p.reason.to_string());
+                o.inc.no_killable_processes |= p.no_killable;
+                o.global_oom |= p.global;
+                o.confirmed = true;
+                o.attach(line);
+            }
+            KernelLine::OomReason { memcg } => {
+                let o = self.section_start(line, env, hold, |_| false);
+                if memcg {
+                    o.memcg_oom = true;
+                } else {
+                    o.global_oom = true;
+                }
+                o.truncated = true;
                 o.confirmed = true;
                 o.attach(line);
             }

@@ -1,0 +1,110 @@
+//! Report forms from public trackers that used to lose their fields (tracker issue 12):
+//! kernel panics instead of kills, cut-off headers, systemd-oomd's other wordings, kubelet
+//! evictions as `kubectl get pod -o yaml/json` print them, and lines wrapped by a terminal or
+//! a mail client. Each test's data is real public text; its source is cited next to it
+//! (and in data/reported/SOURCES.md).
+
+use oomlens_model::{Incident, Kind};
+use oomlens_parse::{parse_bytes, Options};
+
+fn parse(s: &[u8]) -> Vec<Incident> {
+    parse_bytes(s, Options::default())
+}
+
+/// OpenXiangShan/XiangShan-doc#9 (erdevonmatteo11): a 4.18 riscv kernel whose report was
+/// pasted from `Node 0` on; the task table is empty and the kernel panics.
+#[test]
+fn panic_with_no_killable_process_is_a_global_oom_with_no_kill() {
+    let incs = parse(include_bytes!(
+        "data/reported/panic-no-killable-4.18-riscv.log"
+    ));
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let i = &incs[0];
+    // Only the global path panics with this text (mm/oom_kill.c out_of_memory).
+    assert_eq!(i.kind, Some(Kind::Global));
+    assert!(i.no_killable_processes);
+    assert_eq!(
+        i.panic.as_deref(),
+        Some("Out of memory and no killable processes")
+    );
+    assert!(i.kills.is_empty());
+    // The paste has no `Mem-Info:` line: the report opens at the (empty) task table.
+    assert!(i.task_table.as_ref().is_some_and(|t| t.rows.is_empty()));
+    assert_eq!((i.source.first_line, i.source.last_line), (13, 14));
+}
+
+/// tempesta-tech/tempesta#1789 (s0nx, 5.10): since 4.x the kernel warns `Out of memory and no
+/// killable processes...` and then panics `System is deadlocked on memory`; the lines carry
+/// the terminal's trailing padding.
+#[test]
+fn deadlocked_on_memory_is_one_global_incident() {
+    let incs = parse(include_bytes!("data/reported/panic-deadlocked-5.10.log"));
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let i = &incs[0];
+    assert_eq!(i.kind, Some(Kind::Global));
+    assert!(i.no_killable_processes);
+    assert_eq!(i.panic.as_deref(), Some("System is deadlocked on memory"));
+    assert!(i.kills.is_empty());
+    // The panic's own stack dump names the task and release.
+    assert_eq!(i.kernel_version.as_deref(), Some("5.10.35perf+"));
+}
+
+/// bcaligari/memeater README.md @0b265ac4 (SLE 15 SP4, vm.panic_on_oom=1): check_panic_on_oom
+/// prints `system-wide` only for CONSTRAINT_NONE, so this is a global OOM.
+#[test]
+fn system_wide_panic_on_oom_is_global() {
+    let incs = parse(include_bytes!(
+        "data/reported/panic-system-wide-5.14-sle.log"
+    ));
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let i = &incs[0];
+    assert_eq!(i.kind, Some(Kind::Global));
+    assert!(!i.no_killable_processes);
+    assert_eq!(
+        i.panic.as_deref(),
+        Some("Out of memory: system-wide panic_on_oom is enabled")
+    );
+    assert!(i.kills.is_empty());
+    assert_eq!(
+        i.kernel_version.as_deref(),
+        Some("5.14.21-150400.24.97-default")
+    );
+}
+
+/// sonic-net/sonic-buildimage PR #2988 (SuvarnaMeenakshi, Debian 3.16, vm.panic_on_oom=2):
+/// `compulsory` panics for memcg OOMs too, and nothing else here tells the domain.
+#[test]
+fn compulsory_panic_on_oom_leaves_the_kind_unknown() {
+    let incs = parse(include_bytes!(
+        "data/reported/panic-compulsory-sysrq-3.16.log"
+    ));
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let i = &incs[0];
+    assert_eq!(i.kind, None);
+    assert_eq!(
+        i.panic.as_deref(),
+        Some("Out of memory: compulsory panic_on_oom is enabled")
+    );
+    assert!(i.kills.is_empty());
+}
+
+/// A header whose report was cut: the kind comes from what is printed, else stays null.
+#[test]
+fn cut_off_reports_take_their_kind_from_what_is_printed() {
+    // The first two lines of corpus file 054 (journalctl -k, 4.13) ...
+    let header = "Feb 18 17:34:47  kernel: java invoked oom-killer: gfp_mask=0x14000c0(GFP_KERNEL), nodemask=(null),  order=0, oom_score_adj=0\n";
+    // ... alone: nothing says which OOM it was.
+    assert_eq!(parse(header.as_bytes())[0].kind, None);
+    // Synthetic edge case: 054's selection line cut at 40 columns of message (what a
+    // terminal's width does to it, see 054's other lines), so neither pid nor comm survived.
+    let cut = format!("{header}Feb 18 17:34:47  kernel: Memory cgroup out of memory: Kill proc\n");
+    let incs = parse(cut.as_bytes());
+    assert_eq!(incs.len(), 1);
+    assert_eq!(incs[0].kind, Some(Kind::Memcg));
+    assert!(incs[0].kills.is_empty());
+    let cut = format!("{header}Feb 18 17:34:47  kernel: Out of memory: Kill\n");
+    assert_eq!(parse(cut.as_bytes())[0].kind, Some(Kind::Global));
+    // `Out of memory: <anything else>` is not a kill line cut short.
+    let other = format!("{header}Feb 18 17:34:47  kernel: Out of memory: Ooops\n");
+    assert_eq!(parse(other.as_bytes())[0].kind, None);
+}
