@@ -143,6 +143,7 @@ impl Parser {
     /// End of input: close everything.
     pub fn finish(&mut self) {
         self.kernel.close(&mut self.hold);
+        self.user.finish(&mut self.hold);
         self.release(true);
     }
 

@@ -27,7 +27,8 @@ const TRIGGERS: &[&str] = &[
     "Killed process",
     "Kill process",
     "killed as a result of limit",
-    "Memory cgroup",
+    // `Memory cgroup …` (kernel) and systemd-oomd's debug `Memory pressure for …`.
+    "Memory ",
     "total_vm",
     ": usage ",
     "Out of memory",

@@ -108,3 +108,58 @@ fn cut_off_reports_take_their_kind_from_what_is_printed() {
     let other = format!("{header}Feb 18 17:34:47  kernel: Out of memory: Ooops\n");
     assert_eq!(parse(other.as_bytes())[0].kind, None);
 }
+
+/// systemd/systemd PR #22032 (mrc0mmand, 2022-01-09, TEST-55-OOMD with debug logging):
+/// systemd-oomd names each process it kills, PID 1 reports the units' main processes killed,
+/// and the action still ends with `Failed to kill any cgroup(s) … based on pressure`.
+#[test]
+fn oomd_attempts_are_kills_even_when_the_action_reports_failure() {
+    let incs = parse(include_bytes!(
+        "data/reported/oomd-attempts-failed-to-kill-v250.journal"
+    ));
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let i = &incs[0];
+    assert_eq!(i.kind, Some(Kind::SystemdOomd));
+    let pids: Vec<_> = i.kills.iter().map(|k| k.pid).collect();
+    assert_eq!(pids, [Some(113), Some(118), Some(108)]);
+    let workload = "/user.slice/user-4711.slice/user@4711.service/testsuite.slice/testsuite-55.slice/testsuite-55-workload.slice";
+    assert_eq!(i.oom_memcg.as_deref(), Some(workload));
+    // Which unit each pid was in is not printed: no cgroup is invented for a kill.
+    assert!(i.kills.iter().all(|k| k.cgroup.is_none()));
+    assert!(i.kills[0]
+        .outcome
+        .as_deref()
+        .is_some_and(|o| o.ends_with("based on pressure: No such device")));
+    let t = i.oomd_trigger.as_ref().unwrap();
+    assert_eq!(
+        (
+            t.reason.as_str(),
+            t.value.as_deref(),
+            t.limit.as_deref(),
+            t.duration.as_deref()
+        ),
+        ("pressure", Some("74.23%"), Some("20.00%"), Some("2s"))
+    );
+    let units: Vec<_> = i.notices.iter().map(|n| n.unit.as_str()).collect();
+    assert_eq!(
+        units,
+        [
+            "testsuite-55-testbloat.service",
+            "testsuite-55-testchill.service"
+        ]
+    );
+    assert_eq!((i.source.first_line, i.source.last_line), (2, 9));
+}
+
+/// The same lines without a summary (the paste ends, or logging stopped): still the kills
+/// of systemd-oomd, each process once although PID 1 and the attempts both speak of them.
+#[test]
+fn oomd_attempts_without_a_summary_line_are_kept() {
+    let log = include_str!("data/reported/oomd-attempts-failed-to-kill-v250.journal");
+    let cut: String = log.lines().take(8).map(|l| format!("{l}\n")).collect();
+    let incs = parse(cut.as_bytes());
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    assert_eq!(incs[0].kind, Some(Kind::SystemdOomd));
+    assert_eq!(incs[0].kills.len(), 3);
+    assert_eq!(incs[0].oomd_trigger.as_ref().unwrap().reason, "unknown");
+}
