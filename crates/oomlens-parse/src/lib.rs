@@ -19,6 +19,7 @@ mod assemble;
 pub mod envelope;
 pub mod kernel;
 mod month;
+mod podstatus;
 mod scan;
 mod userspace;
 

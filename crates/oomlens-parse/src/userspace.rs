@@ -30,6 +30,7 @@ use oomlens_model::{
 
 use crate::assemble::KernelAssembler;
 use crate::envelope::Envelope;
+use crate::podstatus::{PodDoc, PodStatus};
 
 /// Lines within which a kubelet container status gathers its exit code, container and pod.
 const KUBE_WINDOW: u64 = 24;
@@ -80,6 +81,8 @@ pub struct UserAssembler {
     in_containers: bool,
     /// The last exit code seen (describe `Exit Code:` or yaml `exitCode:`) and its line.
     exit_code: Option<(i32, u64)>,
+    /// A `kubectl get pod -o yaml|json` document being read.
+    pod: PodDoc,
 }
 
 impl UserAssembler {
@@ -90,6 +93,7 @@ impl UserAssembler {
             .is_some_and(|(_, l)| line < l + 200)
             // `Failed to kill any cgroup…` holds no trigger.
             || self.oomd.as_ref().is_some_and(|p| line <= p.last_line + OOMD_WINDOW)
+            || self.pod.is_open()
     }
 
     /// Feed one message that is not the kernel's.
@@ -244,6 +248,9 @@ impl UserAssembler {
     /// End of input: pending systemd-oomd kills become an incident.
     pub fn finish(&mut self, hold: &mut VecDeque<Incident>) {
         self.flush_oomd(hold);
+        if let Some(s) = self.pod.finish() {
+            evicted_pod(s, hold);
+        }
     }
 
     fn earlyoom(
@@ -309,6 +316,9 @@ impl UserAssembler {
         hold: &mut VecDeque<Incident>,
     ) {
         let t = raw.trim();
+        if let Some(s) = self.pod.push(line, raw) {
+            evicted_pod(s, hold);
+        }
         // kubectl describe pod: `Name:  pod` at column 0, then under `Containers:` each
         // container as a two-space-indented `name:` line.
         if let Some(v) = raw.strip_prefix("Name:") {
@@ -534,6 +544,67 @@ impl UserAssembler {
         });
         hold.push_back(inc);
     }
+}
+
+/// A pod evicted for memory (`status.reason: Evicted` and a `status.message` about memory;
+/// evictions for ephemeral-storage, disk or pids are no memory kills): one kill per container
+/// the message names, with the usage it gives, else one for the pod (naming its container
+/// when it had only one).
+fn evicted_pod(s: PodStatus, hold: &mut VecDeque<Incident>) {
+    let Some(msg) = s.message.as_deref() else {
+        return;
+    };
+    if s.reason.as_deref() != Some("Evicted")
+        || !(msg.contains("low on resource: memory") || msg.contains("MemoryPressure"))
+    {
+        return;
+    }
+    let mut named: Vec<(Option<String>, Option<u64>)> = eviction_containers(msg)
+        .into_iter()
+        .map(|(c, q)| (Some(c.to_string()), q))
+        .collect();
+    if named.is_empty() {
+        let only = match s.containers.as_slice() {
+            [c] => c.name.clone(),
+            _ => None,
+        };
+        named.push((only, None));
+    }
+    let mut inc = Incident::new(s.lines.0, LogTime::default());
+    inc.kind = Some(Kind::Kubelet);
+    inc.completeness = Completeness::Full;
+    inc.source.last_line = s.lines.1;
+    for (container, rss_kb) in named {
+        let status = s.containers.iter().find(|c| c.name == container);
+        inc.kills.push(Kill {
+            evidence: Some(KillEvidence::Kubelet),
+            comm: container.clone().or_else(|| s.name.clone()),
+            pod: s.name.clone(),
+            container,
+            rss_kb,
+            exit_code: status.and_then(|c| c.exit_code),
+            reason: Some("Evicted".into()),
+            line: s.lines.0,
+            ..Kill::default()
+        });
+    }
+    hold.push_back(inc);
+}
+
+/// Every `Container <name> was using <quantity>` of an eviction message
+/// (pkg/kubelet/eviction/helpers.go containerMessageFmt, both wordings).
+fn eviction_containers(msg: &str) -> Vec<(&str, Option<u64>)> {
+    msg.split("Container ")
+        .skip(1)
+        .filter_map(|part| {
+            let (name, rest) = part.split_once(" was using ")?;
+            let q = rest
+                .split([',', ' '])
+                .next()
+                .and_then(parse_kube_quantity_kib);
+            (!name.contains(' ')).then_some((name, q))
+        })
+        .collect()
 }
 
 /// Kubernetes quantities in KiB: `5053216Ki`, `512Mi`, `1Gi`, `1e6`, `100M`.

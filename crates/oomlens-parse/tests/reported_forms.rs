@@ -163,3 +163,135 @@ fn oomd_attempts_without_a_summary_line_are_kept() {
     assert_eq!(incs[0].kills.len(), 3);
     assert_eq!(incs[0].oomd_trigger.as_ref().unwrap().reason, "unknown");
 }
+
+fn kube_kills(incs: &[Incident]) -> Vec<(Option<&str>, Option<&str>, Option<u64>)> {
+    incs.iter()
+        .inspect(|i| assert_eq!(i.kind, Some(Kind::Kubelet)))
+        .flat_map(|i| &i.kills)
+        .map(|k| (k.pod.as_deref(), k.container.as_deref(), k.rss_kb))
+        .collect()
+}
+
+/// amygdala-labs/cosmos-operator#185: the status of `kubectl get pod -o yaml`, its message
+/// folded by the YAML printer over two lines.
+#[test]
+fn evicted_pod_yaml_status_names_the_container_and_its_usage() {
+    let incs = parse(include_bytes!(
+        "data/reported/evicted-yaml-status-cosmos-operator.yaml"
+    ));
+    assert_eq!(kube_kills(&incs), [(None, Some("node"), Some(35505620))]);
+    assert_eq!(incs[0].kills[0].reason.as_deref(), Some("Evicted"));
+}
+
+/// nforgeio/neonKUBE#1897: a `>-` block message naming three containers; the conditions'
+/// own `message: >-` blocks are not the pod's.
+#[test]
+fn evicted_pod_yaml_block_message_gives_one_kill_per_container() {
+    let incs = parse(include_bytes!(
+        "data/reported/evicted-yaml-folded-3-containers-neonkube.yaml"
+    ));
+    assert_eq!(incs.len(), 1);
+    assert_eq!(
+        kube_kills(&incs),
+        [
+            (None, Some("cstor-pool-mgmt"), Some(27484)),
+            (None, Some("maya-exporter"), Some(9736)),
+            (None, Some("cstor-pool"), Some(51480)),
+        ]
+    );
+}
+
+/// kubernetes/kubernetes#48632 (1.6): the old message names no container; still a memory
+/// eviction of the pod.
+#[test]
+fn evicted_pod_yaml_for_memory_pressure_without_container() {
+    let incs = parse(include_bytes!(
+        "data/reported/evicted-yaml-memorypressure-k8s-1.6.yaml"
+    ));
+    assert_eq!(kube_kills(&incs), [(None, None, None)]);
+}
+
+/// Evictions for other resources are no memory kills: kube-state-metrics#968 (ephemeral
+/// storage limit) and kubernetes#105467 (a DisruptionTarget condition about
+/// ephemeral-storage, no `status.reason`).
+#[test]
+fn evictions_for_other_resources_are_not_memory_kills() {
+    for log in [
+        &include_bytes!("data/reported/evicted-yaml-ephemeral-storage-limit.yaml")[..],
+        &include_bytes!("data/reported/evicted-yaml-ephemeral-storage-condition-1.3x.yaml")[..],
+    ] {
+        assert!(parse(log).is_empty());
+    }
+}
+
+/// Synthetic shape test: no public `-o json` of a memory eviction was found, so this is the
+/// cosmos-operator#185 status above written as kubectl's JSON printer lays a pod out (Go
+/// field order: metadata, spec, status with phase, message, reason before containerStatuses),
+/// with a made-up pod name. It checks the JSON reading, not a wording.
+#[test]
+fn evicted_pod_json_reads_metadata_and_container_statuses() {
+    let json = r#"{
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {
+        "name": "example-pod",
+        "namespace": "example",
+        "ownerReferences": [
+            {
+                "kind": "StatefulSet",
+                "name": "example"
+            }
+        ]
+    },
+    "spec": {
+        "containers": [
+            {
+                "name": "node"
+            }
+        ]
+    },
+    "status": {
+        "phase": "Failed",
+        "message": "The node was low on resource: memory. Container node was using 35505620Ki, which exceeds its request of 12Gi. ",
+        "reason": "Evicted",
+        "containerStatuses": [
+            {
+                "name": "node",
+                "state": {
+                    "terminated": {
+                        "exitCode": 137,
+                        "reason": "ContainerStatusUnknown"
+                    }
+                }
+            }
+        ]
+    }
+}
+"#;
+    let incs = parse(json.as_bytes());
+    assert_eq!(
+        kube_kills(&incs),
+        [(Some("example-pod"), Some("node"), Some(35505620))]
+    );
+    assert_eq!(incs[0].kills[0].exit_code, Some(137));
+}
+
+/// Synthetic shape test (as above): a whole `kubectl get pods -o yaml` list after unrelated
+/// log lines, so the reading loop must find `metadata:` (a trigger) far above the status.
+#[test]
+fn evicted_pod_yaml_list_after_other_lines_keeps_its_name() {
+    let mut log = String::new();
+    for i in 0..300 {
+        log.push_str(&format!("Jan 01 00:00:{:02} h app[1]: tick {i}\n", i % 60));
+    }
+    log.push_str(
+        "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: example-pod\n    namespace: example\n  spec:\n    containers:\n    - name: node\n  status:\n    containerStatuses:\n    - containerID: containerd://0123\n      lastState: {}\n      name: node\n      state:\n        terminated:\n          exitCode: 137\n          reason: ContainerStatusUnknown\n    message: 'The node was low on resource: memory. Container node was using 35505620Ki,\n      which exceeds its request of 12Gi. '\n    phase: Failed\n    reason: Evicted\nkind: List\n",
+    );
+    let incs = parse(log.as_bytes());
+    assert_eq!(
+        kube_kills(&incs),
+        [(Some("example-pod"), Some("node"), Some(35505620))]
+    );
+    assert_eq!(incs[0].kills[0].exit_code, Some(137));
+    assert_eq!(incs[0].source.first_line, 305);
+}
