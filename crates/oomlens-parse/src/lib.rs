@@ -22,6 +22,7 @@ mod month;
 mod podstatus;
 mod scan;
 mod userspace;
+mod wrap;
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -68,6 +69,8 @@ pub struct Parser {
     /// The form of the last prefixed line, and the journal/syslog hints seen so far.
     form: Form,
     hints: Hints,
+    /// A kernel message that may continue on the next line (see wrap.rs), with its line.
+    pending: Option<(u64, envelope::Envelope, Vec<String>)>,
 }
 
 impl Parser {
@@ -84,6 +87,7 @@ impl Parser {
             file: opts.file,
             form: Form::Bare,
             hints: Hints::default(),
+            pending: None,
         }
     }
 
@@ -99,12 +103,13 @@ impl Parser {
 
     /// True while a report is open: the caller must then feed every line.
     pub fn wants_every_line(&self) -> bool {
-        self.kernel.is_open() || self.user.wants_every_line(self.line)
+        self.pending.is_some() || self.kernel.is_open() || self.user.wants_every_line(self.line)
     }
 
     /// Count `n` lines that were skipped without being fed (they held no trigger).
     pub fn skip_lines(&mut self, n: u64) {
         if n > 0 {
+            self.flush_pending();
             self.line += n;
             self.decoder.reset();
             self.release(false);
@@ -123,26 +128,64 @@ impl Parser {
         }
         self.hints.journal |= env.hints.journal;
         self.hints.syslog |= env.hints.syslog;
-        for msg in &d.messages {
+        let messages: Vec<String> = d.messages.iter().map(|m| m.to_string()).collect();
+        // A line wrapped by a terminal or mail client: its rest has no prefix of its own.
+        if let Some((line, penv, mut pmsgs)) = self.pending.take() {
+            let own_prefix = env.form != Form::Bare && !d.continuation;
+            let joined = match (pmsgs.last(), messages.as_slice()) {
+                (Some(p), [f]) if !own_prefix => wrap::rejoin(p, f),
+                _ => None,
+            };
+            if let Some(j) = joined {
+                *pmsgs.last_mut().expect("matched above") = j;
+                // The joined line may still be cut: it can wait for one more.
+                if pmsgs.last().is_some_and(|m| wrap::incomplete(m)) {
+                    self.pending = Some((line, penv, pmsgs));
+                } else {
+                    self.dispatch(line, &penv, &pmsgs);
+                    self.release(false);
+                }
+                return;
+            }
+            self.dispatch(line, &penv, &pmsgs);
+        }
+        if (env.kernel || env.anonymous) && messages.last().is_some_and(|m| wrap::incomplete(m)) {
+            self.pending = Some((self.line, env, messages));
+            return;
+        }
+        self.dispatch(self.line, &env, &messages);
+        self.release(false);
+    }
+
+    fn dispatch(&mut self, line: u64, env: &envelope::Envelope, messages: &[String]) {
+        for msg in messages {
             if env.kernel || env.anonymous {
-                self.kernel.push(self.line, &env, msg, &mut self.hold);
+                self.kernel.push(line, env, msg, &mut self.hold);
             }
             if !env.kernel || env.anonymous {
                 self.user
-                    .push(self.line, &env, msg, &mut self.kernel, &mut self.hold);
+                    .push(line, env, msg, &mut self.kernel, &mut self.hold);
             }
         }
-        self.release(false);
+    }
+
+    /// Process a held line as it is.
+    fn flush_pending(&mut self) {
+        if let Some((line, env, msgs)) = self.pending.take() {
+            self.dispatch(line, &env, &msgs);
+        }
     }
 
     /// The input paused (live logs): close a report that has killed and release all.
     pub fn idle(&mut self) {
+        self.flush_pending();
         self.kernel.close_if_killed(&mut self.hold);
         self.release(true);
     }
 
     /// End of input: close everything.
     pub fn finish(&mut self) {
+        self.flush_pending();
         self.kernel.close(&mut self.hold);
         self.user.finish(&mut self.hold);
         self.release(true);

@@ -295,3 +295,66 @@ fn evicted_pod_yaml_list_after_other_lines_keeps_its_name() {
     assert_eq!(incs[0].kills[0].exit_code, Some(137));
     assert_eq!(incs[0].source.first_line, 305);
 }
+
+/// Naresh Kamboju's LKML/LTP mail of 2020-10-14 (Message-ID
+/// <CA+G9fYt46oC7-BKryNDaaXPJ9GztvS2cs_7GjYRjanRi4+ryCQ@mail.gmail.com>, 5.9.0-next): the
+/// mail client broke the kill line twice, the `invoked oom-killer` line and the dump_stack
+/// header once. Rejoined, every field is read; the `Hardware name` line is left alone (its
+/// rest starts with a digit after a letter: no rule says whether a space was eaten).
+#[test]
+fn lines_broken_by_a_mail_client_are_rejoined() {
+    let incs = parse(include_bytes!(
+        "data/reported/wrapped-mail-lkml-5.9-memcg.log"
+    ));
+    assert_eq!(incs.len(), 2, "{incs:#?}");
+    let k = &incs[0].kills[0];
+    assert_eq!(incs[0].kind, Some(Kind::Memcg));
+    assert_eq!(
+        (
+            k.pid,
+            k.comm.as_deref(),
+            k.total_vm_kb,
+            k.anon_rss_kb,
+            k.file_rss_kb,
+            k.shmem_rss_kb,
+            k.uid,
+            k.pgtables_kb,
+            k.oom_score_adj
+        ),
+        (
+            Some(11280),
+            Some("memcg_test_1"),
+            Some(4124),
+            Some(72),
+            Some(0),
+            Some(0),
+            Some(0),
+            Some(48),
+            Some(0)
+        )
+    );
+    // The next report's header, cut off after its stack: its invoker and release.
+    let inv = incs[1].invoker.as_ref().unwrap();
+    assert_eq!(
+        (
+            inv.comm.as_deref(),
+            inv.pid,
+            inv.gfp_mask.as_deref(),
+            inv.order,
+            inv.oom_score_adj
+        ),
+        (
+            Some("memcg_test_1"),
+            Some(11283),
+            Some("0xcc0(GFP_KERNEL)"),
+            Some(0),
+            Some(0)
+        )
+    );
+    assert_eq!(
+        incs[1].kernel_version.as_deref(),
+        Some("5.9.0-next-20201013")
+    );
+    assert_eq!(incs[1].kind, Some(Kind::Memcg));
+    assert!(incs[1].kills.is_empty());
+}

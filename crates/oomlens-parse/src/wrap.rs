@@ -1,0 +1,171 @@
+//! Rejoining kernel lines that a terminal, a pager or a mail client broke at 72–80 columns.
+//!
+//! Reports pasted into mails and trackers often arrive as
+//! `[  221.922205] Memory cgroup out of memory: Killed process 11280` followed by a line
+//! `(memcg_test_1) total-vm:4124kB, anon-rss:72kB, file-rss:0kB,`. The rejoin lives in the
+//! parser, before the classifier, with one line of lookahead: a kernel message that ends in
+//! a way the kernel never prints ([`incomplete`]) waits for the next line, and is joined to
+//! it only when that line has no log prefix of its own, cannot start a kernel message, and
+//! begins with what the held line lacks ([`rejoin`]). Everything else is left as it is: a
+//! join that would need a guess (two digits meeting at the break: a number split by a
+//! terminal, or two numbers whose space a mail client ate) is not made, so no value is ever
+//! invented.
+
+use crate::kernel::{classify, KernelLine};
+
+/// The fields of a `Killed process` line, in the kernel's order (mm/oom_kill.c
+/// __oom_kill_process, every generation).
+const KILLED_FIELDS: &[&str] = &[
+    "total-vm:",
+    "anon-rss:",
+    "file-rss:",
+    "shmem-rss:",
+    "UID:",
+    "UID ",
+    "pgtables:",
+    "oom_score_adj:",
+];
+
+/// The fields of an `invoked oom-killer:` line (mm/oom_kill.c dump_header).
+const INVOKED_FIELDS: &[&str] = &[
+    "gfp_mask=",
+    "nodemask=",
+    "order=",
+    "oom_adj=",
+    "oom_score_adj=",
+];
+
+/// True when `msg` is a kernel OOM line that may have been cut: the kernel never prints
+/// it so (a `Killed process` line ending inside its field list or before its comm), or only
+/// 2.6's kernels do (`Killed process N (comm)` with no fields): the next line decides.
+pub fn incomplete(msg: &str) -> bool {
+    let t = msg.trim();
+    if let Some(i) = t.find("Killed process ") {
+        let rest = &t[i + "Killed process ".len()..];
+        // Every generation prints ` (comm)` or `, UID` after the pid, and no line ends
+        // inside its field list.
+        return !rest.contains(" (") && !rest.contains(", UID")
+            || !t.contains("total-vm:")
+            || t.ends_with([',', ':'])
+            || (t.contains("UID:") && !t.contains("oom_score_adj:"));
+    }
+    if let Some(rest) = t.strip_prefix("oom_reaper: reaped process ") {
+        return !rest.contains("), now ");
+    }
+    if let Some((_, rest)) = t.split_once(" invoked oom-killer:") {
+        return !rest.contains("oom_score_adj=") || t.ends_with([',', '=']);
+    }
+    if let Some(rest) = t.strip_prefix("Task in ") {
+        return !rest.contains(" killed as a result of limit of ");
+    }
+    if t.starts_with("CPU: ") && t.contains(" Comm: ") {
+        // The release and its build number (`#1`) end the dump_stack header.
+        return !t.contains(" #");
+    }
+    if t.starts_with('[') {
+        // A task-table row always ends with the task's name.
+        if let Some(close) = t.find(']') {
+            let inside = t[1..close].trim();
+            return inside.parse::<u32>().is_ok()
+                && t[close + 1..]
+                    .split_ascii_whitespace()
+                    .all(|w| w.parse::<i64>().is_ok());
+        }
+    }
+    false
+}
+
+/// The held message `prev` joined with the next line's message `frag`, when `frag` is the
+/// rest of it; `None` when it is not, or when the join would need a guess.
+pub fn rejoin(prev: &str, frag: &str) -> Option<String> {
+    let f = frag.trim_start();
+    if f.is_empty() || f.starts_with('[') || classify(f, false, false) != KernelLine::Other {
+        return None;
+    }
+    let p = prev.trim_end();
+    if !continues(p, f) {
+        return None;
+    }
+    let (pe, fs) = (p.chars().last()?, f.chars().next()?);
+    // The kernel prints a space before the release on the dump_stack header.
+    let sep = if frag.starts_with([' ', '\t']) || pe == ',' || fs == '(' || p.starts_with("CPU: ") {
+        " "
+    } else if pe == '=' || (pe == ':' && fs.is_ascii_digit()) || matches!(fs, ',' | ')') {
+        ""
+    } else if fs.is_ascii_alphabetic()
+        && (pe.is_ascii_digit() || matches!(pe, ')' | ':') || p.ends_with("kB"))
+    {
+        " "
+    } else {
+        return None;
+    };
+    Some(format!("{p}{sep}{f}"))
+}
+
+/// True when `f` begins with what `p` lacks.
+fn continues(p: &str, f: &str) -> bool {
+    let starts_field = |fields: &[&str]| {
+        fields
+            .iter()
+            .any(|k| f.starts_with(k) && !p.contains(k.trim_end()))
+    };
+    let fs = f.chars().next().unwrap_or(' ');
+    if p.contains("Killed process ") {
+        return fs == '(' && !p.contains(" (")
+            || starts_field(KILLED_FIELDS)
+            || (p.ends_with(':') && fs.is_ascii_digit())
+            || (fs == ',' && p.ends_with("kB"));
+    }
+    if p.starts_with("oom_reaper: reaped process ") {
+        return f.starts_with("now ") && p.ends_with("),");
+    }
+    if p.contains(" invoked oom-killer:") {
+        return starts_field(INVOKED_FIELDS) || (p.ends_with('=') && fs.is_ascii_alphanumeric());
+    }
+    if p.starts_with("Task in ") {
+        let joined = format!("{p} {f}");
+        return joined.contains(" killed as a result of limit of ")
+            && !p.contains(" killed as a result of limit of ");
+    }
+    if p.starts_with("CPU: ") {
+        return fs.is_ascii_digit() && f.contains(" #") || f.starts_with('#');
+    }
+    if p.starts_with('[') {
+        // The name, possibly after the last columns.
+        return !f.contains('[');
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_line_broken_by_a_mail_client_is_rejoined() {
+        // Lines of the LKML report quoted in the module comment (see tests/reported_forms.rs
+        // for the source).
+        let a = "Memory cgroup out of memory: Killed process 11280";
+        assert!(incomplete(a));
+        let ab = rejoin(
+            a,
+            "(memcg_test_1) total-vm:4124kB, anon-rss:72kB, file-rss:0kB,",
+        )
+        .unwrap();
+        assert!(incomplete(&ab));
+        let abc = rejoin(&ab, "shmem-rss:0kB, UID:0 pgtables:48kB oom_score_adj:0").unwrap();
+        assert!(!incomplete(&abc));
+        assert_eq!(abc, "Memory cgroup out of memory: Killed process 11280 (memcg_test_1) total-vm:4124kB, anon-rss:72kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:48kB oom_score_adj:0");
+    }
+
+    #[test]
+    fn guesses_are_not_made() {
+        // Synthetic: a terminal that broke a number, and a mail client that ate the space
+        // between two numbers, look the same: no join.
+        assert_eq!(rejoin("[  1234]     0  1234    12", "345 0 0 bash"), None);
+        // A complete line waits for nothing.
+        assert!(!incomplete("Out of memory: Killed process 5 (a) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0"));
+        // A next line that is a kernel message of its own is never glued on.
+        assert_eq!(rejoin("Killed process 11280", "Mem-Info:"), None);
+    }
+}
