@@ -7,7 +7,8 @@
 //! `metadata.namespace`, `status.reason`, `status.message` (whose YAML value may continue on
 //! deeper-indented lines, quoted or as a `>-` block) and `containerStatuses[].name` with its
 //! `state.terminated.{reason,exitCode}`. Pasted snippets often start inside `status:`, so a
-//! `message`/`reason` key with no parent is taken as the status's.
+//! `message`/`reason` key with no parent is taken as the status's. `kubectl describe pod`
+//! prints the same fields capitalized at column 0 (`Name:`, `Reason:`, `Message:`).
 
 /// One container status of the pod.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,8 +109,11 @@ impl PodDoc {
         if matches!(key, "apiVersion" | "kind") && in_list && self.has_content() {
             ended = self.doc.take();
         }
+        // `kubectl describe pod` prints the same fields capitalized at column 0.
+        let describe = parent.is_none() && indent == 0;
         let opens = matches!(key, "metadata" | "status" | "containerStatuses")
-            || (parent.is_none() && matches!(key, "message" | "reason"));
+            || (parent.is_none() && matches!(key, "message" | "reason"))
+            || (describe && matches!(key, "Name" | "Reason" | "Message"));
         if self.doc.is_none() && !opens {
             self.stack.push((indent, key.to_string()));
             return ended;
@@ -124,8 +128,12 @@ impl PodDoc {
         let in_statuses = |p: &[&str]| p.iter().any(|k| k.ends_with("ontainerStatuses"));
         match (parent, key) {
             (Some("metadata"), "name") if doc.name.is_none() => doc.name = Some(value.into()),
+            (None, "Name") if describe && doc.name.is_none() => doc.name = Some(value.into()),
             (Some("metadata"), "namespace") => doc.namespace = Some(value.into()),
+            (None, "Namespace") if describe => doc.namespace = Some(value.into()),
             (None | Some("status"), "reason") => doc.reason = Some(value.into()),
+            (None, "Reason") if describe => doc.reason = Some(value.into()),
+            (None, "Message") if describe => doc.message = Some(value.into()),
             (None | Some("status"), "message") => {
                 let block = matches!(value, ">" | ">-" | "|" | "|-");
                 doc.message = Some(if block { "" } else { value }.to_string());
@@ -180,7 +188,12 @@ impl PodDoc {
         let punct = t
             .bytes()
             .all(|b| matches!(b, b'{' | b'}' | b'[' | b']' | b','));
-        if indent == 0 && !(punct && !t.is_empty() && t != "}" && t != "]") {
+        // A describe field with a space in its name (`Start Time:`, `Controlled By:`).
+        let describe_field = t.split_once(':').is_some_and(|(k, _)| {
+            k.starts_with(|c: char| c.is_ascii_uppercase())
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+        });
+        if indent == 0 && !describe_field && !(punct && !t.is_empty() && t != "}" && t != "]") {
             self.stack.clear();
             return self.finish();
         }

@@ -358,3 +358,30 @@ fn lines_broken_by_a_mail_client_are_rejoined() {
     assert_eq!(incs[1].kind, Some(Kind::Memcg));
     assert!(incs[1].kills.is_empty());
 }
+
+/// `kubectl describe pod` of evicted pods: derailed/k9s#174 and
+/// Greenstand/treetracker-infrastructure#49 (whose Message the terminal broke inside
+/// `exceeds`: the part before the break still names the container and its usage).
+#[test]
+fn evicted_pod_describe_names_pod_and_container() {
+    let incs = parse(include_bytes!("data/reported/evicted-describe-k9s.txt"));
+    assert_eq!(
+        kube_kills(&incs),
+        [(
+            Some("proprietary-crawler-preemptive-79f7cbc6cf-rzck9"),
+            Some("proprietary-crawler"),
+            Some(9402820)
+        )]
+    );
+    let incs = parse(include_bytes!(
+        "data/reported/evicted-describe-terminal-wrapped-treetracker.txt"
+    ));
+    assert_eq!(
+        kube_kills(&incs),
+        [(
+            Some("treetracker-pgpool-598947fd8f-vzvkq"),
+            Some("treetracker-pgpool"),
+            Some(1275700)
+        )]
+    );
+}
