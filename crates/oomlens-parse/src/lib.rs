@@ -128,7 +128,7 @@ impl Parser {
         }
         self.hints.journal |= env.hints.journal;
         self.hints.syslog |= env.hints.syslog;
-        let messages: Vec<String> = d.messages.iter().map(|m| m.to_string()).collect();
+        let messages = &d.messages;
         // A line wrapped by a terminal or mail client: its rest has no prefix of its own.
         if let Some((line, penv, mut pmsgs)) = self.pending.take() {
             let own_prefix = env.form != Form::Bare && !d.continuation;
@@ -150,15 +150,16 @@ impl Parser {
             self.dispatch(line, &penv, &pmsgs);
         }
         if (env.kernel || env.anonymous) && messages.last().is_some_and(|m| wrap::incomplete(m)) {
-            self.pending = Some((self.line, env, messages));
+            let owned = messages.iter().map(|m| m.to_string()).collect();
+            self.pending = Some((self.line, env, owned));
             return;
         }
-        self.dispatch(self.line, &env, &messages);
+        self.dispatch(self.line, &env, messages);
         self.release(false);
     }
 
-    fn dispatch(&mut self, line: u64, env: &envelope::Envelope, messages: &[String]) {
-        for msg in messages {
+    fn dispatch<S: AsRef<str>>(&mut self, line: u64, env: &envelope::Envelope, messages: &[S]) {
+        for msg in messages.iter().map(AsRef::as_ref) {
             if env.kernel || env.anonymous {
                 self.kernel.push(line, env, msg, &mut self.hold);
             }
