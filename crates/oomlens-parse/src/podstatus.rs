@@ -207,3 +207,44 @@ impl PodDoc {
         self.doc.take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lines_of_yaml_json_and_describe() {
+        // Lines of the reports in tests/data/reported (see SOURCES.md there).
+        assert_eq!(
+            key_line("  reason: Evicted"),
+            Some((2, "reason", "Evicted", false))
+        );
+        assert_eq!(
+            key_line("  - ip: 10.7.0.103"),
+            Some((4, "ip", "10.7.0.103", true))
+        );
+        assert_eq!(
+            key_line("  message: 'Pod The node was low on resource: [MemoryPressure].'"),
+            Some((
+                2,
+                "message",
+                "Pod The node was low on resource: [MemoryPressure].",
+                false
+            ))
+        );
+        assert_eq!(
+            key_line(r#"        "exitCode": 137,"#),
+            Some((8, "exitCode", "137", false))
+        );
+        assert_eq!(
+            key_line("Reason:             Evicted"),
+            Some((0, "Reason", "Evicted", false))
+        );
+        // A folded message's continuation is no key, even with a colon in it.
+        assert_eq!(
+            key_line("      1Gi, available: 898240Ki. Container discovery was using 4Ki"),
+            None
+        );
+        assert_eq!(key_line("    which exceeds its request of 12Gi. '"), None);
+    }
+}

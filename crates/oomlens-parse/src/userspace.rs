@@ -1171,6 +1171,26 @@ mod tests {
     }
 
     #[test]
+    fn oomd_debug_and_failure_wordings() {
+        // systemd PR #22032's journal (tests/data/reported/SOURCES.md).
+        assert_eq!(
+            oomd_attempt("oomd attempting to kill 113 with KILL"),
+            Some(113)
+        );
+        let (t, line) = oomd_failed("Failed to kill any cgroup(s) under /user.slice/a.slice based on pressure: No such device").unwrap();
+        assert_eq!(
+            (t.reason.as_str(), t.monitored_cgroup.as_deref()),
+            ("pressure", Some("/user.slice/a.slice"))
+        );
+        assert!(line.ends_with("No such device"));
+        // systemd issue #31573's title (v255): the swap wording.
+        let (t, _) =
+            oomd_failed("Failed to kill any cgroups based on swap: Invalid argument").unwrap();
+        assert_eq!((t.reason.as_str(), t.monitored_cgroup), ("swap", None));
+        assert!(oomd_failed("Failed to kill any process").is_none());
+    }
+
+    #[test]
     fn kube_quantities() {
         assert_eq!(parse_kube_quantity_kib("5053216Ki"), Some(5053216));
         assert_eq!(parse_kube_quantity_kib("512Mi"), Some(524288));

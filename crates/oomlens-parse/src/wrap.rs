@@ -87,8 +87,14 @@ pub fn rejoin(prev: &str, frag: &str) -> Option<String> {
         return None;
     }
     let (pe, fs) = (p.chars().last()?, f.chars().next()?);
-    // The kernel prints a space before the release on the dump_stack header.
-    let sep = if frag.starts_with([' ', '\t']) || pe == ',' || fs == '(' || p.starts_with("CPU: ") {
+    // The kernel prints a space before the release on the dump_stack header; `Task in`
+    // was checked above to read right with a space.
+    let sep = if frag.starts_with([' ', '\t'])
+        || pe == ','
+        || fs == '('
+        || p.starts_with("CPU: ")
+        || p.starts_with("Task in ")
+    {
         " "
     } else if pe == '=' || (pe == ':' && fs.is_ascii_digit()) || matches!(fs, ',' | ')') {
         ""
@@ -156,6 +162,36 @@ mod tests {
         let abc = rejoin(&ab, "shmem-rss:0kB, UID:0 pgtables:48kB oom_score_adj:0").unwrap();
         assert!(!incomplete(&abc));
         assert_eq!(abc, "Memory cgroup out of memory: Killed process 11280 (memcg_test_1) total-vm:4124kB, anon-rss:72kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:48kB oom_score_adj:0");
+    }
+
+    #[test]
+    fn other_cut_lines_take_their_rest() {
+        // Synthetic breaks of real lines (corpus 011's Task in line, 016's task row, the LKML
+        // mail's CPU header, corpus 015's reaper line), at a space as a mail client breaks.
+        let task = "Task in /system.slice/docker-15e3eaa960e4.scope killed as a result";
+        assert!(incomplete(task));
+        assert_eq!(
+            rejoin(task, "of limit of /system.slice/docker-15e3eaa960e4.scope").as_deref(),
+            Some("Task in /system.slice/docker-15e3eaa960e4.scope killed as a result of limit of /system.slice/docker-15e3eaa960e4.scope")
+        );
+        let row = "[15192]     0 15192  1679458  1648518    3283      11        0           179";
+        assert!(incomplete(row));
+        assert_eq!(
+            rejoin(row, "prometheus").as_deref(),
+            Some(&*format!("{row} prometheus"))
+        );
+        let cpu = "CPU: 1 PID: 11282 Comm: memcg_test_1 Not tainted";
+        assert!(incomplete(cpu));
+        assert_eq!(
+            rejoin(cpu, "5.9.0-next-20201013 #1").as_deref(),
+            Some("CPU: 1 PID: 11282 Comm: memcg_test_1 Not tainted 5.9.0-next-20201013 #1")
+        );
+        let reap = "oom_reaper: reaped process 1381 (gunpowder-memho),";
+        assert!(incomplete(reap));
+        assert_eq!(
+            rejoin(reap, "now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB").as_deref(),
+            Some("oom_reaper: reaped process 1381 (gunpowder-memho), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB")
+        );
     }
 
     #[test]
