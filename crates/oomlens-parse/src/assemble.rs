@@ -742,6 +742,12 @@ impl KernelAssembler {
         hold.push_back(o.inc);
     }
 
+    /// The numeric columns (pid included) of the open report's task-table header.
+    pub fn table_columns(&self) -> Option<usize> {
+        let t = self.open.as_ref()?.inc.task_table.as_ref()?;
+        (!t.columns.is_empty()).then(|| t.columns.iter().filter(|c| *c != "name").count())
+    }
+
     /// The first line of the open incident, if one is open.
     pub fn open_first_line(&self) -> Option<u64> {
         self.open.as_ref().map(|o| o.inc.source.first_line)

@@ -132,8 +132,9 @@ impl Parser {
         // A line wrapped by a terminal or mail client: its rest has no prefix of its own.
         if let Some((line, penv, mut pmsgs)) = self.pending.take() {
             let own_prefix = env.form != Form::Bare && !d.continuation;
+            let cols = self.kernel.table_columns();
             let joined = match (pmsgs.last(), messages.as_slice()) {
-                (Some(p), [f]) if !own_prefix => wrap::rejoin(p, f),
+                (Some(p), [f]) if !own_prefix => wrap::rejoin(p, f, cols),
                 _ => None,
             };
             if let Some(j) = joined {
