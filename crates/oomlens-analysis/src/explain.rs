@@ -49,7 +49,7 @@ fn ev(name: &'static str, value: impl Into<f64>, unit: &'static str) -> Evidence
 pub struct Finding {
     /// Stable identifier: `shmem-not-heap`, `largest-survived-by-adj`, `critical-victim`,
     /// `subprocess-killed`, `restart-loop`, `leak-to-limit`, `limit-below-working-set`,
-    /// `memcg-limit-hit`, `kernel-memory`, `no-killable-process`, `oomd-pressure`.
+    /// `memcg-limit-hit`, `kernel-memory`, `no-killable-process`, `oom-panic`, `oomd-pressure`.
     pub code: &'static str,
     /// How much it matters.
     pub severity: Severity,
@@ -230,6 +230,14 @@ impl Explainer {
                         ev("tasks with oom_score_adj -1000", rows.iter().filter(|r| r.oom_score_adj == Some(-1000)).count() as f64, "tasks"),
                     ]
                 },
+            });
+        }
+        if let Some(p) = &inc.panic {
+            findings.push(Finding {
+                code: "oom-panic",
+                severity: Severity::Critical,
+                message: format!("the kernel panicked instead of killing a process (\"{p}\"): the whole machine went down"),
+                evidence: vec![],
             });
         }
         if let Some(t) = &inc.oomd_trigger {

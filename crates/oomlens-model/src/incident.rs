@@ -471,6 +471,10 @@ pub struct Incident {
     pub unmatched_reaps: Vec<Reap>,
     /// `Out of memory and no killable processes...`: the kernel found nothing to kill.
     pub no_killable_processes: bool,
+    /// The kernel panicked instead of killing: the text after `Kernel panic - not syncing: `
+    /// (`Out of memory: system-wide panic_on_oom is enabled`, `System is deadlocked on memory`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panic: Option<String>,
     /// Why systemd-oomd acted.
     pub oomd_trigger: Option<OomdTrigger>,
     /// systemd's messages about the unit the victim belonged to.
@@ -510,6 +514,7 @@ impl Incident {
             kills: Vec::new(),
             unmatched_reaps: Vec::new(),
             no_killable_processes: false,
+            panic: None,
             oomd_trigger: None,
             notices: Vec::new(),
             witnesses: Vec::new(),

@@ -96,9 +96,10 @@ impl Open {
         }
     }
 
-    /// The kernel chose (or killed) its victim: later body lines belong to something else.
+    /// The kernel chose (or killed) its victim, or panicked: later body lines belong to
+    /// something else (after a panic, its own stack dump).
     fn done(&self) -> bool {
-        self.killed || self.inc.selection.is_some()
+        self.killed || self.inc.selection.is_some() || self.inc.panic.is_some()
     }
 
     /// A line of this report was read at `line`.
@@ -554,6 +555,25 @@ impl KernelAssembler {
                 o.confirmed = true;
                 o.attach(line);
             }
+            KernelLine::Panic(p) => {
+                let o = self.section_start(line, env, hold, |o| o.inc.panic.is_some());
+                o.inc.panic = Some(p.reason.to_string());
+                o.inc.no_killable_processes |= p.no_killable;
+                o.global_oom |= p.global;
+                o.confirmed = true;
+                o.attach(line);
+            }
+            KernelLine::OomReason { memcg } => {
+                let o = self.section_start(line, env, hold, |_| false);
+                if memcg {
+                    o.memcg_oom = true;
+                } else {
+                    o.global_oom = true;
+                }
+                o.truncated = true;
+                o.confirmed = true;
+                o.attach(line);
+            }
             KernelLine::SysrqOom => {}
             KernelLine::Elision => {
                 if let Some(o) = self.open.as_mut() {
@@ -732,6 +752,12 @@ impl KernelAssembler {
             }
         }
         hold.push_back(o.inc);
+    }
+
+    /// The numeric columns (pid included) of the open report's task-table header.
+    pub fn table_columns(&self) -> Option<usize> {
+        let t = self.open.as_ref()?.inc.task_table.as_ref()?;
+        (!t.columns.is_empty()).then(|| t.columns.iter().filter(|c| *c != "name").count())
     }
 
     /// The first line of the open incident, if one is open.

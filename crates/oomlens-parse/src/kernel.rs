@@ -134,6 +134,16 @@ pub enum KernelLine<'a> {
     OomGroup(&'a str),
     /// `Out of memory and no killable processes...`.
     NoKillable,
+    /// `Kernel panic - not syncing: <reason>` for an OOM (mm/oom_kill.c): `Out of memory and
+    /// no killable processes...` (before 4.x's pr_warn), `System is deadlocked on memory`, or
+    /// check_panic_on_oom's `Out of memory: system-wide|compulsory panic_on_oom is enabled`.
+    Panic(OomPanic<'a>),
+    /// A kill or selection line cut before its pid (`Memory cgroup out of memory: Kil`):
+    /// only which OOM path printed it is known.
+    OomReason {
+        /// `Memory cgroup out of memory` (true) or the global `Out of memory:` (false).
+        memcg: bool,
+    },
     /// `SysRq : Manual OOM execution`.
     SysrqOom,
     /// A warning that dumps memory without being an OOM report: `<comm>: page allocation
@@ -143,6 +153,19 @@ pub enum KernelLine<'a> {
     Elision,
     /// Anything else.
     Other,
+}
+
+/// What an OOM panic says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OomPanic<'a> {
+    /// The text after `Kernel panic - not syncing: `, without trailing dots or spaces.
+    pub reason: &'a str,
+    /// The kernel found nothing to kill (`no killable processes`, `deadlocked on memory`).
+    pub no_killable: bool,
+    /// Only the global path panics this way: `system-wide panic_on_oom` (printed only for
+    /// CONSTRAINT_NONE), and the no-killable panics (never for memcg OOMs). `compulsory`
+    /// (panic_on_oom=2) panics for memcg OOMs too, so it says nothing about the domain.
+    pub global: bool,
 }
 
 /// The fields of an `oom-kill:` summary line (4.19+).
@@ -271,6 +294,12 @@ pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
     }
     if t.starts_with("Out of memory and no killable processes") {
         return KernelLine::NoKillable;
+    }
+    if let Some(p) = oom_panic(t) {
+        return KernelLine::Panic(p);
+    }
+    if let Some(l) = oom_reason(t) {
+        return l;
     }
     if t.starts_with("SysRq : Manual OOM execution") || t.starts_with("sysrq: Manual OOM execution")
     {
@@ -695,6 +724,39 @@ fn killed(t: &str) -> Option<KilledLine<'_>> {
     }
     k.adj = field(tail, "oom_score_adj:").and_then(num);
     Some(k)
+}
+
+/// `Kernel panic - not syncing: …` when the panic is the OOM killer's (mm/oom_kill.c:
+/// out_of_memory and check_panic_on_oom); other panics are not OOM reports.
+fn oom_panic(t: &str) -> Option<OomPanic<'_>> {
+    let reason = t
+        .strip_prefix("Kernel panic - not syncing: ")?
+        .trim_end_matches(['.', ' ']);
+    let no_killable = reason.starts_with("Out of memory and no killable processes")
+        || reason.starts_with("System is deadlocked on memory");
+    let (global, on_oom) = match reason.strip_prefix("Out of memory: ") {
+        Some(r) if r.starts_with("system-wide panic_on_oom") => (true, true),
+        Some(r) if r.starts_with("compulsory panic_on_oom") => (false, true),
+        _ => (no_killable, false),
+    };
+    (no_killable || on_oom).then_some(OomPanic {
+        reason,
+        no_killable,
+        global,
+    })
+}
+
+/// A line that starts like a kill or selection line but was cut before its pid (a
+/// terminal's width, a truncated paste): `Memory cgroup out of memory: Kil`. The kill and
+/// selection recognizers ran first, so a whole line never gets here.
+fn oom_reason(t: &str) -> Option<KernelLine<'_>> {
+    if t.starts_with("Memory cgroup out of memory") {
+        return Some(KernelLine::OomReason { memcg: true });
+    }
+    // Only a cut `Kill process …`/`Killed process …`: `Out of memory: <other>` is not known.
+    let r = t.strip_prefix("Out of memory: ")?;
+    (r.starts_with("Kill") || "Kill".starts_with(r))
+        .then_some(KernelLine::OomReason { memcg: false })
 }
 
 fn reaped(rest: &str) -> Option<KernelLine<'_>> {

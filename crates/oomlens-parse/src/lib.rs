@@ -20,8 +20,10 @@ pub mod envelope;
 pub mod kernel;
 mod month;
 pub mod records;
+mod podstatus;
 mod scan;
 mod userspace;
+mod wrap;
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -70,6 +72,8 @@ pub struct Parser {
     hints: Hints,
     /// The multi-line record form the input was flattened from (see [`records`]).
     records: Option<records::Records>,
+    /// A kernel message that may continue on the next line (see wrap.rs), with its line.
+    pending: Option<(u64, envelope::Envelope, Vec<String>)>,
 }
 
 impl Parser {
@@ -87,6 +91,7 @@ impl Parser {
             form: Form::Bare,
             hints: Hints::default(),
             records: None,
+            pending: None,
         }
     }
 
@@ -102,12 +107,13 @@ impl Parser {
 
     /// True while a report is open: the caller must then feed every line.
     pub fn wants_every_line(&self) -> bool {
-        self.kernel.is_open() || self.user.wants_every_line(self.line)
+        self.pending.is_some() || self.kernel.is_open() || self.user.wants_every_line(self.line)
     }
 
     /// Count `n` lines that were skipped without being fed (they held no trigger).
     pub fn skip_lines(&mut self, n: u64) {
         if n > 0 {
+            self.flush_pending();
             self.line += n;
             self.decoder.reset();
             self.release(false);
@@ -126,27 +132,68 @@ impl Parser {
         }
         self.hints.journal |= env.hints.journal;
         self.hints.syslog |= env.hints.syslog;
-        for msg in &d.messages {
+        let messages = &d.messages;
+        // A line wrapped by a terminal or mail client: its rest has no prefix of its own.
+        if let Some((line, penv, mut pmsgs)) = self.pending.take() {
+            let own_prefix = env.form != Form::Bare && !d.continuation;
+            let cols = self.kernel.table_columns();
+            let joined = match (pmsgs.last(), messages.as_slice()) {
+                (Some(p), [f]) if !own_prefix => wrap::rejoin(p, f, cols),
+                _ => None,
+            };
+            if let Some(j) = joined {
+                *pmsgs.last_mut().expect("matched above") = j;
+                // The joined line may still be cut: it can wait for one more.
+                if pmsgs.last().is_some_and(|m| wrap::incomplete(m)) {
+                    self.pending = Some((line, penv, pmsgs));
+                } else {
+                    self.dispatch(line, &penv, &pmsgs);
+                    self.release(false);
+                }
+                return;
+            }
+            self.dispatch(line, &penv, &pmsgs);
+        }
+        if (env.kernel || env.anonymous) && messages.last().is_some_and(|m| wrap::incomplete(m)) {
+            let owned = messages.iter().map(|m| m.to_string()).collect();
+            self.pending = Some((self.line, env, owned));
+            return;
+        }
+        self.dispatch(self.line, &env, messages);
+        self.release(false);
+    }
+
+    fn dispatch<S: AsRef<str>>(&mut self, line: u64, env: &envelope::Envelope, messages: &[S]) {
+        for msg in messages.iter().map(AsRef::as_ref) {
             if env.kernel || env.anonymous {
-                self.kernel.push(self.line, &env, msg, &mut self.hold);
+                self.kernel.push(line, env, msg, &mut self.hold);
             }
             if !env.kernel || env.anonymous {
                 self.user
-                    .push(self.line, &env, msg, &mut self.kernel, &mut self.hold);
+                    .push(line, env, msg, &mut self.kernel, &mut self.hold);
             }
         }
-        self.release(false);
+    }
+
+    /// Process a held line as it is.
+    fn flush_pending(&mut self) {
+        if let Some((line, env, msgs)) = self.pending.take() {
+            self.dispatch(line, &env, &msgs);
+        }
     }
 
     /// The input paused (live logs): close a report that has killed and release all.
     pub fn idle(&mut self) {
+        self.flush_pending();
         self.kernel.close_if_killed(&mut self.hold);
         self.release(true);
     }
 
     /// End of input: close everything.
     pub fn finish(&mut self) {
+        self.flush_pending();
         self.kernel.close(&mut self.hold);
+        self.user.finish(&mut self.hold);
         self.release(true);
     }
 

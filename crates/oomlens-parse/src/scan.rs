@@ -27,7 +27,8 @@ const TRIGGERS: &[&str] = &[
     "Killed process",
     "Kill process",
     "killed as a result of limit",
-    "Memory cgroup",
+    // `Memory cgroup …` (kernel) and systemd-oomd's debug `Memory pressure for …`.
+    "Memory ",
     "total_vm",
     ": usage ",
     "Out of memory",
@@ -40,7 +41,6 @@ const TRIGGERS: &[&str] = &[
     "r killing due",
     "oomd attempting",
     "(es) in this unit",
-    "by the OOM killer",
     "=9/KILL",
     "counter is at",
     // earlyoom
@@ -49,11 +49,14 @@ const TRIGGERS: &[&str] = &[
     "kill failed",
     "exited after",
     "escalating",
-    // kubelet, kubectl and containerd
-    "OOMKilled",
-    "System OOM",
-    "TaskOOM",
+    // kubelet, kubectl and containerd; `OOM` also finds `OOMKilled`, `System OOM`, `TaskOOM`
+    // and systemd's `by the OOM killer`.
+    "OOM",
     "Evicted",
+    // `kubectl get pod -o yaml`: its `metadata:` is far above the status that has the
+    // trigger (JSON needs none: its lines are indented under a `{` at column 0, and the
+    // search backs up to it).
+    "metadata:",
     "Exit Code:",
     "exitCode",
     "Name:",

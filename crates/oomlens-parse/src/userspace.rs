@@ -24,20 +24,53 @@
 use std::collections::VecDeque;
 
 use oomlens_model::{
-    Completeness, Incident, Kill, KillEvidence, Kind, Notice, NoticeKind, OomdTrigger, Witness,
+    Completeness, Incident, Kill, KillEvidence, Kind, LogTime, Notice, NoticeKind, OomdTrigger,
+    Witness,
 };
 
 use crate::assemble::KernelAssembler;
 use crate::envelope::Envelope;
+use crate::podstatus::{PodDoc, PodStatus};
 
 /// Lines within which a kubelet container status gathers its exit code, container and pod.
 const KUBE_WINDOW: u64 = 24;
 
+/// Lines within which systemd-oomd's `attempting to kill` lines, PID 1's notices and the
+/// summary line (`Killed`, `Marked`, `Failed to kill any`) of one action arrive.
+const OOMD_WINDOW: u64 = 64;
+
+/// One systemd-oomd action being read: the processes it named, and PID 1's notices that
+/// arrived before its summary line.
+#[derive(Debug)]
+struct OomdPending {
+    pids: Vec<u32>,
+    notices: Vec<Notice>,
+    first_line: u64,
+    last_line: u64,
+    time: LogTime,
+    host: Option<String>,
+}
+
+impl OomdPending {
+    fn new(line: u64, env: &Envelope) -> OomdPending {
+        OomdPending {
+            pids: Vec::new(),
+            notices: Vec::new(),
+            first_line: line,
+            last_line: line,
+            time: env.time.clone(),
+            host: env.host.clone(),
+        }
+    }
+}
+
 /// State of the userspace recognizers.
 #[derive(Debug, Default)]
 pub struct UserAssembler {
-    /// Pids from `oomd attempting to kill <pid>` waiting for their `Marked … for killing` line.
-    oomd_attempts: Vec<u32>,
+    /// Processes from `oomd attempting to kill <pid>` waiting for their summary line.
+    oomd: Option<OomdPending>,
+    /// The last debug `Memory pressure for …` line of systemd-oomd and its line.
+    oomd_trigger: Option<(OomdTrigger, u64)>,
     /// Last `Name:` of a `kubectl describe pod` and its line.
     describe_pod: Option<(String, u64)>,
     /// The container name seen in a describe's `Containers:` block and its line.
@@ -48,6 +81,8 @@ pub struct UserAssembler {
     in_containers: bool,
     /// The last exit code seen (describe `Exit Code:` or yaml `exitCode:`) and its line.
     exit_code: Option<(i32, u64)>,
+    /// A `kubectl get pod -o yaml|json` document being read.
+    pod: PodDoc,
 }
 
 impl UserAssembler {
@@ -56,6 +91,9 @@ impl UserAssembler {
         self.describe_pod
             .as_ref()
             .is_some_and(|(_, l)| line < l + 200)
+            // `Failed to kill any cgroup…` holds no trigger.
+            || self.oomd.as_ref().is_some_and(|p| line <= p.last_line + OOMD_WINDOW)
+            || self.pod.is_open()
     }
 
     /// Feed one message that is not the kernel's.
@@ -71,13 +109,31 @@ impl UserAssembler {
         if t.is_empty() {
             return;
         }
+        if self
+            .oomd
+            .as_ref()
+            .is_some_and(|p| line > p.last_line + OOMD_WINDOW)
+        {
+            self.flush_oomd(hold);
+        }
         let ident = env.ident.as_deref();
         if ident.is_none_or(|i| i.starts_with("systemd-oomd")) && self.oomd(line, env, t, hold) {
             return;
         }
         if ident.is_none_or(|i| i == "systemd" || i.starts_with("systemd[")) {
             if let Some(n) = notice(line, env, t) {
-                link_notice(n, kernel, hold);
+                // PID 1 reports systemd-oomd's kills between its `attempting to kill` lines and
+                // its summary line: keep them for that incident unless they name another.
+                match self.oomd.as_mut() {
+                    Some(p)
+                        if n.kind != NoticeKind::ScheduledRestart
+                            && !notice_has_target(&n, kernel, hold) =>
+                    {
+                        p.last_line = line;
+                        p.notices.push(n);
+                    }
+                    _ => link_notice(n, kernel, hold),
+                }
                 return;
             }
         }
@@ -90,73 +146,111 @@ impl UserAssembler {
     }
 
     fn oomd(&mut self, line: u64, env: &Envelope, t: &str, hold: &mut VecDeque<Incident>) -> bool {
-        if let Some(rest) = t.strip_prefix("oomd attempting to kill ") {
-            if let Some(pid) = rest.split(' ').next().and_then(|p| p.parse().ok()) {
-                if self.oomd_attempts.len() < 64 {
-                    self.oomd_attempts.push(pid);
-                }
+        if let Some(pid) = oomd_attempt(t) {
+            let p = self.oomd.get_or_insert_with(|| OomdPending::new(line, env));
+            if !p.pids.contains(&pid) && p.pids.len() < 64 {
+                p.pids.push(pid);
+            }
+            p.last_line = line;
+            return true;
+        }
+        if let Some(trig) = oomd_pressure(t) {
+            // Debug level: the pressure that made systemd-oomd act, before its kills.
+            self.oomd_trigger = Some((trig, line));
+            return true;
+        }
+        if let Some((trig, outcome)) = oomd_failed(t) {
+            // Printed when no cgroup was killed whole, though `attempting to kill` lines
+            // may show processes that died (systemd PR #22032): those are kills.
+            if let Some(mut p) = self.oomd.take() {
+                p.last_line = line;
+                self.push_oomd(p, trig, None, Some(outcome), hold);
             }
             return true;
         }
-        let (killed, rest) = if let Some(r) = t.strip_prefix("Killed ") {
-            match r.split_once(" due to ") {
-                Some(x) => x,
-                None => return false,
-            }
-        } else if let Some(r) = t.strip_prefix("Marked ") {
-            match r.split_once(" for killing due to ") {
-                Some(x) => x,
-                None => return false,
-            }
-        } else {
+        let Some((killed, trig)) = oomd_killed(t) else {
             return false;
         };
-        if !killed.starts_with('/') {
-            return false;
+        let p = self
+            .oomd
+            .take()
+            .unwrap_or_else(|| OomdPending::new(line, env));
+        self.push_oomd(p, trig, Some(killed), None, hold);
+        if let Some(inc) = hold.back_mut() {
+            inc.source.last_line = line;
         }
-        let mut trig = OomdTrigger::default();
-        if let Some(r) = rest.strip_prefix("memory pressure for ") {
-            // `<cg> being 51.07% > 50.00% for > 20s with reclaim activity`
-            trig.reason = "pressure".into();
-            if let Some((cg, r)) = r.split_once(" being ") {
-                trig.monitored_cgroup = Some(cg.to_string());
-                let mut it = r.split(' ');
-                trig.value = it.next().map(str::to_string);
-                let _gt = it.next();
-                trig.limit = it.next().map(str::to_string);
-                if let Some((_, d)) = r.split_once(" for > ") {
-                    trig.duration = d.split(' ').next().map(str::to_string);
-                }
-            }
-        } else if rest.contains("swap used") {
-            trig.reason = "swap".into();
-            trig.value = rest
-                .split_once("swap used ")
-                .map(|(_, v)| v.split(" being").next().unwrap_or(v).to_string());
-            trig.limit = rest
-                .rsplit_once("being more than ")
-                .map(|(_, l)| l.trim_end_matches('.').to_string());
-        } else {
-            trig.reason = rest.to_string();
-        }
-        let mut inc = Incident::new(line, env.time.clone());
+        true
+    }
+
+    /// The incident of one systemd-oomd action: one kill per process it named (each once),
+    /// or one for the killed cgroup when debug logging did not name them.
+    fn push_oomd(
+        &mut self,
+        p: OomdPending,
+        trig: OomdTrigger,
+        killed: Option<&str>,
+        outcome: Option<&str>,
+        hold: &mut VecDeque<Incident>,
+    ) {
+        let mut inc = Incident::new(p.first_line, p.time.clone());
         inc.kind = Some(Kind::SystemdOomd);
         inc.completeness = Completeness::Full;
-        inc.host = env.host.clone();
+        inc.host = p.host.clone();
+        // The debug `Memory pressure for …` line has the numbers a failure line lacks.
+        let trig = match self.oomd_trigger.take() {
+            Some((t, l))
+                if l + OOMD_WINDOW >= p.first_line
+                    && trig.value.is_none()
+                    && t.monitored_cgroup == trig.monitored_cgroup =>
+            {
+                t
+            }
+            _ => trig,
+        };
         inc.oom_memcg = trig.monitored_cgroup.clone();
-        inc.task_memcg = Some(killed.to_string());
-        inc.kills.push(Kill {
-            evidence: Some(KillEvidence::SystemdOomd),
-            pid: self.oomd_attempts.first().copied(),
-            cgroup: Some(killed.to_string()),
-            time: env.time.clone(),
-            line,
-            ..Kill::default()
-        });
-        self.oomd_attempts.clear();
+        inc.task_memcg = killed.map(str::to_string);
+        let pids: Vec<Option<u32>> = if p.pids.is_empty() {
+            vec![None]
+        } else {
+            p.pids.iter().copied().map(Some).collect()
+        };
+        for pid in pids {
+            inc.kills.push(Kill {
+                evidence: Some(KillEvidence::SystemdOomd),
+                pid,
+                cgroup: killed.map(str::to_string),
+                outcome: outcome.map(str::to_string),
+                time: p.time.clone(),
+                line: p.first_line,
+                ..Kill::default()
+            });
+        }
+        inc.source.last_line = p.last_line;
+        for n in p.notices {
+            inc.source.last_line = inc.source.last_line.max(n.line);
+            inc.notices.push(n);
+        }
         inc.oomd_trigger = Some(trig);
         hold.push_back(inc);
-        true
+    }
+
+    /// `attempting to kill` lines that no summary line followed: still systemd-oomd's kills.
+    fn flush_oomd(&mut self, hold: &mut VecDeque<Incident>) {
+        if let Some(p) = self.oomd.take() {
+            let trig = OomdTrigger {
+                reason: "unknown".into(),
+                ..OomdTrigger::default()
+            };
+            self.push_oomd(p, trig, None, None, hold);
+        }
+    }
+
+    /// End of input: pending systemd-oomd kills become an incident.
+    pub fn finish(&mut self, hold: &mut VecDeque<Incident>) {
+        self.flush_oomd(hold);
+        if let Some(s) = self.pod.finish() {
+            evicted_pod(s, hold);
+        }
     }
 
     fn earlyoom(
@@ -222,6 +316,9 @@ impl UserAssembler {
         hold: &mut VecDeque<Incident>,
     ) {
         let t = raw.trim();
+        if let Some(s) = self.pod.push(line, raw) {
+            evicted_pod(s, hold);
+        }
         // kubectl describe pod: `Name:  pod` at column 0, then under `Containers:` each
         // container as a two-space-indented `name:` line.
         if let Some(v) = raw.strip_prefix("Name:") {
@@ -449,6 +546,67 @@ impl UserAssembler {
     }
 }
 
+/// A pod evicted for memory (`status.reason: Evicted` and a `status.message` about memory;
+/// evictions for ephemeral-storage, disk or pids are no memory kills): one kill per container
+/// the message names, with the usage it gives, else one for the pod (naming its container
+/// when it had only one).
+fn evicted_pod(s: PodStatus, hold: &mut VecDeque<Incident>) {
+    let Some(msg) = s.message.as_deref() else {
+        return;
+    };
+    if s.reason.as_deref() != Some("Evicted")
+        || !(msg.contains("low on resource: memory") || msg.contains("MemoryPressure"))
+    {
+        return;
+    }
+    let mut named: Vec<(Option<String>, Option<u64>)> = eviction_containers(msg)
+        .into_iter()
+        .map(|(c, q)| (Some(c.to_string()), q))
+        .collect();
+    if named.is_empty() {
+        let only = match s.containers.as_slice() {
+            [c] => c.name.clone(),
+            _ => None,
+        };
+        named.push((only, None));
+    }
+    let mut inc = Incident::new(s.lines.0, LogTime::default());
+    inc.kind = Some(Kind::Kubelet);
+    inc.completeness = Completeness::Full;
+    inc.source.last_line = s.lines.1;
+    for (container, rss_kb) in named {
+        let status = s.containers.iter().find(|c| c.name == container);
+        inc.kills.push(Kill {
+            evidence: Some(KillEvidence::Kubelet),
+            comm: container.clone().or_else(|| s.name.clone()),
+            pod: s.name.clone(),
+            container,
+            rss_kb,
+            exit_code: status.and_then(|c| c.exit_code),
+            reason: Some("Evicted".into()),
+            line: s.lines.0,
+            ..Kill::default()
+        });
+    }
+    hold.push_back(inc);
+}
+
+/// Every `Container <name> was using <quantity>` of an eviction message
+/// (pkg/kubelet/eviction/helpers.go containerMessageFmt, both wordings).
+fn eviction_containers(msg: &str) -> Vec<(&str, Option<u64>)> {
+    msg.split("Container ")
+        .skip(1)
+        .filter_map(|part| {
+            let (name, rest) = part.split_once(" was using ")?;
+            let q = rest
+                .split([',', ' '])
+                .next()
+                .and_then(parse_kube_quantity_kib);
+            (!name.contains(' ')).then_some((name, q))
+        })
+        .collect()
+}
+
 /// Kubernetes quantities in KiB: `5053216Ki`, `512Mi`, `1Gi`, `1e6`, `100M`.
 fn parse_kube_quantity_kib(q: &str) -> Option<u64> {
     // Plain and e-notation numbers are bytes.
@@ -588,6 +746,95 @@ fn stats(k: &mut Kill, tail: &str) {
     }
 }
 
+/// `oomd attempting to kill <pid> with <SIG>` (src/oom/oomd-util.c log_kill, LOG_DEBUG;
+/// signal_to_string() gives `KILL`, not `SIGKILL`).
+fn oomd_attempt(t: &str) -> Option<u32> {
+    let rest = t.strip_prefix("oomd attempting to kill ")?;
+    rest.split(' ').next()?.parse().ok()
+}
+
+/// systemd-oomd's debug `Memory pressure for <cg> is <v>% > <l>% for > <t> with reclaim
+/// activity` (src/oom/oomd-manager.c).
+fn oomd_pressure(t: &str) -> Option<OomdTrigger> {
+    let r = t.strip_prefix("Memory pressure for ")?;
+    let (cg, r) = r.split_once(" is ")?;
+    let mut it = r.split(' ');
+    let value = it.next()?.to_string();
+    let _gt = it.next();
+    let limit = it.next()?.to_string();
+    let duration = r
+        .split_once(" for > ")
+        .and_then(|(_, d)| d.split(' ').next())
+        .map(str::to_string);
+    Some(OomdTrigger {
+        reason: "pressure".into(),
+        monitored_cgroup: Some(cg.to_string()),
+        value: Some(value),
+        limit: Some(limit),
+        duration,
+    })
+}
+
+/// `Failed to kill any cgroup(s) under <cg> based on pressure: <err>` (v247–v250 spelling),
+/// `Failed to kill any cgroups under <cg> based on pressure: <err>`, `Failed to kill any
+/// cgroups based on swap: <err>` (src/oom/oomd-manager.c): the trigger and the line itself.
+fn oomd_failed(t: &str) -> Option<(OomdTrigger, &str)> {
+    let r = t
+        .strip_prefix("Failed to kill any cgroup(s) ")
+        .or_else(|| t.strip_prefix("Failed to kill any cgroups "))?;
+    let mut trig = OomdTrigger::default();
+    if let Some(r) = r.strip_prefix("under ") {
+        let (cg, _) = r.split_once(" based on pressure")?;
+        trig.reason = "pressure".into();
+        trig.monitored_cgroup = Some(cg.to_string());
+    } else if r.starts_with("based on swap") {
+        trig.reason = "swap".into();
+    } else {
+        return None;
+    }
+    Some((trig, t))
+}
+
+/// `Killed <cg> due to …` (v247–v259) or `Marked <cg> for killing due to …` (v260+): the
+/// killed cgroup and why.
+fn oomd_killed(t: &str) -> Option<(&str, OomdTrigger)> {
+    let (killed, rest) = if let Some(r) = t.strip_prefix("Killed ") {
+        r.split_once(" due to ")?
+    } else {
+        t.strip_prefix("Marked ")?
+            .split_once(" for killing due to ")?
+    };
+    if !killed.starts_with('/') {
+        return None;
+    }
+    let mut trig = OomdTrigger::default();
+    if let Some(r) = rest.strip_prefix("memory pressure for ") {
+        // `<cg> being 51.07% > 50.00% for > 20s with reclaim activity`
+        trig.reason = "pressure".into();
+        if let Some((cg, r)) = r.split_once(" being ") {
+            trig.monitored_cgroup = Some(cg.to_string());
+            let mut it = r.split(' ');
+            trig.value = it.next().map(str::to_string);
+            let _gt = it.next();
+            trig.limit = it.next().map(str::to_string);
+            if let Some((_, d)) = r.split_once(" for > ") {
+                trig.duration = d.split(' ').next().map(str::to_string);
+            }
+        }
+    } else if rest.contains("swap used") {
+        trig.reason = "swap".into();
+        trig.value = rest
+            .split_once("swap used ")
+            .map(|(_, v)| v.split(" being").next().unwrap_or(v).to_string());
+        trig.limit = rest
+            .rsplit_once("being more than ")
+            .map(|(_, l)| l.trim_end_matches('.').to_string());
+    } else {
+        trig.reason = rest.to_string();
+    }
+    Some((killed, trig))
+}
+
 /// A systemd unit notice.
 fn notice(line: u64, env: &Envelope, t: &str) -> Option<Notice> {
     // journalctl may put a documentation link glyph before the unit: `[🡕] foo.service: …`.
@@ -660,22 +907,32 @@ fn cgroup_unit(path: &str) -> &str {
 
 /// Attach a notice to the incident it speaks of (open kernel incident, then held ones,
 /// newest first); a kill notice with no incident becomes a `systemd-notice` incident.
-fn link_notice(n: Notice, kernel: &mut KernelAssembler, hold: &mut VecDeque<Incident>) {
-    // A slice's notice counts the kills of every cgroup below it (its memory.events is
-    // hierarchical): it belongs to a kill anywhere under the slice.
+/// True when the incident's cgroups name the notice's unit (or lie under its slice: a
+/// slice's notice counts the kills of every cgroup below it, its memory.events being
+/// hierarchical).
+fn notice_matches(n: &Notice, inc: &Incident) -> bool {
     let slice = n.unit.ends_with(".slice");
     let under = |cg: &str| slice && cg.split('/').any(|c| c == n.unit);
-    let matches = |inc: &Incident| {
-        [&inc.task_memcg, &inc.oom_memcg]
-            .into_iter()
-            .flatten()
-            .any(|cg| cgroup_unit(cg) == n.unit || under(cg))
-            || inc.kills.iter().any(|k| {
-                k.cgroup
-                    .as_deref()
-                    .is_some_and(|c| cgroup_unit(c) == n.unit || under(c))
-            })
-    };
+    [&inc.task_memcg, &inc.oom_memcg]
+        .into_iter()
+        .flatten()
+        .any(|cg| cgroup_unit(cg) == n.unit || under(cg))
+        || inc.kills.iter().any(|k| {
+            k.cgroup
+                .as_deref()
+                .is_some_and(|c| cgroup_unit(c) == n.unit || under(c))
+        })
+}
+
+/// True when an open or held incident is the notice's.
+fn notice_has_target(n: &Notice, kernel: &mut KernelAssembler, hold: &VecDeque<Incident>) -> bool {
+    kernel.open_incident().is_some_and(|i| notice_matches(n, i))
+        || hold.iter().any(|i| notice_matches(n, i))
+}
+
+fn link_notice(n: Notice, kernel: &mut KernelAssembler, hold: &mut VecDeque<Incident>) {
+    let slice = n.unit.ends_with(".slice");
+    let matches = |inc: &Incident| notice_matches(&n, inc);
     if let Some(inc) = kernel.open_incident().filter(|i| matches(i)) {
         inc.notices.push(n);
         return;
@@ -911,6 +1168,26 @@ mod tests {
         let k = earlyoom_kill("Killing process 1234 firefox").unwrap();
         assert_eq!(k.comm.as_deref(), Some("firefox"));
         assert!(earlyoom_kill("Killing process 2234090 (zsh) with signal SIGKILL.").is_none());
+    }
+
+    #[test]
+    fn oomd_debug_and_failure_wordings() {
+        // systemd PR #22032's journal (tests/data/reported/SOURCES.md).
+        assert_eq!(
+            oomd_attempt("oomd attempting to kill 113 with KILL"),
+            Some(113)
+        );
+        let (t, line) = oomd_failed("Failed to kill any cgroup(s) under /user.slice/a.slice based on pressure: No such device").unwrap();
+        assert_eq!(
+            (t.reason.as_str(), t.monitored_cgroup.as_deref()),
+            ("pressure", Some("/user.slice/a.slice"))
+        );
+        assert!(line.ends_with("No such device"));
+        // systemd issue #31573's title (v255): the swap wording.
+        let (t, _) =
+            oomd_failed("Failed to kill any cgroups based on swap: Invalid argument").unwrap();
+        assert_eq!((t.reason.as_str(), t.monitored_cgroup), ("swap", None));
+        assert!(oomd_failed("Failed to kill any process").is_none());
     }
 
     #[test]

@@ -95,6 +95,8 @@ struct WireIncident<'a> {
     oom_group: Option<&'a str>,
     unmatched_reaps: &'a [Reap],
     no_killable_processes: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    panic: Option<&'a str>,
     oomd_trigger: Option<&'a OomdTrigger>,
     notices: &'a [Notice],
     witnesses: &'a [Witness],
@@ -184,6 +186,7 @@ fn wire(inc: &Incident) -> WireIncident<'_> {
         oom_group: inc.oom_group.as_deref(),
         unmatched_reaps: &inc.unmatched_reaps,
         no_killable_processes: inc.no_killable_processes,
+        panic: inc.panic.as_deref(),
         oomd_trigger: inc.oomd_trigger.as_ref(),
         notices: &inc.notices,
         witnesses: &inc.witnesses,
