@@ -819,7 +819,15 @@ fn kind_of(o: &Open) -> Option<Kind> {
         && inc
             .oom_path
             .iter()
-            .any(|f| f == "__alloc_pages_may_oom" || f == "moom_callback")
+            // The page allocator's slow path calls out_of_memory() only for an allocation
+            // the machine (or its cpuset or mempolicy) cannot satisfy; memcg charges never
+            // run through it (mm/page_alloc.c __alloc_pages_may_oom, inlined on some builds).
+            .any(|f| {
+                matches!(
+                    f.split('.').next(),
+                    Some("__alloc_pages_may_oom" | "__alloc_pages_slowpath" | "moom_callback")
+                )
+            })
     {
         return Some(Kind::Global);
     }

@@ -138,6 +138,14 @@ pub enum Form {
     /// `Tue 2023-11-14 22:13:20 UTC host ident[pid]: message` (journalctl -o short-full and
     /// -o with-unit).
     ShortFull,
+    /// `dmesg -r`: the record's syslog priority before the stamp, `<4>[    0.189015] message`.
+    DmesgRaw,
+    /// A console log that stamps each line with the host's clock before the kernel's own
+    /// stamp: `[2025-06-04 17:51:20] [   21.719618] message` (Qubes' guest console logs).
+    Console,
+    /// A guest's kernel lines in VMware's `vmware.log`:
+    /// `2023-12-04T10:49:30.125Z In(05) vcpu-5 - Guest: <6>[39290745.072507] message`.
+    VmwareGuest,
 }
 
 /// Hints in a line that tell journalctl's short form from a syslog daemon's file.
@@ -310,14 +318,20 @@ impl Decoder {
             }
         }
         if auto || matches!(f, Format::Dmesg | Format::DmesgT | Format::Journal) {
-            // `dmesg -x` facility and level.
-            let rest = strip_level_prefix(line).unwrap_or(line);
+            // `dmesg -x` facility and level, or `dmesg -r`'s raw priority.
+            let raw = strip_raw_priority(line);
+            let rest = raw.unwrap_or_else(|| strip_level_prefix(line).unwrap_or(line));
             let leveled = rest.len() != line.len();
             if rest.starts_with('[') {
                 if let Some(mut d) = decode_dmesg(rest, &self.clock) {
-                    if leveled {
+                    if raw.is_some() {
+                        d.envelope.form = Form::DmesgRaw;
+                    } else if leveled {
                         d.envelope.form = Form::DmesgX;
                     }
+                    return (d, false);
+                }
+                if let Some(d) = decode_stamped_console(rest, &self.clock) {
                     return (d, false);
                 }
                 if let Some(mut d) = decode_dmesg_t(rest, &self.clock) {
@@ -346,13 +360,14 @@ impl Decoder {
         } else {
             line
         };
-        // `ident[pid]: message` without a stamp (journalctl -o cat with identifiers, pastes).
-        if let Some((ident, Some(pid), msg)) =
-            split_ident(line).filter(|(i, _, _)| i.starts_with(|c: char| c.is_ascii_alphabetic()))
-        {
+        // `ident[pid]: message` without a stamp (journalctl -o cat with identifiers, pastes),
+        // and `kernel: message` (the kernel has no pid: pastes that cut the stamp and host).
+        if let Some((ident, pid, msg)) = split_ident(line).filter(|(i, p, _)| {
+            i.starts_with(|c: char| c.is_ascii_alphabetic()) && (p.is_some() || *i == "kernel")
+        }) {
             let envelope = Envelope {
                 ident: Some(ident.to_string()),
-                pid: Some(pid),
+                pid,
                 kernel: ident == "kernel",
                 ..Envelope::default()
             };
@@ -556,6 +571,48 @@ fn strip_caller(s: &str) -> &str {
     } else {
         s
     }
+}
+
+/// `<4>[    0.189015] message` → `[    0.189015] message`: the syslog priority that `dmesg -r`
+/// prints, and consoles showing the level, before the stamp (util-linux dmesg.c, raw output).
+fn strip_raw_priority(line: &str) -> Option<&str> {
+    let inner = line.strip_prefix('<')?;
+    let end = inner.find('>')?;
+    if end == 0 || end > 3 || !inner[..end].bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = &inner[end + 1..];
+    rest.starts_with('[').then_some(rest)
+}
+
+/// `[2025-06-04 17:51:20] [   21.719618] message`: a console log (Qubes' guest consoles)
+/// that stamps each line with the host's clock before the guest kernel's own stamp.
+fn decode_stamped_console<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
+    let inner = line.strip_prefix('[')?;
+    let end = inner.find(']')?;
+    let (date, hms) = inner[..end].split_once(' ')?;
+    let mut ymd = date.split('-');
+    let (y, m, d) = (ymd.next()?, ymd.next()?, ymd.next()?);
+    if y.len() != 4 || ymd.next().is_some() {
+        return None;
+    }
+    let local = civil(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?, hms)?;
+    let mut decoded = decode_dmesg(inner[end + 1..].strip_prefix(' ')?, clock)?;
+    decoded.envelope.form = Form::Console;
+    decoded.envelope.time.local = Some(local);
+    Some(decoded)
+}
+
+/// The guest's own line in a `vmware.log` line after its stamp: `In(05) vcpu-5 - Guest: …`
+/// (level and its number, the thread, ` - `, then `Guest: ` before what the guest logged).
+fn vmware_guest(after: &str) -> Option<&str> {
+    let (level, rest) = after.split_once(' ')?;
+    let (name, num) = level.strip_suffix(')')?.split_once('(')?;
+    if name.is_empty() || num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (_thread, rest) = rest.split_once(" - ")?;
+    rest.strip_prefix("Guest: ")
 }
 
 fn decode_dmesg<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
@@ -865,6 +922,16 @@ fn decode_iso(line: &str) -> Option<Decoded<'_>> {
         }
     }
     let after = &line[sp + 1..];
+    if let Some(guest) = vmware_guest(after) {
+        let mut d = decode_dmesg(
+            strip_raw_priority(guest).unwrap_or(guest),
+            &Clock::default(),
+        )?;
+        d.envelope.form = Form::VmwareGuest;
+        d.envelope.time.local = time.local;
+        d.envelope.time.utc = time.utc;
+        return Some(d);
+    }
     let mut env = Envelope {
         form: Form::Iso,
         time,
@@ -1071,6 +1138,40 @@ mod tests {
         );
         let r = d.decode(line);
         (r.envelope, r.messages.join("|"))
+    }
+
+    /// Real lines of corpus files 206 (`dmesg -r`), 233 (Qubes console), 235 (vmware.log)
+    /// and 204 (`kernel:` pasted without stamp or host).
+    #[test]
+    fn raw_priority_console_vmware_and_bare_kernel_ident() {
+        let (e, m) = one("<4>[    0.189015] swapper/0 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0");
+        assert_eq!(e.form, Form::DmesgRaw);
+        assert!(e.kernel);
+        assert_eq!(e.time.monotonic_us, Some(189_015));
+        assert!(m.starts_with("swapper/0 invoked oom-killer:"), "{m}");
+
+        let (e, m) = one("[2025-06-04 17:51:20] [   21.719706] Out of memory: Killed process 886 (systemd) total-vm:29832kB");
+        assert_eq!(e.form, Form::Console);
+        assert!(e.kernel);
+        assert_eq!(e.time.monotonic_us, Some(21_719_706));
+        assert_eq!(e.time.local.as_deref(), Some("2025-06-04T17:51:20"));
+        assert!(m.starts_with("Out of memory: Killed process 886"), "{m}");
+
+        let (e, m) = one("2023-12-04T10:49:30.125Z In(05) vcpu-5 - Guest: <3>[39290745.072599] Killed process 2625 (node) total-vm:22355612kB");
+        assert_eq!(e.form, Form::VmwareGuest);
+        assert!(e.kernel);
+        assert_eq!(e.time.monotonic_us, Some(39_290_745_072_599));
+        assert_eq!(e.time.utc.as_deref(), Some("2023-12-04T10:49:30.125Z"));
+        assert!(m.starts_with("Killed process 2625 (node)"), "{m}");
+
+        let (e, m) = one("kernel: qemu-system-s39 invoked oom-killer: gfp_mask=0x40cc0(GFP_KERNEL|__GFP_COMP), order=3, oom_score_adj=0");
+        assert!(e.kernel);
+        assert_eq!(e.ident.as_deref(), Some("kernel"));
+        assert!(m.starts_with("qemu-system-s39 invoked"), "{m}");
+        // Any other word before a colon stays the message's own text.
+        let (e, m) = one("oom_reaper: reaped process 2625 (node), now anon-rss:0kB");
+        assert!(e.anonymous && !e.kernel);
+        assert!(m.starts_with("oom_reaper: reaped"), "{m}");
     }
 
     #[test]

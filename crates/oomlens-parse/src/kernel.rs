@@ -774,6 +774,8 @@ fn reaped(rest: &str) -> Option<KernelLine<'_>> {
 
 /// The names of call-trace frames that tell which OOM path ran.
 pub fn oom_path_frame(f: &str) -> bool {
+    // Compiler clones keep their function's name before the dot (`.constprop.146`, `.cold`).
+    let f = f.split('.').next().unwrap_or(f);
     matches!(
         f,
         "mem_cgroup_out_of_memory"

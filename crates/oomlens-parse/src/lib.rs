@@ -224,6 +224,9 @@ impl Parser {
             Form::JsonSeq => "journal-json-seq",
             Form::ShortUnix => "journal-short-unix",
             Form::ShortFull => "journal-short-full",
+            Form::DmesgRaw => "dmesg-raw",
+            Form::Console => "console",
+            Form::VmwareGuest => "vmware-guest",
             Form::TimePrefix => "prefixed",
             Form::Iso | Form::Short => match (self.hints.journal, self.hints.syslog) {
                 (true, false) => "journal-short",

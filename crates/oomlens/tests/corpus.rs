@@ -40,6 +40,9 @@ fn format_matches(manifest: &str, ours: &str) -> bool {
                 | "prefixed"
                 | "journal-json"
                 | "dmesg-iso"
+                | "dmesg-raw"
+                | "console"
+                | "vmware-guest"
                 // journalctl's other output modes (envelope.rs, records.rs)
                 | "journal-short-unix"
                 | "journal-short-full"
