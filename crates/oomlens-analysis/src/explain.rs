@@ -237,7 +237,14 @@ impl Explainer {
                 code: "oom-panic",
                 severity: Severity::Critical,
                 message: format!("the kernel panicked instead of killing a process (\"{p}\"): the whole machine went down"),
-                evidence: vec![],
+                evidence: vec![
+                    ev("processes killed in this OOM", inc.kills.len() as f64, "processes"),
+                    ev(
+                        "tasks listed",
+                        inc.task_table.as_ref().map_or(0, |t| t.rows.len()) as f64,
+                        "tasks",
+                    ),
+                ],
             });
         }
         if let Some(t) = &inc.oomd_trigger {

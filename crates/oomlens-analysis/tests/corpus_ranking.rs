@@ -14,6 +14,15 @@ fn corpus_dir() -> PathBuf {
         })
 }
 
+/// Reports in which the kernel's choice really differs from `oom_badness()` as released,
+/// each with the reason; any other disagreement fails the test.
+const KNOWN_DISAGREEMENTS: &[(&str, &str)] = &[(
+    "200-",
+    "linux-next-20200710 carried 'mm, oom: make the calculation of oom badness more \
+     accurate' (later dropped); this report, from its review thread, shows that formula \
+     choosing dbus-daemon at oom_score_adj -900 over a 26 GB task",
+)];
+
 #[test]
 fn ranking_agrees_with_the_kernel_or_says_why() {
     let mut files: Vec<_> = std::fs::read_dir(corpus_dir())
@@ -21,7 +30,7 @@ fn ranking_agrees_with_the_kernel_or_says_why() {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    let (mut ranked, mut agreed) = (0, 0);
+    let (mut ranked, mut agreed, mut known) = (0, 0, 0);
     for path in files
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
@@ -29,6 +38,12 @@ fn ranking_agrees_with_the_kernel_or_says_why() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         for inc in parse_bytes(&std::fs::read(path).unwrap(), Options::default()) {
             let Some(r) = ranking(&inc) else { continue };
+            if r.kernel_choice.is_none() {
+                // A panic, or a kill line lost to the paste: nothing to compare with.
+                assert!(!r.agrees, "{name}: agreement with no kernel choice");
+                assert!(r.disagreement.is_some(), "{name}: no choice not explained");
+                continue;
+            }
             ranked += 1;
             if r.agrees {
                 agreed += 1;
@@ -37,6 +52,12 @@ fn ranking_agrees_with_the_kernel_or_says_why() {
                     r.disagreement.is_some(),
                     "{name}: disagreement not explained"
                 );
+                assert!(
+                    KNOWN_DISAGREEMENTS.iter().any(|(p, _)| name.starts_with(p)),
+                    "{name}: the kernel's choice differs from the recomputed ranking: {:?}",
+                    r.disagreement
+                );
+                known += 1;
             }
             eprintln!(
                 "{name}: choice {:?} top {:?} agrees {} {}",
@@ -49,10 +70,16 @@ fn ranking_agrees_with_the_kernel_or_says_why() {
     }
     eprintln!("ranking: {agreed}/{ranked} incidents with a task table agree with the kernel");
     assert!(ranked >= 15, "only {ranked} incidents had a task table");
-    // Every disagreement is explained (asserted above); on this corpus there are none left.
+    // Every disagreement is explained (asserted above) and is one of the known ones.
     assert_eq!(
-        agreed, ranked,
+        agreed + known,
+        ranked,
         "some re-computed rankings disagree with the kernel"
+    );
+    assert_eq!(
+        known,
+        KNOWN_DISAGREEMENTS.len(),
+        "a known disagreement is gone"
     );
 }
 
