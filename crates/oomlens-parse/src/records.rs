@@ -87,16 +87,31 @@ impl Records {
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
             .skip_while(|l| l.starts_with(b"-- "));
         let first = lines.next()?;
-        if first == b"{" {
+        let second = lines.next().unwrap_or(b"");
+        // journalctl's fields are upper case (`"__CURSOR" : …`); another program's pretty JSON
+        // (`kubectl get pod -o json`: `"apiVersion": "v1"`) is read line by line.
+        if first == b"{" && journal_field_line(second) {
             return Some(Records::JsonPretty);
         }
-        let second = lines.next().unwrap_or(b"");
         let stamp = first.ends_with(b"]") && first.windows(4).any(|w| w == b" [s=");
         if stamp && second.starts_with(b"    ") && second.get(4).is_some_and(|&b| b != b' ') {
             return Some(Records::Verbose);
         }
         None
     }
+}
+
+/// `\t"__CURSOR" : "s=…",`: a pretty-printed JSON member whose key is a journal field name.
+fn journal_field_line(line: &[u8]) -> bool {
+    let t = line.trim_ascii_start();
+    let Some(key) = t.strip_prefix(b"\"") else {
+        return false;
+    };
+    let end = key.iter().position(|&b| b == b'"').unwrap_or(0);
+    end > 0
+        && key[..end]
+            .iter()
+            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// A reader that first returns bytes already read from `inner`.
@@ -113,6 +128,14 @@ impl<R: Read> Read for Peeked<R> {
             let n = buf.len().min(self.head.len() - self.pos);
             buf[..n].copy_from_slice(&self.head[self.pos..self.pos + n]);
             self.pos += n;
+            // Fill the rest as one read would have: the scanner looks back for the start of
+            // an indented block (a pod's JSON, a journal continuation) only within what one
+            // read brought, so the peeked head must not cut the input short.
+            if n < buf.len() {
+                // An error here would lose the head bytes already copied: they are returned,
+                // and the error comes back on the next read.
+                return Ok(n + self.inner.read(&mut buf[n..]).unwrap_or(0));
+            }
             return Ok(n);
         }
         self.inner.read(buf)
@@ -455,6 +478,7 @@ mod tests {
             Some(Records::Verbose)
         );
         for other in [
+            &b"{\n    \"apiVersion\": \"v1\",\n    \"kind\": \"Pod\",\n"[..],
             &b"{\"MESSAGE\":\"x\"}\n"[..],
             b"[   37.0] a\n[   37.1] b\n",
             b"Dec 02 16:50:00 h kernel: [s=1] x\n",

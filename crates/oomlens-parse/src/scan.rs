@@ -39,6 +39,8 @@ const TRIGGERS: &[&str] = &[
     // systemd-oomd and systemd
     "due to memory",
     "r killing due",
+    // Every line systemd-oomd writes itself: a summary line cut by a paste keeps only this.
+    "systemd-oomd",
     "oomd attempting",
     "(es) in this unit",
     "=9/KILL",

@@ -83,6 +83,9 @@ pub struct UserAssembler {
     exit_code: Option<(i32, u64)>,
     /// A `kubectl get pod -o yaml|json` document being read.
     pod: PodDoc,
+    /// systemd-oomd's `Killed <cgroup>` cut before its ` due to …` (a wrapped paste): its
+    /// line, envelope and text, waiting for the rest on the next line.
+    oomd_cut: Option<(u64, Envelope, String)>,
 }
 
 impl UserAssembler {
@@ -94,6 +97,7 @@ impl UserAssembler {
             // `Failed to kill any cgroup…` holds no trigger.
             || self.oomd.as_ref().is_some_and(|p| line <= p.last_line + OOMD_WINDOW)
             || self.pod.is_open()
+            || self.oomd_cut.is_some()
     }
 
     /// Feed one message that is not the kernel's.
@@ -108,6 +112,14 @@ impl UserAssembler {
         let t = msg.trim();
         if t.is_empty() {
             return;
+        }
+        if let Some((cut_line, cut_env, cut)) = self.oomd_cut.take() {
+            if t.starts_with("due to ") || t.starts_with("for killing due to ") {
+                let whole = format!("{cut} {t}");
+                self.oomd(cut_line, &cut_env, &whole, hold);
+                return;
+            }
+            self.oomd_cut_alone(cut_line, &cut_env, &cut, hold);
         }
         if self
             .oomd
@@ -169,6 +181,10 @@ impl UserAssembler {
             return true;
         }
         let Some((killed, trig)) = oomd_killed(t) else {
+            if oomd_killed_cut(t).is_some() {
+                self.oomd_cut = Some((line, env.clone(), t.to_string()));
+                return true;
+            }
             return false;
         };
         let p = self
@@ -234,6 +250,28 @@ impl UserAssembler {
         hold.push_back(inc);
     }
 
+    /// A cut `Killed <cgroup>` whose ` due to …` never came: the cgroup is known, why is not.
+    fn oomd_cut_alone(
+        &mut self,
+        line: u64,
+        env: &Envelope,
+        cut: &str,
+        hold: &mut VecDeque<Incident>,
+    ) {
+        let Some(killed) = oomd_killed_cut(cut) else {
+            return;
+        };
+        let p = self
+            .oomd
+            .take()
+            .unwrap_or_else(|| OomdPending::new(line, env));
+        let trig = OomdTrigger {
+            reason: "unknown".into(),
+            ..OomdTrigger::default()
+        };
+        self.push_oomd(p, trig, Some(killed), None, hold);
+    }
+
     /// `attempting to kill` lines that no summary line followed: still systemd-oomd's kills.
     fn flush_oomd(&mut self, hold: &mut VecDeque<Incident>) {
         if let Some(p) = self.oomd.take() {
@@ -247,6 +285,9 @@ impl UserAssembler {
 
     /// End of input: pending systemd-oomd kills become an incident.
     pub fn finish(&mut self, hold: &mut VecDeque<Incident>) {
+        if let Some((line, env, cut)) = self.oomd_cut.take() {
+            self.oomd_cut_alone(line, &env, &cut, hold);
+        }
         self.flush_oomd(hold);
         if let Some(s) = self.pod.finish() {
             evicted_pod(s, hold);
@@ -797,6 +838,15 @@ fn oomd_failed(t: &str) -> Option<(OomdTrigger, &str)> {
 
 /// `Killed <cg> due to …` (v247–v259) or `Marked <cg> for killing due to …` (v260+): the
 /// killed cgroup and why.
+/// `Killed <cg>` or `Marked <cg>` and nothing after the path: the summary line cut where a
+/// terminal or paste wrapped it (corpus 227, continued on an indented line by `due to …`).
+fn oomd_killed_cut(t: &str) -> Option<&str> {
+    let cg = t
+        .strip_prefix("Killed ")
+        .or_else(|| t.strip_prefix("Marked "))?;
+    (cg.starts_with('/') && !cg.contains(' ')).then_some(cg)
+}
+
 fn oomd_killed(t: &str) -> Option<(&str, OomdTrigger)> {
     let (killed, rest) = if let Some(r) = t.strip_prefix("Killed ") {
         r.split_once(" due to ")?
@@ -1003,6 +1053,29 @@ mod tests {
         );
         assert_eq!(i.notices.len(), 1);
         assert_eq!(i.notices[0].count, None);
+    }
+
+    /// Corpus 227 (a pasted journal): the summary line broken before ` due to`, its rest on
+    /// an indented line.
+    #[test]
+    fn oomd_summary_wrapped_before_due_to() {
+        let cut = "Jul 05 17:33:19 systemd-oomd[1599]: Killed /user.slice/user-1000.slice/user@1000.service/app.slice/overdeck-tmux-server.service\n";
+        let rest = "  due to memory pressure for /user.slice/user-1000.slice/user@1000.service being 56.11% > 50.00% for > 20s with reclaim activity\n";
+        let incs = parse(&format!("{cut}{rest}"));
+        assert_eq!(incs.len(), 1);
+        let t = incs[0].oomd_trigger.as_ref().unwrap();
+        assert_eq!(t.reason, "pressure");
+        assert_eq!(t.value.as_deref(), Some("56.11%"));
+        assert_eq!(
+            incs[0].task_memcg.as_deref(),
+            Some("/user.slice/user-1000.slice/user@1000.service/app.slice/overdeck-tmux-server.service")
+        );
+        // Without its rest, the killed cgroup is still a kill; why is unknown.
+        let incs = parse(cut);
+        assert_eq!(incs.len(), 1);
+        assert_eq!(incs[0].kind, Some(Kind::SystemdOomd));
+        assert_eq!(incs[0].oomd_trigger.as_ref().unwrap().reason, "unknown");
+        assert_eq!(incs[0].kills.len(), 1);
     }
 
     #[test]
