@@ -812,7 +812,10 @@ fn kind_of(o: &Open) -> Option<Kind> {
     if inc.memcg.is_some() || o.memcg_frames > 0 {
         return Some(Kind::Memcg);
     }
-    if inc.constraint.is_some() || inc.mem_info.is_some() || inc.no_killable_processes {
+    // `Out of memory and no killable processes...` alone says nothing of the domain: the
+    // kernel prints it for memcg OOMs too, and panics only for the others (mm/oom_kill.c
+    // out_of_memory: "System is deadlocked on memory"), which sets global_oom above.
+    if inc.constraint.is_some() || inc.mem_info.is_some() {
         return Some(Kind::Global);
     }
     if o.frames >= 3

@@ -438,8 +438,10 @@ fn cpu_header(t: &str) -> Option<KernelLine<'_>> {
 /// whether the unwinder vouched for it (x86 prints `? ` before a guessed frame,
 /// arch/x86/kernel/dumpstack.c printk_stack_address; powerpc appends ` (unreliable)`).
 fn frame(t: &str) -> Option<(&str, bool)> {
-    let plus = t.find("+0x")?;
-    t[plus..].find("/0x")?;
+    let plus = match t.find("+0x") {
+        Some(plus) if t[plus..].contains("/0x") => plus,
+        _ => decoded_frame(t)?,
+    };
     let head = &t[..plus];
     let name = head.rsplit([' ', ']']).next()?;
     if name.is_empty() {
@@ -448,6 +450,28 @@ fn frame(t: &str) -> Option<(&str, bool)> {
     let guessed = head[..head.len() - name.len()].trim_end().ends_with('?')
         || t.trim_end().ends_with("(unreliable)");
     Some((name, !guessed))
+}
+
+/// A frame that `scripts/decode_stacktrace.sh` rewrote: the offset replaced by the source
+/// position, `dump_header (mm/oom_kill.c:468 (discriminator 1))` (corpus 202, 208). Returns
+/// where the name ends.
+fn decoded_frame(t: &str) -> Option<usize> {
+    let open = t.find(" (")?;
+    let src = &t[open + 2..];
+    let colon = src.find(':')?;
+    let file = &src[..colon];
+    let line_no = src[colon + 1..].split([' ', ')']).next()?;
+    let source_file = [".c", ".h", ".S", ".rs"].iter().any(|x| file.ends_with(x))
+        && file
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
+    let name = t[..open].rsplit(' ').next()?;
+    let ident = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    (source_file && ident && line_no.bytes().all(|b| b.is_ascii_digit()) && !line_no.is_empty())
+        .then_some(open)
 }
 
 fn is_body(t: &str) -> bool {
@@ -856,6 +880,49 @@ mod tests {
         let KernelLine::OomKill(l) = classify("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=x,pid=1,uid=0", false, false) else { panic!() };
         assert!(l.global_oom);
         assert_eq!(l.mems_allowed, Some("0"));
+    }
+
+    #[test]
+    fn frames_decoded_to_source_lines() {
+        // 202 (6.17-rc3 i386, decode_stacktrace.sh output).
+        assert_eq!(
+            classify(
+                "dump_header (mm/oom_kill.c:468 (discriminator 1))",
+                false,
+                false
+            ),
+            KernelLine::Frame {
+                name: "dump_header",
+                reliable: true
+            }
+        );
+        assert_eq!(
+            classify(
+                "? handle_pte_fault (include/linux/spinlock.h:391 mm/memory.c:6092)",
+                false,
+                false
+            ),
+            KernelLine::Frame {
+                name: "handle_pte_fault",
+                reliable: false
+            }
+        );
+        assert_eq!(
+            classify("oom_kill_process.cold (mm/oom_kill.c:450 (discriminator 1) mm/oom_kill.c:1041 (discriminator 1))", false, false),
+            KernelLine::Frame { name: "oom_kill_process.cold", reliable: true }
+        );
+        // Text with a parenthesis that is no source position stays text.
+        assert_ne!(
+            classify(
+                "Disabling lock debugging due to kernel taint (see above)",
+                false,
+                false
+            ),
+            KernelLine::Frame {
+                name: "taint",
+                reliable: true
+            }
+        );
     }
 
     #[test]
