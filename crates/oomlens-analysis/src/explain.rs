@@ -164,7 +164,8 @@ struct History {
 /// restart loops are found while streaming (memory grows with owners, not with incidents).
 #[derive(Debug, Default)]
 pub struct Explainer {
-    history: HashMap<String, History>,
+    /// Kills per (host, owner): the same unit name on two machines is two workloads.
+    history: HashMap<(Option<String>, String), History>,
 }
 
 /// The key kills of the same workload share.
@@ -296,7 +297,10 @@ impl Explainer {
     }
 
     fn track(&mut self, key: String, inc: &Incident) -> Option<LoopInfo> {
-        let h = self.history.entry(key.clone()).or_default();
+        let h = self
+            .history
+            .entry((inc.host.clone(), key.clone()))
+            .or_default();
         h.count += 1;
         h.times.push(seconds(&inc.time));
         if let Some(kb) = victim_kb(inc) {
@@ -756,6 +760,22 @@ mod tests {
 
     fn codes(e: &Explanation) -> Vec<&'static str> {
         e.findings.iter().map(|f| f.code).collect()
+    }
+
+    /// The same unit on two machines (a journal directory of several hosts) is two
+    /// workloads: neither kill is the other's repeat.
+    #[test]
+    fn kills_on_two_hosts_are_not_one_restart_loop() {
+        let mut ex = Explainer::new();
+        let cg = "/system.slice/worker-processor.service";
+        let nth = |ex: &mut Explainer, host: &str, t: u64| {
+            let mut i = kill(cg, t, 508, 512);
+            i.host = Some(host.into());
+            ex.explain(&i).restart_loop.map_or(0, |l| l.nth)
+        };
+        assert!(nth(&mut ex, "a", 0) <= 1);
+        assert!(nth(&mut ex, "b", 600) <= 1);
+        assert_eq!(nth(&mut ex, "a", 1200), 2);
     }
 
     #[test]

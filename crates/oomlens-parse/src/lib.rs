@@ -59,7 +59,14 @@ pub struct Options {
 #[derive(Debug)]
 pub struct Parser {
     decoder: Decoder,
-    kernel: KernelAssembler,
+    /// One kernel assembler per host: a journal directory or a central syslog of several
+    /// machines interleaves their lines, and a report of one host must neither swallow nor
+    /// drop another host's report. Lines that print no host go to the assembler of the last
+    /// line that did (continuations, a dmesg pasted into a syslog), so a log of one host, or
+    /// of none, has exactly one assembler as before.
+    kernels: Vec<(Option<String>, KernelAssembler)>,
+    /// The index in `kernels` of the last line's assembler.
+    current: usize,
     user: UserAssembler,
     hold: VecDeque<Incident>,
     ready: VecDeque<Incident>,
@@ -81,7 +88,8 @@ impl Parser {
     pub fn new(opts: Options) -> Parser {
         Parser {
             decoder: Decoder::new(opts.format.unwrap_or(Format::Auto), opts.clock),
-            kernel: KernelAssembler::default(),
+            kernels: vec![(None, KernelAssembler::default())],
+            current: 0,
             user: UserAssembler::default(),
             hold: VecDeque::new(),
             ready: VecDeque::new(),
@@ -107,7 +115,9 @@ impl Parser {
 
     /// True while a report is open: the caller must then feed every line.
     pub fn wants_every_line(&self) -> bool {
-        self.pending.is_some() || self.kernel.is_open() || self.user.wants_every_line(self.line)
+        self.pending.is_some()
+            || self.kernels.iter().any(|(_, k)| k.is_open())
+            || self.user.wants_every_line(self.line)
     }
 
     /// Count `n` lines that were skipped without being fed (they held no trigger).
@@ -136,7 +146,8 @@ impl Parser {
         // A line wrapped by a terminal or mail client: its rest has no prefix of its own.
         if let Some((line, penv, mut pmsgs)) = self.pending.take() {
             let own_prefix = env.form != Form::Bare && !d.continuation;
-            let cols = self.kernel.table_columns();
+            let k = self.current_for(penv.host.as_deref());
+            let cols = self.kernels[k].1.table_columns();
             let joined = match (pmsgs.last(), messages.as_slice()) {
                 (Some(p), [f]) if !own_prefix => wrap::rejoin(p, f, cols),
                 _ => None,
@@ -164,13 +175,14 @@ impl Parser {
     }
 
     fn dispatch<S: AsRef<str>>(&mut self, line: u64, env: &envelope::Envelope, messages: &[S]) {
+        let k = self.current_for(env.host.as_deref());
+        let kernel = &mut self.kernels[k].1;
         for msg in messages.iter().map(AsRef::as_ref) {
             if env.kernel || env.anonymous {
-                self.kernel.push(line, env, msg, &mut self.hold);
+                kernel.push(line, env, msg, &mut self.hold);
             }
             if !env.kernel || env.anonymous {
-                self.user
-                    .push(line, env, msg, &mut self.kernel, &mut self.hold);
+                self.user.push(line, env, msg, kernel, &mut self.hold);
             }
         }
     }
@@ -185,14 +197,18 @@ impl Parser {
     /// The input paused (live logs): close a report that has killed and release all.
     pub fn idle(&mut self) {
         self.flush_pending();
-        self.kernel.close_if_killed(&mut self.hold);
+        for (_, k) in &mut self.kernels {
+            k.close_if_killed(&mut self.hold);
+        }
         self.release(true);
     }
 
     /// End of input: close everything.
     pub fn finish(&mut self) {
         self.flush_pending();
-        self.kernel.close(&mut self.hold);
+        for (_, k) in &mut self.kernels {
+            k.close(&mut self.hold);
+        }
         self.user.finish(&mut self.hold);
         self.release(true);
     }
@@ -205,6 +221,28 @@ impl Parser {
     /// Name the record form the input was flattened from (set by [`parse_reader`]).
     pub fn set_records(&mut self, records: Option<records::Records>) {
         self.records = records;
+    }
+
+    /// The assembler for a line of `host` (see `kernels`), made the current one.
+    fn current_for(&mut self, host: Option<&str>) -> usize {
+        let Some(h) = host else {
+            return self.current;
+        };
+        if let Some(i) = self
+            .kernels
+            .iter()
+            .position(|(k, _)| k.as_deref() == Some(h))
+        {
+            self.current = i;
+        } else if self.kernels.len() == 1 && self.kernels[0].0.is_none() {
+            // The first host seen takes over the host-less assembler and what it holds.
+            self.kernels[0].0 = Some(h.to_string());
+        } else {
+            self.kernels
+                .push((Some(h.to_string()), KernelAssembler::default()));
+            self.current = self.kernels.len() - 1;
+        }
+        self.current
     }
 
     fn format_name(&self) -> &'static str {
@@ -243,7 +281,10 @@ impl Parser {
         let open_first = if all {
             None
         } else {
-            self.kernel.open_first_line()
+            self.kernels
+                .iter()
+                .filter_map(|(_, k)| k.open_first_line())
+                .min()
         };
         if self.hold.len() > 1 {
             self.hold

@@ -135,11 +135,12 @@ pub fn write_incident(
                 .monotonic_us
                 .map(|us| format!("{:.6} s after boot", us as f64 / 1e6))
         });
-    if let Some(when) = when {
-        match &inc.host {
-            Some(h) => writeln!(w, "  when:     {when} on {}", escape(h))?,
-            None => writeln!(w, "  when:     {when}")?,
-        }
+    match (when, &inc.host) {
+        (Some(when), Some(h)) => writeln!(w, "  when:     {when} on {}", escape(h))?,
+        (Some(when), None) => writeln!(w, "  when:     {when}")?,
+        // A log with a host but no usable time still says where it happened.
+        (None, Some(h)) => writeln!(w, "  host:     {}", escape(h))?,
+        (None, None) => {}
     }
     if let Some(cg) = inc.task_memcg.as_deref().or(inc.oom_memcg.as_deref()) {
         writeln!(w, "  cgroup:   {}", escape(cg))?;

@@ -41,20 +41,31 @@ pub fn hog_path() -> Result<PathBuf, String> {
 }
 
 fn build_hog() -> Result<PathBuf, String> {
+    build_bin("oomlens-hog")
+}
+
+/// The path of an up-to-date binary of this crate (`oomlens-loggen`, `oomlens-faketree`,
+/// `oomlens-hog`), built into the calling test's own target directory and profile.
+pub fn bin_path(name: &str) -> Result<PathBuf, String> {
+    static BUILT: std::sync::Mutex<Vec<(String, Result<PathBuf, String>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, r)) = built.iter().find(|(n, _)| n == name) {
+        return r.clone();
+    }
+    let r = build_bin(name);
+    built.push((name.to_string(), r.clone()));
+    r
+}
+
+fn build_bin(name: &str) -> Result<PathBuf, String> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "-p",
-        "oomlens-testkit",
-        "--bin",
-        "oomlens-hog",
-    ])
-    .arg("--message-format=json")
-    .arg("--manifest-path")
-    .arg(&manifest);
+    cmd.args(["build", "--quiet", "-p", "oomlens-testkit", "--bin", name])
+        .arg("--message-format=json")
+        .arg("--manifest-path")
+        .arg(&manifest);
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     // A test executable lives in <target-dir>/[<triple>/]<profile-dir>/deps/.
     if let Some(profile_dir) = exe.parent().and_then(Path::parent) {
@@ -82,9 +93,9 @@ fn build_hog() -> Result<PathBuf, String> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "oomlens-hog")
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| format!("{cmd:?} reported no oomlens-hog executable"))
+        .ok_or_else(|| format!("{cmd:?} reported no {name} executable"))
 }
 
 /// What the real-kernel tests need: the allocator and our own memory cgroup.

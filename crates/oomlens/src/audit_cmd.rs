@@ -141,9 +141,19 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
 
 /// `oomlens audit` flags.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "EXIT STATUS:\n  0  no finding at or above --fail-on\n  1  findings at or above --fail-on\n  2  an input could not be audited (the message names it)"
-)]
+#[command(after_help = "\
+EXAMPLES:
+  oomlens audit                                   # every unit of this system, and /etc/fstab
+  oomlens audit nginx.service postgresql@15-main.service
+  oomlens audit --root /mnt/image                 # an offline tree (image, VM disk, chroot)
+  oomlens audit --oom-log /var/log/kern.log       # units the log shows OOM-killed must have limits
+  oomlens audit -f k8s/ -f extra.json             # Kubernetes manifests (files, dirs, \"-\")
+  helm template my ./chart | oomlens audit -f - --format sarif > audit.sarif
+
+EXIT STATUS:
+  0  no finding at or above --fail-on
+  1  findings at or above --fail-on
+  2  an input could not be audited (the message names it)")]
 pub struct AuditArgs {
     /// Units to audit (e.g. nginx.service, postgresql@15-main.service); none: every unit
     /// file in the search path, and /etc/fstab.
@@ -186,7 +196,13 @@ pub struct AuditArgs {
 /// `oomlens fix` flags.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Writes UNIT.d/50-oomlens.conf below /etc/systemd/system (or ~/.config/systemd/user).\nMemoryHigh= is the peak plus --headroom, MemoryMax= a third above it.\n\nEXIT STATUS:\n  0  written (or printed with --dry-run) and, with --apply, reloaded and restarted\n  2  an error (the message names the file, unit or command)"
+    after_help = "Writes UNIT.d/50-oomlens.conf below /etc/systemd/system (or ~/.config/systemd/user).\nMemoryHigh= is the peak plus --headroom, MemoryMax= a third above it.\n\n\
+EXAMPLES:
+  oomlens fix worker.service --peak 1.2G --dry-run
+  oomlens fix postgresql.service --peak 8G --oom-score-adjust -900 --dry-run
+  oomlens fix worker.service --apply              # peak from the live cgroup's memory.peak
+
+EXIT STATUS:\n  0  written (or printed with --dry-run) and, with --apply, reloaded and restarted\n  2  an error (the message names the file, unit or command)"
 )]
 pub struct FixArgs {
     /// The unit to bound.

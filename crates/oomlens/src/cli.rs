@@ -13,6 +13,19 @@ fn format_parser() -> impl TypedValueParser<Value = Format> {
         .map(|name| Format::from_name(&name).expect("a listed format name"))
 }
 
+/// The value of `--since`/`--until`. They take "-2h" (two hours ago), so they accept values
+/// starting with a hyphen; a following flag (`--since --json`) is then taken as the value, and
+/// is refused here with a message that says the time is missing. The time itself is parsed
+/// later (`timefilter::Instant::parse`), relative to when the command runs.
+fn time_value(s: &str) -> Result<String, String> {
+    if s.starts_with("--") {
+        return Err(format!(
+            "the time is missing (got {s:?}); use 2024-05-01 10:00, RFC 3339, or -2h"
+        ));
+    }
+    Ok(s.to_string())
+}
+
 /// Exit status when the command found what it looks for.
 pub const EXIT_FOUND: u8 = 0;
 /// Exit status when it ran cleanly and found nothing.
@@ -25,7 +38,19 @@ pub const EXIT_ERROR: u8 = 2;
 #[command(
     name = "oomlens",
     version,
-    after_help = "EXIT STATUS:\n  0  incidents found\n  1  no incident found\n  2  an error occurred (the message names the input)"
+    after_help = "\
+EXAMPLES:
+  oomlens explain                                 # who was killed for memory, and why
+  oomlens rank                                    # who the kernel kills next
+  oomlens top                                     # live memory per cgroup
+  oomlens audit                                   # unsafe memory settings of this system
+  oomlens generate man > oomlens.1                # also: bash, zsh, fish, powershell, elvish
+  oomlens help explain                            # a command's flags and examples
+
+EXIT STATUS:
+  0  incidents found
+  1  no incident found
+  2  an error occurred (the message names the input)"
 )]
 pub struct Cli {
     /// The command to run.
@@ -110,6 +135,19 @@ pub enum LiveSource {
 
 /// `oomlens explain` flags.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+EXAMPLES:
+  oomlens explain                                 # this host's kernel log
+  oomlens explain /var/log/kern.log               # files; \"-\" reads standard input
+  journalctl -k -o json | oomlens explain --json -
+  oomlens explain --since -2h --summary           # the last two hours, one line each
+  oomlens explain --journal-dir /var/log/journal/remote --summary   # many hosts' journals
+  oomlens explain --follow                        # new incidents as they happen
+
+EXIT STATUS:
+  0  incidents found
+  1  no incident found
+  2  an error occurred (the message names the input)")]
 pub struct ExplainArgs {
     /// Log files to read; "-" reads standard input. None: this host's kernel log.
     #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
@@ -128,14 +166,21 @@ pub struct ExplainArgs {
     /// (classic and RFC 3339), bare (also journalctl -o cat).
     #[arg(long, value_name = "FORM", default_value = "auto", value_parser = format_parser())]
     pub format: Format,
-    /// Only incidents at or after this time ("2024-05-01 10:00", RFC 3339, or "-2h" for two hours ago).
-    #[arg(long, value_name = "TIME")]
+    /// Only incidents at or after this time ("2024-05-01 10:00", RFC 3339, or "-2h" for two
+    /// hours ago; s, m, h and d count back from now).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true, value_parser = time_value)]
     pub since: Option<String>,
     /// Only incidents before this time (same forms as --since).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true, value_parser = time_value)]
     pub until: Option<String>,
+    /// Read a directory of journal files: DIR/*.journal (systemd-journal-remote writes
+    /// remote-HOST.journal) or DIR/MACHINE-ID/*.journal (a copy of /var/log/journal), as
+    /// `journalctl -D DIR -o json` gives them; all entries, every boot, every host.
+    /// Repeatable, and combines with FILE arguments.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub journal_dir: Vec<PathBuf>,
     /// Keep reading /dev/kmsg and report new incidents as they happen.
-    #[arg(long, short = 'f', conflicts_with = "files")]
+    #[arg(long, short = 'f', conflicts_with_all = ["files", "journal_dir"])]
     pub follow: bool,
     /// The year of logs that do not print one (journal short form, syslog); default: this year.
     #[arg(long, value_name = "YEAR")]
@@ -146,7 +191,7 @@ pub struct ExplainArgs {
     /// Path of the kernel log device.
     #[arg(long, value_name = "PATH", default_value = oomlens_sources::kmsg::DEFAULT_PATH, hide_short_help = true)]
     pub kmsg_path: PathBuf,
-    /// The journalctl program.
+    /// The journalctl program (for the live journal and --journal-dir).
     #[arg(
         long,
         value_name = "PROGRAM",
@@ -175,6 +220,70 @@ mod tests {
     #[test]
     fn flag_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn explain(args: &[&str]) -> Result<ExplainArgs, clap::Error> {
+        let argv = ["oomlens", "explain"].iter().chain(args).copied();
+        match Cli::try_parse_from(argv)?.command {
+            Command::Explain(a) => Ok(a),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// `--since -2h` as two arguments: the README's own example once failed with
+    /// "unexpected argument '-2' found".
+    #[test]
+    fn relative_times_may_start_with_a_hyphen() {
+        let a = explain(&["--since", "-2h", "--summary"]).unwrap();
+        assert_eq!(a.since.as_deref(), Some("-2h"));
+        assert!(a.summary);
+        let a = explain(&["--until", "-30m", "--since", "-1d", "x.log"]).unwrap();
+        assert_eq!(a.until.as_deref(), Some("-30m"));
+        assert_eq!(a.since.as_deref(), Some("-1d"));
+        assert_eq!(a.files, [PathBuf::from("x.log")]);
+        // The = form keeps working.
+        assert_eq!(
+            explain(&["--since=-2h"]).unwrap().since.as_deref(),
+            Some("-2h")
+        );
+    }
+
+    /// A flag where the time should be is refused, naming the missing time, instead of
+    /// being swallowed as the value.
+    #[test]
+    fn a_flag_is_not_taken_for_a_missing_time() {
+        let e = explain(&["--since", "--json"]).unwrap_err().to_string();
+        assert!(e.contains("the time is missing"), "{e}");
+        assert!(e.contains("--since"), "{e}");
+    }
+
+    #[test]
+    fn negative_numbers_reach_their_flags() {
+        let cli = Cli::try_parse_from(["oomlens", "top", "--interval", "-1"]).unwrap();
+        let Command::Top(t) = cli.command else {
+            panic!("not top")
+        };
+        assert_eq!(t.interval, -1.0);
+        let cli =
+            Cli::try_parse_from(["oomlens", "fix", "db.service", "--oom-score-adjust", "-900"])
+                .unwrap();
+        let Command::Fix(f) = cli.command else {
+            panic!("not fix")
+        };
+        assert_eq!(f.oom_score_adjust, Some(-900));
+        // Out of the kernel's range: refused by the value parser, not taken for a flag.
+        let e = Cli::try_parse_from(["oomlens", "fix", "db", "--oom-score-adjust", "-1001"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("-1001"), "{e}");
+    }
+
+    #[test]
+    fn journal_dir_is_repeatable_and_combines_with_files() {
+        let a = explain(&["--journal-dir", "a", "--journal-dir", "b", "x.log"]).unwrap();
+        assert_eq!(a.journal_dir, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(a.files, [PathBuf::from("x.log")]);
+        assert!(explain(&["--follow", "--journal-dir", "a"]).is_err());
     }
 
     #[test]

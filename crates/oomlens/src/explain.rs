@@ -60,6 +60,49 @@ struct Emitter<W: Write> {
     explainer: Explainer,
     /// Set when explaining this host's own log: owner details still readable here.
     live_owners: Option<OwnerFiles>,
+    /// `--summary` lines with the incident's host, in input order.
+    summary_lines: Vec<(Option<String>, String)>,
+}
+
+/// `--summary`: one line per incident. With incidents of more than one host (a journal
+/// directory of several machines, syslog files of several hosts), one group per host under
+/// a `host NAME:` heading, hosts sorted by name, incidents in input order within a host, and
+/// the incidents whose log printed no host last under `no host:`.
+fn write_summary<W: Write>(w: &mut W, lines: &[(Option<String>, String)]) -> io::Result<()> {
+    let mut hosts: Vec<Option<&str>> = lines.iter().map(|(h, _)| h.as_deref()).collect();
+    // None sorts first; the groups want it last.
+    hosts.sort_by_key(|h| (h.is_none(), *h));
+    hosts.dedup();
+    if hosts.len() <= 1 {
+        for (_, line) in lines {
+            writeln!(w, "{line}")?;
+        }
+        return Ok(());
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        let group: Vec<&String> = lines
+            .iter()
+            .filter(|(h, _)| h.as_deref() == *host)
+            .map(|(_, l)| l)
+            .collect();
+        if i > 0 {
+            writeln!(w)?;
+        }
+        let n = group.len();
+        let plural = if n == 1 { "" } else { "s" };
+        match host {
+            Some(h) => writeln!(
+                w,
+                "host {} ({n} incident{plural}):",
+                oomlens_sinks::escape::escape(h)
+            )?,
+            None => writeln!(w, "no host ({n} incident{plural}):")?,
+        }
+        for line in group {
+            writeln!(w, "  {line}")?;
+        }
+    }
+    Ok(())
 }
 
 impl<W: Write> Emitter<W> {
@@ -85,14 +128,16 @@ impl<W: Write> Emitter<W> {
             Out::Json(j) => j.incident(inc, Some(&expl)),
             Out::Text(w, style, summary_only) => {
                 if *summary_only {
+                    // Held until the end: grouped by host when more than one is present.
                     let file = inc.source.file.as_deref().unwrap_or("-");
-                    writeln!(
-                        w,
+                    let line = format!(
                         "{}  [{}:{}]",
                         headline(inc, Some(&expl)),
                         oomlens_sinks::escape::escape(file),
                         inc.source.first_line
-                    )
+                    );
+                    self.summary_lines.push((inc.host.clone(), line));
+                    Ok(())
                 } else {
                     write_incident(w, inc, Some(&expl), *style).and_then(|_| writeln!(w))
                 }
@@ -117,7 +162,10 @@ impl<W: Write> Emitter<W> {
             Out::Json(j) => {
                 j.finish(&self.summary)?;
             }
-            Out::Text(mut w, _, _) => w.flush()?,
+            Out::Text(mut w, _, _) => {
+                write_summary(&mut w, &self.summary_lines)?;
+                w.flush()?
+            }
         }
         for warning in &self.summary.warnings {
             eprintln!(
@@ -169,7 +217,7 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
     let mut live_log = None;
     if args.follow {
         return follow(args, window, style, clock);
-    } else if args.files.is_empty() {
+    } else if args.files.is_empty() && args.journal_dir.is_empty() {
         let (log, tried) = live::open(args)?;
         let mut c = clock;
         c.boot_time_us = oomlens_sources::procfs::ProcFs::new(&args.root)
@@ -186,6 +234,10 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
             inputs.push(open_input(path, format, clock)?);
         }
     }
+    let mut journals = Vec::new();
+    for dir in &args.journal_dir {
+        journals.push(live::open_journal_dir(&args.journalctl, dir)?);
+    }
 
     let w = BufWriter::new(stdout.lock());
     let out = if args.json {
@@ -200,6 +252,7 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
         error: None,
         explainer: Explainer::new(),
         live_owners: live_log.is_some().then(|| OwnerFiles::new(&args.root)),
+        summary_lines: Vec::new(),
     };
 
     let mut read_error = None;
@@ -215,6 +268,20 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
                 read_error = Some(anyhow!(e).context(format!("{name}: read failed")));
                 break;
             }
+        }
+    }
+    for (name, child) in journals {
+        if read_error.is_some() {
+            break;
+        }
+        let opts = Options {
+            format: Some(Format::JournalJson),
+            clock,
+            file: Some(name.clone()),
+        };
+        match read_child(child, &format!("journalctl -D {name}"), opts, &mut em) {
+            Ok(st) => em.summary.inputs.push(input_summary(&name, st)),
+            Err(e) => read_error = Some(e),
         }
     }
     if let Some((log, fmt, clock, tried)) = live_log {

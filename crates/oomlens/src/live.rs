@@ -3,6 +3,7 @@
 //! names every input that was tried and why it failed.
 
 use std::io::{self, Read};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context};
@@ -75,7 +76,35 @@ pub fn open(args: &ExplainArgs) -> anyhow::Result<(LiveLog, Vec<String>)> {
     }
 }
 
-fn spawn(program: &std::path::Path, args: &[&str]) -> anyhow::Result<std::process::Child> {
+/// `journalctl -D DIR -o json` over a directory of journal files: every entry, every boot
+/// and every host in it (no `-k`: that means `-b`, the last boot only, and would drop the
+/// systemd, systemd-oomd and earlyoom messages). The arguments go to the program directly,
+/// never through a shell. Returns the input name (DIR) and the running child.
+pub fn open_journal_dir(
+    journalctl: &Path,
+    dir: &Path,
+) -> anyhow::Result<(String, std::process::Child)> {
+    let name = dir.display().to_string();
+    // journalctl -D on a missing directory fails only after the output has begun; check
+    // first so that a bad name fails with no output, like a bad FILE.
+    let meta = std::fs::metadata(dir).with_context(|| format!("{name}: cannot open"))?;
+    if !meta.is_dir() {
+        bail!("{name}: not a directory (--journal-dir takes a directory of *.journal files)");
+    }
+    let mut cmd = Command::new(journalctl);
+    cmd.arg("-D")
+        .arg(dir)
+        .args(["-o", "json", "--no-pager", "-q"]);
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("{}: cannot run", journalctl.display()))?;
+    Ok((name, child))
+}
+
+fn spawn(program: &Path, args: &[&str]) -> anyhow::Result<std::process::Child> {
     Command::new(program)
         .args(args)
         .stdin(Stdio::null())

@@ -57,10 +57,7 @@ fn generate(what: Generate) -> anyhow::Result<()> {
     let mut cmd = Cli::command();
     let out = &mut std::io::stdout().lock();
     let shell = match what {
-        Generate::Man => {
-            clap_mangen::Man::new(cmd).render(out)?;
-            return Ok(());
-        }
+        Generate::Man => return man_page(cmd, out),
         Generate::Bash => clap_complete::Shell::Bash,
         Generate::Zsh => clap_complete::Shell::Zsh,
         Generate::Fish => clap_complete::Shell::Fish,
@@ -68,5 +65,46 @@ fn generate(what: Generate) -> anyhow::Result<()> {
         Generate::Elvish => clap_complete::Shell::Elvish,
     };
     clap_complete::generate(shell, &mut cmd, "oomlens", out);
+    Ok(())
+}
+
+/// The man page: the main page as clap_mangen renders it, then one section per command with
+/// its synopsis, description, options and its EXAMPLES and EXIT STATUS (clap_mangen alone
+/// would only name the commands, as separate oomlens-COMMAND(1) pages it does not write).
+fn man_page(mut cmd: clap::Command, out: &mut dyn Write) -> anyhow::Result<()> {
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    man.render_extra_section(out)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let title = format!("oomlens {}", sub.get_name());
+        // After build() the command carries its bin name, "oomlens explain", for the synopsis.
+        let sub_man = clap_mangen::Man::new(sub.clone());
+        let mut roff = Vec::new();
+        sub_man.render_synopsis_section(&mut roff)?;
+        sub_man.render_description_section(&mut roff)?;
+        sub_man.render_options_section(&mut roff)?;
+        sub_man.render_extra_section(&mut roff)?;
+        // Each rendered section starts with its own .SH; below one .SH per command they
+        // become .SS, and the after-help text brings its own EXAMPLES / EXIT STATUS titles.
+        for line in String::from_utf8_lossy(&roff).lines() {
+            let line = match line {
+                ".SH SYNOPSIS" => format!(".SH \"{}\"", title.to_uppercase()),
+                ".SH DESCRIPTION" | ".SH EXTRA" => ".PP".to_string(),
+                ".SH OPTIONS" => ".SS Options".to_string(),
+                other => other.to_string(),
+            };
+            writeln!(out, "{line}")?;
+        }
+    }
+    man.render_version_section(out)?;
     Ok(())
 }

@@ -35,6 +35,16 @@ use crate::cli::{EXIT_FOUND, EXIT_NOTHING};
 
 /// `oomlens rank` flags.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+EXAMPLES:
+  oomlens rank                                    # every OOM domain of this machine
+  oomlens rank --pid 1234                         # if pid 1234's memory runs out, who dies
+  oomlens rank --cgroup / --json                  # the machine's domain, as JSON
+
+EXIT STATUS:
+  0  a victim was found in a domain shown
+  1  no domain has a process the kernel could kill
+  2  an error occurred (the message names the file)")]
 pub struct RankArgs {
     /// Only the OOM domain of this memory cgroup (the path as in /proc/PID/cgroup). For a
     /// cgroup without a limit, the domains that contain it.

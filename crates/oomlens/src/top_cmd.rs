@@ -83,6 +83,16 @@ pub const WALK_EVERY: u64 = 30;
 
 /// `oomlens top` flags.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+EXAMPLES:
+  oomlens top                                     # the TUI on a terminal, a table on a pipe
+  oomlens top --once                              # one table after three samples
+  oomlens top --json --count 5 --interval 0.5     # one JSON document per tick
+  oomlens top --once --json --root /srv/snapshot  # a copied or fake /proc and /sys tree
+
+EXIT STATUS:
+  0  done (--once, --count, or q / Ctrl-C in the TUI)
+  2  an error occurred (the message names the file)")]
 pub struct TopArgs {
     /// Print one plain table (or with --json one document) after --samples ticks, then exit.
     #[arg(long)]
@@ -91,7 +101,14 @@ pub struct TopArgs {
     #[arg(long)]
     pub json: bool,
     /// Seconds between samples.
-    #[arg(long, value_name = "SECONDS", default_value = "1")]
+    // A negative number reaches the positive-number check in `run` instead of being taken
+    // for a flag ("unexpected argument '-1'").
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "1",
+        allow_negative_numbers = true
+    )]
     pub interval: f64,
     /// Only this memory cgroup and its descendants (the path as in /proc/PID/cgroup).
     #[arg(long, value_name = "PATH")]

@@ -419,3 +419,298 @@ fn live_log_owners_get_the_unit_description() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["incidents"][0]["owner"]["live"].is_null());
 }
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/corpus/oom-reports")
+        .join(name)
+}
+
+/// The pid of the first `Killed process N` line of a file: the expected values come from the
+/// reports themselves (RHEL 6 prints `Killed process 14095, UID 0, (mruby)`).
+fn killed_pid(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.split("Killed process ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .trim_end_matches(',')
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{}: no Killed process line", path.display()))
+}
+
+/// `--since -2h` / `--until -2h` as separate arguments on a real journal (three global OOM
+/// kills on one Gentoo host; dated with --year 2017, so hours in the past whatever today is).
+#[test]
+fn relative_times_as_separate_arguments_filter_real_reports() {
+    let log = corpus("016-gentoo-4.9-i686-global-journal-3kills.log");
+    let run = |flag: &str| {
+        let out = oomlens()
+            .args(["explain", "--json", "--year", "2017", flag, "-2h"])
+            .arg(&log)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{flag} -2h: {e}: {}", stderr(&out)));
+        (out.status.code(), v)
+    };
+    let (code, v) = run("--since");
+    assert_eq!(code, Some(1), "nothing in the last two hours");
+    assert_eq!(v["summary"]["filtered_out"], 3);
+    let (code, v) = run("--until");
+    assert_eq!(code, Some(0));
+    assert_eq!(v["incidents"].as_array().unwrap().len(), 3);
+    assert_eq!(v["summary"]["filtered_out"], 0);
+
+    // A negative --interval reaches top's own check instead of clap's "unexpected argument".
+    let out = oomlens()
+        .args(["top", "--once", "--interval", "-1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--interval must be a positive number"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Real reports of four hosts: three syslog/journal reports concatenated into one file as a
+/// central log server would hold them, and a dmesg report that prints no host.
+fn four_hosts(d: &Path) -> (PathBuf, PathBuf, Vec<(&'static str, u64, usize)>) {
+    let parts = [
+        (
+            "vagrant-centos64",
+            "001-rhel6-2.6.32-memcg-mruby-syslog.log",
+        ),
+        ("www", "014-ubuntu14.04-linode-4.0-global-syslog-mysqld.log"),
+        (
+            "boerne.fritz.box",
+            "016-gentoo-4.9-i686-global-journal-3kills.log",
+        ),
+    ];
+    let mut text = String::new();
+    let mut hosts = Vec::new();
+    for (host, name) in parts {
+        let t = std::fs::read_to_string(corpus(name)).unwrap();
+        // The host as the lines print it: the 4th field of `Mon dd hh:mm:ss HOST ident:`.
+        assert!(t.lines().any(|l| l.split_whitespace().nth(3) == Some(host)));
+        let kills = t.matches("Killed process ").count();
+        hosts.push((host, killed_pid(&corpus(name)), kills));
+        text.push_str(&t);
+    }
+    let merged = d.join("hosts.log");
+    std::fs::write(&merged, text).unwrap();
+    let dmesg = corpus("010-centos7-3.10-global-sysrq-manual-dmesg.log");
+    (merged, dmesg, hosts)
+}
+
+#[test]
+fn every_incident_carries_its_host_and_summary_groups_by_host() {
+    let d = tmpdir("hosts");
+    let (merged, dmesg, hosts) = four_hosts(&d);
+    let out = oomlens()
+        .args(["explain", "--json", "--year", "2017"])
+        .arg(&merged)
+        .arg(&dmesg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let incidents = v["incidents"].as_array().unwrap();
+    for (host, pid, kills) in &hosts {
+        let of_host: Vec<_> = incidents.iter().filter(|i| i["host"] == *host).collect();
+        assert_eq!(of_host.len(), *kills, "{host}");
+        assert_eq!(of_host[0]["kills"][0]["pid"], *pid, "{host}");
+    }
+    let dmesg_pid = killed_pid(&dmesg);
+    let hostless: Vec<_> = incidents.iter().filter(|i| i["host"].is_null()).collect();
+    assert_eq!(hostless.len(), 1);
+    assert_eq!(hostless[0]["kills"][0]["pid"], dmesg_pid);
+
+    // Text: the host after the time.
+    let out = oomlens()
+        .args(["explain", "--year", "2017"])
+        .arg(&merged)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  when:") && l.ends_with(" on www")),
+        "{text}"
+    );
+
+    // --summary: one group per host, sorted by name, the host-less group last.
+    let out = oomlens()
+        .args(["explain", "--summary", "--year", "2017"])
+        .arg(&merged)
+        .arg(&dmesg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let summary = String::from_utf8(out.stdout).unwrap();
+    let headings: Vec<&str> = summary
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "host boerne.fritz.box (3 incidents):",
+            "host vagrant-centos64 (1 incident):",
+            "host www (1 incident):",
+            "no host (1 incident):",
+        ],
+        "{summary}"
+    );
+    let groups: Vec<&str> = summary.split("\n\n").collect();
+    assert_eq!(groups.len(), 4, "{summary}");
+    let mut expected: Vec<(String, u64)> = hosts
+        .iter()
+        .map(|(h, pid, _)| (format!("host {h} "), *pid))
+        .collect();
+    expected.push(("no host ".to_string(), dmesg_pid));
+    for (head, pid) in expected {
+        let group = groups.iter().find(|g| g.starts_with(&head)).unwrap();
+        assert!(group.contains(&format!("(pid {pid}) killed")), "{group}");
+        // Lines of a group are indented under its heading.
+        assert!(
+            group.lines().skip(1).all(|l| l.starts_with("  ")),
+            "{group}"
+        );
+    }
+
+    // One host only: the plain list, no heading.
+    let out = oomlens()
+        .args(["explain", "--summary"])
+        .arg(corpus(
+            "014-ubuntu14.04-linode-4.0-global-syslog-mysqld.log",
+        ))
+        .output()
+        .unwrap();
+    let one = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(one.lines().count(), 1, "{one}");
+    assert!(one.starts_with("global OOM: "), "{one}");
+}
+
+#[test]
+fn journal_dir_errors_name_the_directory_and_print_nothing() {
+    let d = tmpdir("journal-dir-errors");
+    let missing = d.join("no-such-dir");
+    let out = oomlens()
+        .args(["explain", "--json", "--journal-dir"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).contains(&format!("{}: cannot open", missing.display())),
+        "{}",
+        stderr(&out)
+    );
+
+    let file = d.join("a.journal");
+    std::fs::write(&file, "").unwrap();
+    let out = oomlens()
+        .args(["explain", "--journal-dir"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not a directory"), "{}", stderr(&out));
+
+    let out = oomlens()
+        .args(["explain", "--journalctl"])
+        .arg(d.join("no-journalctl"))
+        .arg("--journal-dir")
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no-journalctl: cannot run"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `--journal-dir` on the journal files of two real QEMU guests (tests/data/journal-two-hosts,
+/// see its README), with a syslog file of a third host as a FILE argument: every kill with
+/// its host, the pid the guest's kernel printed, and one --summary group per host.
+#[test]
+fn journal_dir_of_two_real_guests_with_a_third_host_file() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/journal-two-hosts");
+    let www = corpus("014-ubuntu14.04-linode-4.0-global-syslog-mysqld.log");
+    let mut want: Vec<(String, u64)> = ["oomlens-host-a", "oomlens-host-b"]
+        .iter()
+        .map(|h| {
+            (
+                h.to_string(),
+                killed_pid(&data.join(format!("kernel-kill-{h}.txt"))),
+            )
+        })
+        .collect();
+    want.push(("www".to_string(), killed_pid(&www)));
+
+    let out = oomlens()
+        .args(["explain", "--json", "--journal-dir"])
+        .arg(&data)
+        .arg(&www)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: Vec<(String, u64)> = v["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["host"].as_str().unwrap().to_string(),
+                i["kills"][0]["pid"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    let inputs = v["summary"]["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2, "the file and the directory");
+    // Each guest's kill is its own first: the same unit name on two hosts is no restart loop.
+    for i in v["incidents"].as_array().unwrap() {
+        if i["oom_memcg"] == "/system.slice/hostoom.service" {
+            assert_eq!(i["source"]["format"], "journal-json");
+            assert!(
+                i["restart_loop"].is_null() || i["restart_loop"]["nth"] == 1,
+                "{}",
+                i["restart_loop"]
+            );
+        }
+    }
+
+    let out = oomlens()
+        .args(["explain", "--summary", "--journal-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = String::from_utf8(out.stdout).unwrap();
+    let groups: Vec<&str> = summary.split("\n\n").collect();
+    assert_eq!(groups.len(), 2, "{summary}");
+    for ((host, pid), group) in want.iter().zip(&groups) {
+        assert!(
+            group.starts_with(&format!("host {host} (1 incident):\n")),
+            "{summary}"
+        );
+        assert!(
+            group.contains(&format!("host-hog (pid {pid}) killed")),
+            "{summary}"
+        );
+    }
+}
