@@ -254,6 +254,9 @@ fn every_corpus_file_matches_its_manifest_row() {
         "corpus: {files} files, {checks} checks, {} mismatches",
         failures.len()
     );
+    for f in &failures {
+        eprintln!("{f}");
+    }
     assert!(files >= 40, "only {files} corpus files");
     assert!(
         failures.is_empty(),
