@@ -351,6 +351,11 @@ fn split_report(log_format: &str, text: &str) -> Vec<ReportLine> {
             "journal-short" | "syslog" => match split_syslog_prefix(line) {
                 Some((ident, body, plen)) => {
                     prev_prefix = plen;
+                    // rsyslog keeps the kernel's own stamp: `kernel: [  517.92] msg` (238).
+                    let body = match ident {
+                        "kernel" => strip_bracket_stamp(body).unwrap_or(body),
+                        _ => body,
+                    };
                     let ident = (ident != "kernel").then(|| ident.to_string());
                     (ident, body.to_string(), false)
                 }
@@ -364,7 +369,18 @@ fn split_report(log_format: &str, text: &str) -> Vec<ReportLine> {
                 }
                 None => (None, line.to_string(), false),
             },
-            _ => (None, line.to_string(), false),
+            _ => {
+                // A console that stamps lines before the kernel's own stamp (233:
+                // `[2025-06-04 17:51:20] [   21.719618] msg`): both stamps go.
+                let mut body = line;
+                for _ in 0..2 {
+                    match strip_bracket_stamp(body) {
+                        Some(b) => body = b,
+                        None => break,
+                    }
+                }
+                (None, body.to_string(), false)
+            }
         };
         let level = kmsg_level(&body);
         out.push(ReportLine {
