@@ -48,6 +48,8 @@ struct Open {
     inc: Incident,
     saw_invoked: bool,
     saw_cpu: bool,
+    /// The `oom-kill:` summary was read: the report's own dump_stack header came before it.
+    saw_summary: bool,
     frames: u32,
     memcg_frames: u32,
     meminfo_lines: u32,
@@ -64,6 +66,8 @@ struct Open {
     selection_line: u64,
     summary_pid: Option<u32>,
     summary_task: Option<String>,
+    /// The dropped end of a cut `oom-kill:` line, which its rest may still close.
+    summary_cut: Option<String>,
     summary_uid: Option<u32>,
     global_oom: bool,
     /// A selection line said "Memory cgroup out of memory".
@@ -78,6 +82,7 @@ impl Open {
             inc,
             saw_invoked: false,
             saw_cpu: false,
+            saw_summary: false,
             frames: 0,
             memcg_frames: 0,
             meminfo_lines: 0,
@@ -90,6 +95,7 @@ impl Open {
             selection_line: 0,
             summary_pid: None,
             summary_task: None,
+            summary_cut: None,
             summary_uid: None,
             global_oom: false,
             memcg_oom: false,
@@ -169,7 +175,10 @@ impl KernelAssembler {
                     self.learn_version(v, &env.time, env.host.as_deref(), hold);
                 }
                 if let Some(o) = self.open.as_mut() {
-                    if !o.done() && !o.saw_cpu {
+                    // dump_header() prints dump_stack() before the summary; a header after
+                    // it is another report's printed inside this one (corpus 209: KASAN
+                    // reporting from vprintk_store while the oom-kill line was printed).
+                    if !o.done() && !o.saw_cpu && !o.saw_summary {
                         o.saw_cpu = true;
                         o.inc.kernel_version = version.map(str::to_string);
                         let inv = o.inc.invoker.get_or_insert_with(Invoker::default);
@@ -423,6 +432,8 @@ impl KernelAssembler {
                 o.summary_pid = l.pid;
                 o.summary_task = s(l.task);
                 o.summary_uid = l.uid;
+                o.saw_summary = true;
+                o.summary_cut = s(l.cut);
                 o.section = Section::None;
                 o.confirmed = true;
                 o.attach(line);
@@ -581,6 +592,7 @@ impl KernelAssembler {
                     o.quiet += 1;
                 }
             }
+            KernelLine::Other if self.summary_rest(line, msg) => {}
             KernelLine::Other => {
                 if let Some(o) = self.open.as_mut() {
                     o.quiet += 1;
@@ -603,6 +615,45 @@ impl KernelAssembler {
         if close {
             self.close(hold);
         }
+    }
+
+    /// The rest of a cut `oom-kill:` line printed as a record of its own: pr_cont() text
+    /// that another report interrupted (corpus 209: a KASAN report from vprintk_store
+    /// while the task_memcg path was printed, then `,task=memcg_test_1,pid=11280,uid=0`).
+    /// It closes the cut value and brings the missing keys. True when `msg` was that rest.
+    fn summary_rest(&mut self, line: u64, msg: &str) -> bool {
+        let t = msg.trim();
+        let Some(o) = self.open.as_mut().filter(|o| !o.done()) else {
+            return false;
+        };
+        if !t.starts_with(',') {
+            return false;
+        }
+        let Some(cut) = o.summary_cut.take() else {
+            return false;
+        };
+        let joined = format!("oom-kill:{cut}{t}");
+        let KernelLine::OomKill(l) = classify(&joined, false, false) else {
+            return false;
+        };
+        let s = |v: Option<&str>| v.map(str::to_string);
+        for (v, slot) in [
+            (l.oom_memcg, &mut o.inc.oom_memcg),
+            (l.task_memcg, &mut o.inc.task_memcg),
+            (l.cpuset, &mut o.inc.cpuset),
+            (l.mems_allowed, &mut o.inc.mems_allowed),
+            (l.task, &mut o.summary_task),
+        ] {
+            if v.is_some() {
+                *slot = s(v);
+            }
+        }
+        o.global_oom |= l.global_oom;
+        o.summary_pid = o.summary_pid.or(l.pid);
+        o.summary_uid = o.summary_uid.or(l.uid);
+        o.summary_cut = s(l.cut);
+        o.attach(line);
+        true
     }
 
     /// The open incident if it has not killed yet (body lines after a kill belong elsewhere).

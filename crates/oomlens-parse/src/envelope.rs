@@ -351,6 +351,11 @@ impl Decoder {
                 return (d, false);
             }
         }
+        if (auto || f == Format::Dmesg) && first != b'[' {
+            if let Some(d) = decode_after_output(line, &self.clock) {
+                return (d, false);
+            }
+        }
         // A kernel without printk times still prints its caller id: `[ T4711] message`.
         let line = if first == b'[' {
             let rest = strip_caller(line);
@@ -583,6 +588,14 @@ fn strip_raw_priority(line: &str) -> Option<&str> {
     }
     let rest = &inner[end + 1..];
     rest.starts_with('[').then_some(rest)
+}
+
+/// `Creating journal (262144 blocks): [   34.739137] mkfs.ext4 invoked`: on a serial
+/// console a program's output that has no newline yet runs into the kernel's next line
+/// (corpus 203, an LKFT test log); the kernel's line starts at its stamp.
+fn decode_after_output<'a>(line: &'a str, clock: &Clock) -> Option<Decoded<'a>> {
+    let i = line.find(" [")?;
+    decode_dmesg(&line[i + 1..], clock).filter(|d| d.envelope.form == Form::Dmesg)
 }
 
 /// `[2025-06-04 17:51:20] [   21.719618] message`: a console log (Qubes' guest consoles)
@@ -1279,6 +1292,19 @@ mod tests {
     /// CONFIG_PRINTK_CALLER ids, in every form that shows them. The dmesg lines are real
     /// (tests/data/caller-id/README names the mails); the kmsg records are real netconsole
     /// records in the /dev/kmsg layout, Message-ID <aWpfDKd64DLX32Hl@pathway.suse.cz>.
+    #[test]
+    fn a_program_s_output_before_the_stamp_is_left_out() {
+        // Corpus 203 (LKFT serial console): mkfs's progress line ran into the kernel's.
+        let (e, m) = one("Creating journal (262144 blocks): [   34.739137] mkfs.ext4 invoked");
+        assert_eq!((e.form, e.kernel), (Form::Dmesg, true));
+        assert_eq!(e.time.monotonic_us, Some(34_739_137));
+        assert_eq!(m, "mkfs.ext4 invoked");
+        // Synthetic: brackets that hold no stamp leave the line bare.
+        let (e, m) = one("lowmem_reserve[]: 0 0 [x] 0");
+        assert_eq!(e.form, Form::Bare);
+        assert_eq!(m, "lowmem_reserve[]: 0 0 [x] 0");
+    }
+
     #[test]
     fn printk_caller_ids_are_dropped() {
         let (e, m) = one("[   37.052923][ T9185] a.out invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0");

@@ -191,6 +191,9 @@ pub struct OomKillLine<'a> {
     pub pid: Option<u32>,
     /// `uid=`.
     pub uid: Option<u32>,
+    /// When the line was cut short: the text after its last closed value, which was
+    /// dropped (`,task_memcg=in`), without a pager's `>` marker.
+    pub cut: Option<&'a str>,
 }
 
 /// The fields of a `Killed process` line.
@@ -645,7 +648,7 @@ fn table_line(t: &str) -> Option<KernelLine<'_>> {
 /// The `oom-kill:` summary line. task= is a comm (may hold ',' or '='), so the tail
 /// (`,task=…,pid=N,uid=N`) is read from the right, the rest by its known keys.
 fn oom_kill(rest: &str) -> OomKillLine<'_> {
-    let mut head = rest;
+    let (mut head, cut) = uncut(rest);
     // Cut `,<key>=<value>` off the end of `head`, if it is there.
     let mut take = |key: &str| -> Option<&str> {
         let i = head.rfind(key)?;
@@ -673,7 +676,49 @@ fn oom_kill(rest: &str) -> OomKillLine<'_> {
         task,
         pid,
         uid,
+        cut,
     }
+}
+
+/// The keys of an `oom-kill:` line after `constraint=`, in order (mm/oom_kill.c
+/// dump_oom_summary, mm/memcontrol.c mem_cgroup_print_oom_context).
+pub(crate) const OOM_KILL_KEYS: &[&str] = &[
+    ",nodemask=",
+    ",cpuset=",
+    ",mems_allowed=",
+    ",oom_memcg=",
+    ",task_memcg=",
+    ",task=",
+    ",pid=",
+    ",uid=",
+];
+
+/// An `oom-kill:` line cut short (by a pager, whose `less` marks the cut with `>`, a
+/// terminal's width, or text lost in a mail: corpus 210's `…,task_memcg=/system.slice/
+/// firewalld.service,>`, 218's `…,task=alloc_anon,pid=10`) ends inside its last value:
+/// that value is dropped, so no cut value is read as whole. A cgroup path closed by a
+/// comma is whole (the next key began there); a comm may hold commas, so it is not.
+fn uncut(rest: &str) -> (&str, Option<&str>) {
+    if let Some((_, uid)) = rest.rsplit_once(",uid=") {
+        if !uid.is_empty() && uid.bytes().all(|b| b.is_ascii_digit()) {
+            return (rest, None);
+        }
+    }
+    let r = rest.strip_suffix('>').unwrap_or(rest);
+    let Some((i, key)) = OOM_KILL_KEYS
+        .iter()
+        .filter_map(|k| r.rfind(k).map(|i| (i, *k)))
+        .max()
+    else {
+        return (r, None);
+    };
+    let value = &r[i + key.len()..];
+    let is_path = matches!(key, ",cpuset=" | ",oom_memcg=" | ",task_memcg=");
+    let end = match value.rfind(',') {
+        Some(j) if is_path => i + key.len() + j,
+        _ => i,
+    };
+    (&r[..end], Some(&r[end..]))
 }
 
 /// `… Kill process N (comm) score S or sacrifice child` / `Kill process N (comm) sharing same memory`.
@@ -923,6 +968,39 @@ mod tests {
                 reliable: true
             }
         );
+    }
+
+    #[test]
+    fn a_cut_oom_kill_line_drops_its_cut_value() {
+        // Corpus 210: chopped by less (`>`) after the task_memcg path and its comma.
+        let KernelLine::OomKill(l) = classify("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/firewalld.service,>", false, false) else { panic!() };
+        assert_eq!(l.task_memcg, Some("/system.slice/firewalld.service"));
+        assert!(l.global_oom);
+        assert_eq!((l.task, l.pid, l.uid, l.cut), (None, None, None, Some(",")));
+        // Corpus 218: cut inside the pid (`pid=10` of 116849): no pid, the comm is whole.
+        let KernelLine::OomKill(l) = classify("oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0-1,oom_memcg=/a,task_memcg=/a,task=alloc_anon,pid=10", false, false) else { panic!() };
+        assert_eq!(
+            (l.task, l.pid, l.cut),
+            (Some("alloc_anon"), None, Some(",pid=10"))
+        );
+        assert_eq!((l.oom_memcg, l.task_memcg), (Some("/a"), Some("/a")));
+        // Corpus 209: cut after `task_memcg=in` (its rest came after a KASAN report): the
+        // value waits for that rest (assemble.rs); alone it is not known to be whole.
+        let KernelLine::OomKill(l) = classify("oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=c,mems_allowed=0,oom_memcg=/0,task_memcg=in", false, false) else { panic!() };
+        assert_eq!(
+            (l.oom_memcg, l.task_memcg, l.cut),
+            (Some("/0"), None, Some(",task_memcg=in"))
+        );
+        assert_eq!(l.cpuset, Some("c"));
+        // Synthetic: a comm may hold commas, so one cut inside it is dropped whole.
+        let KernelLine::OomKill(l) = classify(
+            "oom-kill:constraint=CONSTRAINT_NONE,task_memcg=/,task=a,b",
+            false,
+            false,
+        ) else {
+            panic!()
+        };
+        assert_eq!((l.task_memcg, l.task), (Some("/"), None));
     }
 
     #[test]

@@ -165,7 +165,11 @@ impl Parser {
             }
             self.dispatch(line, &penv, &pmsgs);
         }
-        if (env.kernel || env.anonymous) && messages.last().is_some_and(|m| wrap::incomplete(m)) {
+        // An empty message waits only behind a prefix (that a mail client left behind when
+        // it moved the message to the next line); a bare empty line is an author's elision.
+        let wraps =
+            |m: &str| wrap::incomplete(m) && (env.form != Form::Bare || !m.trim().is_empty());
+        if (env.kernel || env.anonymous) && messages.last().is_some_and(|m| wraps(m)) {
             let owned = messages.iter().map(|m| m.to_string()).collect();
             self.pending = Some((self.line, env, owned));
             return;

@@ -235,6 +235,11 @@ impl Scanner {
                         while ls > 0 && matches!(complete[ls], b' ' | b'\t') {
                             ls = memrchr(b'\n', &complete[..ls - 1]).map_or(0, |i| i + 1);
                         }
+                        // So does the rest of a header a mail client broke before its
+                        // trigger (`mkfs.ext4 invoked` / `oom-killer: gfp_mask=…`, wrap.rs).
+                        if ls > 0 && complete[ls..].starts_with(b"oom-killer:") {
+                            ls = memrchr(b'\n', &complete[..ls - 1]).map_or(0, |i| i + 1);
+                        }
                         let n = memchr_iter(b'\n', &complete[..ls]).count() as u64;
                         self.parser.skip_lines(n);
                         self.start += ls;

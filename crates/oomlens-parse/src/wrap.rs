@@ -10,8 +10,16 @@
 //! join that would need a guess (two digits meeting at the break: a number split by a
 //! terminal, or two numbers whose space a mail client ate) is not made, so no value is ever
 //! invented.
+//!
+//! Where the break fell tells the separator: at a space inside the kernel's fixed words
+//! (`Out of memory: Killed` / `process 925 …`, `mkfs.ext4 invoked` / `oom-killer: …`,
+//! the dump_stack header before its taint marker or inside its flags) a space goes back;
+//! inside a token that the kernel prints without spaces (a task-table column name, an
+//! `oom-kill:` key, a `Killed process` field name) nothing does, and the piece must
+//! complete that token. An empty message (its prefix left alone on its line) takes the
+//! next line whole when that reads as a kernel OOM line.
 
-use crate::kernel::{classify, KernelLine};
+use crate::kernel::{classify, KernelLine, OOM_KILL_KEYS};
 
 /// The fields of a `Killed process` line, in the kernel's order (mm/oom_kill.c
 /// __oom_kill_process, every generation).
@@ -40,6 +48,16 @@ const INVOKED_FIELDS: &[&str] = &[
 /// 2.6's kernels do (`Killed process N (comm)` with no fields): the next line decides.
 pub fn incomplete(msg: &str) -> bool {
     let t = msg.trim();
+    // An empty message: a mail client moved a long unbreakable message (an `oom-kill:`
+    // line) whole to the next line, leaving its prefix behind.
+    if t.is_empty() {
+        return true;
+    }
+    // Broken inside `Killed process` itself (`Out of memory: Killed` / `process 925 (…`),
+    // or inside `invoked oom-killer:` (`mkfs.ext4 invoked` / `oom-killer: gfp_mask=…`).
+    if t.ends_with(": Killed") || t.ends_with("Killed process") || t.ends_with(" invoked") {
+        return true;
+    }
     if let Some(i) = t.find("Killed process ") {
         let rest = &t[i + "Killed process ".len()..];
         // Every generation prints ` (comm)` or `, UID` after the pid, and no line ends
@@ -47,7 +65,8 @@ pub fn incomplete(msg: &str) -> bool {
         return !rest.contains(" (") && !rest.contains(", UID")
             || !t.contains("total-vm:")
             || t.ends_with([',', ':'])
-            || (t.contains("UID:") && !t.contains("oom_score_adj:"));
+            || (t.contains("UID:") && !t.contains("oom_score_adj:"))
+            || cut_field_name(t).is_some();
     }
     if let Some(rest) = t.strip_prefix("oom_reaper: reaped process ") {
         return !rest.contains("), now ");
@@ -96,10 +115,30 @@ pub fn incomplete(msg: &str) -> bool {
 /// count adds up) from one broken inside a number (one too many).
 pub fn rejoin(prev: &str, frag: &str, table_columns: Option<usize>) -> Option<String> {
     let f = frag.trim_start();
-    if f.is_empty() || f.starts_with('[') || classify(f, false, false) != KernelLine::Other {
+    if f.is_empty() || f.starts_with('[') {
         return None;
     }
+    if prev.trim_end().is_empty() {
+        // The whole message moved to the next line: it must read as a kernel line alone.
+        return (!matches!(
+            classify(f, false, false),
+            KernelLine::Other | KernelLine::Elision
+        ))
+        .then(|| f.to_string());
+    }
     let p = prev.trim_end();
+    match classify(f, false, false) {
+        KernelLine::Other => {}
+        // `Tainted:` also opens a body line of its own (old kernels' register dumps).
+        KernelLine::Body if p.starts_with("CPU: ") && taint_rest(p, f) => {}
+        _ => return None,
+    }
+    if broken_phrase(p, f) {
+        return Some(format!("{p} {f}"));
+    }
+    if p.contains("Killed process ") && field_rest(prev, frag) {
+        return Some(format!("{p}{f}"));
+    }
     let special = if p.starts_with('[') {
         Some(table_sep(p, f, table_columns))
     } else if p.starts_with("oom-kill:") {
@@ -137,6 +176,44 @@ pub fn rejoin(prev: &str, frag: &str, table_columns: Option<usize>) -> Option<St
     Some(format!("{p}{sep}{f}"))
 }
 
+/// True when the break fell at a space inside the fixed words that open a line:
+/// `Out of memory: Killed` / `process 925 (firewalld) …` (corpus 210),
+/// `Out of memory: Killed process` / `10192 (agent:amservice) …` (214),
+/// `mkfs.ext4 invoked` / `oom-killer: gfp_mask=…` (203). The words are the kernel's
+/// (mm/oom_kill.c), so the space the break took is known.
+fn broken_phrase(p: &str, f: &str) -> bool {
+    let digit_first = |s: &str| s.starts_with(|c: char| c.is_ascii_digit());
+    (p.ends_with(": Killed") && f.strip_prefix("process ").is_some_and(digit_first))
+        || (p.ends_with("Killed process") && digit_first(f))
+        || (p.ends_with(" invoked") && f.starts_with("oom-killer: "))
+}
+
+/// The field name a `Killed process` line ends inside (`… anon-rss:522880kB, file-rss`),
+/// with the part of it that was printed.
+fn cut_field_name(t: &str) -> Option<(&'static str, &str)> {
+    let last = t.rsplit([' ', ',']).next()?;
+    let head = &t[..t.len() - last.len()];
+    KILLED_FIELDS
+        .iter()
+        .find(|k| {
+            !last.is_empty() && k.len() > last.len() && k.starts_with(last) && !head.contains(*k)
+        })
+        .map(|k| (*k, last))
+}
+
+/// True when `frag` completes the field name the Killed line `prev` ends inside:
+/// `… file-rss` / `:536kB, shmem-rss:0kB, …` (corpus 212). The kernel prints no space
+/// inside a field (`file-rss:%lukB`), so neither side may have one at the break.
+fn field_rest(prev: &str, frag: &str) -> bool {
+    if prev.ends_with(char::is_whitespace) || frag.starts_with(char::is_whitespace) {
+        return false;
+    }
+    cut_field_name(prev).is_some_and(|(k, printed)| {
+        frag.starts_with(&k[printed.len()..])
+            && frag[k.len() - printed.len()..].starts_with(|c: char| c.is_ascii_digit())
+    })
+}
+
 /// The task-table columns every kernel may print (mm/oom_kill.c dump_tasks).
 const TABLE_COLUMNS: &[&str] = &[
     "uid",
@@ -166,7 +243,11 @@ fn table_sep(p: &str, f: &str, columns: Option<usize>) -> Option<&'static str> {
         // at a space) or whole only when glued (a terminal broke inside it).
         let last = p.split_ascii_whitespace().last()?;
         let first = *ftoks.first()?;
-        if !ftoks[1..].iter().all(|w| known(w)) {
+        // The rest may itself be cut inside its last name (`… oom_score_ad` / `j name`,
+        // corpus 212): that piece must begin a known name, and the next line ends it.
+        let (end, inner) = ftoks[1..].split_last().unwrap_or((&first, &[]));
+        let begins_name = |w: &str| TABLE_COLUMNS.iter().any(|c| c.starts_with(w));
+        if !inner.iter().all(|w| known(w)) || !(known(end) || begins_name(end)) {
             return None;
         }
         return if known(last) && known(first) {
@@ -196,10 +277,23 @@ fn table_sep(p: &str, f: &str, columns: Option<usize>) -> Option<&'static str> {
 }
 
 /// The separator of an `oom-kill:` line and its rest: the line has no spaces (but in a
-/// comm), so only a terminal breaks it, inside a token.
+/// comm), so only a terminal breaks it, inside a token. The rest may come in more than
+/// one piece (`…,mems_allowed=0,oom` / `_memcg=/test512mb,task_m` / `emcg=…,uid=0`,
+/// corpus 212): each piece must complete a key the line lacked.
 fn oom_kill_sep(p: &str, f: &str) -> Option<&'static str> {
     let in_comm = p.contains(",task=") && !p.contains(",pid=");
-    (!in_comm && !f.contains(' ') && format!("{p}{f}").contains(",uid=")).then_some("")
+    if in_comm || f.contains(' ') {
+        return None;
+    }
+    let joined = format!("{p}{f}");
+    let keys = |s: &str| {
+        OOM_KILL_KEYS
+            .iter()
+            .chain(&[",global_oom"])
+            .filter(|k| s.contains(**k))
+            .count()
+    };
+    (keys(&joined) > keys(p)).then_some("")
 }
 
 /// The separator of a v1 `Memory cgroup stats for <cg>: k:vKB …` line and its rest.
@@ -249,9 +343,35 @@ fn continues(p: &str, f: &str) -> bool {
             && !p.contains(" killed as a result of limit of ");
     }
     if p.starts_with("CPU: ") {
-        return fs.is_ascii_digit() && f.contains(" #") || f.starts_with('#');
+        return fs.is_ascii_digit() && f.contains(" #") || f.starts_with('#') || taint_rest(p, f);
     }
     false
+}
+
+/// True when `f` is the rest of a dump_stack header `p` from its taint marker or inside
+/// its taint flags, up to the release and build number (lib/dump_stack.c prints
+/// `Comm: %.20s %s%s %s %.*s` with print_tainted()'s `Not tainted` or
+/// `Tainted: ` and one letter or space per flag).
+fn taint_rest(p: &str, f: &str) -> bool {
+    let toks: Vec<&str> = f.split_whitespace().collect();
+    let Some(build) = toks.iter().position(|t| t.starts_with('#')) else {
+        return false;
+    };
+    if build == 0 {
+        return false;
+    }
+    let flags = &toks[..build - 1];
+    let is_flags = |ws: &[&str]| {
+        ws.iter()
+            .all(|w| w.bytes().all(|b| b.is_ascii_uppercase() || b == b'-'))
+    };
+    let marked = p.contains(" Not tainted") || p.contains(" Tainted: ");
+    if !marked {
+        return (f.starts_with("Not tainted ") && build == 3)
+            || (f.starts_with("Tainted: ")
+                && flags.split_first().is_some_and(|(_, fl)| is_flags(fl)));
+    }
+    p.contains(" Tainted: ") && is_flags(flags)
 }
 
 #[cfg(test)]
@@ -398,5 +518,140 @@ mod tests {
         assert!(!incomplete("Out of memory: Killed process 5 (a) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0"));
         // A next line that is a kernel message of its own is never glued on.
         assert_eq!(rejoin("Killed process 11280", "Mem-Info:", None), None);
+    }
+
+    #[test]
+    fn a_message_moved_whole_to_the_next_line_takes_the_empty_prefix() {
+        // Corpus 210 (journalctl, Gmail-wrapped): `… kernel:` then the oom-kill line, which
+        // less chopped and marked with `>`; corpus 212: `[   56.419654] ` then its start.
+        assert!(incomplete(""));
+        let f210 = "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/firewalld.service,>";
+        assert_eq!(rejoin("", f210, None).as_deref(), Some(f210));
+        let f212 =
+            "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom";
+        assert_eq!(rejoin(" ", f212, None).as_deref(), Some(f212));
+        // Corpus 209: the text after an empty KASAN line is no kernel OOM line: not taken.
+        assert_eq!(rejoin("", "memcg_test_1/11282", None), None);
+    }
+
+    #[test]
+    fn a_break_inside_the_opening_words_is_rejoined() {
+        // Corpus 210: `Out of memory: Killed` / `process 925 (firewalld) …`.
+        let a = "Out of memory: Killed";
+        assert!(incomplete(a));
+        let ab = rejoin(
+            a,
+            "process 925 (firewalld) total-vm:298292kB, anon-rss:21912kB,",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            ab,
+            "Out of memory: Killed process 925 (firewalld) total-vm:298292kB, anon-rss:21912kB,"
+        );
+        assert!(incomplete(&ab));
+        // Corpus 214 (Android /dev/kmsg records, mail-wrapped; trailing space kept).
+        let c = "Out of memory: Killed process ";
+        assert!(incomplete(c));
+        assert_eq!(
+            rejoin(c, "10192 (agent:amservice) total-vm:15133192kB, anon-rss:27500kB, ", None).as_deref(),
+            Some("Out of memory: Killed process 10192 (agent:amservice) total-vm:15133192kB, anon-rss:27500kB, ")
+        );
+        // Corpus 203 (Gmail at 72 columns): `mkfs.ext4 invoked` / `oom-killer: gfp_mask=…`.
+        let d = "mkfs.ext4 invoked";
+        assert!(incomplete(d));
+        let de = rejoin(
+            d,
+            "oom-killer: gfp_mask=0x101cc0(GFP_USER|__GFP_WRITE), order=0,",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            de,
+            "mkfs.ext4 invoked oom-killer: gfp_mask=0x101cc0(GFP_USER|__GFP_WRITE), order=0,"
+        );
+        assert_eq!(
+            rejoin(&de, "oom_score_adj=0", None).as_deref(),
+            Some("mkfs.ext4 invoked oom-killer: gfp_mask=0x101cc0(GFP_USER|__GFP_WRITE), order=0, oom_score_adj=0")
+        );
+        // Synthetic: words that do not go on as the kernel's do are left alone.
+        assert_eq!(rejoin(a, "processes were frozen", None), None);
+        assert_eq!(rejoin(d, "the handler", None), None);
+    }
+
+    #[test]
+    fn a_dump_stack_header_takes_its_taint_marker_and_flags() {
+        // Corpus 210: broken before `Not tainted`.
+        let a = "CPU: 0 PID: 1165 Comm: tuned";
+        assert!(incomplete(a));
+        assert_eq!(
+            rejoin(a, "Not tainted 4.18.0-240.10.1.el8_3.x86_64 #1", None).as_deref(),
+            Some("CPU: 0 PID: 1165 Comm: tuned Not tainted 4.18.0-240.10.1.el8_3.x86_64 #1")
+        );
+        // Corpus 214: broken before `Tainted:`; the flags are padded with U+00A0 as sent.
+        let b = "CPU: 7 PID: 12845 Comm: dumpsys ";
+        let f = "Tainted: G\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}\u{a0} WC O\u{a0}\u{a0}\u{a0}\u{a0}\u{a0} 5.10.168-gki-gade08d90ed8c-dirty #1";
+        assert!(incomplete(b));
+        assert_eq!(
+            rejoin(b, f, None),
+            Some(format!("CPU: 7 PID: 12845 Comm: dumpsys {f}"))
+        );
+        // Corpus 218: broken inside the taint flags.
+        let c = "CPU: 252 PID: 116849 Comm: alloc_anon Tainted: G";
+        assert!(incomplete(c));
+        assert_eq!(
+            rejoin(c, "   O       6.5.0-smp-DEV #21", None).as_deref(),
+            Some("CPU: 252 PID: 116849 Comm: alloc_anon Tainted: G O       6.5.0-smp-DEV #21")
+        );
+        // Synthetic: words that are no taint flags (a comm broken at its space) are not.
+        assert_eq!(rejoin(c, "Content 6.5.0 #21", None), None);
+        assert_eq!(rejoin(b, "Tainted: #1", None), None);
+        assert_eq!(
+            rejoin(
+                "CPU: 0 PID: 1 Comm: Web",
+                "Content Not tainted 6.5.0 #1",
+                None
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn pieces_broken_inside_tokens_are_glued() {
+        // Corpus 212 (wrapped inside tokens): the table header in three pieces…
+        let h = "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file ";
+        assert!(incomplete(h));
+        let h2 = rejoin(h, "rss_shmem pgtables_bytes swapents oom_score_ad", None).unwrap();
+        assert!(incomplete(&h2));
+        assert_eq!(
+            rejoin(&h2, "j name", None).as_deref(),
+            Some("[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name")
+        );
+        // …a piece that begins no column name is not the header's rest (synthetic).
+        assert_eq!(rejoin(h, "rss_shmem pgtables_bytes bogus", None), None);
+        // …the oom-kill line in three…
+        let o = "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom";
+        assert!(incomplete(o));
+        let o2 = rejoin(o, "_memcg=/test512mb,task_m", None).unwrap();
+        assert!(incomplete(&o2));
+        assert_eq!(
+            rejoin(&o2, "emcg=/test512mb,task=stress,pid=1122,uid=0", None).as_deref(),
+            Some("oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/test512mb,task_memcg=/test512mb,task=stress,pid=1122,uid=0")
+        );
+        // (a piece that completes no key is not taken: synthetic)
+        assert_eq!(rejoin(o, "_foo", None), None);
+        // …and the Killed line inside a field name.
+        let k = "Memory cgroup out of memory: Killed process 1122 (stress) total-vm:719740kB, anon-rss:522880kB, file-rss";
+        assert!(incomplete(k));
+        assert_eq!(
+            rejoin(k, ":536kB, shmem-rss:0kB, UID:0 pgtables:1072kB oom_score_adj:0", None).as_deref(),
+            Some("Memory cgroup out of memory: Killed process 1122 (stress) total-vm:719740kB, anon-rss:522880kB, file-rss:536kB, shmem-rss:0kB, UID:0 pgtables:1072kB oom_score_adj:0")
+        );
+        // Synthetic: a space at the break means it was not inside the field: no glue.
+        assert_eq!(
+            rejoin(&format!("{k} "), ":536kB, shmem-rss:0kB", None),
+            None
+        );
+        assert_eq!(rejoin(k, " :536kB, shmem-rss:0kB", None), None);
     }
 }

@@ -385,3 +385,63 @@ fn evicted_pod_describe_names_pod_and_container() {
         )]
     );
 }
+
+/// Corpus 209 (LKML/ltp, Naresh Kamboju, Message-ID
+/// <CA+G9fYt46oC7-BKryNDaaXPJ9GztvS2cs_7GjYRjanRi4+ryCQ@mail.gmail.com>): a KASAN report
+/// printed from vprintk_store cut the oom-kill line after `task_memcg=in`; its rest
+/// `,task=memcg_test_1,pid=11280,uid=0` came as a record of its own after the KASAN block.
+/// The rest closes the cut value; KASAN's dump_stack header is not the OOM's invoker.
+#[test]
+fn an_oom_kill_line_cut_by_another_report_takes_its_rest() {
+    let incs = parse(include_bytes!(
+        "../../../tests/corpus/oom-reports/209-next-5.9-memcg-oomkill-line-split-by-kasan-wrapped-dmesg.log"
+    ));
+    let i = &incs[0];
+    assert_eq!(
+        (
+            i.oom_memcg.as_deref(),
+            i.task_memcg.as_deref(),
+            i.cpuset.as_deref()
+        ),
+        (Some("/0"), Some("in"), Some("c"))
+    );
+    assert!(
+        i.invoker.as_ref().is_none_or(|v| v.comm.is_none()),
+        "{:?}",
+        i.invoker
+    );
+    assert_eq!(i.kernel_version.as_deref(), Some("5.9.0-next-20201013"));
+    assert_eq!(i.kills[0].pid, Some(11280));
+}
+
+/// Corpus 203 (LKML/linux-next, Naresh Kamboju, Message-ID
+/// <CA+G9fYu2ruH-8uxBHE0pdE6RgRTSx4QuQPAN=Nv3BCdRd2ouYA@mail.gmail.com>): mkfs's output
+/// before the kernel's stamp on a serial console, and the invoked header broken by Gmail
+/// after `invoked`, so its first line has no trigger word: the reader must still see it.
+#[test]
+fn a_header_broken_before_its_trigger_word_keeps_its_invoker() {
+    let incs = parse(include_bytes!(
+        "../../../tests/corpus/oom-reports/203-next-5.7-i386-global-wrapped-72col-gmail-dmesg.log"
+    ));
+    let i = &incs[0];
+    let inv = i.invoker.as_ref().unwrap();
+    assert_eq!(
+        (
+            inv.comm.as_deref(),
+            inv.pid,
+            inv.gfp_mask.as_deref(),
+            inv.order,
+            inv.oom_score_adj
+        ),
+        (
+            Some("mkfs.ext4"),
+            Some(393),
+            Some("0x101cc0(GFP_USER|__GFP_WRITE)"),
+            Some(0),
+            Some(0)
+        )
+    );
+    assert_eq!(i.source.first_line, 1);
+    assert_eq!(i.time.monotonic_us, Some(34_739_137));
+    assert_eq!(i.kills[0].pid, Some(350));
+}
