@@ -11,6 +11,26 @@ fn parse(s: &[u8]) -> Vec<Incident> {
     parse_bytes(s, Options::default())
 }
 
+/// The invoker's comm, pid, gfp_mask, order and oom_score_adj.
+fn invoker(
+    i: &Incident,
+) -> (
+    Option<&str>,
+    Option<u32>,
+    Option<&str>,
+    Option<u32>,
+    Option<i32>,
+) {
+    let inv = i.invoker.as_ref().expect("an invoker");
+    (
+        inv.comm.as_deref(),
+        inv.pid,
+        inv.gfp_mask.as_deref(),
+        inv.order,
+        inv.oom_score_adj,
+    )
+}
+
 /// OpenXiangShan/XiangShan-doc#9 (erdevonmatteo11): a 4.18 riscv kernel whose report was
 /// pasted from `Node 0` on; the task table is empty and the kernel panics.
 #[test]
@@ -334,15 +354,8 @@ fn lines_broken_by_a_mail_client_are_rejoined() {
         )
     );
     // The next report's header, cut off after its stack: its invoker and release.
-    let inv = incs[1].invoker.as_ref().unwrap();
     assert_eq!(
-        (
-            inv.comm.as_deref(),
-            inv.pid,
-            inv.gfp_mask.as_deref(),
-            inv.order,
-            inv.oom_score_adj
-        ),
+        invoker(&incs[1]),
         (
             Some("memcg_test_1"),
             Some(11283),
@@ -424,15 +437,8 @@ fn a_header_broken_before_its_trigger_word_keeps_its_invoker() {
         "../../../tests/corpus/oom-reports/203-next-5.7-i386-global-wrapped-72col-gmail-dmesg.log"
     ));
     let i = &incs[0];
-    let inv = i.invoker.as_ref().unwrap();
     assert_eq!(
-        (
-            inv.comm.as_deref(),
-            inv.pid,
-            inv.gfp_mask.as_deref(),
-            inv.order,
-            inv.oom_score_adj
-        ),
+        invoker(&i),
         (
             Some("mkfs.ext4"),
             Some(393),
