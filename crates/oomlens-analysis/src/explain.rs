@@ -47,9 +47,7 @@ fn ev(name: &'static str, value: impl Into<f64>, unit: &'static str) -> Evidence
 /// One conclusion about an incident, with a stable code.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// Stable identifier: `shmem-not-heap`, `largest-survived-by-adj`, `critical-victim`,
-    /// `subprocess-killed`, `restart-loop`, `leak-to-limit`, `limit-below-working-set`,
-    /// `memcg-limit-hit`, `kernel-memory`, `no-killable-process`, `oom-panic`, `oomd-pressure`.
+    /// Stable identifier, one of [`crate::finding_codes::FINDINGS`].
     pub code: &'static str,
     /// How much it matters.
     pub severity: Severity,
@@ -57,6 +55,21 @@ pub struct Finding {
     pub message: String,
     /// The numbers it was derived from.
     pub evidence: Vec<Evidence>,
+}
+
+impl Finding {
+    /// A finding of the registered `code` ([`crate::finding_codes::FINDINGS`]), which gives
+    /// its severity.
+    fn new(code: &'static str, message: String, evidence: Vec<Evidence>) -> Finding {
+        let registered = crate::finding_codes::finding_code(code)
+            .unwrap_or_else(|| panic!("finding code {code} is not in FINDINGS"));
+        Finding {
+            code,
+            severity: registered.severity,
+            message,
+            evidence,
+        }
+    }
 }
 
 /// A concrete change, copyable as is.
@@ -220,39 +233,28 @@ impl Explainer {
         );
         subprocess(inc, &mut findings);
         if inc.no_killable_processes {
-            findings.push(Finding {
-                code: "no-killable-process",
-                severity: Severity::Critical,
-                message: "the kernel found no process it was allowed to kill (all had oom_score_adj -1000 or were unkillable)".into(),
-                evidence: {
+            findings.push(Finding::new("no-killable-process", "the kernel found no process it was allowed to kill (all had oom_score_adj -1000 or were unkillable)".into(), {
                     let rows = inc.task_table.as_ref().map(|t| t.rows.as_slice()).unwrap_or(&[]);
                     vec![
                         ev("tasks listed", rows.len() as f64, "tasks"),
                         ev("tasks with oom_score_adj -1000", rows.iter().filter(|r| r.oom_score_adj == Some(-1000)).count() as f64, "tasks"),
                     ]
-                },
-            });
+                }));
         }
         if let Some(p) = &inc.panic {
-            findings.push(Finding {
-                code: "oom-panic",
-                severity: Severity::Critical,
-                message: format!("the kernel panicked instead of killing a process (\"{p}\"): the whole machine went down"),
-                evidence: vec![
+            findings.push(Finding::new("oom-panic", format!("the kernel panicked instead of killing a process (\"{p}\"): the whole machine went down"), vec![
                     ev("processes killed in this OOM", inc.kills.len() as f64, "processes"),
                     ev(
                         "tasks listed",
                         inc.task_table.as_ref().map_or(0, |t| t.rows.len()) as f64,
                         "tasks",
                     ),
-                ],
-            });
+                ]));
         }
         if let Some(t) = &inc.oomd_trigger {
-            findings.push(Finding {
-                code: "oomd-pressure",
-                severity: Severity::Warning,
-                message: format!(
+            findings.push(Finding::new(
+                "oomd-pressure",
+                format!(
                     "systemd-oomd killed the cgroup because {} stayed at {} over its limit {}",
                     if t.reason == "pressure" {
                         "memory pressure"
@@ -262,7 +264,7 @@ impl Explainer {
                     t.value.as_deref().unwrap_or("?"),
                     t.limit.as_deref().unwrap_or("?")
                 ),
-                evidence: {
+                {
                     let pct = |v: &Option<String>| {
                         v.as_deref()
                             .and_then(|v| v.trim_end_matches('%').parse::<f64>().ok())
@@ -276,7 +278,7 @@ impl Explainer {
                     }
                     e
                 },
-            });
+            ));
         }
         let restart_loop = owner
             .as_ref()
@@ -344,15 +346,10 @@ fn memcg_limit(inc: &Incident, findings: &mut Vec<Finding>) {
     let Some(m) = inc.memcg.as_ref().and_then(|m| m.memory) else {
         return;
     };
-    findings.push(Finding {
-        code: "memcg-limit-hit",
-        severity: Severity::Info,
-        message: format!(
+    findings.push(Finding::new("memcg-limit-hit", format!(
             "the cgroup reached its memory limit of {} MiB; the machine may have had memory to spare",
             m.limit_kb / 1024
-        ),
-        evidence: vec![ev("usage", m.usage_kb as f64, "KiB"), ev("limit", m.limit_kb as f64, "KiB"), ev("failcnt", m.failcnt as f64, "times")],
-    });
+        ), vec![ev("usage", m.usage_kb as f64, "KiB"), ev("limit", m.limit_kb as f64, "KiB"), ev("failcnt", m.failcnt as f64, "times")]));
 }
 
 /// A `memory.stat` size in KiB, v1 `total_<key>` preferred (hierarchical), then `<key>`.
@@ -430,12 +427,7 @@ fn memory_outside_processes(
             rss_share.unwrap_or(0.0) * 100.0
         )
     };
-    findings.push(Finding {
-        code: "shmem-not-heap",
-        severity: Severity::Warning,
-        message,
-        evidence,
-    });
+    findings.push(Finding::new("shmem-not-heap", message, evidence));
     let in_pod = owner.is_some_and(|o| o.pod_uid.is_some());
     advice.push(Advice {
         finding: "shmem-not-heap",
@@ -477,18 +469,17 @@ fn kernel_memory(inc: &Incident, findings: &mut Vec<Finding>) {
         });
     let Some(k) = kmem else { return };
     if usage > 0 && k * 100 / usage >= 30 {
-        findings.push(Finding {
-            code: "kernel-memory",
-            severity: Severity::Warning,
-            message: format!(
+        findings.push(Finding::new(
+            "kernel-memory",
+            format!(
                 "kernel memory (slab, sockets, stacks) is {}% of the cgroup's usage",
                 k * 100 / usage
             ),
-            evidence: vec![
+            vec![
                 ev("kernel memory", k as f64, "KiB"),
                 ev("cgroup usage", usage as f64, "KiB"),
             ],
-        });
+        ));
     }
 }
 
@@ -524,17 +515,16 @@ fn innocent_victim(
                 } else {
                     format!("{} (pid {}) is larger but scored lower", big.name, big.pid)
                 };
-                findings.push(Finding {
-                    code: "largest-survived-by-adj",
-                    severity: Severity::Warning,
-                    message: format!("{comm} was not the largest process: {reason}"),
-                    evidence: vec![
+                findings.push(Finding::new(
+                    "largest-survived-by-adj",
+                    format!("{comm} was not the largest process: {reason}"),
+                    vec![
                         ev("victim rss", vr.rss.unwrap_or(0) as f64, "pages"),
                         ev("victim oom_score_adj", va as f64, ""),
                         ev("largest rss", big.rss.unwrap_or(0) as f64, "pages"),
                         ev("largest oom_score_adj", ba as f64, ""),
                     ],
-                });
+                ));
             }
         }
     }
@@ -547,15 +537,14 @@ fn innocent_victim(
         if let Some(r) = ranking.and_then(|r| r.top.get(1)) {
             evidence.push(ev("next candidate rss", r.rss_pages as f64, "pages"));
         }
-        findings.push(Finding {
-            code: "critical-victim",
-            severity: Severity::Critical,
-            message: format!(
+        findings.push(Finding::new(
+            "critical-victim",
+            format!(
                 "{comm} is a critical service and was not protected (oom_score_adj {})",
                 v.oom_score_adj.unwrap_or(0)
             ),
             evidence,
-        });
+        ));
         let unit = owner.and_then(|o| o.unit.clone());
         advice.push(Advice {
             finding: "critical-victim",
@@ -579,18 +568,13 @@ fn subprocess(inc: &Incident, findings: &mut Vec<Finding>) {
     if t.rows.len() < 2 || Some(first.pid) == v.pid {
         return;
     }
-    findings.push(Finding {
-        code: "subprocess-killed",
-        severity: Severity::Warning,
-        message: format!(
+    findings.push(Finding::new("subprocess-killed", format!(
             "the killed process (pid {}) is not the cgroup's first process ({} pid {}): a container or service can keep running after losing it, with no restart and no exit code 137; locks and in-flight work of pid {} are left behind",
             v.pid.unwrap_or(0),
             first.name,
             first.pid,
             v.pid.unwrap_or(0)
-        ),
-        evidence: vec![ev("victim pid", v.pid.unwrap_or(0) as f64, ""), ev("first process pid", first.pid as f64, ""), ev("tasks in cgroup", t.rows.len() as f64, "")],
-    });
+        ), vec![ev("victim pid", v.pid.unwrap_or(0) as f64, ""), ev("first process pid", first.pid as f64, ""), ev("tasks in cgroup", t.rows.len() as f64, "")]));
 }
 
 /// scenario 000: repeated kills of one workload, and whether each kill is a leak reaching the
@@ -609,10 +593,9 @@ fn restart_findings(
     if let Some(i) = l.mean_interval_s {
         evidence.push(ev("mean interval", i, "s"));
     }
-    findings.push(Finding {
-        code: "restart-loop",
-        severity: Severity::Critical,
-        message: format!(
+    findings.push(Finding::new(
+        "restart-loop",
+        format!(
             "{} has been killed {} times{}",
             l.key,
             l.nth,
@@ -621,7 +604,7 @@ fn restart_findings(
                 .unwrap_or_default()
         ),
         evidence,
-    });
+    ));
     let limit_kb = inc
         .memcg
         .as_ref()
@@ -646,17 +629,12 @@ fn restart_findings(
     if same_size && near_limit && interval >= LEAK_MIN_INTERVAL_S {
         // The victim grows from a restart to the limit every time: a leak at about this rate.
         let rate_kb_per_min = max / (interval / 60.0);
-        findings.push(Finding {
-            code: "leak-to-limit",
-            severity: Severity::Critical,
-            message: format!(
+        findings.push(Finding::new("leak-to-limit", format!(
                 "each kill comes {} after the previous one at the same size ({:.0} MiB, the limit): the process grows about {:.1} MiB/min until it hits the limit — a leak; a higher limit only delays the next kill",
                 human_secs(interval),
                 max / 1024.0,
                 rate_kb_per_min / 1024.0
-            ),
-            evidence: vec![ev("victim size at kill", max, "KiB"), ev("limit", limit_kb.unwrap_or(0) as f64, "KiB"), ev("growth rate", rate_kb_per_min, "KiB/min")],
-        });
+            ), vec![ev("victim size at kill", max, "KiB"), ev("limit", limit_kb.unwrap_or(0) as f64, "KiB"), ev("growth rate", rate_kb_per_min, "KiB/min")]));
         let high_mib = limit_kb.unwrap_or(0) * 9 / 10 / 1024;
         let limit_mib = limit_kb.unwrap_or(0) / 1024;
         advice.push(if in_pod {
@@ -680,16 +658,11 @@ fn restart_findings(
             }
         });
     } else if same_size && near_limit {
-        findings.push(Finding {
-            code: "limit-below-working-set",
-            severity: Severity::Critical,
-            message: format!(
+        findings.push(Finding::new("limit-below-working-set", format!(
                 "each kill comes {} after the previous one at the limit ({:.0} MiB): the workload needs more than the limit as soon as it runs — the limit is too low for its steady need",
                 human_secs(interval),
                 max / 1024.0
-            ),
-            evidence: vec![ev("victim size at kill", max, "KiB"), ev("limit", limit_kb.unwrap_or(0) as f64, "KiB"), ev("mean interval", interval, "s")],
-        });
+            ), vec![ev("victim size at kill", max, "KiB"), ev("limit", limit_kb.unwrap_or(0) as f64, "KiB"), ev("mean interval", interval, "s")]));
         let need_mib = (max / 1024.0 * 1.5).ceil() as u64;
         let reason = format!(
             "the workload reaches the limit within {} of starting, every time: give it room for its working set plus headroom",
