@@ -107,9 +107,14 @@ pub struct RealKernel {
 }
 
 /// The real-kernel environment, checked once per test binary (stale test cgroups of dead
-/// runs are swept). Without root, a writable cgroup v1 memory hierarchy or /dev/kmsg it
-/// panics saying what is missing, unless `OOMLENS_SKIP_REAL_KERNEL=1`: then it returns
-/// `None` and prints a loud skip line to the real stderr (libtest does not capture it).
+/// runs are swept); every real-kernel suite asks here.
+///
+/// Gated as the QEMU guest suite is: where root, a writable cgroup v1 memory hierarchy or
+/// /dev/kmsg is missing, it returns `None` and prints a loud `SKIPPED` line with the reason
+/// to the real stderr (libtest does not capture it), so the suite passes without running.
+/// `OOMLENS_REQUIRE_REAL_KERNEL=1` (set by `.ci/run`, whose machine has all three) turns
+/// that skip into a failure, so CI cannot pass without these tests; `OOMLENS_SKIP_REAL_KERNEL=1`
+/// skips them even where they could run.
 pub fn real_kernel() -> Option<&'static RealKernel> {
     use std::io::Write;
     static ENV: std::sync::OnceLock<Result<RealKernel, String>> = std::sync::OnceLock::new();
@@ -119,19 +124,22 @@ pub fn real_kernel() -> Option<&'static RealKernel> {
         let hog = hog_path()?;
         Ok(RealKernel { hog, own })
     });
-    match env {
-        Ok(env) => Some(env),
-        Err(why) if std::env::var_os("OOMLENS_SKIP_REAL_KERNEL").is_some_and(|v| v == "1") => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!! SKIPPED real-kernel test (OOMLENS_SKIP_REAL_KERNEL=1): {why} !!!!!\n"
-            );
-            None
-        }
-        Err(why) => panic!(
-            "real-kernel tests cannot run here: {why}.\n\
-             They need root, a writable cgroup v1 memory hierarchy and /dev/kmsg. \
-             Set OOMLENS_SKIP_REAL_KERNEL=1 to skip them."
+    let flag = |name: &str| std::env::var_os(name).is_some_and(|v| v == "1");
+    let why = match env {
+        Ok(_) if flag("OOMLENS_SKIP_REAL_KERNEL") => "OOMLENS_SKIP_REAL_KERNEL=1".to_string(),
+        Ok(env) => return Some(env),
+        Err(why) if flag("OOMLENS_REQUIRE_REAL_KERNEL") => panic!(
+            "real-kernel tests cannot run here, and OOMLENS_REQUIRE_REAL_KERNEL=1 requires them: \
+             {why}. They need root, a writable cgroup v1 memory hierarchy and /dev/kmsg."
         ),
-    }
+        Err(why) => format!(
+            "{why} (they need root, a writable cgroup v1 memory hierarchy and /dev/kmsg; \
+             OOMLENS_REQUIRE_REAL_KERNEL=1 makes this a failure)"
+        ),
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!! SKIPPED real-kernel test: {why} !!!!!\n"
+    );
+    None
 }

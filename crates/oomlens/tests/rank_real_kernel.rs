@@ -21,8 +21,9 @@
 //! test executable run again with `OOMLENS_RANK_HELPER` set: it then runs only
 //! [`rank_helper_process`], which acts the part and never returns.
 //!
-//! Gate: like `real_kernel.rs`, this needs root, a writable v1 memory cgroup and `/dev/kmsg`,
-//! and fails without them unless `OOMLENS_SKIP_REAL_KERNEL=1`.
+//! Gate: `oomlens_testkit::real_kernel`, as for every real-kernel suite: without root, a
+//! writable v1 memory cgroup and `/dev/kmsg` it is skipped loudly, or fails where
+//! `OOMLENS_REQUIRE_REAL_KERNEL=1` (`.ci/run`).
 //!
 //! Run: `cargo test --release -p oomlens --test rank_real_kernel -- --nocapture`.
 
@@ -31,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oomlens_testkit::cgroup_v1::{self, MemoryCgroup, OwnCgroup, Proc};
+use oomlens_testkit::cgroup_v1::{MemoryCgroup, Proc};
 use oomlens_testkit::fs::Tmpfs;
 use oomlens_testkit::kmsg::{find_kills, KilledLine, Kmsg};
 use serde_json::Value;
@@ -360,34 +361,11 @@ fn draw(rng: &mut Rng, n: usize) -> Plan {
 // ---------------------------------------------------------------------------------------
 // Running one scenario
 
-struct Env {
-    hog: PathBuf,
-    own: OwnCgroup,
-}
+/// The real-kernel environment of the test kit (one gate for every real-kernel suite).
+type Env = oomlens_testkit::RealKernel;
 
-fn env() -> Option<Env> {
-    let found = cgroup_v1::check_environment().and_then(|own| {
-        cgroup_v1::sweep_stale(&own);
-        Ok(Env {
-            hog: oomlens_testkit::hog_path()?,
-            own,
-        })
-    });
-    match found {
-        Ok(e) => Some(e),
-        Err(why) if std::env::var_os("OOMLENS_SKIP_REAL_KERNEL").is_some_and(|v| v == "1") => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!! SKIPPED rank real-kernel test (OOMLENS_SKIP_REAL_KERNEL=1): {why} !!!!!\n"
-            );
-            None
-        }
-        Err(why) => panic!(
-            "the rank real-kernel test cannot run here: {why}.\n\
-             It needs root, a writable cgroup v1 memory hierarchy and /dev/kmsg. \
-             Set OOMLENS_SKIP_REAL_KERNEL=1 to skip it."
-        ),
-    }
+fn env() -> Option<&'static Env> {
+    oomlens_testkit::real_kernel()
 }
 
 fn helper(spec: &str) -> Command {
@@ -715,7 +693,7 @@ fn rank_predicts_the_kernels_victim() {
     for n in 0..SCENARIOS {
         let plan = draw(&mut rng, n);
         let t = Instant::now();
-        let o = run_scenario(&env, &fs, &mut pacer, n, &plan);
+        let o = run_scenario(env, &fs, &mut pacer, n, &plan);
         let got = o.kill.pid;
         by_pid_only += usize::from(!o.kill.via_summary);
         let ok = got == o.predicted;

@@ -10,8 +10,9 @@
 //! each test, also on failure.
 //!
 //! Gate: the tests need root, a cgroup v1 memory hierarchy with a writable own cgroup, and a
-//! readable `/dev/kmsg`. Without them they FAIL, unless `OOMLENS_SKIP_REAL_KERNEL=1`, which
-//! turns each into a loudly printed skip. They run one at a time (one lock) so that kills do
+//! readable `/dev/kmsg`. Without them each prints a loud SKIPPED line with the reason and
+//! passes, unless `OOMLENS_REQUIRE_REAL_KERNEL=1` (set by `.ci/run`) makes that a failure
+//! (`oomlens_testkit::real_kernel`, the one gate of every real-kernel suite). They run one at a time (one lock) so that kills do
 //! not overlap. `oomlens-hog` is found by `oomlens_testkit::hog_path` (`$OOMLENS_HOG`, else a
 //! nested `cargo build` of it into the same target directory).
 //!
@@ -936,4 +937,51 @@ fn json_diff(a: &Value, b: &Value) -> String {
     let mut out = Vec::new();
     walk(String::new(), a, b, &mut out);
     out.join("\n")
+}
+
+/// The gate itself: run as uid 65534 (setpriv, when we are root), a real-kernel test prints
+/// its loud skip and passes; with `OOMLENS_REQUIRE_REAL_KERNEL=1` the same run fails.
+#[test]
+fn the_gate_skips_loudly_without_root_and_fails_when_required() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Not root: this process is the unprivileged case, and the gate must have refused it.
+        assert!(env().is_none() || std::env::var_os("OOMLENS_REQUIRE_REAL_KERNEL").is_some());
+        return;
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let run = |require: bool| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe)
+            .args(["a_plain_anon_hog", "--exact", "--nocapture"])
+            .env_remove("OOMLENS_SKIP_REAL_KERNEL")
+            .env_remove("OOMLENS_REQUIRE_REAL_KERNEL");
+        if require {
+            c.env("OOMLENS_REQUIRE_REAL_KERNEL", "1");
+        }
+        let out = c.output().expect("running setpriv");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = run(false);
+    assert!(
+        ok,
+        "the unprivileged run failed instead of skipping:\n{err}"
+    );
+    assert!(
+        err.contains("SKIPPED real-kernel test:") && err.contains("they need root"),
+        "no loud skip:\n{err}"
+    );
+    let (ok, err) = run(true);
+    assert!(
+        !ok,
+        "OOMLENS_REQUIRE_REAL_KERNEL=1 let the skip pass:\n{err}"
+    );
+    assert!(
+        err.contains("OOMLENS_REQUIRE_REAL_KERNEL=1 requires them"),
+        "{err}"
+    );
 }

@@ -15,8 +15,9 @@
 //! The cgroups are nested below a throw-away test cgroup so that their paths look like a
 //! real unit's or container's (`…/system.slice/worker-processor.service`,
 //! `…/kubepods/burstable/pod<uid>/<id>`). Reports are matched by cgroup path and pid: the
-//! kernel log is shared with other containers. Gate as in real_kernel.rs: fail without root
-//! and a writable v1 memory cgroup unless `OOMLENS_SKIP_REAL_KERNEL=1`.
+//! kernel log is shared with other containers. Gate as in real_kernel.rs
+//! (`oomlens_testkit::real_kernel`): a loud skip without root and a writable v1 memory
+//! cgroup, a failure there under `OOMLENS_REQUIRE_REAL_KERNEL=1`.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -39,7 +40,7 @@ struct Env {
     parent: MemoryCgroup,
 }
 
-/// The test's own cgroup, or `None` (a loud skip) when `OOMLENS_SKIP_REAL_KERNEL=1`.
+/// The test's own cgroup, or `None` (a loud skip) where the real kernel cannot be used.
 fn setup(limit: u64) -> Option<(MutexGuard<'static, ()>, Env)> {
     let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rk = oomlens_testkit::real_kernel()?;

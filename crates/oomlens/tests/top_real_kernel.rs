@@ -18,7 +18,7 @@
 //!   again under the same name is read afresh, each within the 30 ticks of a re-listing round.
 //!
 //! Gate (as `real_kernel.rs`): they need root, a writable cgroup v1 memory hierarchy and
-//! `/dev/kmsg`; without them they FAIL unless `OOMLENS_SKIP_REAL_KERNEL=1`. Measured figures
+//! `/dev/kmsg`; without them a loud skip, a failure under `OOMLENS_REQUIRE_REAL_KERNEL=1`. Measured figures
 //! go to stderr (`-- --nocapture`).
 
 use std::io::{BufRead, BufReader};
