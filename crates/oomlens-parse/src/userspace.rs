@@ -1070,9 +1070,10 @@ mod tests {
             incs[0].task_memcg.as_deref(),
             Some("/user.slice/user-1000.slice/user@1000.service/app.slice/overdeck-tmux-server.service")
         );
-        // Without its rest, the killed cgroup is still a kill; why is unknown.
-        let incs = parse(cut);
-        assert_eq!(incs.len(), 1);
+        // Followed by something else (synthetic), the killed cgroup is still a kill; why is
+        // unknown.
+        let other = "  (the rest of this line was lost)\n";
+        let incs = parse(&format!("{cut}{other}{rest}"));
         assert_eq!(incs[0].kind, Some(Kind::SystemdOomd));
         assert_eq!(incs[0].oomd_trigger.as_ref().unwrap().reason, "unknown");
         assert_eq!(incs[0].kills.len(), 1);
