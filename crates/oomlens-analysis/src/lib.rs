@@ -6,6 +6,7 @@
 pub mod badness;
 pub mod domains;
 pub mod explain;
+mod history;
 pub mod owner;
 pub mod trend;
 pub mod victim;
