@@ -5,11 +5,11 @@
 //! for a finding, and a limit is never advised up without evidence of growth or of a
 //! steady need.
 
-use std::collections::HashMap;
-
-use oomlens_model::{Incident, Kind, LogTime, StatUnit};
+use oomlens_model::{Incident, Kind, StatUnit};
 use serde::Serialize;
 
+use crate::history::Histories;
+pub use crate::history::MAX_OWNERS;
 use crate::owner::{owner_of, Owner};
 use crate::victim::{page_kb, ranking, Ranking};
 
@@ -144,41 +144,29 @@ pub const CRITICAL_COMMS: &[&str] = &[
     "beam.smp",
 ];
 
-/// Incident times on one scale, in seconds (the same log form gives the same clock).
-fn seconds(t: &LogTime) -> Option<f64> {
-    if let Some(u) = t
-        .utc
-        .as_deref()
-        .and_then(|u| u.parse::<jiff::Timestamp>().ok())
-    {
-        return Some(u.as_microsecond() as f64 / 1e6);
-    }
-    if let Some(l) = t
-        .local
-        .as_deref()
-        .and_then(|l| l.parse::<jiff::civil::DateTime>().ok())
-    {
-        return l
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .ok()
-            .map(|z| z.timestamp().as_microsecond() as f64 / 1e6);
-    }
-    t.monotonic_us.map(|us| us as f64 / 1e6)
-}
-
-#[derive(Debug, Default)]
-struct History {
-    times: Vec<Option<f64>>,
-    sizes: Vec<u64>,
-    count: usize,
-}
-
 /// Explains incidents one after another, remembering each owner's earlier kills so that
-/// restart loops are found while streaming (memory grows with owners, not with incidents).
+/// restart loops are found while streaming.
+///
+/// The memory this takes is bounded, whatever the input's length, so that a daemon can
+/// explain incidents for months while container ids and pod names change with every
+/// restart (see `history.rs` for the reasons behind each number):
+///
+/// * per (host, owner) it keeps the number of kills, the times of the last 64 and the victim
+///   sizes of the last 16: exactly what the `restart-loop`, `leak-to-limit` and
+///   `limit-below-working-set` findings read;
+/// * an owner whose newest kill is more than a week older than the latest incident time seen
+///   on the same host and clock is forgotten, so its next kill counts as its first; time is
+///   the incidents' own, never the clock of the machine running oomlens. A newest kill that
+///   printed no usable time is aged by input order instead: forgotten after 65536 further
+///   kills of any owner;
+/// * at most [`MAX_OWNERS`] (4096) owners are kept; when a new one comes to a full history,
+///   the owner whose newest kill came first in the input is forgotten. A loop is therefore
+///   lost only if 4096 other owners are killed between two of its kills.
+///
+/// The whole history stays under 8 MiB (about 2 KiB per owner at most).
 #[derive(Debug, Default)]
 pub struct Explainer {
-    /// Kills per (host, owner): the same unit name on two machines is two workloads.
-    history: HashMap<(Option<String>, String), History>,
+    history: Histories,
 }
 
 /// The key kills of the same workload share.
@@ -208,6 +196,19 @@ impl Explainer {
     /// A fresh explainer.
     pub fn new() -> Explainer {
         Explainer::default()
+    }
+
+    /// An explainer that keeps at most `max_owners` owners' kills (at least one) instead of
+    /// [`MAX_OWNERS`].
+    pub fn with_max_owners(max_owners: usize) -> Explainer {
+        Explainer {
+            history: Histories::with_cap(max_owners),
+        }
+    }
+
+    /// How many owners' kills are remembered now (never more than the cap).
+    pub fn tracked_owners(&self) -> usize {
+        self.history.len()
     }
 
     /// Explain `inc`, in input order.
@@ -299,43 +300,7 @@ impl Explainer {
     }
 
     fn track(&mut self, key: String, inc: &Incident) -> Option<LoopInfo> {
-        let h = self
-            .history
-            .entry((inc.host.clone(), key.clone()))
-            .or_default();
-        h.count += 1;
-        h.times.push(seconds(&inc.time));
-        if let Some(kb) = victim_kb(inc) {
-            h.sizes.push(kb);
-        }
-        if h.times.len() > 64 {
-            h.times.remove(0);
-        }
-        if h.sizes.len() > 16 {
-            h.sizes.remove(0);
-        }
-        if h.count < 2 {
-            return None;
-        }
-        let now = h.times.last().copied().flatten();
-        let in_last_hour = match now {
-            Some(n) => h
-                .times
-                .iter()
-                .filter(|t| t.is_some_and(|t| n - t <= 3600.0 && t <= n))
-                .count(),
-            None => h.times.len(),
-        };
-        let known: Vec<f64> = h.times.iter().flatten().copied().collect();
-        let mean_interval_s = (known.len() >= 2)
-            .then(|| (known[known.len() - 1] - known[0]) / (known.len() - 1) as f64);
-        Some(LoopInfo {
-            key,
-            nth: h.count,
-            in_last_hour,
-            mean_interval_s,
-            victim_kb: h.sizes.clone(),
-        })
+        self.history.track(key, inc, victim_kb(inc))
     }
 }
 
@@ -699,7 +664,7 @@ fn human_secs(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oomlens_model::{Kill, MemcgCounter, MemcgCounters};
+    use oomlens_model::{Kill, LogTime, MemcgCounter, MemcgCounters};
 
     /// A memcg kill of `comm` in `cg` at `t` seconds, victim `anon_mib`, limit `limit_mib`.
     fn kill(cg: &str, t: u64, anon_mib: u64, limit_mib: u64) -> Incident {
@@ -879,5 +844,107 @@ mod tests {
                 && !c.contains(&"limit-below-working-set"),
             "{c:?}"
         );
+    }
+
+    fn nth(e: &Explanation) -> usize {
+        e.restart_loop.as_ref().map_or(1, |l| l.nth)
+    }
+
+    /// Owners age by the incidents' own time: a kill more than a week (of log time) after
+    /// the owner's previous one starts a new count, a kill exactly a week after continues
+    /// it; and an owner idle for over a week is dropped when other kills on its host move
+    /// that host's clock on, while a monotonic clock starting again (a reboot) drops nobody.
+    /// Times are seconds since boot here, so against the wall clock every one would be old.
+    #[test]
+    fn owners_age_by_incident_time() {
+        const WEEK: u64 = 7 * 24 * 3600;
+        let a = "/system.slice/a.service";
+        let mut ex = Explainer::new();
+        assert_eq!(nth(&ex.explain(&kill(a, 100, 508, 512))), 1);
+        assert_eq!(nth(&ex.explain(&kill(a, 700, 508, 512))), 2);
+        assert_eq!(nth(&ex.explain(&kill(a, 700 + WEEK, 508, 512))), 3);
+        let e = ex.explain(&kill(a, 701 + 2 * WEEK, 508, 512));
+        assert!(e.restart_loop.is_none(), "{:?}", e.restart_loop);
+        let l = ex.explain(&kill(a, 1301 + 2 * WEEK, 508, 512)).restart_loop;
+        let l = l.unwrap();
+        assert_eq!(
+            (l.nth, l.in_last_hour, l.mean_interval_s),
+            (2, 2, Some(600.0))
+        );
+
+        // Sweeps run every `max_owners` kills: with 2, every second kill.
+        let mut ex = Explainer::with_max_owners(2);
+        ex.explain(&kill(a, 100, 508, 512));
+        ex.explain(&kill("/system.slice/b.service", 200, 508, 512));
+        assert_eq!(ex.tracked_owners(), 2);
+        // After a reboot b is killed at 50 s: a's 100 s is in the future, not old.
+        ex.explain(&kill("/system.slice/b.service", 50, 508, 512));
+        ex.explain(&kill("/system.slice/b.service", 60, 508, 512));
+        assert_eq!(ex.tracked_owners(), 2);
+        // More than a week after a's kill on the same host: a goes at the next sweep.
+        ex.explain(&kill("/system.slice/b.service", 150 + WEEK, 508, 512));
+        ex.explain(&kill("/system.slice/b.service", 160 + WEEK, 508, 512));
+        assert_eq!(ex.tracked_owners(), 1);
+        assert_eq!(nth(&ex.explain(&kill(a, 170 + WEEK, 508, 512))), 1);
+        // Another host's clock does not age this host's owners.
+        let mut far = kill("/system.slice/c.service", 10 * WEEK, 508, 512);
+        far.host = Some("other".into());
+        ex.explain(&far);
+        ex.explain(&far);
+        assert_eq!(nth(&ex.explain(&kill(a, 180 + WEEK, 508, 512))), 2);
+    }
+
+    /// A log that printed no time at all: loops are still found (every kill counts as
+    /// within the hour, no mean interval, so no leak verdict), and owners age by input
+    /// order: forgotten after 65536 kills of others.
+    #[test]
+    fn owners_without_times_age_by_input_order() {
+        let timeless = |cg: &str| {
+            let mut i = kill(cg, 0, 508, 512);
+            i.time = LogTime::default();
+            i
+        };
+        let (a, b) = ("/system.slice/a.service", "/system.slice/b.service");
+        let mut ex = Explainer::new();
+        ex.explain(&timeless(a));
+        ex.explain(&timeless(b));
+        let e = ex.explain(&timeless(a));
+        let l = e.restart_loop.as_ref().unwrap();
+        assert_eq!((l.nth, l.in_last_hour, l.mean_interval_s), (2, 2, None));
+        assert_eq!(l.victim_kb, [508 * 1024, 508 * 1024]);
+        assert!(codes(&e).contains(&"restart-loop"), "{:?}", codes(&e));
+        assert!(!codes(&e).contains(&"leak-to-limit"), "{:?}", codes(&e));
+        // a's newest kill was kill 3; after kill 3 + 65536 it is still within reach.
+        for _ in 0..65_535 {
+            ex.explain(&timeless(b));
+        }
+        assert_eq!(nth(&ex.explain(&timeless(a))), 3);
+        for _ in 0..65_536 {
+            ex.explain(&timeless(b));
+        }
+        assert_eq!(nth(&ex.explain(&timeless(a))), 1);
+        assert_eq!(ex.tracked_owners(), 2);
+        // Left alone, a is dropped by a sweep (one every 4096 kills) once out of reach.
+        for _ in 0..65_536 + 4096 {
+            ex.explain(&timeless(b));
+        }
+        assert_eq!(ex.tracked_owners(), 1);
+    }
+
+    /// When full, the owner whose newest kill came first goes, not the one first seen.
+    #[test]
+    fn a_full_history_forgets_the_owner_killed_longest_ago() {
+        let mut ex = Explainer::with_max_owners(2);
+        let k = |ex: &mut Explainer, u: &str, t: u64| {
+            nth(&ex.explain(&kill(&format!("/system.slice/{u}.service"), t, 508, 512)))
+        };
+        assert_eq!(k(&mut ex, "a", 1), 1);
+        assert_eq!(k(&mut ex, "b", 2), 1);
+        assert_eq!(k(&mut ex, "a", 3), 2);
+        assert_eq!(k(&mut ex, "c", 4), 1);
+        assert_eq!(ex.tracked_owners(), 2);
+        assert_eq!(k(&mut ex, "a", 5), 3);
+        assert_eq!(k(&mut ex, "b", 6), 1);
+        assert_eq!(k(&mut ex, "c", 7), 1);
     }
 }

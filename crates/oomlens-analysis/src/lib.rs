@@ -7,6 +7,7 @@ pub mod badness;
 pub mod domains;
 pub mod explain;
 pub mod finding_codes;
+mod history;
 pub mod owner;
 pub mod trend;
 pub mod victim;
