@@ -11,16 +11,17 @@ fn parse(s: &[u8]) -> Vec<Incident> {
     parse_bytes(s, Options::default())
 }
 
-/// The invoker's comm, pid, gfp_mask, order and oom_score_adj.
-fn invoker(
-    i: &Incident,
-) -> (
-    Option<&str>,
+/// What [`invoker`] returns.
+type InvokerFields<'a> = (
+    Option<&'a str>,
     Option<u32>,
-    Option<&str>,
+    Option<&'a str>,
     Option<u32>,
     Option<i32>,
-) {
+);
+
+/// The invoker's comm, pid, gfp_mask, order and oom_score_adj.
+fn invoker(i: &Incident) -> InvokerFields<'_> {
     let inv = i.invoker.as_ref().expect("an invoker");
     (
         inv.comm.as_deref(),
@@ -438,7 +439,7 @@ fn a_header_broken_before_its_trigger_word_keeps_its_invoker() {
     ));
     let i = &incs[0];
     assert_eq!(
-        invoker(&i),
+        invoker(i),
         (
             Some("mkfs.ext4"),
             Some(393),
