@@ -133,14 +133,9 @@ impl KernelAssembler {
         self.open.is_some()
     }
 
-    /// Feed one kernel message.
+    /// Feed one kernel message. One assembler reads one host's lines: the parser routes each
+    /// host to its own (lib.rs `kernels`), so no report here ever sees another host's line.
     pub fn push(&mut self, line: u64, env: &Envelope, msg: &str, hold: &mut VecDeque<Incident>) {
-        if let Some(o) = &self.open {
-            // Another host's lines never belong to this report.
-            if o.inc.host.is_some() && env.host.is_some() && o.inc.host != env.host {
-                return;
-            }
-        }
         let (in_stats, in_meminfo) = match &self.open {
             Some(o) => (o.section == Section::Stats, o.section == Section::MemInfo),
             None => (false, false),

@@ -90,14 +90,7 @@ fn host_guest(artifacts: &Path, binary: &str) -> HostGuest {
     let kill = read("kernel-kill.txt");
     let killed_pid = kill
         .lines()
-        .find_map(|l| {
-            l.split("Killed process ")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
+        .find_map(oomlens_qemu::guest::killed_pid)
         .unwrap_or_else(|| panic!("{binary}: no Killed process line in:\n{kill}"));
     let mut journals: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -109,7 +102,7 @@ fn host_guest(artifacts: &Path, binary: &str) -> HostGuest {
     HostGuest {
         hostname: read("hostname"),
         machine_id: read("machine-id"),
-        killed_pid,
+        killed_pid: killed_pid.into(),
         journals,
     }
 }

@@ -143,3 +143,21 @@ pub fn real_kernel() -> Option<&'static RealKernel> {
     );
     None
 }
+
+/// The pid of the first `Killed process N` line of a report file, read from the text itself so
+/// that tests compare oomlens with the report, never with a number copied from its output
+/// (RHEL 6 prints `Killed process 14095, UID 0, (mruby)`: the comma is not part of the pid).
+pub fn first_killed_pid(path: &std::path::Path) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .find_map(|l| {
+            l.split("Killed process ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .trim_end_matches(',')
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{}: no Killed process line", path.display()))
+}

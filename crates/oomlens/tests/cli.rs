@@ -5,6 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use oomlens_testkit::first_killed_pid as killed_pid;
+
 fn oomlens() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_oomlens"));
     c.env_remove("NO_COLOR");
@@ -424,24 +426,6 @@ fn corpus(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/corpus/oom-reports")
         .join(name)
-}
-
-/// The pid of the first `Killed process N` line of a file: the expected values come from the
-/// reports themselves (RHEL 6 prints `Killed process 14095, UID 0, (mruby)`).
-fn killed_pid(path: &Path) -> u64 {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            l.split("Killed process ")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .trim_end_matches(',')
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("{}: no Killed process line", path.display()))
 }
 
 /// `--since -2h` / `--until -2h` as separate arguments on a real journal (three global OOM

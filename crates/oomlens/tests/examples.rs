@@ -447,21 +447,8 @@ fn audit_data(rel: &str) -> String {
         .to_string()
 }
 
-/// The pid of the first `Killed process N` line of a file, read here so that the check
-/// compares with the report itself, not with a number copied from oomlens's output.
 fn killed_pid_in(path: &str) -> u64 {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .find_map(|l| {
-            l.split("Killed process ")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .trim_end_matches(',')
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("{path}: no Killed process line"))
+    oomlens_testkit::first_killed_pid(Path::new(path))
 }
 
 /// `explain` of this host's kernel log: 0 with incidents, or 1 with the message that names
