@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+pub mod fields;
 mod incident;
 mod sample;
 mod time;
