@@ -30,7 +30,7 @@ use oomlens_audit::systemd_rules::SystemdContext;
 use oomlens_audit::yaml::Limits;
 use oomlens_audit::{audit_systemd, user_manager_oom_score_adjust};
 
-use crate::cli::EXIT_ERROR;
+use crate::exit::EXIT_ERROR;
 
 /// `audit` exit status: no finding at or above `--fail-on`.
 pub const EXIT_CLEAN: u8 = 0;

@@ -26,13 +26,6 @@ fn time_value(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// Exit status when the command found what it looks for.
-pub const EXIT_FOUND: u8 = 0;
-/// Exit status when it ran cleanly and found nothing.
-pub const EXIT_NOTHING: u8 = 1;
-/// Exit status on any error (bad input, unreadable log, bad flag).
-pub const EXIT_ERROR: u8 = 2;
-
 /// Explain Linux out-of-memory kills: who was killed, by which killer, why, and where.
 #[derive(Debug, Parser)]
 #[command(

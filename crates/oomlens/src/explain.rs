@@ -16,7 +16,8 @@ use oomlens_sources::kmsg::{Read1, RECORD_MAX};
 use oomlens_sources::owners::OwnerFiles;
 use serde::Serialize;
 
-use crate::cli::{ColorChoice, ExplainArgs, EXIT_FOUND, EXIT_NOTHING};
+use crate::cli::{ColorChoice, ExplainArgs};
+use crate::exit::{EXIT_FOUND, EXIT_NOTHING};
 use crate::live::{self, KmsgStream, LiveLog};
 use crate::progress::Progress;
 use crate::timefilter::{Instant, Window};

@@ -3,6 +3,7 @@
 
 mod audit_cmd;
 mod cli;
+mod exit;
 mod explain;
 mod live;
 mod progress;
@@ -15,7 +16,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use cli::{Cli, Command, Generate, EXIT_ERROR};
+use cli::{Cli, Command, Generate};
+use exit::EXIT_ERROR;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -31,7 +31,7 @@ use oomlens_sources::cgroupfs::{self, CgroupFs, MemoryVersion};
 use oomlens_sources::procfs::{self, ProcFs};
 use serde::Serialize;
 
-use crate::cli::{EXIT_FOUND, EXIT_NOTHING};
+use crate::exit::{EXIT_FOUND, EXIT_NOTHING};
 
 /// `oomlens rank` flags.
 #[derive(Debug, Args)]
