@@ -501,3 +501,24 @@ fn the_scanner_sees_what_it_checks() {
     let sccs = strongly_connected(&[BTreeSet::from([1]), BTreeSet::from([0]), BTreeSet::new()]);
     assert!(sccs.iter().any(|c| c.len() == 2), "{sccs:?}");
 }
+
+#[test]
+fn the_readme_layout_names_every_crate() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).expect("README reads");
+    let layout = readme
+        .split("## Layout")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a Layout section");
+    let listed: BTreeSet<String> = layout
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect();
+    let present: BTreeSet<String> = crates()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(listed, present, "README Layout vs crates/");
+}
