@@ -622,3 +622,128 @@ pub fn declared_paths() -> Vec<(String, FieldDoc)> {
     }
     out
 }
+
+fn unit_name(u: U) -> &'static str {
+    match u {
+        U::Bytes => "bytes",
+        U::Seconds => "seconds",
+        U::BytesPerSecond => "bytes/s",
+        U::Percent => "%",
+        U::Count => "count",
+        U::Text => "text",
+        U::Flag => "flag",
+        U::KiB => "KiB",
+        U::Pages => "pages",
+        U::Microseconds => "µs",
+        U::Record => "object",
+    }
+}
+
+fn kind_name(k: K) -> &'static str {
+    match k {
+        K::Gauge => "gauge",
+        K::Counter => "counter",
+        K::Info => "info",
+    }
+}
+
+/// The field list of `docs/explain-json.md`, made from [`EXPLAIN_TABLES`]: one section per
+/// table, headed by the paths its records are written at, one row per field.
+pub fn markdown() -> String {
+    let mut out = String::new();
+    for t in EXPLAIN_TABLES {
+        let paths: Vec<String> = t
+            .paths
+            .iter()
+            .map(|p| {
+                if p.is_empty() {
+                    "the document".to_string()
+                } else {
+                    format!("`{p}`")
+                }
+            })
+            .collect();
+        out.push_str(&format!("### {}\n\n", paths.join(", ")));
+        out.push_str("| key | unit | kind | meaning |\n|---|---|---|---|\n");
+        for f in (t.fields)() {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                f.name,
+                unit_name(f.unit),
+                kind_name(f.kind),
+                f.help
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The field list in docs/explain-json.md is the registry: regenerate it with
+    /// `markdown()` (this test prints it) when a table changes.
+    #[test]
+    fn docs_field_list_is_the_registry() {
+        let doc = include_str!("../../../docs/explain-json.md");
+        let begin = "<!-- fields: generated from EXPLAIN_TABLES, checked by a test -->\n";
+        let start = doc
+            .find(begin)
+            .expect("docs/explain-json.md has the field list")
+            + begin.len();
+        let end = start
+            + doc[start..]
+                .find("<!-- fields end -->")
+                .expect("end marker");
+        let want = markdown();
+        assert!(
+            doc[start..end] == want,
+            "docs/explain-json.md's field list differs from the tables; the list is:\n{want}"
+        );
+    }
+
+    #[test]
+    fn no_help_text_breaks_the_markdown_table() {
+        for t in EXPLAIN_TABLES {
+            for f in (t.fields)() {
+                assert!(
+                    !f.help.contains('|') && !f.help.contains('\n'),
+                    "{}",
+                    f.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_within_an_object() {
+        for t in EXPLAIN_TABLES {
+            let names: Vec<&str> = (t.fields)().iter().map(|f| f.name).collect();
+            for (i, n) in names.iter().enumerate() {
+                assert!(!names[i + 1..].contains(n), "{n} twice in {:?}", t.paths);
+            }
+        }
+        // The incident and its explanation share one object.
+        let incident: Vec<&str> = Incident::fields().iter().map(|f| f.name).collect();
+        for f in EXPLANATION_FIELDS {
+            assert!(!incident.contains(&f.name), "{} in both", f.name);
+        }
+    }
+
+    /// The enum names written here are the ones serde wrote before the tables existed.
+    #[test]
+    fn enum_names_are_the_serde_names() {
+        let serde = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for s in [Severity::Info, Severity::Warning, Severity::Critical] {
+            assert_eq!(severity_name(s), serde(serde_json::to_value(s).unwrap()));
+        }
+        for t in [Term::Rss, Term::Swap, Term::PageTables, Term::Adj] {
+            assert_eq!(term_name(t), serde(serde_json::to_value(t).unwrap()));
+        }
+        for b in [RootBonus::None, RootBonus::Adj30, RootBonus::ThreePercent] {
+            assert_eq!(root_bonus_name(b), serde(serde_json::to_value(b).unwrap()));
+        }
+    }
+}

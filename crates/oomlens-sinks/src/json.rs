@@ -10,8 +10,9 @@
 //! The keys above are a contract: they are never renamed; new keys may be added. Values a
 //! report did not print are `null`. Every key is declared in a field table
 //! (`oomlens_model::incident_fields`, [`crate::explain_fields`]), not by the model's serde
-//! derives, so the model can change without changing the contract. Incidents are written as they arrive,
-//! so memory does not grow with the number of incidents.
+//! derives, so the model can change without changing the contract; `docs/explain-json.md`
+//! lists them all. Incidents are written as they arrive, so memory does not grow with the
+//! number of incidents.
 
 use std::io::{self, Write};
 
