@@ -103,3 +103,59 @@ pub fn incident_line(inc: &Incident, expl: Option<&Explanation>) -> serde_json::
 
 /// The schema name and version of one `--follow --json` line.
 pub const INCIDENT_LINE_SCHEMA: &str = "oomlens.explain.incident/1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oomlens_analysis::explain::Explainer;
+
+    fn incidents() -> Vec<Incident> {
+        let report = "[  100.000000] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/system.slice/w.service,task_memcg=/system.slice/w.service,task=w,pid=7,uid=0\n\
+                      [  100.100000] Memory cgroup out of memory: Killed process 7 (w) total-vm:1kB, anon-rss:1024kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:-5\n";
+        oomlens_parse::parse_bytes(report.as_bytes(), oomlens_parse::Options::default())
+    }
+
+    /// A `--follow --json` line holds the same incident object as the document does.
+    #[test]
+    fn follow_line_and_document_write_the_same_incident() {
+        let incs = incidents();
+        assert_eq!(incs.len(), 1);
+        let expl = Explainer::new().explain(&incs[0]);
+        let mut w = JsonWriter::begin(Vec::new()).unwrap();
+        w.incident(&incs[0], Some(&expl)).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&w.finish(&Summary::default()).unwrap()).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(&incident_line(&incs[0], Some(&expl)).unwrap()).unwrap();
+        assert_eq!(line["schema"], INCIDENT_LINE_SCHEMA);
+        assert_eq!(line["incident"], doc["incidents"][0]);
+        assert_eq!(doc["schema"], EXPLAIN_SCHEMA);
+        let inc = &doc["incidents"][0];
+        assert_eq!(inc["kills"][0]["oom_score_adj"], -5);
+        assert_eq!(inc["kills"][0]["anon_rss_kb"], 1024);
+        assert_eq!(inc["owner"]["unit"], "w.service");
+        assert_eq!(
+            inc["time"],
+            serde_json::json!({"monotonic_us": 100_000_000})
+        );
+        assert_eq!(doc["summary"]["inputs"], serde_json::json!([]));
+    }
+
+    /// Without an explanation, the incident object has the incident's keys only.
+    #[test]
+    fn no_explanation_no_explanation_keys() {
+        let incs = incidents();
+        let line: serde_json::Value =
+            serde_json::from_str(&incident_line(&incs[0], None).unwrap()).unwrap();
+        let keys: Vec<&String> = line["incident"].as_object().unwrap().keys().collect();
+        // serde_json's map sorts its keys.
+        let mut want: Vec<&str> = Incident::fields()
+            .iter()
+            .map(|f| f.name.split('.').next().unwrap())
+            .filter(|n| *n != "panic")
+            .collect();
+        want.sort();
+        want.dedup();
+        assert_eq!(keys, want);
+    }
+}
