@@ -13,7 +13,7 @@
 //! ([`Field::metric_name`]), following Prometheus naming practice: base units and `_total`
 //! for counters.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
@@ -153,28 +153,28 @@ impl<'a> Value<'a> {
     }
 
     /// `r` as the nested object its field table describes.
-    pub fn record<R: Record>(r: &'a R) -> Value<'a> {
+    pub fn record<R: Record + Sync>(r: &'a R) -> Value<'a> {
         Value::with_fields(r, R::fields())
     }
 
     /// `r` as the nested object `fields` describe (for record types whose table lives in
     /// another crate than the type, which therefore cannot implement [`Record`]).
-    pub fn with_fields<R: 'static>(r: &'a R, fields: &'static [Field<R>]) -> Value<'a> {
-        Value::Record(Nested(Rc::new(Bound { record: r, fields })))
+    pub fn with_fields<R: Sync + 'static>(r: &'a R, fields: &'static [Field<R>]) -> Value<'a> {
+        Value::Record(Nested(Arc::new(Bound { record: r, fields })))
     }
 
     /// `r` as a nested object, `Missing` (JSON `null`) when there is none.
-    pub fn optional<R: Record>(r: Option<&'a R>) -> Value<'a> {
+    pub fn optional<R: Record + Sync>(r: Option<&'a R>) -> Value<'a> {
         r.map_or(Value::Missing, Value::record)
     }
 
     /// A list whose items are each read by `each`.
-    pub fn list<T>(items: &'a [T], each: fn(&'a T) -> Value<'a>) -> Value<'a> {
-        Value::List(List(Rc::new(Mapped { items, each })))
+    pub fn list<T: Sync>(items: &'a [T], each: fn(&'a T) -> Value<'a>) -> Value<'a> {
+        Value::List(List(Arc::new(Mapped { items, each })))
     }
 
     /// A list of records, each written through its field table.
-    pub fn records<R: Record>(items: &'a [R]) -> Value<'a> {
+    pub fn records<R: Record + Sync>(items: &'a [R]) -> Value<'a> {
         Value::list(items, Value::record)
     }
 
@@ -185,7 +185,7 @@ impl<'a> Value<'a> {
 
     /// A list of the values given.
     pub fn tuple(items: Vec<Value<'a>>) -> Value<'a> {
-        Value::List(List(Rc::new(items)))
+        Value::List(List(Arc::new(items)))
     }
 }
 
@@ -275,7 +275,7 @@ impl<R> Fields for Bound<'_, R> {
 
 /// A nested record of a [`Value::Record`]: a record with its field table.
 #[derive(Clone)]
-pub struct Nested<'a>(Rc<dyn Fields + 'a>);
+pub struct Nested<'a>(Arc<dyn Fields + Send + Sync + 'a>);
 
 impl Nested<'_> {
     /// The record's fields, names with values, in table order.
@@ -329,7 +329,7 @@ impl Items for Vec<Value<'_>> {
 
 /// The items of a [`Value::List`].
 #[derive(Clone)]
-pub struct List<'a>(Rc<dyn Items + 'a>);
+pub struct List<'a>(Arc<dyn Items + Send + Sync + 'a>);
 
 impl List<'_> {
     /// The items, in order.
@@ -692,5 +692,12 @@ mod tests {
                 row_json("/c")
             )
         );
+    }
+
+    /// Values can be made in one thread (a sampler) and written in another.
+    #[test]
+    fn values_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Value<'static>>();
     }
 }
