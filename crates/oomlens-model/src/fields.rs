@@ -12,6 +12,12 @@
 //! table. Metric names are derived from the name, the unit and the kind
 //! ([`Field::metric_name`]), following Prometheus naming practice: base units and `_total`
 //! for counters.
+//!
+//! A field's value can itself be a record written through its own table
+//! ([`Value::record`], [`Value::with_fields`]) or a list of values ([`Value::list`],
+//! [`Value::records`]): explain's incident holds kills, a task table and more, each declared
+//! in its own table (`incident_fields.rs`). [`Value::Absent`] leaves a key out for the few
+//! keys a contract writes only when they apply.
 
 use std::sync::Arc;
 
