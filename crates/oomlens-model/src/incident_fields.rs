@@ -48,43 +48,175 @@ fn invoker_num<T: Into<V<'static>>>(i: &Incident, f: fn(&crate::Invoker) -> Opti
 }
 
 static INCIDENT_FIELDS: &[Field<Incident>] = &[
-    text("kind", "Which killer acted, and for kernel OOMs in which domain: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice; null when the report was cut off before it said.", |i| V::text(i.kind.map(kind_name))),
-    text("completeness", "How much of the report the input held: full, partial or fragment.", |i| V::Str(i.completeness.as_str())),
-    text("kernel_version", "The kernel release from the `CPU: … Comm: …` line.", |i| V::text(i.kernel_version.as_deref())),
-    text("constraint", "`constraint=` as printed (CONSTRAINT_MEMCG, …).", |i| V::text(i.constraint.as_deref())),
-    text("oom_memcg", "The memcg whose limit was hit (kernel), or the cgroup under pressure (systemd-oomd).", |i| V::text(i.oom_memcg.as_deref())),
-    text("task_memcg", "The victim's memcg (kernel), or the killed cgroup (systemd-oomd).", |i| V::text(i.task_memcg.as_deref())),
-    text("invoker.comm", "The comm of the task whose allocation invoked the OOM killer.", |i| invoker_text(i, |v| v.comm.as_deref())),
-    id("invoker.pid", "Its pid (thread id), from the `CPU: … PID: N` line.", |i| invoker_num(i, |v| v.pid)),
-    text("invoker.gfp_mask", "`gfp_mask=` verbatim, with its (FLAGS) where printed.", |i| invoker_text(i, |v| v.gfp_mask.as_deref())),
-    id("invoker.order", "The allocation order: 2^order pages were requested.", |i| invoker_num(i, |v| v.order)),
-    id("invoker.oom_score_adj", "The invoker's own oom_score_adj (not the victim's).", |i| invoker_num(i, |v| v.oom_score_adj)),
-    id("invoker.oom_adj", "The legacy `oom_adj=` printed by 2.6.32 kernels.", |i| invoker_num(i, |v| v.oom_adj)),
-    text("invoker.nodemask", "`nodemask=` when printed in the invoked line.", |i| invoker_text(i, |v| v.nodemask.as_deref())),
-    nested("kills", "Every process (or cgroup) killed, in order (see `kills[]`).", |i| V::records(&i.kills)),
-    text("source.file", "The input's name: a path, `-` for standard input, `kmsg` or `journal` for a live log.", |i| V::text(i.source.file.as_deref())),
-    id("source.first_line", "First input line (1-based) of the incident.", |i| i.source.first_line.into()),
-    id("source.last_line", "Last input line (1-based) of the incident.", |i| i.source.last_line.into()),
-    text("source.format", "The log form: kmsg, dmesg, dmesg-x, dmesg-T, dmesg-iso, journal-short, journal-monotonic, journal-json, syslog, syslog-or-journal, prefixed or bare.", |i| V::text(i.source.format.as_deref())),
-    nested("time", "When the incident's first line was logged (see `time`).", |i| V::record(&i.time)),
+    text(
+        "kind",
+        "Which killer acted, and for kernel OOMs in which domain: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice; null when the report was cut off before it said.",
+        |i| V::text(i.kind.map(kind_name)),
+    ),
+    text(
+        "completeness",
+        "How much of the report the input held: full, partial or fragment.",
+        |i| V::Str(i.completeness.as_str()),
+    ),
+    text(
+        "kernel_version",
+        "The kernel release from the `CPU: … Comm: …` line.",
+        |i| V::text(i.kernel_version.as_deref()),
+    ),
+    text(
+        "constraint",
+        "`constraint=` as printed (CONSTRAINT_MEMCG, …).",
+        |i| V::text(i.constraint.as_deref()),
+    ),
+    text(
+        "oom_memcg",
+        "The memcg whose limit was hit (kernel), or the cgroup under pressure (systemd-oomd).",
+        |i| V::text(i.oom_memcg.as_deref()),
+    ),
+    text(
+        "task_memcg",
+        "The victim's memcg (kernel), or the killed cgroup (systemd-oomd).",
+        |i| V::text(i.task_memcg.as_deref()),
+    ),
+    text(
+        "invoker.comm",
+        "The comm of the task whose allocation invoked the OOM killer.",
+        |i| invoker_text(i, |v| v.comm.as_deref()),
+    ),
+    id(
+        "invoker.pid",
+        "Its pid (thread id), from the `CPU: … PID: N` line.",
+        |i| invoker_num(i, |v| v.pid),
+    ),
+    text(
+        "invoker.gfp_mask",
+        "`gfp_mask=` verbatim, with its (FLAGS) where printed.",
+        |i| invoker_text(i, |v| v.gfp_mask.as_deref()),
+    ),
+    id(
+        "invoker.order",
+        "The allocation order: 2^order pages were requested.",
+        |i| invoker_num(i, |v| v.order),
+    ),
+    id(
+        "invoker.oom_score_adj",
+        "The invoker's own oom_score_adj (not the victim's).",
+        |i| invoker_num(i, |v| v.oom_score_adj),
+    ),
+    id(
+        "invoker.oom_adj",
+        "The legacy `oom_adj=` printed by 2.6.32 kernels.",
+        |i| invoker_num(i, |v| v.oom_adj),
+    ),
+    text(
+        "invoker.nodemask",
+        "`nodemask=` when printed in the invoked line.",
+        |i| invoker_text(i, |v| v.nodemask.as_deref()),
+    ),
+    nested(
+        "kills",
+        "Every process (or cgroup) killed, in order (see `kills[]`).",
+        |i| V::records(&i.kills),
+    ),
+    text(
+        "source.file",
+        "The input's name: a path, `-` for standard input, `kmsg` or `journal` for a live log.",
+        |i| V::text(i.source.file.as_deref()),
+    ),
+    id(
+        "source.first_line",
+        "First input line (1-based) of the incident.",
+        |i| i.source.first_line.into(),
+    ),
+    id(
+        "source.last_line",
+        "Last input line (1-based) of the incident.",
+        |i| i.source.last_line.into(),
+    ),
+    text(
+        "source.format",
+        "The log form: kmsg, dmesg, dmesg-x, dmesg-T, dmesg-iso, journal-short, journal-monotonic, journal-json, syslog, syslog-or-journal, prefixed or bare.",
+        |i| V::text(i.source.format.as_deref()),
+    ),
+    nested(
+        "time",
+        "When the incident's first line was logged (see `time`).",
+        |i| V::record(&i.time),
+    ),
     text("host", "The host name, where the log form carries one.", |i| V::text(i.host.as_deref())),
     text("nodemask", "`nodemask=` of the `oom-kill:` line.", |i| V::text(i.nodemask.as_deref())),
     text("cpuset", "`cpuset=`: the invoker's cpuset cgroup.", |i| V::text(i.cpuset.as_deref())),
     text("mems_allowed", "`mems_allowed=`.", |i| V::text(i.mems_allowed.as_deref())),
-    Field::new("oom_path", U::Text, K::Info, "Call-trace frames that name the OOM path (mem_cgroup_out_of_memory, pagefault_out_of_memory, …).", |i| V::strs(&i.oom_path)),
-    nested("memcg", "The memcg counter lines (memcg OOMs), else null (see `memcg`).", |i| V::optional(i.memcg.as_ref())),
-    nested("memory_stat", "The first `Memory cgroup stats` block (the OOM memcg's own), else null.", |i| V::optional(i.memory_stat.as_ref())),
-    nested("mem_info", "The machine-wide `Mem-Info:` summary (global OOMs), else null.", |i| V::optional(i.mem_info.as_ref())),
+    Field::new(
+        "oom_path",
+        U::Text,
+        K::Info,
+        "Call-trace frames that name the OOM path (mem_cgroup_out_of_memory, pagefault_out_of_memory, …).",
+        |i| V::strs(&i.oom_path),
+    ),
+    nested(
+        "memcg",
+        "The memcg counter lines (memcg OOMs), else null (see `memcg`).",
+        |i| V::optional(i.memcg.as_ref()),
+    ),
+    nested(
+        "memory_stat",
+        "The first `Memory cgroup stats` block (the OOM memcg's own), else null.",
+        |i| V::optional(i.memory_stat.as_ref()),
+    ),
+    nested(
+        "mem_info",
+        "The machine-wide `Mem-Info:` summary (global OOMs), else null.",
+        |i| V::optional(i.mem_info.as_ref()),
+    ),
     nested("task_table", "The task table, else null.", |i| V::optional(i.task_table.as_ref())),
-    nested("selection", "The kernel's `Kill process N (comm) score S or sacrifice child` line (before 4.19), else null.", |i| V::optional(i.selection.as_ref())),
-    text("oom_group", "The memcg of `Tasks in <memcg> are going to be killed due to memory.oom.group set`.", |i| V::text(i.oom_group.as_deref())),
-    nested("unmatched_reaps", "oom_reaper lines that matched no kill of this incident.", |i| V::records(&i.unmatched_reaps)),
-    Field::new("no_killable_processes", U::Flag, K::Info, "The kernel found no process it was allowed to kill.", |i| i.no_killable_processes.into()),
-    text("panic", "The text after `Kernel panic - not syncing: ` when the kernel panicked instead of killing; the key is left out otherwise.", |i| i.panic.as_deref().map_or(V::Absent, V::Str)),
-    nested("oomd_trigger", "Why systemd-oomd acted, else null.", |i| V::optional(i.oomd_trigger.as_ref())),
-    nested("notices", "systemd's messages about the unit the victim belonged to.", |i| V::records(&i.notices)),
-    nested("witnesses", "Other components' reports of the same kill (kubelet, container runtime).", |i| V::records(&i.witnesses)),
-    id("elisions", "Lines of the report that an author or pager elided (`...`, `(...snipped...)`).", |i| i.elisions.into()),
+    nested(
+        "selection",
+        "The kernel's `Kill process N (comm) score S or sacrifice child` line (before 4.19), else null.",
+        |i| V::optional(i.selection.as_ref()),
+    ),
+    text(
+        "oom_group",
+        "The memcg of `Tasks in <memcg> are going to be killed due to memory.oom.group set`.",
+        |i| V::text(i.oom_group.as_deref()),
+    ),
+    nested(
+        "unmatched_reaps",
+        "oom_reaper lines that matched no kill of this incident.",
+        |i| V::records(&i.unmatched_reaps),
+    ),
+    Field::new(
+        "no_killable_processes",
+        U::Flag,
+        K::Info,
+        "The kernel found no process it was allowed to kill.",
+        |i| i.no_killable_processes.into(),
+    ),
+    text(
+        "panic",
+        "The text after `Kernel panic - not syncing: ` when the kernel panicked instead of killing; the key is left out otherwise.",
+        |i| i.panic.as_deref().map_or(V::Absent, V::Str),
+    ),
+    nested(
+        "oomd_trigger",
+        "Why systemd-oomd acted, else null.",
+        |i| V::optional(i.oomd_trigger.as_ref()),
+    ),
+    nested(
+        "notices",
+        "systemd's messages about the unit the victim belonged to.",
+        |i| V::records(&i.notices),
+    ),
+    nested(
+        "witnesses",
+        "Other components' reports of the same kill (kubelet, container runtime).",
+        |i| V::records(&i.witnesses),
+    ),
+    id(
+        "elisions",
+        "Lines of the report that an author or pager elided (`...`, `(...snipped...)`).",
+        |i| i.elisions.into(),
+    ),
 ];
 
 impl Record for Incident {
@@ -95,26 +227,105 @@ impl Record for Incident {
 
 static KILL_FIELDS: &[Field<Kill>] = &[
     id("pid", "The killed pid.", |k| k.pid.into()),
-    text("comm", "The killed task's comm (for the kubelet: the container, else the pod).", |k| V::text(k.comm.as_deref())),
+    text(
+        "comm",
+        "The killed task's comm (for the kubelet: the container, else the pod).",
+        |k| V::text(k.comm.as_deref()),
+    ),
     id("uid", "The task's uid.", |k| k.uid.into()),
-    gauge("anon_rss_kb", U::KiB, "`anon-rss` at kill time.", |k: &Kill| k.anon_rss_kb.into()).column("anon"),
-    gauge("file_rss_kb", U::KiB, "`file-rss` at kill time.", |k: &Kill| k.file_rss_kb.into()).column("file"),
-    gauge("shmem_rss_kb", U::KiB, "`shmem-rss` at kill time (printed from about 4.6).", |k: &Kill| k.shmem_rss_kb.into()).column("shmem"),
+    gauge(
+        "anon_rss_kb",
+        U::KiB,
+        "`anon-rss` at kill time.",
+        |k: &Kill| k.anon_rss_kb.into(),
+    )
+    .column("anon"),
+    gauge(
+        "file_rss_kb",
+        U::KiB,
+        "`file-rss` at kill time.",
+        |k: &Kill| k.file_rss_kb.into(),
+    )
+    .column("file"),
+    gauge(
+        "shmem_rss_kb",
+        U::KiB,
+        "`shmem-rss` at kill time (printed from about 4.6).",
+        |k: &Kill| k.shmem_rss_kb.into(),
+    )
+    .column("shmem"),
     gauge("total_vm_kb", U::KiB, "`total-vm`.", |k| k.total_vm_kb.into()),
     gauge("pgtables_kb", U::KiB, "`pgtables`.", |k| k.pgtables_kb.into()),
-    id("oom_score_adj", "The victim's oom_score_adj.", |k: &Kill| k.oom_score_adj.into()).column("oom_score_adj"),
-    text("oom_score_adj_from", "Where oom_score_adj was read: killed-line or task-table.", |k| V::text(k.oom_score_adj_from.map(adj_source_name))),
-    text("evidence", "Which line the kill was read from: killed-line, oom-kill-line, reaper, selection, systemd-oomd, earlyoom, kubelet.", |k| V::text(k.evidence.map(evidence_name))),
-    text("reason", "The message prefix the killer printed (`Out of memory`, `Memory cgroup out of memory`, …).", |k| V::text(k.reason.as_deref())),
-    text("signal", "The signal sent when not SIGKILL (earlyoom's SIGTERM).", |k| V::text(k.signal.as_deref())),
-    text("cgroup", "The cgroup killed (systemd-oomd) or the victim's memcg.", |k| V::text(k.cgroup.as_deref())),
-    text("pod", "Kubernetes pod (`namespace/name` or `name`) for kubelet kills.", |k| V::text(k.pod.as_deref())),
-    text("container", "Kubernetes container for kubelet kills.", |k| V::text(k.container.as_deref())),
-    id("exit_code", "Container exit code where reported (137 = SIGKILL).", |k: &Kill| k.exit_code.into()).column("exit code"),
-    id("score", "The killer's own score for the victim (earlyoom badness/oom_score, kernel score).", |k| k.score.into()),
-    gauge("rss_kb", U::KiB, "Resident memory the killer reported (earlyoom VmRSS, kubelet usage).", |k: &Kill| k.rss_kb.into()).column("rss"),
-    text("outcome", "The killer's follow-up (`kill failed: Timer expired`, `exited after 0.100 seconds`).", |k: &Kill| V::text(k.outcome.as_deref())).column(""),
-    nested("reaped", "What the oom_reaper freed afterwards, else null (see `unmatched_reaps[]`).", |k| V::optional(k.reaped.as_ref())),
+    id(
+        "oom_score_adj",
+        "The victim's oom_score_adj.",
+        |k: &Kill| k.oom_score_adj.into(),
+    )
+    .column("oom_score_adj"),
+    text(
+        "oom_score_adj_from",
+        "Where oom_score_adj was read: killed-line or task-table.",
+        |k| V::text(k.oom_score_adj_from.map(adj_source_name)),
+    ),
+    text(
+        "evidence",
+        "Which line the kill was read from: killed-line, oom-kill-line, reaper, selection, systemd-oomd, earlyoom, kubelet.",
+        |k| V::text(k.evidence.map(evidence_name)),
+    ),
+    text(
+        "reason",
+        "The message prefix the killer printed (`Out of memory`, `Memory cgroup out of memory`, …).",
+        |k| V::text(k.reason.as_deref()),
+    ),
+    text(
+        "signal",
+        "The signal sent when not SIGKILL (earlyoom's SIGTERM).",
+        |k| V::text(k.signal.as_deref()),
+    ),
+    text(
+        "cgroup",
+        "The cgroup killed (systemd-oomd) or the victim's memcg.",
+        |k| V::text(k.cgroup.as_deref()),
+    ),
+    text(
+        "pod",
+        "Kubernetes pod (`namespace/name` or `name`) for kubelet kills.",
+        |k| V::text(k.pod.as_deref()),
+    ),
+    text(
+        "container",
+        "Kubernetes container for kubelet kills.",
+        |k| V::text(k.container.as_deref()),
+    ),
+    id(
+        "exit_code",
+        "Container exit code where reported (137 = SIGKILL).",
+        |k: &Kill| k.exit_code.into(),
+    )
+    .column("exit code"),
+    id(
+        "score",
+        "The killer's own score for the victim (earlyoom badness/oom_score, kernel score).",
+        |k| k.score.into(),
+    ),
+    gauge(
+        "rss_kb",
+        U::KiB,
+        "Resident memory the killer reported (earlyoom VmRSS, kubelet usage).",
+        |k: &Kill| k.rss_kb.into(),
+    )
+    .column("rss"),
+    text(
+        "outcome",
+        "The killer's follow-up (`kill failed: Timer expired`, `exited after 0.100 seconds`).",
+        |k: &Kill| V::text(k.outcome.as_deref()),
+    )
+    .column(""),
+    nested(
+        "reaped",
+        "What the oom_reaper freed afterwards, else null (see `unmatched_reaps[]`).",
+        |k| V::optional(k.reaped.as_ref()),
+    ),
     id("line", "Input line of the kill.", |k| k.line.into()),
     nested("time", "When the kill was logged (see `time`).", |k| V::record(&k.time)),
 ];
@@ -152,10 +363,29 @@ impl Record for Reap {
 }
 
 static LOG_TIME_FIELDS: &[Field<LogTime>] = &[
-    gauge("monotonic_us", U::Microseconds, "Time since boot on the kernel's clock; left out when not printed.", |t| t.monotonic_us.map_or(V::Absent, V::U64)),
-    text("local", "Wall-clock time as printed, without a zone, ISO 8601; left out when not printed.", |t| t.local.as_deref().map_or(V::Absent, V::Str)),
-    Field::new("year_inferred", U::Flag, K::Info, "Present (true) only when the log did not print the year and it was inferred.", |t| if t.year_inferred { V::Bool(true) } else { V::Absent }),
-    text("utc", "The absolute instant, RFC 3339 in UTC, when the log carried one or the boot time of a live log was known; left out otherwise.", |t| t.utc.as_deref().map_or(V::Absent, V::Str)),
+    gauge(
+        "monotonic_us",
+        U::Microseconds,
+        "Time since boot on the kernel's clock; left out when not printed.",
+        |t| t.monotonic_us.map_or(V::Absent, V::U64),
+    ),
+    text(
+        "local",
+        "Wall-clock time as printed, without a zone, ISO 8601; left out when not printed.",
+        |t| t.local.as_deref().map_or(V::Absent, V::Str),
+    ),
+    Field::new(
+        "year_inferred",
+        U::Flag,
+        K::Info,
+        "Present (true) only when the log did not print the year and it was inferred.",
+        |t| if t.year_inferred { V::Bool(true) } else { V::Absent },
+    ),
+    text(
+        "utc",
+        "The absolute instant, RFC 3339 in UTC, when the log carried one or the boot time of a live log was known; left out otherwise.",
+        |t| t.utc.as_deref().map_or(V::Absent, V::Str),
+    ),
 ];
 
 impl Record for LogTime {
@@ -258,7 +488,12 @@ impl Record for StatEntry {
 }
 
 static MEM_INFO_FIELDS: &[Field<MemInfo>] = &[
-    gauge("counters", U::Pages, "The `key:pages` counters of the `Mem-Info:` block, each a [name, pages] pair, in print order.", |m| V::list(&m.counters, |(k, v)| V::tuple(vec![V::Str(k), V::U64(*v)]))),
+    gauge(
+        "counters",
+        U::Pages,
+        "The `key:pages` counters of the `Mem-Info:` block, each a [name, pages] pair, in print order.",
+        |m| V::list(&m.counters, |(k, v)| V::tuple(vec![V::Str(k), V::U64(*v)])),
+    ),
     gauge("pages_ram", U::Pages, "`N pages RAM`.", |m| m.pages_ram.into()),
     gauge("pages_reserved", U::Pages, "`N pages reserved`.", |m| m.pages_reserved.into()),
     gauge("total_swap_kb", U::KiB, "`Total swap = NkB`.", |m| m.total_swap_kb.into()),
@@ -401,7 +636,11 @@ impl Record for OomdTrigger {
 }
 
 static NOTICE_FIELDS: &[Field<Notice>] = &[
-    text("kind", "What systemd said: process-killed-by-oom-killer, failed-oom-kill, oomd-killed, main-process-killed, scheduled-restart.", |n| V::Str(notice_kind_name(n.kind))),
+    text(
+        "kind",
+        "What systemd said: process-killed-by-oom-killer, failed-oom-kill, oomd-killed, main-process-killed, scheduled-restart.",
+        |n| V::Str(notice_kind_name(n.kind)),
+    ),
     text("unit", "The unit name.", |n| V::Str(&n.unit)),
     id("manager_pid", "The manager's pid (1 for the system manager).", |n| n.manager_pid.into()),
     id("count", "A number in the message: processes killed, restart counter.", |n| n.count.into()),

@@ -76,18 +76,54 @@ pub static EXPLANATION_FIELDS: &[Field<Explanation>] = &[
 
 /// The fields of `owner`.
 pub static OWNER_FIELDS: &[Field<Owner>] = &[
-    text("unit", "The innermost systemd unit that is not a slice (`foo.service`, `session-2.scope`).", |o| V::text(o.unit.as_deref())),
-    text("slice", "The innermost slice (`system.slice`, `app.slice`).", |o| V::text(o.slice.as_deref())),
+    text(
+        "unit",
+        "The innermost systemd unit that is not a slice (`foo.service`, `session-2.scope`).",
+        |o| V::text(o.unit.as_deref()),
+    ),
+    text(
+        "slice",
+        "The innermost slice (`system.slice`, `app.slice`).",
+        |o| V::text(o.slice.as_deref()),
+    ),
     id("user_uid", "The uid of a `user-UID.slice` / `user@UID.service`.", |o| o.user_uid.into()),
-    text("session", "The login session number of `session-N.scope`.", |o| V::text(o.session.as_deref())),
+    text(
+        "session",
+        "The login session number of `session-N.scope`.",
+        |o| V::text(o.session.as_deref()),
+    ),
     text("pod_uid", "Kubernetes pod UID.", |o| V::text(o.pod_uid.as_deref())),
-    text("qos_class", "Kubernetes QoS class: Guaranteed, Burstable, BestEffort.", |o| V::text(o.qos_class.as_deref())),
+    text(
+        "qos_class",
+        "Kubernetes QoS class: Guaranteed, Burstable, BestEffort.",
+        |o| V::text(o.qos_class.as_deref()),
+    ),
     text("container_id", "The container id.", |o| V::text(o.container_id.as_deref())),
-    text("runtime", "The runtime that named the container: docker, containerd, crio, podman, lxc.", |o| V::text(o.runtime.as_deref())),
-    text("live.unit_description", "`Description=` of the systemd unit, read from this host when explaining its own log; left out otherwise, `live` too when all its keys are.", |o| absent_unless(o.live.unit_description.as_deref())),
-    text("live.container_name", "The container's name, read from this host's container runtime; left out when unknown.", |o| absent_unless(o.live.container_name.as_deref())),
-    text("live.pod_name", "The pod's name, read from this host's kubelet directories; left out when unknown.", |o| absent_unless(o.live.pod_name.as_deref())),
-    text("live.pod_namespace", "The pod's namespace, read from this host's kubelet directories; left out when unknown.", |o| absent_unless(o.live.pod_namespace.as_deref())),
+    text(
+        "runtime",
+        "The runtime that named the container: docker, containerd, crio, podman, lxc.",
+        |o| V::text(o.runtime.as_deref()),
+    ),
+    text(
+        "live.unit_description",
+        "`Description=` of the systemd unit, read from this host when explaining its own log; left out otherwise, `live` too when all its keys are.",
+        |o| absent_unless(o.live.unit_description.as_deref()),
+    ),
+    text(
+        "live.container_name",
+        "The container's name, read from this host's container runtime; left out when unknown.",
+        |o| absent_unless(o.live.container_name.as_deref()),
+    ),
+    text(
+        "live.pod_name",
+        "The pod's name, read from this host's kubelet directories; left out when unknown.",
+        |o| absent_unless(o.live.pod_name.as_deref()),
+    ),
+    text(
+        "live.pod_namespace",
+        "The pod's namespace, read from this host's kubelet directories; left out when unknown.",
+        |o| absent_unless(o.live.pod_namespace.as_deref()),
+    ),
 ];
 
 fn absent_unless(s: Option<&str>) -> V<'_> {
