@@ -203,18 +203,22 @@ pub static RANK_ROW_FIELDS: &[Field<RankRow>] = &[
         "Badness points; null: never chosen (oom_score_adj -1000).",
         |r| r.points.into(),
     ),
-    num("rss_pages", U::Pages, "Resident pages.", |r| {
+    num::<RankRow>("rss_pages", U::Pages, "Resident pages.", |r| {
         r.rss_pages.into()
-    }),
-    num("swap_pages", U::Pages, "Swap entries.", |r| {
+    })
+    .column("rss"),
+    num::<RankRow>("swap_pages", U::Pages, "Swap entries.", |r| {
         r.swap_pages.into()
-    }),
-    num("pgtable_pages", U::Pages, "Page-table pages.", |r| {
+    })
+    .column("swap"),
+    num::<RankRow>("pgtable_pages", U::Pages, "Page-table pages.", |r| {
         r.pgtable_pages.into()
-    }),
-    id("oom_score_adj", "oom_score_adj.", |r| {
+    })
+    .column("pgtables"),
+    id::<RankRow>("oom_score_adj", "oom_score_adj.", |r| {
         r.oom_score_adj.into()
-    }),
+    })
+    .column("adj"),
     text(
         "deciding",
         "The term that weighs most in the score: rss, swap, page-tables, adj.",

@@ -3,10 +3,10 @@
 //! Every string that came from a log (comm, cgroup paths, units, hosts) goes through
 //! [`escape`] before it is written.
 //!
-//! A record's fields shown with a label (a kill's sizes, the memcg counters) are read
-//! through the record's field table, the one the JSON is written from: the label is the
-//! field's column title and the unit decides the format, so text and JSON cannot name or
-//! read a field differently.
+//! A record's fields shown with a label (a kill's sizes, the memcg counters, the terms of a
+//! ranked row's badness) are read through the record's field table, the one the JSON is
+//! written from: the label is the field's column title and the unit decides the format, so
+//! text and JSON cannot name or read a field differently.
 
 use std::io::{self, Write};
 
@@ -16,6 +16,7 @@ use oomlens_model::fields::{Field, Record, Unit, Value};
 use oomlens_model::{Incident, Kill, KillEvidence, Kind, MemcgCounter};
 
 use crate::escape::escape;
+use crate::explain_fields::RANK_ROW_FIELDS;
 
 /// Text output options.
 #[derive(Debug, Clone, Copy, Default)]
@@ -293,6 +294,10 @@ fn shown(unit: Unit, v: &Value<'_>) -> Option<String> {
     })
 }
 
+/// The terms of a ranked row's badness, each shown by its column title: `rss 10 + swap 0 +
+/// pgtables 2 + adj 0` (pages, the adj as printed).
+const RANK_TERMS: &[&str] = &["rss_pages", "swap_pages", "pgtable_pages", "oom_score_adj"];
+
 /// The memcg `memory:` line's fields, each by its table's column title:
 /// `usage 1.0 GiB of limit 1.0 GiB (failcnt 3)`.
 fn memcg_line(m: &MemcgCounter) -> String {
@@ -347,14 +352,15 @@ fn write_ranking(w: &mut impl Write, r: &Ranking) -> io::Result<()> {
         };
         writeln!(
             w,
-            "            #{} {} (pid {}): {points} points = rss {} + swap {} + pgtables {} + adj {}; decided by {:?}{lead}",
+            "            #{} {} (pid {}): {points} points = {}; decided by {:?}{lead}",
             i + 1,
             escape(&row.comm),
             row.pid,
-            row.rss_pages,
-            row.swap_pages,
-            row.pgtable_pages,
-            row.oom_score_adj,
+            RANK_TERMS
+                .iter()
+                .filter_map(|name| labelled(RANK_ROW_FIELDS, row, name))
+                .collect::<Vec<_>>()
+                .join(" + "),
             row.deciding
         )?;
     }
@@ -393,6 +399,9 @@ mod tests {
     fn text_fields_are_declared() {
         for name in KILL_DETAILS {
             assert!(declared(Kill::fields(), name).column.is_some(), "{name}");
+        }
+        for name in RANK_TERMS {
+            assert!(declared(RANK_ROW_FIELDS, name).column.is_some(), "{name}");
         }
         for name in ["usage_kb", "limit_kb", "failcnt"] {
             assert!(
