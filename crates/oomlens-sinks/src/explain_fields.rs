@@ -772,6 +772,31 @@ mod tests {
         }
     }
 
+    /// Every field whose value is a record or a list of records has the table of those
+    /// records listed at its path, so the docs describe every object.
+    #[test]
+    fn every_nested_record_has_its_table() {
+        let paths: Vec<&str> = EXPLAIN_TABLES
+            .iter()
+            .flat_map(|t| t.paths.iter().copied())
+            .collect();
+        for t in EXPLAIN_TABLES {
+            for f in (t.fields)().iter().filter(|f| f.unit == U::Record) {
+                for p in t.paths {
+                    let at = if p.is_empty() {
+                        f.name.to_string()
+                    } else {
+                        format!("{p}.{}", f.name)
+                    };
+                    assert!(
+                        paths.contains(&at.as_str()) || paths.contains(&format!("{at}[]").as_str()),
+                        "no table for {at}"
+                    );
+                }
+            }
+        }
+    }
+
     /// The enum names written here are the ones serde wrote before the tables existed.
     #[test]
     fn enum_names_are_the_serde_names() {
