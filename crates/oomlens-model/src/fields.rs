@@ -12,8 +12,16 @@
 //! table. Metric names are derived from the name, the unit and the kind
 //! ([`Field::metric_name`]), following Prometheus naming practice: base units and `_total`
 //! for counters.
+//!
+//! A field's value can itself be a record written through its own table
+//! ([`Value::record`], [`Value::with_fields`]) or a list of values ([`Value::list`],
+//! [`Value::records`]): explain's incident holds kills, a task table and more, each declared
+//! in its own table (`incident_fields.rs`). [`Value::Absent`] leaves a key out for the few
+//! keys a contract writes only when they apply.
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::sync::Arc;
+
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 /// The unit of a field's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +40,14 @@ pub enum Unit {
     Text,
     /// True or false.
     Flag,
+    /// KiB (1024 bytes), as the kernel prints sizes in OOM reports (`anon-rss:…kB`).
+    KiB,
+    /// Memory pages, as the kernel's task table prints sizes (the page size is the report's).
+    Pages,
+    /// Microseconds (the kernel's monotonic log clock).
+    Microseconds,
+    /// A nested object, or a list of them: its own fields carry the units.
+    Record,
 }
 
 impl Unit {
@@ -42,7 +58,10 @@ impl Unit {
             Unit::Seconds => Some("seconds"),
             Unit::BytesPerSecond => Some("bytes_per_second"),
             Unit::Percent => Some("percent"),
-            Unit::Count | Unit::Text | Unit::Flag => None,
+            Unit::KiB => Some("kibibytes"),
+            Unit::Pages => Some("pages"),
+            Unit::Microseconds => Some("microseconds"),
+            Unit::Count | Unit::Text | Unit::Flag | Unit::Record => None,
         }
     }
 }
@@ -63,8 +82,14 @@ pub enum Kind {
 pub enum Value<'a> {
     /// Not known: the source did not print it, or it does not apply. JSON `null`.
     Missing,
+    /// Not known, and the key is left out of the JSON object instead of written as `null`
+    /// (for keys the contract prints only when they apply). An object of dotted fields
+    /// that are all absent is left out too.
+    Absent,
     /// An unsigned integer.
     U64(u64),
+    /// A signed integer (`oom_score_adj`, scores, exit codes).
+    I64(i64),
     /// A float.
     F64(f64),
     /// Text borrowed from the record.
@@ -73,6 +98,10 @@ pub enum Value<'a> {
     String(String),
     /// A flag.
     Bool(bool),
+    /// A nested record, written as the JSON object its own field table describes.
+    Record(Nested<'a>),
+    /// A list: each item is a value of its own (a record through its table, or a scalar).
+    List(List<'a>),
 }
 
 impl<T: Into<Value<'static>>> From<Option<T>> for Value<'static> {
@@ -93,6 +122,24 @@ impl From<u32> for Value<'static> {
     }
 }
 
+impl From<i32> for Value<'static> {
+    fn from(v: i32) -> Self {
+        Value::I64(v.into())
+    }
+}
+
+impl From<i64> for Value<'static> {
+    fn from(v: i64) -> Self {
+        Value::I64(v)
+    }
+}
+
+impl From<usize> for Value<'static> {
+    fn from(v: usize) -> Self {
+        Value::U64(v as u64)
+    }
+}
+
 impl From<f64> for Value<'static> {
     fn from(v: f64) -> Self {
         Value::F64(v)
@@ -105,14 +152,64 @@ impl From<bool> for Value<'static> {
     }
 }
 
+impl<'a> Value<'a> {
+    /// Borrowed text, `Missing` when there is none (`Option<String>` fields).
+    pub fn text(s: Option<&'a str>) -> Value<'a> {
+        s.map_or(Value::Missing, Value::Str)
+    }
+
+    /// `r` as the nested object its field table describes.
+    pub fn record<R: Record + Sync>(r: &'a R) -> Value<'a> {
+        Value::with_fields(r, R::fields())
+    }
+
+    /// `r` as the nested object `fields` describe (for record types whose table lives in
+    /// another crate than the type, which therefore cannot implement [`Record`]).
+    pub fn with_fields<R: Sync + 'static>(r: &'a R, fields: &'static [Field<R>]) -> Value<'a> {
+        Value::Record(Nested(Arc::new(Bound { record: r, fields })))
+    }
+
+    /// `r` as a nested object, `Missing` (JSON `null`) when there is none.
+    pub fn optional<R: Record + Sync>(r: Option<&'a R>) -> Value<'a> {
+        r.map_or(Value::Missing, Value::record)
+    }
+
+    /// A list whose items are each read by `each`.
+    pub fn list<T: Sync>(items: &'a [T], each: fn(&'a T) -> Value<'a>) -> Value<'a> {
+        Value::List(List(Arc::new(Mapped { items, each })))
+    }
+
+    /// A list of records, each written through its field table.
+    pub fn records<R: Record + Sync>(items: &'a [R]) -> Value<'a> {
+        Value::list(items, Value::record)
+    }
+
+    /// A list of borrowed strings.
+    pub fn strs(items: &'a [String]) -> Value<'a> {
+        Value::list(items, |s| Value::Str(s))
+    }
+
+    /// A list of the values given.
+    pub fn tuple(items: Vec<Value<'a>>) -> Value<'a> {
+        Value::List(List(Arc::new(items)))
+    }
+}
+
 impl Value<'_> {
-    /// The value as a float, for metrics and charts; `None` for text and missing values.
+    /// The value as a float, for metrics and charts; `None` for text, missing values,
+    /// records and lists.
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
             Value::U64(v) => Some(v as f64),
+            Value::I64(v) => Some(v as f64),
             Value::F64(v) => Some(v),
             Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
-            Value::Missing | Value::Str(_) | Value::String(_) => None,
+            Value::Missing
+            | Value::Absent
+            | Value::Str(_)
+            | Value::String(_)
+            | Value::Record(_)
+            | Value::List(_) => None,
         }
     }
 
@@ -129,15 +226,133 @@ impl Value<'_> {
 impl Serialize for Value<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Value::Missing => s.serialize_none(),
+            // An absent value outside an object (a list item) has no key to leave out.
+            Value::Missing | Value::Absent => s.serialize_none(),
             Value::U64(v) => s.serialize_u64(*v),
+            Value::I64(v) => s.serialize_i64(*v),
             // JSON has no NaN or infinity: an undefined float is null, never a made-up number.
             Value::F64(v) if !v.is_finite() => s.serialize_none(),
             Value::F64(v) => s.serialize_f64(*v),
             Value::Str(v) => s.serialize_str(v),
             Value::String(v) => s.serialize_str(v),
             Value::Bool(v) => s.serialize_bool(*v),
+            Value::Record(r) => Level {
+                record: &*r.0,
+                range: 0..r.0.len(),
+                depth: 0,
+            }
+            .serialize(s),
+            Value::List(l) => {
+                let mut seq = s.serialize_seq(Some(l.0.len()))?;
+                for i in 0..l.0.len() {
+                    seq.serialize_element(&l.0.item(i))?;
+                }
+                seq.end()
+            }
         }
+    }
+}
+
+/// A record bound to its field table, its type erased so that a [`Value`] can hold it.
+trait Fields {
+    fn len(&self) -> usize;
+    fn name(&self, i: usize) -> &'static str;
+    fn value(&self, i: usize) -> Value<'_>;
+}
+
+struct Bound<'a, R: 'static> {
+    record: &'a R,
+    fields: &'static [Field<R>],
+}
+
+impl<R> Fields for Bound<'_, R> {
+    fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    fn name(&self, i: usize) -> &'static str {
+        self.fields[i].name
+    }
+
+    fn value(&self, i: usize) -> Value<'_> {
+        (self.fields[i].get)(self.record)
+    }
+}
+
+/// A nested record of a [`Value::Record`]: a record with its field table.
+#[derive(Clone)]
+pub struct Nested<'a>(Arc<dyn Fields + Send + Sync + 'a>);
+
+impl Nested<'_> {
+    /// The record's fields, names with values, in table order.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, Value<'_>)> + '_ {
+        (0..self.0.len()).map(|i| (self.0.name(i), self.0.value(i)))
+    }
+}
+
+impl std::fmt::Debug for Nested<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.entries()).finish()
+    }
+}
+
+impl PartialEq for Nested<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries().eq(other.entries())
+    }
+}
+
+/// The items of a list, each read as a value on demand.
+trait Items {
+    fn len(&self) -> usize;
+    fn item(&self, i: usize) -> Value<'_>;
+}
+
+struct Mapped<'a, T> {
+    items: &'a [T],
+    each: fn(&'a T) -> Value<'a>,
+}
+
+impl<T> Items for Mapped<'_, T> {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn item(&self, i: usize) -> Value<'_> {
+        (self.each)(&self.items[i])
+    }
+}
+
+impl Items for Vec<Value<'_>> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn item(&self, i: usize) -> Value<'_> {
+        self[i].clone()
+    }
+}
+
+/// The items of a [`Value::List`].
+#[derive(Clone)]
+pub struct List<'a>(Arc<dyn Items + Send + Sync + 'a>);
+
+impl List<'_> {
+    /// The items, in order.
+    pub fn items(&self) -> impl Iterator<Item = Value<'_>> + '_ {
+        (0..self.0.len()).map(|i| self.0.item(i))
+    }
+}
+
+impl std::fmt::Debug for List<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.items()).finish()
+    }
+}
+
+impl PartialEq for List<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.items().eq(other.items())
     }
 }
 
@@ -158,11 +373,37 @@ pub struct Field<R: ?Sized> {
 }
 
 impl<R: ?Sized> Field<R> {
+    /// A field that is not a column of a text table; see [`Field::column`] to make it one.
+    pub const fn new(
+        name: &'static str,
+        unit: Unit,
+        kind: Kind,
+        help: &'static str,
+        get: fn(&R) -> Value<'_>,
+    ) -> Field<R> {
+        Field {
+            name,
+            unit,
+            kind,
+            help,
+            column: None,
+            get,
+        }
+    }
+
+    /// The field, shown in text under the column title (or label) `title`.
+    pub const fn column(self, title: &'static str) -> Field<R> {
+        Field {
+            column: Some(title),
+            ..self
+        }
+    }
+
     /// The Prometheus metric name for this field under `prefix` (`oomlens_cgroup`): the
     /// dots become underscores, the unit suffix and `_total` for a counter are added unless
     /// the name already ends with them. `None` for info fields, which are labels.
     pub fn metric_name(&self, prefix: &str) -> Option<String> {
-        if self.kind == Kind::Info || matches!(self.unit, Unit::Text) {
+        if self.kind == Kind::Info || matches!(self.unit, Unit::Text | Unit::Record) {
             return None;
         }
         let mut n = format!("{prefix}_{}", self.name.replace('.', "_"));
@@ -203,20 +444,33 @@ pub struct AsFields<'a, R: Record>(pub &'a R);
 
 impl<R: Record> Serialize for AsFields<'_, R> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Level {
-            record: self.0,
-            fields: R::fields(),
-            depth: 0,
-        }
-        .serialize(s)
+        let mut map = s.serialize_map(None)?;
+        write_fields(&mut map, self.0, R::fields())?;
+        map.end()
     }
 }
 
-/// The fields of one JSON object: those of `fields` whose dotted names share the first
-/// `depth` components.
-struct Level<'a, R: 'static> {
-    record: &'a R,
+/// Writes the entries of `record` that `fields` describe into an open JSON object, so
+/// that the fields of two records (an incident and its explanation) can share one object.
+pub fn write_fields<M: SerializeMap, R: 'static>(
+    map: &mut M,
+    record: &R,
     fields: &'static [Field<R>],
+) -> Result<(), M::Error> {
+    let bound = Bound { record, fields };
+    Level {
+        record: &bound,
+        range: 0..fields.len(),
+        depth: 0,
+    }
+    .entries(map)
+}
+
+/// The fields of one JSON object: those in `range` of a record's table, whose dotted names
+/// share the first `depth` components.
+struct Level<'a> {
+    record: &'a dyn Fields,
+    range: std::ops::Range<usize>,
     depth: usize,
 }
 
@@ -224,31 +478,43 @@ fn component(name: &str, depth: usize) -> &str {
     name.split('.').nth(depth).unwrap_or("")
 }
 
-impl<R> Serialize for Level<'_, R> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        let mut i = 0;
-        while i < self.fields.len() {
-            let f = &self.fields[i];
-            let key = component(f.name, self.depth);
-            if f.name.split('.').count() == self.depth + 1 {
-                map.serialize_entry(key, &(f.get)(self.record))?;
+impl Level<'_> {
+    fn entries<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        let mut i = self.range.start;
+        while i < self.range.end {
+            let name = self.record.name(i);
+            let key = component(name, self.depth);
+            if name.split('.').count() == self.depth + 1 {
+                let v = self.record.value(i);
+                if v != Value::Absent {
+                    map.serialize_entry(key, &v)?;
+                }
                 i += 1;
                 continue;
             }
             // A nested object: every adjacent field with the same component at this depth.
-            let end = i + self.fields[i..]
-                .iter()
-                .take_while(|g| component(g.name, self.depth) == key)
-                .count();
-            let inner = Level {
-                record: self.record,
-                fields: &self.fields[i..end],
-                depth: self.depth + 1,
-            };
-            map.serialize_entry(key, &inner)?;
+            let mut end = i;
+            while end < self.range.end && component(self.record.name(end), self.depth) == key {
+                end += 1;
+            }
+            if (i..end).any(|j| self.record.value(j) != Value::Absent) {
+                let inner = Level {
+                    record: self.record,
+                    range: i..end,
+                    depth: self.depth + 1,
+                };
+                map.serialize_entry(key, &inner)?;
+            }
             i = end;
         }
+        Ok(())
+    }
+}
+
+impl Serialize for Level<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        self.entries(&mut map)?;
         map.end()
     }
 }
@@ -335,5 +601,109 @@ mod tests {
                 Some("oomlens_cgroup_trend_oom_kills_total".to_string()),
             ]
         );
+    }
+
+    struct Parent {
+        adj: i32,
+        note: Option<String>,
+        extra: Option<String>,
+        rows: Vec<Row>,
+        child: Option<Row>,
+        pairs: Vec<(String, u64)>,
+    }
+
+    static PARENT_FIELDS: &[Field<Parent>] = &[
+        Field::new("adj", Unit::Count, Kind::Info, "Signed.", |p| p.adj.into()),
+        Field::new("note", Unit::Text, Kind::Info, "Left out when none.", |p| {
+            p.note.as_deref().map_or(Value::Absent, Value::Str)
+        }),
+        Field::new(
+            "more.extra",
+            Unit::Text,
+            Kind::Info,
+            "An object left out when all absent.",
+            |p| p.extra.as_deref().map_or(Value::Absent, Value::Str),
+        ),
+        Field::new("rows", Unit::Record, Kind::Info, "Rows.", |p| {
+            Value::records(&p.rows)
+        }),
+        Field::new("child", Unit::Record, Kind::Info, "A row or null.", |p| {
+            Value::optional(p.child.as_ref())
+        }),
+        Field::new("pairs", Unit::Count, Kind::Info, "Pairs.", |p| {
+            Value::list(&p.pairs, |(k, v)| {
+                Value::tuple(vec![Value::Str(k), Value::U64(*v)])
+            })
+        }),
+    ];
+
+    fn row(path: &str) -> Row {
+        Row {
+            path: path.into(),
+            usage: Some(1),
+            rate: 0.5,
+            kills: 0,
+        }
+    }
+
+    #[test]
+    fn absent_keys_are_left_out_and_records_nest_through_their_tables() {
+        let p = Parent {
+            adj: -1000,
+            note: None,
+            extra: None,
+            rows: vec![row("/a"), row("/b")],
+            child: None,
+            pairs: vec![("shmem".into(), 7)],
+        };
+        let got = serde_json::to_string(&Level {
+            record: &Bound {
+                record: &p,
+                fields: PARENT_FIELDS,
+            },
+            range: 0..PARENT_FIELDS.len(),
+            depth: 0,
+        })
+        .unwrap();
+        let row_json =
+            |p: &str| format!(r#"{{"path":"{p}","usage":1,"trend":{{"rate":0.5,"oom_kills":0}}}}"#);
+        assert_eq!(
+            got,
+            format!(
+                r#"{{"adj":-1000,"rows":[{},{}],"child":null,"pairs":[["shmem",7]]}}"#,
+                row_json("/a"),
+                row_json("/b")
+            )
+        );
+        let p = Parent {
+            note: Some("n".into()),
+            extra: Some("x".into()),
+            rows: Vec::new(),
+            child: Some(row("/c")),
+            ..p
+        };
+        let got = serde_json::to_string(&Level {
+            record: &Bound {
+                record: &p,
+                fields: PARENT_FIELDS,
+            },
+            range: 0..PARENT_FIELDS.len(),
+            depth: 0,
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            format!(
+                r#"{{"adj":-1000,"note":"n","more":{{"extra":"x"}},"rows":[],"child":{},"pairs":[["shmem",7]]}}"#,
+                row_json("/c")
+            )
+        );
+    }
+
+    /// Values can be made in one thread (a sampler) and written in another.
+    #[test]
+    fn values_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Value<'static>>();
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod fields;
 mod incident;
+pub mod incident_fields;
 mod sample;
 mod time;
 

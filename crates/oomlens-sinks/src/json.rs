@@ -8,191 +8,23 @@
 //! ```
 //!
 //! The keys above are a contract: they are never renamed; new keys may be added. Values a
-//! report did not print are `null`. The wire types here are separate from the model so the
-//! model can change without changing the contract. Incidents are written as they arrive,
-//! so memory does not grow with the number of incidents.
+//! report did not print are `null`. Every key is declared in a field table
+//! (`oomlens_model::incident_fields`, [`crate::explain_fields`]), not by the model's serde
+//! derives, so the model can change without changing the contract; `docs/explain-json.md`
+//! lists them all. Incidents are written as they arrive, so memory does not grow with the
+//! number of incidents.
 
 use std::io::{self, Write};
 
 use oomlens_analysis::explain::Explanation;
-use oomlens_model::{
-    Incident, Kill, LogTime, MemInfo, MemcgCounters, MemoryStat, Notice, OomdTrigger, Reap,
-    Selection, TaskTable, Witness,
-};
-use serde::Serialize;
+use oomlens_model::fields::{write_fields, AsFields, Record};
+use oomlens_model::Incident;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::explain_fields::{Summary, EXPLANATION_FIELDS};
 
 /// The schema name and version of `oomlens explain --json`.
 pub const EXPLAIN_SCHEMA: &str = "oomlens.explain/1";
-
-#[derive(Serialize)]
-struct WireInvoker<'a> {
-    comm: Option<&'a str>,
-    pid: Option<u32>,
-    gfp_mask: Option<&'a str>,
-    order: Option<u32>,
-    oom_score_adj: Option<i32>,
-    oom_adj: Option<i32>,
-    nodemask: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct WireKill<'a> {
-    pid: Option<u32>,
-    comm: Option<&'a str>,
-    uid: Option<u32>,
-    anon_rss_kb: Option<u64>,
-    file_rss_kb: Option<u64>,
-    shmem_rss_kb: Option<u64>,
-    total_vm_kb: Option<u64>,
-    pgtables_kb: Option<u64>,
-    oom_score_adj: Option<i32>,
-    oom_score_adj_from: Option<&'static str>,
-    evidence: Option<&'static str>,
-    reason: Option<&'a str>,
-    signal: Option<&'a str>,
-    cgroup: Option<&'a str>,
-    pod: Option<&'a str>,
-    container: Option<&'a str>,
-    exit_code: Option<i32>,
-    score: Option<i64>,
-    rss_kb: Option<u64>,
-    outcome: Option<&'a str>,
-    reaped: Option<&'a Reap>,
-    line: u64,
-    time: &'a LogTime,
-}
-
-#[derive(Serialize)]
-struct WireSource<'a> {
-    file: Option<&'a str>,
-    first_line: u64,
-    last_line: u64,
-    format: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct WireIncident<'a> {
-    kind: Option<&'static str>,
-    completeness: &'static str,
-    kernel_version: Option<&'a str>,
-    constraint: Option<&'a str>,
-    oom_memcg: Option<&'a str>,
-    task_memcg: Option<&'a str>,
-    invoker: WireInvoker<'a>,
-    kills: Vec<WireKill<'a>>,
-    source: WireSource<'a>,
-    time: &'a LogTime,
-    host: Option<&'a str>,
-    nodemask: Option<&'a str>,
-    cpuset: Option<&'a str>,
-    mems_allowed: Option<&'a str>,
-    oom_path: &'a [String],
-    memcg: Option<&'a MemcgCounters>,
-    memory_stat: Option<&'a MemoryStat>,
-    mem_info: Option<&'a MemInfo>,
-    task_table: Option<&'a TaskTable>,
-    selection: Option<&'a Selection>,
-    oom_group: Option<&'a str>,
-    unmatched_reaps: &'a [Reap],
-    no_killable_processes: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    panic: Option<&'a str>,
-    oomd_trigger: Option<&'a OomdTrigger>,
-    notices: &'a [Notice],
-    witnesses: &'a [Witness],
-    elisions: u32,
-}
-
-fn evidence_name(k: &Kill) -> Option<&'static str> {
-    use oomlens_model::KillEvidence as E;
-    k.evidence.map(|e| match e {
-        E::KilledLine => "killed-line",
-        E::OomKillLine => "oom-kill-line",
-        E::Reaper => "reaper",
-        E::Selection => "selection",
-        E::SystemdOomd => "systemd-oomd",
-        E::Earlyoom => "earlyoom",
-        E::Kubelet => "kubelet",
-    })
-}
-
-fn wire(inc: &Incident) -> WireIncident<'_> {
-    let inv = inc.invoker.as_ref();
-    WireIncident {
-        kind: inc.kind.map(|k| k.as_str()),
-        completeness: inc.completeness.as_str(),
-        kernel_version: inc.kernel_version.as_deref(),
-        constraint: inc.constraint.as_deref(),
-        oom_memcg: inc.oom_memcg.as_deref(),
-        task_memcg: inc.task_memcg.as_deref(),
-        invoker: WireInvoker {
-            comm: inv.and_then(|i| i.comm.as_deref()),
-            pid: inv.and_then(|i| i.pid),
-            gfp_mask: inv.and_then(|i| i.gfp_mask.as_deref()),
-            order: inv.and_then(|i| i.order),
-            oom_score_adj: inv.and_then(|i| i.oom_score_adj),
-            oom_adj: inv.and_then(|i| i.oom_adj),
-            nodemask: inv.and_then(|i| i.nodemask.as_deref()),
-        },
-        kills: inc
-            .kills
-            .iter()
-            .map(|k| WireKill {
-                pid: k.pid,
-                comm: k.comm.as_deref(),
-                uid: k.uid,
-                anon_rss_kb: k.anon_rss_kb,
-                file_rss_kb: k.file_rss_kb,
-                shmem_rss_kb: k.shmem_rss_kb,
-                total_vm_kb: k.total_vm_kb,
-                pgtables_kb: k.pgtables_kb,
-                oom_score_adj: k.oom_score_adj,
-                oom_score_adj_from: k.oom_score_adj_from.map(|a| match a {
-                    oomlens_model::AdjSource::KilledLine => "killed-line",
-                    oomlens_model::AdjSource::TaskTable => "task-table",
-                }),
-                evidence: evidence_name(k),
-                reason: k.reason.as_deref(),
-                signal: k.signal.as_deref(),
-                cgroup: k.cgroup.as_deref(),
-                pod: k.pod.as_deref(),
-                container: k.container.as_deref(),
-                exit_code: k.exit_code,
-                score: k.score,
-                rss_kb: k.rss_kb,
-                outcome: k.outcome.as_deref(),
-                reaped: k.reaped.as_ref(),
-                line: k.line,
-                time: &k.time,
-            })
-            .collect(),
-        source: WireSource {
-            file: inc.source.file.as_deref(),
-            first_line: inc.source.first_line,
-            last_line: inc.source.last_line,
-            format: inc.source.format.as_deref(),
-        },
-        time: &inc.time,
-        host: inc.host.as_deref(),
-        nodemask: inc.nodemask.as_deref(),
-        cpuset: inc.cpuset.as_deref(),
-        mems_allowed: inc.mems_allowed.as_deref(),
-        oom_path: &inc.oom_path,
-        memcg: inc.memcg.as_ref(),
-        memory_stat: inc.memory_stat.as_ref(),
-        mem_info: inc.mem_info.as_ref(),
-        task_table: inc.task_table.as_ref(),
-        selection: inc.selection.as_ref(),
-        oom_group: inc.oom_group.as_deref(),
-        unmatched_reaps: &inc.unmatched_reaps,
-        no_killable_processes: inc.no_killable_processes,
-        panic: inc.panic.as_deref(),
-        oomd_trigger: inc.oomd_trigger.as_ref(),
-        notices: &inc.notices,
-        witnesses: &inc.witnesses,
-        elisions: inc.elisions,
-    }
-}
 
 /// Writes one `oomlens.explain/1` document, an incident at a time.
 pub struct JsonWriter<W: Write> {
@@ -217,7 +49,7 @@ impl<W: Write> JsonWriter<W> {
         serde_json::to_writer(
             &mut self.w,
             &Explained {
-                incident: wire(inc),
+                incident: inc,
                 explanation: expl,
             },
         )?;
@@ -226,36 +58,104 @@ impl<W: Write> JsonWriter<W> {
     }
 
     /// Close the document with a summary object (inputs read, lines lost, warnings).
-    pub fn finish(mut self, summary: &impl Serialize) -> io::Result<W> {
+    pub fn finish(mut self, summary: &Summary) -> io::Result<W> {
         self.w.write_all(b"\n],\"summary\":")?;
-        serde_json::to_writer(&mut self.w, summary)?;
+        serde_json::to_writer(&mut self.w, &AsFields(summary))?;
         self.w.write_all(b"}\n")?;
         self.w.flush()?;
         Ok(self.w)
     }
 }
 
-/// An incident with its explanation's keys beside its own.
-#[derive(Serialize)]
+/// An incident with its explanation's keys beside its own, in one object.
 struct Explained<'a> {
-    #[serde(flatten)]
-    incident: WireIncident<'a>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    incident: &'a Incident,
     explanation: Option<&'a Explanation>,
+}
+
+impl Serialize for Explained<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        write_fields(&mut map, self.incident, Incident::fields())?;
+        if let Some(e) = self.explanation {
+            write_fields(&mut map, e, EXPLANATION_FIELDS)?;
+        }
+        map.end()
+    }
 }
 
 /// One incident as a single JSON line (`--follow --json`), with the schema name.
 pub fn incident_line(inc: &Incident, expl: Option<&Explanation>) -> serde_json::Result<String> {
-    #[derive(Serialize)]
-    struct Line<'a> {
-        schema: &'static str,
-        incident: Explained<'a>,
+    struct Line<'a>(Explained<'a>);
+    impl Serialize for Line<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(2))?;
+            map.serialize_entry("schema", INCIDENT_LINE_SCHEMA)?;
+            map.serialize_entry("incident", &self.0)?;
+            map.end()
+        }
     }
-    serde_json::to_string(&Line {
-        schema: "oomlens.explain.incident/1",
-        incident: Explained {
-            incident: wire(inc),
-            explanation: expl,
-        },
-    })
+    serde_json::to_string(&Line(Explained {
+        incident: inc,
+        explanation: expl,
+    }))
+}
+
+/// The schema name and version of one `--follow --json` line.
+pub const INCIDENT_LINE_SCHEMA: &str = "oomlens.explain.incident/1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oomlens_analysis::explain::Explainer;
+
+    fn incidents() -> Vec<Incident> {
+        let report = "[  100.000000] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/system.slice/w.service,task_memcg=/system.slice/w.service,task=w,pid=7,uid=0\n\
+                      [  100.100000] Memory cgroup out of memory: Killed process 7 (w) total-vm:1kB, anon-rss:1024kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:-5\n";
+        oomlens_parse::parse_bytes(report.as_bytes(), oomlens_parse::Options::default())
+    }
+
+    /// A `--follow --json` line holds the same incident object as the document does.
+    #[test]
+    fn follow_line_and_document_write_the_same_incident() {
+        let incs = incidents();
+        assert_eq!(incs.len(), 1);
+        let expl = Explainer::new().explain(&incs[0]);
+        let mut w = JsonWriter::begin(Vec::new()).unwrap();
+        w.incident(&incs[0], Some(&expl)).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&w.finish(&Summary::default()).unwrap()).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(&incident_line(&incs[0], Some(&expl)).unwrap()).unwrap();
+        assert_eq!(line["schema"], INCIDENT_LINE_SCHEMA);
+        assert_eq!(line["incident"], doc["incidents"][0]);
+        assert_eq!(doc["schema"], EXPLAIN_SCHEMA);
+        let inc = &doc["incidents"][0];
+        assert_eq!(inc["kills"][0]["oom_score_adj"], -5);
+        assert_eq!(inc["kills"][0]["anon_rss_kb"], 1024);
+        assert_eq!(inc["owner"]["unit"], "w.service");
+        assert_eq!(
+            inc["time"],
+            serde_json::json!({"monotonic_us": 100_000_000})
+        );
+        assert_eq!(doc["summary"]["inputs"], serde_json::json!([]));
+    }
+
+    /// Without an explanation, the incident object has the incident's keys only.
+    #[test]
+    fn no_explanation_no_explanation_keys() {
+        let incs = incidents();
+        let line: serde_json::Value =
+            serde_json::from_str(&incident_line(&incs[0], None).unwrap()).unwrap();
+        let keys: Vec<&String> = line["incident"].as_object().unwrap().keys().collect();
+        // serde_json's map sorts its keys.
+        let mut want: Vec<&str> = Incident::fields()
+            .iter()
+            .map(|f| f.name.split('.').next().unwrap())
+            .filter(|n| *n != "panic")
+            .collect();
+        want.sort();
+        want.dedup();
+        assert_eq!(keys, want);
+    }
 }

@@ -5,5 +5,6 @@
 #![deny(missing_docs)]
 
 pub mod escape;
+pub mod explain_fields;
 pub mod json;
 pub mod text;

@@ -2,14 +2,21 @@
 //!
 //! Every string that came from a log (comm, cgroup paths, units, hosts) goes through
 //! [`escape`] before it is written.
+//!
+//! A record's fields shown with a label (a kill's sizes, the memcg counters, the terms of a
+//! ranked row's badness) are read through the record's field table, the one the JSON is
+//! written from: the label is the field's column title and the unit decides the format, so
+//! text and JSON cannot name or read a field differently.
 
 use std::io::{self, Write};
 
 use oomlens_analysis::explain::{Explanation, Severity};
 use oomlens_analysis::victim::Ranking;
-use oomlens_model::{Incident, Kill, KillEvidence, Kind};
+use oomlens_model::fields::{Field, Record, Unit, Value};
+use oomlens_model::{Incident, Kill, KillEvidence, Kind, MemcgCounter};
 
 use crate::escape::escape;
+use crate::explain_fields::RANK_ROW_FIELDS;
 
 /// Text output options.
 #[derive(Debug, Clone, Copy, Default)]
@@ -146,13 +153,7 @@ pub fn write_incident(
         writeln!(w, "  cgroup:   {}", escape(cg))?;
     }
     if let Some(m) = inc.memcg.as_ref().and_then(|m| m.memory) {
-        writeln!(
-            w,
-            "  memcg:    usage {} of limit {} (failcnt {})",
-            human_kb(m.usage_kb),
-            human_kb(m.limit_kb),
-            m.failcnt
-        )?;
+        writeln!(w, "  memcg:    {}", memcg_line(&m))?;
     }
     for k in &inc.kills {
         let sizes = kill_sizes(k);
@@ -239,30 +240,75 @@ pub fn write_incident(
     Ok(())
 }
 
+/// The kill's fields shown after its name, in this order; each is labelled with its
+/// table's column title and formatted by its unit.
+const KILL_DETAILS: &[&str] = &[
+    "anon_rss_kb",
+    "file_rss_kb",
+    "shmem_rss_kb",
+    "rss_kb",
+    "oom_score_adj",
+    "exit_code",
+    "outcome",
+];
+
 fn kill_sizes(k: &Kill) -> String {
-    let mut parts = Vec::new();
-    if let Some(v) = k.anon_rss_kb {
-        parts.push(format!("anon {}", human_kb(v)));
-    }
-    if let Some(v) = k.file_rss_kb {
-        parts.push(format!("file {}", human_kb(v)));
-    }
-    if let Some(v) = k.shmem_rss_kb {
-        parts.push(format!("shmem {}", human_kb(v)));
-    }
-    if let Some(v) = k.rss_kb {
-        parts.push(format!("rss {}", human_kb(v)));
-    }
-    if let Some(v) = k.oom_score_adj {
-        parts.push(format!("oom_score_adj {v}"));
-    }
-    if let Some(v) = k.exit_code {
-        parts.push(format!("exit code {v}"));
-    }
-    if let Some(o) = &k.outcome {
-        parts.push(escape(o).into_owned());
-    }
-    parts.join(", ")
+    KILL_DETAILS
+        .iter()
+        .filter_map(|name| labelled(Kill::fields(), k, name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The field `name` of `fields`; a name the table does not declare is a bug here, caught
+/// by `text_fields_are_declared`.
+fn declared<R>(fields: &'static [Field<R>], name: &str) -> &'static Field<R> {
+    fields
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("text shows {name}, which no field table declares"))
+}
+
+/// `"<column title> <value>"` for the field `name` of `r`, `None` when it has no value.
+fn labelled<R>(fields: &'static [Field<R>], r: &R, name: &str) -> Option<String> {
+    let f = declared(fields, name);
+    let value = shown(f.unit, &(f.get)(r))?;
+    Some(match f.column {
+        Some("") | None => value,
+        Some(title) => format!("{title} {value}"),
+    })
+}
+
+/// A value as text: sizes human-readable, text escaped; `None` when missing.
+fn shown(unit: Unit, v: &Value<'_>) -> Option<String> {
+    Some(match (unit, v) {
+        (Unit::KiB, Value::U64(kb)) => human_kb(*kb),
+        (Unit::Bytes, Value::U64(b)) => human_bytes(*b),
+        (_, Value::U64(n)) => n.to_string(),
+        (_, Value::I64(n)) => n.to_string(),
+        (_, Value::F64(n)) => n.to_string(),
+        (_, Value::Bool(b)) => b.to_string(),
+        (_, Value::Str(s)) => escape(s).into_owned(),
+        (_, Value::String(s)) => escape(s).into_owned(),
+        (_, Value::Missing | Value::Absent | Value::Record(_) | Value::List(_)) => return None,
+    })
+}
+
+/// The terms of a ranked row's badness, each shown by its column title: `rss 10 + swap 0 +
+/// pgtables 2 + adj 0` (pages, the adj as printed).
+const RANK_TERMS: &[&str] = &["rss_pages", "swap_pages", "pgtable_pages", "oom_score_adj"];
+
+/// The memcg `memory:` line's fields, each by its table's column title:
+/// `usage 1.0 GiB of limit 1.0 GiB (failcnt 3)`.
+fn memcg_line(m: &MemcgCounter) -> String {
+    let fields = MemcgCounter::fields();
+    let part = |name| labelled(fields, m, name).unwrap_or_default();
+    format!(
+        "{} of {} ({})",
+        part("usage_kb"),
+        part("limit_kb"),
+        part("failcnt")
+    )
 }
 
 fn notice_text(n: &oomlens_model::Notice) -> String {
@@ -306,14 +352,15 @@ fn write_ranking(w: &mut impl Write, r: &Ranking) -> io::Result<()> {
         };
         writeln!(
             w,
-            "            #{} {} (pid {}): {points} points = rss {} + swap {} + pgtables {} + adj {}; decided by {:?}{lead}",
+            "            #{} {} (pid {}): {points} points = {}; decided by {:?}{lead}",
             i + 1,
             escape(&row.comm),
             row.pid,
-            row.rss_pages,
-            row.swap_pages,
-            row.pgtable_pages,
-            row.oom_score_adj,
+            RANK_TERMS
+                .iter()
+                .filter_map(|name| labelled(RANK_ROW_FIELDS, row, name))
+                .collect::<Vec<_>>()
+                .join(" + "),
             row.deciding
         )?;
     }
@@ -342,4 +389,47 @@ fn what_filled(inc: &Incident) -> Option<String> {
         }
     }
     (!parts.is_empty()).then(|| format!("cgroup memory.stat: {}", parts.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_fields_are_declared() {
+        for name in KILL_DETAILS {
+            assert!(declared(Kill::fields(), name).column.is_some(), "{name}");
+        }
+        for name in RANK_TERMS {
+            assert!(declared(RANK_ROW_FIELDS, name).column.is_some(), "{name}");
+        }
+        for name in ["usage_kb", "limit_kb", "failcnt"] {
+            assert!(
+                declared(MemcgCounter::fields(), name).column.is_some(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn kill_details_are_labelled_by_their_column_and_formatted_by_their_unit() {
+        let k = Kill {
+            anon_rss_kb: Some(2048),
+            shmem_rss_kb: Some(0),
+            oom_score_adj: Some(-998),
+            exit_code: Some(137),
+            outcome: Some("exited\x1b".into()),
+            ..Kill::default()
+        };
+        assert_eq!(
+            kill_sizes(&k),
+            "anon 2.0 MiB, shmem 0 B, oom_score_adj -998, exit code 137, exited\\x1b"
+        );
+        let m = MemcgCounter {
+            usage_kb: 1024,
+            limit_kb: 1 << 20,
+            failcnt: 3,
+        };
+        assert_eq!(memcg_line(&m), "usage 1.0 MiB of limit 1.0 GiB (failcnt 3)");
+    }
 }

@@ -20,6 +20,7 @@
 
 pub mod cgroup_v1;
 pub mod fs;
+pub mod json_keys;
 pub mod kmsg;
 pub mod loggen;
 pub mod render;

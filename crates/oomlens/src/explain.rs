@@ -10,42 +10,17 @@ use oomlens_analysis::explain::Explainer;
 use oomlens_analysis::owner::Owner;
 use oomlens_model::Incident;
 use oomlens_parse::{parse_reader, Clock, Format, Options, Parser, ReadStats};
+use oomlens_sinks::explain_fields::{InputSummary, Summary};
 use oomlens_sinks::json::{incident_line, JsonWriter};
 use oomlens_sinks::text::{headline, write_incident, TextStyle};
 use oomlens_sources::kmsg::{Read1, RECORD_MAX};
 use oomlens_sources::owners::OwnerFiles;
-use serde::Serialize;
 
 use crate::cli::{ColorChoice, ExplainArgs};
 use crate::exit::{EXIT_FOUND, EXIT_NOTHING};
 use crate::live::{self, KmsgStream, LiveLog};
 use crate::progress::Progress;
 use crate::timefilter::{Instant, Window};
-
-/// What was read from one input (the JSON `summary.inputs[]`).
-#[derive(Debug, Serialize)]
-struct InputSummary {
-    name: String,
-    bytes: u64,
-    lines: u64,
-    decoded_lines: u64,
-    long_lines: u64,
-    incidents: u64,
-}
-
-/// The JSON `summary` object.
-#[derive(Debug, Default, Serialize)]
-struct Summary {
-    inputs: Vec<InputSummary>,
-    incidents: u64,
-    /// Incidents left out by --since/--until.
-    filtered_out: u64,
-    /// Incidents kept although they carry no wall-clock time to filter on.
-    untimed: u64,
-    /// /dev/kmsg records overwritten before they were read.
-    kmsg_records_lost: u64,
-    warnings: Vec<String>,
-}
 
 enum Out<W: Write> {
     Json(JsonWriter<W>),
