@@ -13,7 +13,8 @@ pub struct TempDir {
 }
 
 impl TempDir {
-    /// Creates `<tmp>/oomlens-<tag>-<pid>-<n>`.
+    /// Creates `<tmp>/oomlens-<tag>-<pid>-<n>` (`n` counts the directories of this process,
+    /// so two tests of one binary never share one).
     pub fn new(tag: &str) -> io::Result<TempDir> {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
@@ -27,10 +28,26 @@ impl TempDir {
         &self.path
     }
 
-    /// Writes `text` to `name` in the directory and returns its path.
-    pub fn write(&self, name: &str, text: &str) -> io::Result<PathBuf> {
-        let p = self.path.join(name);
-        std::fs::write(&p, text)?;
+    /// `path().join(rel)`.
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+
+    /// Writes `bytes` to `rel` (a name or a relative path: missing directories are made)
+    /// and returns its path.
+    pub fn write(&self, rel: impl AsRef<Path>, bytes: impl AsRef<[u8]>) -> io::Result<PathBuf> {
+        let p = self.path.join(rel);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&p, bytes)?;
+        Ok(p)
+    }
+
+    /// Makes the directory `rel` (and its parents) and returns its path.
+    pub fn mkdir(&self, rel: impl AsRef<Path>) -> io::Result<PathBuf> {
+        let p = self.path.join(rel);
+        std::fs::create_dir_all(&p)?;
         Ok(p)
     }
 
