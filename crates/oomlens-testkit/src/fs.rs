@@ -28,11 +28,6 @@ impl TempDir {
         &self.path
     }
 
-    /// `path().join(rel)`.
-    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
-        self.path.join(rel)
-    }
-
     /// Writes `bytes` to `rel` (a name or a relative path: missing directories are made)
     /// and returns its path.
     pub fn write(&self, rel: impl AsRef<Path>, bytes: impl AsRef<[u8]>) -> io::Result<PathBuf> {
@@ -55,6 +50,26 @@ impl TempDir {
     pub fn keep(&mut self) -> &Path {
         self.keep = true;
         &self.path
+    }
+}
+
+// A TempDir stands for its path wherever a test passes one (`.arg(&dir)`, `dir.join(..)`).
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
     }
 }
 
