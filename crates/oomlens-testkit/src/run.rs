@@ -42,7 +42,16 @@ macro_rules! oomlens {
 #[derive(Debug)]
 pub struct Oomlens {
     cmd: Command,
-    stdin: Option<Vec<u8>>,
+    stdin: Input,
+}
+
+/// Where stdin comes from.
+#[derive(Debug)]
+enum Input {
+    Null,
+    Bytes(Vec<u8>),
+    /// An open file, or the stdout of another process (a pipeline's producer).
+    From(Stdio),
 }
 
 impl Oomlens {
@@ -50,7 +59,10 @@ impl Oomlens {
     pub fn new(program: impl AsRef<OsStr>) -> Oomlens {
         let mut cmd = Command::new(program);
         cmd.env_remove("NO_COLOR");
-        Oomlens { cmd, stdin: None }
+        Oomlens {
+            cmd,
+            stdin: Input::Null,
+        }
     }
 
     /// Adds one argument.
@@ -90,15 +102,22 @@ impl Oomlens {
     /// Feeds `bytes` on stdin (written by a thread, so a large input cannot deadlock against
     /// a full stdout pipe).
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Oomlens {
-        self.stdin = Some(bytes.into());
+        self.stdin = Input::Bytes(bytes.into());
         self
     }
 
-    /// Feeds the contents of `path` on stdin.
-    pub fn stdin_file(self, path: impl AsRef<Path>) -> Oomlens {
+    /// Reads stdin from the file `path` (opened now, streamed by the program).
+    pub fn stdin_file(mut self, path: impl AsRef<Path>) -> Oomlens {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        self.stdin(bytes)
+        let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        self.stdin = Input::From(f.into());
+        self
+    }
+
+    /// Reads stdin from `from`: e.g. the `ChildStdout` of a producer, as in a shell pipeline.
+    pub fn stdin_from(mut self, from: impl Into<Stdio>) -> Oomlens {
+        self.stdin = Input::From(from.into());
+        self
     }
 
     /// The command line, shell-quoted for reading (never run by a shell).
@@ -113,28 +132,9 @@ impl Oomlens {
 
     /// Runs to completion and collects stdout and stderr. Panics only when the program
     /// cannot be started.
-    pub fn run(mut self) -> Ran {
+    pub fn run(self) -> Ran {
         let command = self.shown();
-        self.cmd
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = self
-            .cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
-        let feeder = self.stdin.take().map(|bytes| {
-            let mut pipe = child.stdin.take().expect("piped stdin");
-            // A program that exits before reading everything closes the pipe: not an error
-            // of the test (the exit status says what happened).
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&bytes);
-            })
-        });
+        let (child, feeder) = self.start();
         let out = child
             .wait_with_output()
             .unwrap_or_else(|e| panic!("waiting for {command}: {e}"));
@@ -149,29 +149,43 @@ impl Oomlens {
         }
     }
 
-    /// Starts the program with stdout and stderr piped and stdin null (or the given bytes
-    /// written, then closed), for tests that watch a running `oomlens` (follow mode, top).
-    pub fn spawn(mut self) -> Child {
+    /// Starts the program with stdout and stderr piped, for tests that watch a running
+    /// `oomlens` (follow mode, top). Bytes given with [`Oomlens::stdin`] are written by a
+    /// thread, then stdin is closed.
+    pub fn spawn(self) -> Child {
+        self.start().0
+    }
+
+    fn start(mut self) -> (Child, Option<std::thread::JoinHandle<()>>) {
         let command = self.shown();
-        self.cmd
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let bytes = match std::mem::replace(&mut self.stdin, Input::Null) {
+            Input::Null => {
+                self.cmd.stdin(Stdio::null());
+                None
+            }
+            Input::Bytes(b) => {
+                self.cmd.stdin(Stdio::piped());
+                Some(b)
+            }
+            Input::From(from) => {
+                self.cmd.stdin(from);
+                None
+            }
+        };
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = self
             .cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
-        if let Some(bytes) = self.stdin.take() {
+        let feeder = bytes.map(|bytes| {
             let mut pipe = child.stdin.take().expect("piped stdin");
+            // A program that exits before reading everything closes the pipe: not an error
+            // of the test (the exit status says what happened).
             std::thread::spawn(move || {
                 let _ = pipe.write_all(&bytes);
-            });
-        }
-        child
+            })
+        });
+        (child, feeder)
     }
 }
 
