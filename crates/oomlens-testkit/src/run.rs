@@ -25,9 +25,10 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// `Oomlens::new(env!("CARGO_BIN_EXE_oomlens"))`, expanded in the calling test crate (only
 /// the `oomlens` package's integration tests have that variable).
@@ -43,6 +44,16 @@ macro_rules! oomlens {
 pub struct Oomlens {
     cmd: Command,
     stdin: Input,
+    stderr: Stderr,
+    timeout: Option<Duration>,
+}
+
+/// Where stderr goes.
+#[derive(Debug, Clone, Copy)]
+enum Stderr {
+    Piped,
+    Null,
+    Inherit,
 }
 
 /// Where stdin comes from.
@@ -62,6 +73,8 @@ impl Oomlens {
         Oomlens {
             cmd,
             stdin: Input::Null,
+            stderr: Stderr::Piped,
+            timeout: None,
         }
     }
 
@@ -120,6 +133,28 @@ impl Oomlens {
         self
     }
 
+    /// Kills the program and fails the test when [`Oomlens::run`] has waited `limit` (a
+    /// hang must fail, not block the suite).
+    pub fn timeout(mut self, limit: Duration) -> Oomlens {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// Discards stderr instead of collecting it: for a spawned, long-running program whose
+    /// stderr nobody reads (a full pipe would stop it).
+    pub fn stderr_null(mut self) -> Oomlens {
+        self.stderr = Stderr::Null;
+        self
+    }
+
+    /// Lets stderr through to the test's own (shown by libtest with the failure or under
+    /// `--nocapture`): for a spawned program whose stderr nobody reads but whose
+    /// diagnostics matter.
+    pub fn stderr_inherit(mut self) -> Oomlens {
+        self.stderr = Stderr::Inherit;
+        self
+    }
+
     /// The command line, shell-quoted for reading (never run by a shell).
     pub fn shown(&self) -> String {
         shown(&self.cmd)
@@ -134,18 +169,28 @@ impl Oomlens {
     /// cannot be started.
     pub fn run(self) -> Ran {
         let command = self.shown();
-        let (child, feeder) = self.start();
-        let out = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("waiting for {command}: {e}"));
+        let timeout = self.timeout;
+        let (mut child, feeder) = self.start();
+        // Both pipes are drained by threads, so neither can fill up and stop the program.
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        let status = match timeout {
+            None => child.wait(),
+            Some(limit) => wait_at_most(&mut child, limit, &command),
+        }
+        .unwrap_or_else(|e| panic!("waiting for {command}: {e}"));
         if let Some(f) = feeder {
             let _ = f.join();
         }
+        let collect = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            h.map(|h| h.join().expect("pipe reader"))
+                .unwrap_or_default()
+        };
         Ran {
             command,
-            status: out.status,
-            stdout: out.stdout,
-            stderr: out.stderr,
+            status,
+            stdout: collect(stdout),
+            stderr: collect(stderr),
         }
     }
 
@@ -172,7 +217,11 @@ impl Oomlens {
                 None
             }
         };
-        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.cmd.stdout(Stdio::piped()).stderr(match self.stderr {
+            Stderr::Piped => Stdio::piped(),
+            Stderr::Null => Stdio::null(),
+            Stderr::Inherit => Stdio::inherit(),
+        });
         let mut child = self
             .cmd
             .spawn()
@@ -296,6 +345,29 @@ impl fmt::Display for Ran {
     }
 }
 
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
+    })
+}
+
+fn wait_at_most(child: &mut Child, limit: Duration, command: &str) -> io::Result<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// `exit N` or `signal N`.
 pub fn describe(st: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
@@ -356,6 +428,15 @@ mod tests {
         ran.success();
         assert_eq!(ran.stdout(), "a b\n");
         assert!(ran.command.starts_with("X='a b' sh -c"), "{}", ran.command);
+    }
+
+    #[test]
+    #[should_panic(expected = "did not finish within")]
+    fn a_hang_is_killed_at_the_timeout() {
+        Oomlens::new("sleep")
+            .arg("30")
+            .timeout(Duration::from_millis(200))
+            .run();
     }
 
     #[test]
