@@ -39,6 +39,14 @@ impl TempDir {
         Ok(p)
     }
 
+    /// A copy of the tree `from` (see [`copy_tree`]) in a fresh directory named after `tag`.
+    pub fn copy_of(tag: &str, from: &Path) -> io::Result<TempDir> {
+        let d = TempDir::new(tag)?;
+        copy_tree(from, &d.path)
+            .map_err(|e| io::Error::new(e.kind(), format!("copying {}: {e}", from.display())))?;
+        Ok(d)
+    }
+
     /// Makes the directory `rel` (and its parents) and returns its path.
     pub fn mkdir(&self, rel: impl AsRef<Path>) -> io::Result<PathBuf> {
         let p = self.path.join(rel);
@@ -79,6 +87,25 @@ impl Drop for TempDir {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
+}
+
+/// Copies the tree `from` into `to` (made if missing): files, directories and symlinks (as
+/// links, not followed; a fixture tree's `/etc/systemd` links must stay links).
+pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let t = to.join(e.file_name());
+        let ft = e.file_type()?;
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &t)?;
+        } else if ft.is_dir() {
+            copy_tree(&e.path(), &t)?;
+        } else {
+            std::fs::copy(e.path(), &t)?;
+        }
+    }
+    Ok(())
 }
 
 /// A private tmpfs mounted on a fresh temp dir (`mount -t tmpfs`, needs root), lazily

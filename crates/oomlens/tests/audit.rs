@@ -22,22 +22,6 @@ fn tmpdir(name: &str) -> TempDir {
     TempDir::new(&format!("audit-cli-{name}")).unwrap()
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        let ft = e.file_type().unwrap();
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &t).unwrap();
-        } else if ft.is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
 fn text(o: &Ran) -> (String, String) {
     (o.stdout(), o.stderr())
 }
@@ -372,8 +356,7 @@ fn unit_text_is_escaped_before_the_terminal() {
 
 #[test]
 fn fix_writes_once_atomically_and_only_replaces_with_force() {
-    let d = tmpdir("fix");
-    copy_tree(&data("scenario-000"), &d);
+    let d = TempDir::copy_of("audit-cli-fix", &data("scenario-000")).unwrap();
     let dropin = d.join("etc/systemd/system/worker-processor.service.d/50-oomlens.conf");
     let base = ["fix", "worker-processor.service", "--root", path(&d)];
 
@@ -450,8 +433,7 @@ fn fix_writes_once_atomically_and_only_replaces_with_force() {
 
 #[test]
 fn fix_reads_the_live_peak_and_applies_through_systemctl_without_a_shell() {
-    let d = tmpdir("apply");
-    copy_tree(&data("scenario-002"), &d);
+    let d = TempDir::copy_of("audit-cli-apply", &data("scenario-002")).unwrap();
     // A fake cgroup v2 tree with the unit's peak.
     FakeTree::at(d.join("cg"))
         .cgroup_v2("/system.slice/postgresql.service")
