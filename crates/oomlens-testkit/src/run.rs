@@ -194,6 +194,26 @@ impl Oomlens {
         }
     }
 
+    /// Runs to completion with stdout and stderr passed through to the test's own (a long
+    /// suite whose progress is its output); returns the exit status.
+    pub fn status(mut self) -> ExitStatus {
+        let command = self.shown();
+        match std::mem::replace(&mut self.stdin, Input::Null) {
+            Input::Null => self.cmd.stdin(Stdio::null()),
+            Input::From(from) => self.cmd.stdin(from),
+            Input::Bytes(_) => panic!("{command}: status() feeds no stdin bytes; use run()"),
+        };
+        let mut child = self
+            .cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+        match self.timeout {
+            None => child.wait(),
+            Some(limit) => wait_at_most(&mut child, limit, &command),
+        }
+        .unwrap_or_else(|e| panic!("waiting for {command}: {e}"))
+    }
+
     /// Starts the program with stdout and stderr piped, for tests that watch a running
     /// `oomlens` (follow mode, top). Bytes given with [`Oomlens::stdin`] are written by a
     /// thread, then stdin is closed.
