@@ -248,7 +248,9 @@ impl Process {
 }
 
 /// The lines of `/proc/PID/status` the readers use: name, state, tgid, ppid 1, uid 0 and
-/// the RSS split (`VmRSS` is the sum of the three parts, as the kernel computes it).
+/// the RSS split (`VmRSS` is the sum of the three parts, as the kernel computes it);
+/// optionally `Kthread:`, `VmPTE:` and `Threads:` (6.x kernels print them; a kernel thread
+/// has no `Vm*`/`Rss*` lines at all).
 #[derive(Debug, Clone, Default)]
 pub struct Status {
     name: String,
@@ -256,6 +258,9 @@ pub struct Status {
     file_kib: u64,
     shmem_kib: u64,
     swap_kib: u64,
+    kthread: Option<bool>,
+    pte_kib: Option<u64>,
+    threads: Option<u32>,
 }
 
 impl Status {
@@ -265,6 +270,32 @@ impl Status {
             name: name.to_string(),
             ..Status::default()
         }
+    }
+
+    /// A kernel thread called `name`: `Kthread:\t1` and no memory lines.
+    pub fn kernel_thread(name: &str) -> Status {
+        Status {
+            kthread: Some(true),
+            ..Status::new(name)
+        }
+    }
+
+    /// Prints `Kthread:\t0` (a user process on a kernel that prints the line).
+    pub fn user_thread(mut self) -> Status {
+        self.kthread = Some(false);
+        self
+    }
+
+    /// `VmPTE`, KiB (page tables: the kernel's badness counts them).
+    pub fn pte_kib(mut self, kib: u64) -> Status {
+        self.pte_kib = Some(kib);
+        self
+    }
+
+    /// `Threads`.
+    pub fn threads(mut self, n: u32) -> Status {
+        self.threads = Some(n);
+        self
     }
 
     /// `RssAnon`, KiB.
@@ -293,16 +324,32 @@ impl Status {
 
     /// The file's text for process `pid`.
     pub fn render(&self, pid: u32) -> String {
-        format!(
-            "Name:\t{}\nState:\tS (sleeping)\nTgid:\t{pid}\nPPid:\t1\nUid:\t0\t0\t0\t0\n\
-             VmRSS:\t{} kB\nRssAnon:\t{} kB\nRssFile:\t{} kB\nRssShmem:\t{} kB\nVmSwap:\t{} kB\n",
-            self.name,
-            self.anon_kib + self.file_kib + self.shmem_kib,
-            self.anon_kib,
-            self.file_kib,
-            self.shmem_kib,
-            self.swap_kib
-        )
+        use std::fmt::Write as _;
+        let mut s = format!(
+            "Name:\t{}\nState:\tS (sleeping)\nTgid:\t{pid}\nPPid:\t1\nUid:\t0\t0\t0\t0\n",
+            self.name
+        );
+        if let Some(k) = self.kthread {
+            let _ = writeln!(s, "Kthread:\t{}", u8::from(k));
+        }
+        if self.kthread != Some(true) {
+            let _ = write!(
+                s,
+                "VmRSS:\t{} kB\nRssAnon:\t{} kB\nRssFile:\t{} kB\nRssShmem:\t{} kB\n",
+                self.anon_kib + self.file_kib + self.shmem_kib,
+                self.anon_kib,
+                self.file_kib,
+                self.shmem_kib,
+            );
+            if let Some(pte) = self.pte_kib {
+                let _ = writeln!(s, "VmPTE:\t{pte} kB");
+            }
+            let _ = writeln!(s, "VmSwap:\t{} kB", self.swap_kib);
+        }
+        if let Some(n) = self.threads {
+            let _ = writeln!(s, "Threads:\t{n}");
+        }
+        s
     }
 }
 
@@ -383,6 +430,26 @@ mod tests {
              VmRSS:\t153600 kB\nRssAnon:\t150000 kB\nRssFile:\t3600 kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n"
         );
         assert_eq!(read(&t, "proc/4242/oom_score_adj"), "-500\n");
+        t.process(2)
+            .status(&Status::kernel_thread("kthreadd").threads(1));
+        assert_eq!(
+            read(&t, "proc/2/status"),
+            "Name:\tkthreadd\nState:\tS (sleeping)\nTgid:\t2\nPPid:\t1\nUid:\t0\t0\t0\t0\n\
+             Kthread:\t1\nThreads:\t1\n"
+        );
+        t.process(10).status(
+            &Status::new("big")
+                .user_thread()
+                .anon_kib(40 * 1024)
+                .pte_kib(8)
+                .swap_kib(4),
+        );
+        assert_eq!(
+            read(&t, "proc/10/status"),
+            "Name:\tbig\nState:\tS (sleeping)\nTgid:\t10\nPPid:\t1\nUid:\t0\t0\t0\t0\n\
+             Kthread:\t0\nVmRSS:\t40960 kB\nRssAnon:\t40960 kB\nRssFile:\t0 kB\n\
+             RssShmem:\t0 kB\nVmPTE:\t8 kB\nVmSwap:\t4 kB\n"
+        );
         assert_eq!(read(&t, "proc/4242/cgroup"), "4:memory:/box\n0::/\n");
     }
 
