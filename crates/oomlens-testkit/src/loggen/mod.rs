@@ -60,7 +60,8 @@ mod tables;
 pub use check::{check, incidents_from_json, Check, Found};
 pub use corpus::{Corpus, CorpusReport, Selection};
 pub use generator::{write_long_line, Generator, NoReports};
-// Crate-private items the modules share (each module starts with `use super::*`).
+// Items the modules share; each module but tables.rs (which needs none) starts with
+// `use super::*` and so sees these and the parent's own.
 use generator::*;
 use tables::*;
 
