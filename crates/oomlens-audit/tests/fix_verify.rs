@@ -7,15 +7,15 @@
 //! Needs `systemd-analyze` (Debian package `systemd`); without it the test says so loudly
 //! and passes.
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use oomlens_audit::finding::DEFAULT_CRITICAL;
 use oomlens_audit::fix::{dropin_path, plan, render, write_dropin, FixOptions, FixPlan, Written};
 use oomlens_audit::loader::Loader;
 use oomlens_audit::settings::UnitSettings;
 use oomlens_audit::size::{Span, MIB};
+use oomlens_testkit::fs::TempDir;
+use oomlens_testkit::run::Oomlens;
 
 fn data(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -23,26 +23,9 @@ fn data(p: &str) -> PathBuf {
         .join(p)
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        let ft = e.file_type().unwrap();
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &t).unwrap();
-        } else if ft.is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("oomlens-fix-verify-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    d
+/// A copy of the fixture tree `tree`, removed on drop.
+fn scratch(tree: &str) -> TempDir {
+    TempDir::copy_of("fix-verify", &data(tree)).unwrap()
 }
 
 /// Runs `systemd-analyze verify` on `unit` with the tree's search path; returns its output.
@@ -52,15 +35,14 @@ fn verify(bin: &Path, loader: &Loader, unit: &str) -> String {
         .iter()
         .map(|d| loader.host(d).display().to_string())
         .collect();
-    let out = Command::new(bin)
+    let out = Oomlens::new(bin)
         .args(["verify", "--man=no", unit])
         .env("SYSTEMD_LOG_LEVEL", "debug")
         .env("SYSTEMD_LOG_COLOR", "0")
         .env("SYSTEMD_UNIT_PATH", path.join(":"))
         .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
+        .run();
+    out.stderr() + &out.stdout()
 }
 
 fn dump_value(text: &str, unit: &str, key: &str) -> Option<String> {
@@ -94,8 +76,7 @@ fn complaints(text: &str, file: &Path) -> Vec<String> {
 }
 
 fn fix_and_verify(bin: &Path, tree: &str, unit: &str, peak: u64, opts: &FixOptions) -> FixPlan {
-    let root = scratch(&format!("{tree}-{unit}"));
-    copy_tree(&data(tree), &root);
+    let root = scratch(tree);
     let loader = Loader::system(&root);
     let u = UnitSettings::from_loaded(&loader.load(unit).unwrap());
     let p = plan(&u, peak, "test peak", opts, None).unwrap();
@@ -140,7 +121,6 @@ fn fix_and_verify(bin: &Path, tree: &str, unit: &str, peak: u64, opts: &FixOptio
     // And this crate reads the drop-in back the same way.
     let again = UnitSettings::from_loaded(&loader.load(unit).unwrap());
     assert_eq!(again.memory_bytes("MemoryHigh", None), Some(p.memory_high));
-    let _ = fs::remove_dir_all(&root);
     p
 }
 
@@ -196,8 +176,7 @@ fn a_broken_dropin_is_caught_by_the_same_check() {
         eprintln!("\n!!!!! SKIPPED a_broken_dropin_is_caught_by_the_same_check: no systemd-analyze !!!!!\n");
         return;
     };
-    let root = scratch("broken");
-    copy_tree(&data("scenario-000"), &root);
+    let root = scratch("scenario-000");
     let loader = Loader::system(&root);
     let target = loader.host(&dropin_path(
         &loader.config_dir(None),
@@ -210,5 +189,4 @@ fn a_broken_dropin_is_caught_by_the_same_check() {
         bad.len() >= 2,
         "systemd should warn about both lines: {bad:#?}\n{text}"
     );
-    let _ = fs::remove_dir_all(&root);
 }

@@ -9,11 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use oomlens_audit::loader::Loader;
 use oomlens_audit::settings::UnitSettings;
 use oomlens_audit::size::{parse_timespan, MemoryValue, Span};
+use oomlens_testkit::run::Oomlens;
 
 fn data(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,16 +38,14 @@ fn systemd_dump(bin: &Path, loader: &Loader, unit: &str) -> BTreeMap<String, Vec
         .iter()
         .map(|d| loader.host(d).display().to_string())
         .collect();
-    let out = Command::new(bin)
+    let out = Oomlens::new(bin)
         .args(["verify", "--man=no", unit])
         .env("SYSTEMD_LOG_LEVEL", "debug")
         .env("SYSTEMD_LOG_COLOR", "0")
         .env("SYSTEMD_UNIT_PATH", path.join(":"))
         .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run systemd-analyze");
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+        .run();
+    let text = out.stderr() + &out.stdout();
     let header = format!("\t-> Unit {unit}:");
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut inside = false;

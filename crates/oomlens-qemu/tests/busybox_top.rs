@@ -5,9 +5,11 @@
 
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oomlens_qemu::guest::{self, incidents, kills, Cgroup, Hog};
+use oomlens_testkit::run::Oomlens;
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
@@ -15,11 +17,12 @@ const MIB: u64 = 1 << 20;
 /// `oomlens top --once --json ARGS`: asserts exit 0, saves the document as artifact
 /// `<name>.json`, returns it.
 fn top(name: &str, args: &[&str]) -> Value {
-    let out = guest::output(
-        guest::tool("oomlens")
-            .args(["top", "--once", "--json"])
-            .args(args),
-    );
+    let ran = Oomlens::new(Path::new(guest::TOOLS).join("oomlens"))
+        .args(["top", "--once", "--json"])
+        .args(args)
+        .run();
+    ran.success();
+    let out = ran.stdout;
     guest::save_artifact(&format!("{name}.json"), &out);
     let doc: Value =
         serde_json::from_slice(&out).unwrap_or_else(|e| panic!("top {args:?}: not JSON ({e})"));

@@ -6,9 +6,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use oomlens_qemu::Paths;
+use oomlens_testkit::fs::TempDir;
+use oomlens_testkit::run::Oomlens;
 use serde_json::Value;
 
 #[test]
@@ -17,7 +18,7 @@ fn guest_suite() {
     // on the pressure (its kill test passes alone in ~20 s otherwise; cause not found yet),
     // and a test that fails by chance must not gate CI. Run it with
     // `oomlens-qemu run --test systemd_oomd`. New systemd_* tests must be listed here.
-    let st = Command::new(env!("CARGO_BIN_EXE_oomlens-qemu"))
+    let st = Oomlens::new(env!("CARGO_BIN_EXE_oomlens-qemu"))
         .args([
             "run",
             "--test",
@@ -33,8 +34,7 @@ fn guest_suite() {
             "--test",
             "systemd_host_b",
         ])
-        .status()
-        .expect("starting oomlens-qemu run");
+        .status();
     match st.code() {
         Some(0) => two_hosts_in_one_journal_dir(),
         Some(oomlens_qemu::EXIT_SKIPPED) => {
@@ -118,8 +118,7 @@ fn two_hosts_in_one_journal_dir() {
     let a = host_guest(&paths.artifacts, "systemd_host_a");
     let b = host_guest(&paths.artifacts, "systemd_host_b");
     assert_ne!(a.hostname, b.hostname);
-    let dir = std::env::temp_dir().join(format!("oomlens-two-hosts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new("two-hosts").unwrap();
     let sub = dir.join(&a.machine_id);
     std::fs::create_dir_all(&sub).unwrap();
     for (i, j) in a.journals.iter().enumerate() {
@@ -130,19 +129,12 @@ fn two_hosts_in_one_journal_dir() {
     }
     let oomlens = paths.guest_bin_dir().join("oomlens");
     let run = |args: &[&str]| {
-        let out = Command::new(&oomlens)
+        let out = Oomlens::new(&oomlens)
             .args(["explain", "--journal-dir"])
             .arg(&dir)
             .args(args)
-            .output()
-            .expect("running the static oomlens");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "oomlens explain --journal-dir {} {args:?}: {}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .run();
+        out.success();
         String::from_utf8(out.stdout).expect("UTF-8 output")
     };
     let doc: Value = serde_json::from_str(&run(&["--json"])).expect("JSON");
@@ -203,5 +195,4 @@ fn two_hosts_in_one_journal_dir() {
         std::io::stderr(),
         "guest_suite: two hosts in one journal directory: ok\n{summary}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

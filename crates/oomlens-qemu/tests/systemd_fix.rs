@@ -3,31 +3,30 @@
 //! process all carry the new MemoryHigh=/MemoryMax=/OOMScoreAdjust=.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use oomlens_qemu::guest::{self, unit_property};
+use oomlens_testkit::run::{Oomlens, Ran};
 use serde_json::Value;
 
-/// `oomlens ARGS`, whatever its exit status.
-fn oomlens(args: &[&str]) -> Output {
-    let out = guest::tool("oomlens")
+/// `oomlens ARGS` (the guest's static binary), whatever its exit status.
+fn oomlens(args: &[&str]) -> Ran {
+    let out = Oomlens::new(Path::new(guest::TOOLS).join("oomlens"))
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running oomlens");
+        .run();
     // audit --json is long: its findings are printed by the test.
-    let stdout = if args.first() == Some(&"audit") {
-        String::new()
+    if args.first() == Some(&"audit") {
+        println!(
+            "$ {}\n-> {}\nstderr:\n{}",
+            out.command,
+            guest::describe(out.status),
+            out.stderr()
+        );
     } else {
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    println!(
-        "$ oomlens {}\n-> {}\nstdout:\n{stdout}stderr:\n{}",
-        args.join(" "),
-        guest::describe(out.status),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        println!("{out}");
+    }
     out
 }
 
@@ -210,7 +209,7 @@ fn scenario_000_audit_then_fix() {
     println!("leaky.service: NRestarts={restarts} after {t_loop:.1} s; memory.peak seen {peak}");
     assert!(peak > 30 << 20, "peak {peak} near MemoryMax=40M");
 
-    let rule_hits = |out: &Output| -> usize {
+    let rule_hits = |out: &Ran| -> usize {
         let doc: Value = serde_json::from_slice(&out.stdout).expect("audit JSON");
         assert_eq!(doc["schema"], "oomlens.audit/1");
         doc["findings"]

@@ -13,7 +13,8 @@ pub struct TempDir {
 }
 
 impl TempDir {
-    /// Creates `<tmp>/oomlens-<tag>-<pid>-<n>`.
+    /// Creates `<tmp>/oomlens-<tag>-<pid>-<n>` (`n` counts the directories of this process,
+    /// so two tests of one binary never share one).
     pub fn new(tag: &str) -> io::Result<TempDir> {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
@@ -27,10 +28,29 @@ impl TempDir {
         &self.path
     }
 
-    /// Writes `text` to `name` in the directory and returns its path.
-    pub fn write(&self, name: &str, text: &str) -> io::Result<PathBuf> {
-        let p = self.path.join(name);
-        std::fs::write(&p, text)?;
+    /// Writes `bytes` to `rel` (a name or a relative path: missing directories are made)
+    /// and returns its path.
+    pub fn write(&self, rel: impl AsRef<Path>, bytes: impl AsRef<[u8]>) -> io::Result<PathBuf> {
+        let p = self.path.join(rel);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&p, bytes)?;
+        Ok(p)
+    }
+
+    /// A copy of the tree `from` (see [`copy_tree`]) in a fresh directory named after `tag`.
+    pub fn copy_of(tag: &str, from: &Path) -> io::Result<TempDir> {
+        let d = TempDir::new(tag)?;
+        copy_tree(from, &d.path)
+            .map_err(|e| io::Error::new(e.kind(), format!("copying {}: {e}", from.display())))?;
+        Ok(d)
+    }
+
+    /// Makes the directory `rel` (and its parents) and returns its path.
+    pub fn mkdir(&self, rel: impl AsRef<Path>) -> io::Result<PathBuf> {
+        let p = self.path.join(rel);
+        std::fs::create_dir_all(&p)?;
         Ok(p)
     }
 
@@ -41,12 +61,51 @@ impl TempDir {
     }
 }
 
+// A TempDir stands for its path wherever a test passes one (`.arg(&dir)`, `dir.join(..)`).
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
+}
+
+/// Copies the tree `from` into `to` (made if missing): files, directories and symlinks (as
+/// links, not followed; a fixture tree's `/etc/systemd` links must stay links).
+pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let t = to.join(e.file_name());
+        let ft = e.file_type()?;
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &t)?;
+        } else if ft.is_dir() {
+            copy_tree(&e.path(), &t)?;
+        } else {
+            std::fs::copy(e.path(), &t)?;
+        }
+    }
+    Ok(())
 }
 
 /// A private tmpfs mounted on a fresh temp dir (`mount -t tmpfs`, needs root), lazily

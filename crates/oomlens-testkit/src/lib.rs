@@ -1,6 +1,21 @@
 //! Test-only helpers for oomlens: a memory cgroup harness, a `/dev/kmsg` reader, renderers
 //! that turn kmsg records into the other log forms, and the `oomlens-hog` allocator.
 //!
+//! ## What a test uses (one of each, in every test file)
+//!
+//! - Running a program: [`run::Oomlens`] (arguments, environment, stdin bytes) returns a
+//!   [`run::Ran`] whose assertions (`code`, `success`, `stderr_has`, `json`) print the
+//!   command, exit status, stderr and stdout when they fail. In the `oomlens` package's
+//!   integration tests `oomlens_testkit::oomlens!()` starts one for the `oomlens` binary;
+//!   other packages pass a path (e.g. [`bin_path`] for this crate's binaries).
+//! - A scratch directory: [`fs::TempDir`] (removed on drop; `keep()` to look at it).
+//! - A fake `/proc` + cgroupfs tree for `--root`: [`faketree::FakeTree`] (mountinfo,
+//!   meminfo, pressure, v1/v2 cgroups with limit/usage/stat/procs, processes with
+//!   status/cgroup/oom_score_adj). Unit tests inside other crates' `src/` use it too, as a
+//!   dev-dependency: `FakeTree::new("tag")`, then one statement per cgroup or process.
+//! - The real kernel: [`real_kernel`] (root, cgroup v1 memory, /dev/kmsg) or a loud SKIP.
+//! - Big logs with known OOM reports: [`loggen`].
+//!
 //! Nothing here is used by the shipped binary. The real-kernel tests
 //! (`crates/oomlens/tests/real_kernel.rs`) make the kernel's OOM killer act inside a cgroup
 //! created by [`cgroup_v1::MemoryCgroup`], read what the kernel printed with [`kmsg::Kmsg`],
@@ -19,11 +34,13 @@
 #![deny(missing_docs)]
 
 pub mod cgroup_v1;
+pub mod faketree;
 pub mod fs;
 pub mod json_keys;
 pub mod kmsg;
 pub mod loggen;
 pub mod render;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,15 +5,12 @@
 //! live peak, --apply running systemctl without a shell). Fixtures are those of the
 //! oomlens-audit crate (`crates/oomlens-audit/tests/data`, see its README).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-fn oomlens() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oomlens"));
-    c.env_remove("NO_COLOR");
-    c
-}
+use oomlens_testkit::faketree::FakeTree;
+use oomlens_testkit::fs::TempDir;
+use oomlens_testkit::oomlens;
+use oomlens_testkit::run::Ran;
 
 fn data(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,38 +18,16 @@ fn data(p: &str) -> PathBuf {
         .join(p)
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("oomlens-audit-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmpdir(name: &str) -> TempDir {
+    TempDir::new(&format!("audit-cli-{name}")).unwrap()
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        let ft = e.file_type().unwrap();
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &t).unwrap();
-        } else if ft.is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
+fn text(o: &Ran) -> (String, String) {
+    (o.stdout(), o.stderr())
 }
 
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn run(args: &[&str]) -> Output {
-    oomlens().args(args).output().unwrap()
+fn run(args: &[&str]) -> Ran {
+    oomlens!().args(args).run()
 }
 
 fn path(p: &Path) -> &str {
@@ -124,8 +99,8 @@ fn json_document_has_the_documented_shape() {
         "--require-limit",
         "backup*",
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    o.code(1);
+    let v = o.json();
     assert_eq!(v["schema"], "oomlens.audit/1");
     let findings = v["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 3);
@@ -156,8 +131,8 @@ fn json_document_has_the_documented_shape() {
 fn sarif_lists_the_rules_and_locates_the_results() {
     let root = data("rules");
     let o = run(&["audit", "--format", "sarif", "--root", path(&root)]);
-    assert_eq!(o.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    o.code(1);
+    let v = o.json();
     assert_eq!(v["version"], "2.1.0");
     let run0 = &v["runs"][0];
     let rules: Vec<&str> = run0["tool"]["driver"]["rules"]
@@ -185,17 +160,12 @@ fn sarif_lists_the_rules_and_locates_the_results() {
 #[test]
 fn manifests_on_stdin_like_helm_template_output() {
     let chart = std::fs::read(data("k8s/helm/ingress-nginx-4.0.15.yaml")).unwrap();
-    let mut child = oomlens()
+    let o = oomlens!()
         .args(["audit", "--json", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&chart).unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o).1);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        .stdin(chart)
+        .run();
+    o.code(1);
+    let v = o.json();
     // Only the manifests: no systemd unit of this machine was read.
     assert_eq!(v["units"].as_array().unwrap().len(), 0);
     assert_eq!(v["summary"]["documents"], 19);
@@ -228,7 +198,7 @@ fn broken_manifests_exit_2_naming_file_and_line_and_the_rest_is_audited() {
         )),
         "{err}"
     );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = o.json();
     assert_eq!(v["errors"].as_array().unwrap().len(), 7);
     let names: Vec<&str> = v["objects"]
         .as_array()
@@ -249,7 +219,7 @@ fn broken_manifests_exit_2_naming_file_and_line_and_the_rest_is_audited() {
         path(&data("k8s/docs/qos-pod.yaml")),
     ]);
     let (out, _) = text(&o);
-    assert_eq!(o.status.code(), Some(2));
+    o.code(2);
     assert!(
         out.contains("error: /nonexistent/x.yaml: No such file"),
         "{out}"
@@ -278,7 +248,7 @@ fn units_killed_in_a_log_must_have_a_limit() {
         "--oom-log",
         path(&log),
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = o.json();
     let got: Vec<(String, String)> = v["findings"]
         .as_array()
         .unwrap()
@@ -310,9 +280,8 @@ fn units_killed_in_a_log_must_have_a_limit() {
         "--oom-log",
         "/nonexistent/kern.log",
     ]);
-    assert_eq!(o.status.code(), Some(2));
+    o.code(2);
     assert!(text(&o).0.contains("/nonexistent/kern.log"));
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -326,7 +295,7 @@ fn a_missing_unit_exits_2_and_the_others_are_audited() {
         "worker-processor.service",
     ]);
     let (out, _) = text(&o);
-    assert_eq!(o.status.code(), Some(2));
+    o.code(2);
     assert!(
         out.contains("error: nope.service: no such unit file in"),
         "{out}"
@@ -383,21 +352,18 @@ fn unit_text_is_escaped_before_the_terminal() {
         "raw escape reached the terminal: {out:?}"
     );
     assert!(out.contains("\\x1b[2J"), "{out}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn fix_writes_once_atomically_and_only_replaces_with_force() {
-    let d = tmpdir("fix");
-    copy_tree(&data("scenario-000"), &d);
+    let d = TempDir::copy_of("audit-cli-fix", &data("scenario-000")).unwrap();
     let dropin = d.join("etc/systemd/system/worker-processor.service.d/50-oomlens.conf");
     let base = ["fix", "worker-processor.service", "--root", path(&d)];
 
-    let o = oomlens()
+    let o = oomlens!()
         .args(base)
         .args(["--peak", "1228.8M", "--dry-run"])
-        .output()
-        .unwrap();
+        .run();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
@@ -407,11 +373,7 @@ fn fix_writes_once_atomically_and_only_replaces_with_force() {
     assert!(err.contains("dry run"), "{err}");
     assert!(!dropin.exists(), "a dry run writes nothing");
 
-    let o = oomlens()
-        .args(base)
-        .args(["--peak", "1228.8M"])
-        .output()
-        .unwrap();
+    let o = oomlens!().args(base).args(["--peak", "1228.8M"]).run();
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
@@ -423,28 +385,23 @@ fn fix_writes_once_atomically_and_only_replaces_with_force() {
     let first = std::fs::read_to_string(&dropin).unwrap();
 
     // A different drop-in is not written over without --force.
-    let o = oomlens()
-        .args(base)
-        .args(["--peak", "2G"])
-        .output()
-        .unwrap();
+    let o = oomlens!().args(base).args(["--peak", "2G"]).run();
     let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(2));
+    o.code(2);
     assert!(err.contains("already exists; pass --force"), "{err}");
     assert_eq!(std::fs::read_to_string(&dropin).unwrap(), first);
-    let o = oomlens()
+    let o = oomlens!()
         .args(base)
         .args(["--peak", "2G", "--force"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0));
+        .run();
+    o.code(0);
     assert!(std::fs::read_to_string(&dropin)
         .unwrap()
         .contains("MemoryHigh=2560M"));
 
     // The audit now reads the drop-in: MemoryHigh= is there, from the new file.
     let o = run(&["audit", "--json", "--root", path(&d)]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = o.json();
     let rules: Vec<&str> = v["findings"]
         .as_array()
         .unwrap()
@@ -460,11 +417,10 @@ fn fix_writes_once_atomically_and_only_replaces_with_force() {
     // A later drop-in (systemctl edit's override.conf) still wins, and fix says so.
     let over = dropin.with_file_name("override.conf");
     std::fs::write(&over, "[Service]\nMemoryMax=600M\n").unwrap();
-    let o = oomlens()
+    let o = oomlens!()
         .args(base)
         .args(["--peak", "1G", "--force"])
-        .output()
-        .unwrap();
+        .run();
     let (_, err) = text(&o);
     assert!(
         err.contains(&format!(
@@ -473,17 +429,15 @@ fn fix_writes_once_atomically_and_only_replaces_with_force() {
         )),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn fix_reads_the_live_peak_and_applies_through_systemctl_without_a_shell() {
-    let d = tmpdir("apply");
-    copy_tree(&data("scenario-002"), &d);
+    let d = TempDir::copy_of("audit-cli-apply", &data("scenario-002")).unwrap();
     // A fake cgroup v2 tree with the unit's peak.
-    let cg = d.join("cg/sys/fs/cgroup/system.slice/postgresql.service");
-    std::fs::create_dir_all(&cg).unwrap();
-    std::fs::write(cg.join("memory.peak"), "2147483648\n").unwrap();
+    FakeTree::at(d.join("cg"))
+        .cgroup_v2("/system.slice/postgresql.service")
+        .file("memory.peak", "2147483648\n");
     // A systemctl stand-in that records its arguments, one call per line.
     let log = d.join("systemctl.log");
     let stub = d.join("systemctl");
@@ -510,7 +464,7 @@ fn fix_reads_the_live_peak_and_applies_through_systemctl_without_a_shell() {
         "--apply",
     ]);
     let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(2));
+    o.code(2);
     assert!(err.contains("name its systemctl with --systemctl"), "{err}");
     let dropin = d.join("etc/systemd/system/postgresql.service.d/50-oomlens.conf");
     assert!(!dropin.exists());
@@ -549,11 +503,10 @@ fn fix_reads_the_live_peak_and_applies_through_systemctl_without_a_shell() {
         path(&d.join("cg")),
     ]);
     let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(2));
+    o.code(2);
     assert!(
         err.contains("backup-script.service: no peak memory usage recorded")
             && err.contains("--peak"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&d);
 }

@@ -25,15 +25,18 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use oomlens_testkit::fs::TempDir;
 use oomlens_testkit::loggen::{
     check, Corpus, Found, Generator, LogForm, Options, Rng, Selection, Stats, KILLED_PROCESS,
 };
+use oomlens_testkit::oomlens;
+use oomlens_testkit::run::Oomlens;
 
 /// The bound on the child's peak RSS.
 const RSS_BOUND_KIB: u64 = 64 * 1024;
@@ -70,7 +73,7 @@ struct Run<T> {
     wall: Duration,
     /// The child's stdout, kept in a file so that a large JSON document never inflates this
     /// process (and with it the floor of the next measurement).
-    stdout: Scratch,
+    files: Scratch,
     stderr: String,
     /// What the feeding closure returned (an error when the child stopped reading early).
     fed: io::Result<T>,
@@ -106,7 +109,7 @@ struct DocKill {
 
 impl<T> Run<T> {
     fn found(&self) -> Vec<Found> {
-        let file = File::open(&self.stdout.0).expect("stdout file");
+        let file = File::open(self.files.stdout()).expect("stdout file");
         let doc: Doc = serde_json::from_reader(io::BufReader::new(file)).unwrap_or_else(|e| {
             panic!(
                 "stdout is not one oomlens.explain/1 document ({e}); exit {:?}, stderr:\n{}",
@@ -138,39 +141,31 @@ impl<T> Run<T> {
     }
 }
 
-/// A file in the temporary directory, removed on drop.
-struct Scratch(PathBuf);
+/// The child's stdout and stderr files, in a temporary directory removed on drop.
+struct Scratch(TempDir);
 
 impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        static N: AtomicU32 = AtomicU32::new(0);
-        Scratch(std::env::temp_dir().join(format!(
-            "oomlens-bounded-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )))
+    fn stdout(&self) -> PathBuf {
+        self.0.join("stdout")
+    }
+
+    fn stderr(&self) -> PathBuf {
+        self.0.join("stderr")
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
-}
-
-/// Runs `program args`, feeding its stdin from `feed` on another thread, and measures it.
+/// Runs `run` (the testkit's command builder: its stdio is set here, not by it), feeding
+/// its stdin from `feed` on another thread, and measures it.
 fn run_fed<T: Send>(
-    program: &str,
-    args: &[&str],
+    mut run: Oomlens,
     feed: impl FnOnce(&mut dyn Write) -> io::Result<T> + Send,
 ) -> Run<T> {
-    let out = Scratch::new("stdout");
-    let err = Scratch::new("stderr");
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(File::create(&out.0).expect("scratch file"))
-        .stderr(File::create(&err.0).expect("scratch file"));
+    let program = run.shown();
+    let files = Scratch(TempDir::new("bounded").expect("scratch dir"));
+    let cmd = run.command();
+    cmd.stdin(Stdio::piped())
+        .stdout(File::create(files.stdout()).expect("scratch file"))
+        .stderr(File::create(files.stderr()).expect("scratch file"));
     // Give freed heap back to the kernel first: what this process holds is the floor.
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only releases free memory of the allocator's own arenas.
@@ -243,13 +238,14 @@ fn run_fed<T: Send>(
     });
     let wall = start.elapsed();
     drop(child);
-    let stderr = String::from_utf8_lossy(&fs::read(&err.0).unwrap_or_default()).into_owned();
+    let stderr =
+        String::from_utf8_lossy(&fs::read(files.stderr()).unwrap_or_default()).into_owned();
     Run {
         code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
         signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
         maxrss_kib: rusage.ru_maxrss as u64,
         wall,
-        stdout: out,
+        files,
         stderr,
         fed,
     }
@@ -257,17 +253,13 @@ fn run_fed<T: Send>(
 
 /// `oomlens explain --json -` fed by `feed`.
 fn explain<T: Send>(feed: impl FnOnce(&mut dyn Write) -> io::Result<T> + Send) -> Run<T> {
-    run_fed(
-        env!("CARGO_BIN_EXE_oomlens"),
-        &["explain", "--json", "-"],
-        feed,
-    )
+    run_fed(oomlens!().args(["explain", "--json", "-"]), feed)
 }
 
 /// `ru_maxrss` of `/bin/true` spawned exactly like the child: the part of every figure that
 /// is this test process, not the parser.
 fn rss_floor_kib() -> u64 {
-    let run = run_fed("true", &[], |_| Ok(()));
+    let run = run_fed(Oomlens::new("true"), |_| Ok(()));
     run.maxrss_kib
 }
 

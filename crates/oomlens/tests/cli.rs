@@ -1,27 +1,16 @@
 //! CLI behaviour: exit codes, error messages that name the input, escaping of untrusted
 //! text, the generated man page and completions, and live-log fallbacks.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
+use oomlens_testkit::faketree::FakeTree;
 use oomlens_testkit::first_killed_pid as killed_pid;
+use oomlens_testkit::fs::TempDir;
+use oomlens_testkit::oomlens;
+use oomlens_testkit::run::Oomlens;
 
-fn oomlens() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oomlens"));
-    c.env_remove("NO_COLOR");
-    c
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("oomlens-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn tmpdir(name: &str) -> TempDir {
+    TempDir::new(&format!("cli-{name}")).unwrap()
 }
 
 const REPORT: &str = "[  100.000001] hog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n\
@@ -30,21 +19,12 @@ const REPORT: &str = "[  100.000001] hog invoked oom-killer: gfp_mask=0xcc0(GFP_
 
 #[test]
 fn stdin_report_exits_0_and_noise_exits_1() {
-    let mut child = oomlens()
+    let out = oomlens!()
         .args(["explain", "--json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(REPORT.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .stdin(REPORT)
+        .run();
+    out.code(0);
+    let v = out.json();
     assert_eq!(v["incidents"][0]["kills"][0]["pid"], 4242);
     assert_eq!(v["summary"]["inputs"][0]["name"], "-");
 
@@ -54,17 +34,9 @@ fn stdin_report_exits_0_and_noise_exits_1() {
         "[ 1.0] usb 1-1: new device\n[ 2.0] EXT4-fs (vda): mounted\n",
     )
     .unwrap();
-    let out = oomlens()
-        .args(["explain"])
-        .arg(d.join("noise.log"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no OOM incident found in"),
-        "{}",
-        stderr(&out)
-    );
+    let out = oomlens!().args(["explain"]).arg(d.join("noise.log")).run();
+    out.code(1);
+    out.stderr_has("no OOM incident found in");
 }
 
 #[test]
@@ -73,41 +45,31 @@ fn bad_inputs_exit_2_naming_the_input_and_print_nothing() {
     std::fs::write(d.join("good.log"), REPORT).unwrap();
     let missing = d.join("missing.log");
     // The good file comes first: nothing of it may be printed before the error.
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--json"])
         .arg(d.join("good.log"))
         .arg(&missing)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+        .run();
+    out.code(2);
     assert!(
         out.stdout.is_empty(),
         "half-written output: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(
-        stderr(&out).contains(&missing.display().to_string()),
-        "{}",
-        stderr(&out)
-    );
+    out.stderr_has(&missing.display().to_string());
 
-    let out = oomlens().args(["explain"]).arg(&d).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
+    let out = oomlens!().args(["explain"]).arg(&d).run();
+    out.code(2);
+    out.stderr_has("is a directory");
 
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--since", "next tuesday", "-"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--since"), "{}", stderr(&out));
+        .run();
+    out.code(2);
+    out.stderr_has("--since");
 
-    let out = oomlens()
-        .args(["explain", "--format", "nonsense"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = oomlens!().args(["explain", "--format", "nonsense"]).run();
+    out.code(2);
 }
 
 #[test]
@@ -116,17 +78,9 @@ fn unreadable_file_exits_2() {
     let p = d.join("secret.log");
     std::fs::write(&p, REPORT).unwrap();
     // root can read anything, so make the path unopenable instead: a file in place of a directory.
-    let out = oomlens()
-        .args(["explain"])
-        .arg(p.join("child.log"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("secret.log/child.log: cannot open"),
-        "{}",
-        stderr(&out)
-    );
+    let out = oomlens!().args(["explain"]).arg(p.join("child.log")).run();
+    out.code(2);
+    out.stderr_has("secret.log/child.log: cannot open");
 }
 
 /// A stub program that behaves like an absent or empty journalctl.
@@ -142,7 +96,7 @@ fn stub(dir: &Path, name: &str, script: &str) -> PathBuf {
 fn live_log_falls_back_and_names_every_input_that_failed() {
     let d = tmpdir("live");
     // journalctl absent, /dev/kmsg absent, dmesg failing: exit 2 naming all three.
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--journalctl"])
         .arg(d.join("no-journalctl"))
         .arg("--kmsg-path")
@@ -153,10 +107,9 @@ fn live_log_falls_back_and_names_every_input_that_failed() {
             "dmesg-fails",
             "echo 'dmesg: read kernel buffer failed: Operation not permitted' >&2; exit 1",
         ))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let e = stderr(&out);
+        .run();
+    out.code(2);
+    let e = out.stderr();
     assert!(e.contains("no-journalctl: cannot run"), "{e}");
     assert!(e.contains("no-kmsg"), "{e}");
     assert!(e.contains("Operation not permitted"), "{e}");
@@ -173,27 +126,25 @@ fn live_log_falls_back_and_names_every_input_that_failed() {
         })
         .collect();
     std::fs::write(&kmsg, records).unwrap();
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--json", "--journalctl"])
         .arg(stub(&d, "journalctl-empty", "exit 0"))
         .arg("--kmsg-path")
         .arg(&kmsg)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    out.code(0);
+    let v = out.json();
     assert_eq!(v["incidents"][0]["kills"][0]["pid"], 4242);
     assert_eq!(v["incidents"][0]["source"]["file"], "kmsg");
     assert_eq!(v["incidents"][0]["source"]["format"], "kmsg");
 
     // Asking for /dev/kmsg explicitly when it cannot be opened: exit 2, naming it.
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--source", "kmsg", "--kmsg-path"])
         .arg(d.join("nope"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+        .run();
+    out.code(2);
+    out.stderr_has("nope");
 }
 
 #[test]
@@ -201,50 +152,41 @@ fn control_characters_in_comm_never_reach_the_terminal() {
     let evil = REPORT.replace("(hog)", "(ev\x1b[2Jil\x07)");
     let d = tmpdir("escape");
     std::fs::write(d.join("e.log"), evil).unwrap();
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--color", "always"])
         .arg(d.join("e.log"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+        .run();
+    out.code(0);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("ev\\x1b[2Jil\\x07"), "{text}");
     // Only our own bold on/off sequences may contain ESC.
     assert_eq!(text.matches('\x1b').count(), 2, "{text:?}");
     assert!(!text.contains('\x07'));
-    let json = oomlens()
+    let json = oomlens!()
         .args(["explain", "--json"])
         .arg(d.join("e.log"))
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        .run();
+    let v = json.json();
     assert_eq!(v["incidents"][0]["kills"][0]["comm"], "ev\x1b[2Jil\x07");
 }
 
 #[test]
 fn man_page_and_completions_come_from_the_flag_definitions() {
-    let man = oomlens().args(["generate", "man"]).output().unwrap();
-    assert!(man.status.success());
+    let man = oomlens!().args(["generate", "man"]).run();
+    man.success();
     let man = String::from_utf8(man.stdout).unwrap();
     assert!(man.contains(".TH oomlens"), "{man}");
     for shell in ["bash", "zsh", "fish"] {
-        let c = oomlens().args(["generate", shell]).output().unwrap();
-        assert!(c.status.success());
+        let c = oomlens!().args(["generate", shell]).run();
+        c.success();
         assert!(
             String::from_utf8_lossy(&c.stdout).contains("explain"),
             "{shell}"
         );
     }
-    let help = oomlens().args(["explain", "--help"]).output().unwrap();
+    let help = oomlens!().args(["explain", "--help"]).run();
     let help = String::from_utf8(help.stdout).unwrap();
-    let bash = String::from_utf8(
-        oomlens()
-            .args(["generate", "bash"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let bash = String::from_utf8(oomlens!().args(["generate", "bash"]).run().stdout).unwrap();
     for flag in [
         "--json",
         "--since",
@@ -264,7 +206,7 @@ fn since_until_select_by_wall_clock() {
                2024-05-01T12:00:00+00:00 h kernel: Out of memory: Killed process 2 (b) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB\n";
     let d = tmpdir("since");
     std::fs::write(d.join("s.log"), log).unwrap();
-    let out = oomlens()
+    let out = oomlens!()
         .args([
             "explain",
             "--json",
@@ -274,9 +216,8 @@ fn since_until_select_by_wall_clock() {
             "2024-05-01T13:00:00Z",
         ])
         .arg(d.join("s.log"))
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    let v = out.json();
     let pids: Vec<_> = v["incidents"]
         .as_array()
         .unwrap()
@@ -289,19 +230,17 @@ fn since_until_select_by_wall_clock() {
 
 /// Runs `oomlens` as uid/gid 65534 when we are root (setpriv), else as ourselves: either way
 /// without the right to read a 0000 file.
-fn unprivileged() -> Command {
+fn unprivileged() -> Oomlens {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
-        let mut c = Command::new("setpriv");
-        c.args([
+        Oomlens::new("setpriv").args([
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
             env!("CARGO_BIN_EXE_oomlens"),
-        ]);
-        c
+        ])
     } else {
-        oomlens()
+        oomlens!()
     }
 }
 
@@ -316,22 +255,17 @@ fn no_permission_on_the_kernel_log_exits_2_naming_it() {
     let out = unprivileged()
         .args(["explain", "--source", "kmsg", "--kmsg-path"])
         .arg(&kmsg)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let e = stderr(&out);
+        .run();
+    out.code(2);
+    let e = out.stderr();
     assert!(
         e.contains(&kmsg.display().to_string()) && e.contains("Permission denied"),
         "{e}"
     );
     // An unreadable log file too.
-    let out = unprivileged()
-        .args(["explain"])
-        .arg(&kmsg)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot open"), "{}", stderr(&out));
+    let out = unprivileged().args(["explain"]).arg(&kmsg).run();
+    out.code(2);
+    out.stderr_has("cannot open");
 }
 
 /// Colour only on a terminal, and never with NO_COLOR (https://no-color.org): run under a
@@ -347,15 +281,11 @@ fn no_color_is_honoured_on_a_terminal() {
             env!("CARGO_BIN_EXE_oomlens"),
             log.display()
         );
-        let mut c = Command::new("script");
-        c.args(["-q", "-e", "-c", &cmd, "/dev/null"])
-            .env_remove("NO_COLOR");
+        let mut c = Oomlens::new("script").args(["-q", "-e", "-c", &cmd, "/dev/null"]);
         if no_color {
-            c.env("NO_COLOR", "1");
+            c = c.env("NO_COLOR", "1");
         }
-        let out = c.output().unwrap();
-        assert!(out.status.success(), "script: {}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        c.run().success().stdout()
     };
     let coloured = run(false);
     assert!(
@@ -374,13 +304,11 @@ fn no_color_is_honoured_on_a_terminal() {
 #[test]
 fn live_log_owners_get_the_unit_description() {
     let d = tmpdir("liveowner");
-    let root = d.join("root");
-    std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
-    std::fs::write(
-        root.join("etc/systemd/system/w.service"),
+    let root = FakeTree::new("liveowner");
+    root.file(
+        "etc/systemd/system/w.service",
         "[Unit]\nDescription=Queue worker\n",
-    )
-    .unwrap();
+    );
     let report = REPORT.replace("/t,", "/system.slice/w.service,");
     let records: String = report
         .lines()
@@ -396,15 +324,14 @@ fn live_log_owners_get_the_unit_description() {
         .collect();
     let kmsg = d.join("kmsg");
     std::fs::write(&kmsg, records).unwrap();
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--json", "--source", "kmsg", "--kmsg-path"])
         .arg(&kmsg)
         .arg("--root")
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .arg(root.root())
+        .run();
+    out.code(0);
+    let v = out.json();
     assert_eq!(v["incidents"][0]["owner"]["unit"], "w.service");
     assert_eq!(
         v["incidents"][0]["owner"]["live"]["unit_description"],
@@ -412,13 +339,12 @@ fn live_log_owners_get_the_unit_description() {
     );
     let file = d.join("file.log");
     std::fs::write(&file, &report).unwrap();
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--json", "--root"])
-        .arg(&root)
+        .arg(root.root())
         .arg(&file)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    let v = out.json();
     assert!(v["incidents"][0]["owner"]["live"].is_null());
 }
 
@@ -434,14 +360,11 @@ fn corpus(name: &str) -> PathBuf {
 fn relative_times_as_separate_arguments_filter_real_reports() {
     let log = corpus("016-gentoo-4.9-i686-global-journal-3kills.log");
     let run = |flag: &str| {
-        let out = oomlens()
+        let out = oomlens!()
             .args(["explain", "--json", "--year", "2017", flag, "-2h"])
             .arg(&log)
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{flag} -2h: {e}: {}", stderr(&out)));
-        (out.status.code(), v)
+            .run();
+        (out.status.code(), out.json())
     };
     let (code, v) = run("--since");
     assert_eq!(code, Some(1), "nothing in the last two hours");
@@ -452,16 +375,9 @@ fn relative_times_as_separate_arguments_filter_real_reports() {
     assert_eq!(v["summary"]["filtered_out"], 0);
 
     // A negative --interval reaches top's own check instead of clap's "unexpected argument".
-    let out = oomlens()
-        .args(["top", "--once", "--interval", "-1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("--interval must be a positive number"),
-        "{}",
-        stderr(&out)
-    );
+    let out = oomlens!().args(["top", "--once", "--interval", "-1"]).run();
+    out.code(2);
+    out.stderr_has("--interval must be a positive number");
 }
 
 /// Real reports of four hosts: three syslog/journal reports concatenated into one file as a
@@ -498,14 +414,13 @@ fn four_hosts(d: &Path) -> (PathBuf, PathBuf, Vec<(&'static str, u64, usize)>) {
 fn every_incident_carries_its_host_and_summary_groups_by_host() {
     let d = tmpdir("hosts");
     let (merged, dmesg, hosts) = four_hosts(&d);
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--json", "--year", "2017"])
         .arg(&merged)
         .arg(&dmesg)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    out.code(0);
+    let v = out.json();
     let incidents = v["incidents"].as_array().unwrap();
     for (host, pid, kills) in &hosts {
         let of_host: Vec<_> = incidents.iter().filter(|i| i["host"] == *host).collect();
@@ -518,11 +433,10 @@ fn every_incident_carries_its_host_and_summary_groups_by_host() {
     assert_eq!(hostless[0]["kills"][0]["pid"], dmesg_pid);
 
     // Text: the host after the time.
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--year", "2017"])
         .arg(&merged)
-        .output()
-        .unwrap();
+        .run();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.lines()
@@ -531,13 +445,12 @@ fn every_incident_carries_its_host_and_summary_groups_by_host() {
     );
 
     // --summary: one group per host, sorted by name, the host-less group last.
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--summary", "--year", "2017"])
         .arg(&merged)
         .arg(&dmesg)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+        .run();
+    out.code(0);
     let summary = String::from_utf8(out.stdout).unwrap();
     let headings: Vec<&str> = summary
         .lines()
@@ -571,13 +484,12 @@ fn every_incident_carries_its_host_and_summary_groups_by_host() {
     }
 
     // One host only: the plain list, no heading.
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--summary"])
         .arg(corpus(
             "014-ubuntu14.04-linode-4.0-global-syslog-mysqld.log",
         ))
-        .output()
-        .unwrap();
+        .run();
     let one = String::from_utf8(out.stdout).unwrap();
     assert_eq!(one.lines().count(), 1, "{one}");
     assert!(one.starts_with("global OOM: "), "{one}");
@@ -587,42 +499,31 @@ fn every_incident_carries_its_host_and_summary_groups_by_host() {
 fn journal_dir_errors_name_the_directory_and_print_nothing() {
     let d = tmpdir("journal-dir-errors");
     let missing = d.join("no-such-dir");
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--json", "--journal-dir"])
         .arg(&missing)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+        .run();
+    out.code(2);
     assert!(out.stdout.is_empty());
-    assert!(
-        stderr(&out).contains(&format!("{}: cannot open", missing.display())),
-        "{}",
-        stderr(&out)
-    );
+    out.stderr_has(&format!("{}: cannot open", missing.display()));
 
     let file = d.join("a.journal");
     std::fs::write(&file, "").unwrap();
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--journal-dir"])
         .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not a directory"), "{}", stderr(&out));
+        .run();
+    out.code(2);
+    out.stderr_has("not a directory");
 
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--journalctl"])
         .arg(d.join("no-journalctl"))
         .arg("--journal-dir")
         .arg(&d)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no-journalctl: cannot run"),
-        "{}",
-        stderr(&out)
-    );
+        .run();
+    out.code(2);
+    out.stderr_has("no-journalctl: cannot run");
 }
 
 /// `--journal-dir` on the journal files of two real QEMU guests (tests/data/journal-two-hosts,
@@ -643,14 +544,13 @@ fn journal_dir_of_two_real_guests_with_a_third_host_file() {
         .collect();
     want.push(("www".to_string(), killed_pid(&www)));
 
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--json", "--journal-dir"])
         .arg(&data)
         .arg(&www)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    out.code(0);
+    let v = out.json();
     let mut got: Vec<(String, u64)> = v["incidents"]
         .as_array()
         .unwrap()
@@ -678,12 +578,11 @@ fn journal_dir_of_two_real_guests_with_a_third_host_file() {
         }
     }
 
-    let out = oomlens()
+    let out = oomlens!()
         .args(["explain", "--summary", "--journal-dir"])
         .arg(&data)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .run();
+    out.code(0);
     let summary = String::from_utf8(out.stdout).unwrap();
     let groups: Vec<&str> = summary.split("\n\n").collect();
     assert_eq!(groups.len(), 2, "{summary}");

@@ -3,8 +3,8 @@
 //! the JSON contract. All mismatches are listed before the test fails.
 
 use std::path::PathBuf;
-use std::process::Command;
 
+use oomlens_testkit::oomlens;
 use serde_json::Value;
 
 fn corpus_dir() -> PathBuf {
@@ -103,17 +103,12 @@ fn every_corpus_file_matches_its_manifest_row() {
         let f: Vec<&str> = row.split('\t').collect();
         let file = f[col("file")];
         files += 1;
-        let out = Command::new(env!("CARGO_BIN_EXE_oomlens"))
+        // Ran::json names the command (with the file) and its stderr when this is no JSON.
+        let out = oomlens!()
             .args(["explain", "--json"])
             .arg(dir.join(file))
-            .output()
-            .expect("run oomlens");
-        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{file}: output is not JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+            .run();
+        let doc = out.json();
         assert_eq!(doc["schema"], "oomlens.explain/1");
         let incidents = doc["incidents"].as_array().expect("incidents");
         let kind = f[col("kind")];

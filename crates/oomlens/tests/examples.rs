@@ -24,9 +24,12 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use oomlens_testkit::faketree::FakeTree;
+use oomlens_testkit::fs::TempDir;
+use oomlens_testkit::oomlens;
+use oomlens_testkit::run::Oomlens;
 use serde_json::Value;
 
 fn workspace() -> PathBuf {
@@ -37,10 +40,9 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-fn oomlens() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oomlens"));
-    c.env_remove("NO_COLOR").current_dir(workspace());
-    c
+/// `oomlens` run in the workspace root (where the examples' relative paths point).
+fn oomlens() -> Oomlens {
+    oomlens!().current_dir(workspace())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -155,8 +157,8 @@ fn help_section(help: &str) -> Vec<String> {
 fn help_examples() -> Vec<Example> {
     let mut out = Vec::new();
     for cmd in HELP_COMMANDS {
-        let o = oomlens().args(*cmd).arg("--help").output().unwrap();
-        assert_eq!(o.status.code(), Some(0));
+        let o = oomlens().args(*cmd).arg("--help").run();
+        o.success();
         let help = String::from_utf8(o.stdout).unwrap();
         let place = format!("oomlens {} --help", cmd.join(" "));
         let lines = help_section(&help);
@@ -212,8 +214,9 @@ struct Ran {
     code: Option<i32>,
     stdout: String,
     stderr: String,
-    /// The temporary directory the example ran in (for examples writing files).
-    dir: PathBuf,
+    /// The temporary directory the example ran in (examples write files there): held until
+    /// the check has run, removed with this value.
+    _dir: TempDir,
 }
 
 impl Ran {
@@ -262,27 +265,21 @@ fn words(part: &str, subst: &[(&'static str, String)]) -> Vec<String> {
 }
 
 /// A program of the workspace by name: oomlens itself, or a testkit binary.
-fn program(name: &str) -> Command {
+fn program(name: &str) -> Oomlens {
     match name {
         "oomlens" => oomlens(),
         "oomlens-loggen" | "oomlens-faketree" => {
-            Command::new(oomlens_testkit::bin_path(name).expect("building the testkit binary"))
+            Oomlens::new(oomlens_testkit::bin_path(name).expect("building the testkit binary"))
         }
         // Producers of other projects (journalctl) run as installed.
-        other => Command::new(other),
+        other => Oomlens::new(other),
     }
 }
 
 /// Runs one case in a fresh directory: `&&` parts one after another (each must succeed
 /// but the last), a `|` producer into the oomlens part, `> FILE` captured as stdout.
 fn run_case(c: &Case) -> Ran {
-    let dir = std::env::temp_dir().join(format!(
-        "oomlens-examples-{}-{}",
-        std::process::id(),
-        c.example.len() ^ c.example.bytes().map(usize::from).sum::<usize>()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("examples").unwrap();
     let command = c
         .example
         .strip_prefix("cargo run --release -p oomlens -- ")
@@ -296,16 +293,8 @@ fn run_case(c: &Case) -> Ran {
             None => (*part, None),
         };
         let w = words(part, &c.subst);
-        let o = program(&w[0])
-            .args(&w[1..])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{part}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let o = program(&w[0]).args(&w[1..]).current_dir(&dir).run();
+        o.success();
         if let Some(file) = into {
             std::fs::write(file, &o.stdout).unwrap();
         }
@@ -316,38 +305,35 @@ fn run_case(c: &Case) -> Ran {
         None => (None, last),
     };
     let w = words(consumer, &c.subst);
-    let mut cmd = program(&w[0]);
-    cmd.args(&w[1..]).args(&c.extra).current_dir(&dir);
+    let mut cmd = program(&w[0])
+        .args(&w[1..])
+        .args(&c.extra)
+        .current_dir(&dir);
     if w[0] == "oomlens" {
-        cmd.current_dir(workspace());
+        cmd = cmd.current_dir(workspace());
     }
     let mut producer_child = None;
     match (&c.stdin, producer) {
-        (Some(file), _) => {
-            cmd.stdin(std::fs::File::open(file).unwrap());
-        }
+        (Some(file), _) => cmd = cmd.stdin_file(file),
         (None, Some(p)) => {
             let pw = words(p, &c.subst);
-            let mut child = program(&pw[0])
-                .args(&pw[1..])
-                .current_dir(&dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| panic!("{p}: {e}"));
-            cmd.stdin(child.stdout.take().unwrap());
+            let mut child = program(&pw[0]).args(&pw[1..]).current_dir(&dir).spawn();
+            cmd = cmd.stdin_from(child.stdout.take().unwrap());
             producer_child = Some(child);
         }
-        (None, None) => {
-            cmd.stdin(Stdio::null());
-        }
+        (None, None) => {}
     }
     let ran = match c.mode {
         Mode::Exits(_) => {
-            let o = cmd.output().unwrap();
-            finished(o, &dir)
+            let o = cmd.run();
+            Ran {
+                code: o.exit_code(),
+                stdout: o.stdout(),
+                stderr: o.stderr(),
+                _dir: dir,
+            }
         }
-        Mode::Stays { wait, until } => stays(cmd, wait, until, &dir),
+        Mode::Stays { wait, until } => stays(cmd, wait, until, dir),
     };
     if let Some(mut p) = producer_child {
         let st = p.wait().unwrap();
@@ -362,23 +348,10 @@ fn run_case(c: &Case) -> Ran {
     ran
 }
 
-fn finished(o: Output, dir: &Path) -> Ran {
-    Ran {
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        dir: dir.to_path_buf(),
-    }
-}
-
 /// Starts a long-running example, reads its stdout until `until` shows (or `wait` passes),
 /// and kills it. It must still be running then.
-fn stays(mut cmd: Command, wait: Duration, until: &str, dir: &Path) -> Ran {
-    let mut child: Child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+fn stays(cmd: Oomlens, wait: Duration, until: &str, dir: TempDir) -> Ran {
+    let mut child = cmd.spawn();
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
@@ -424,7 +397,7 @@ fn stays(mut cmd: Command, wait: Duration, until: &str, dir: &Path) -> Ran {
         code: None,
         stdout,
         stderr: err,
-        dir: dir.to_path_buf(),
+        _dir: dir,
     }
 }
 
@@ -488,32 +461,27 @@ fn audit_counts(r: &Ran) -> (u64, u64) {
 
 /// A root with `worker.service` (the unit of scenario 000, renamed as the example names
 /// it) and, for --apply, its cgroup's memory.peak.
-fn worker_root() -> PathBuf {
-    let root = std::env::temp_dir().join(format!("oomlens-examples-worker-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let units = root.join("etc/systemd/system");
-    std::fs::create_dir_all(&units).unwrap();
+fn worker_root() -> FakeTree {
+    let root = FakeTree::new("examples-worker");
     let text = std::fs::read_to_string(audit_data(
         "scenario-000/etc/systemd/system/worker-processor.service",
     ))
     .unwrap();
-    std::fs::write(units.join("worker.service"), text).unwrap();
-    let cg = root.join("sys/fs/cgroup/system.slice/worker.service");
-    std::fs::create_dir_all(&cg).unwrap();
+    root.file("etc/systemd/system/worker.service", text);
     // 400 MiB, as cgroup v2 prints memory.peak: bytes and a newline.
-    std::fs::write(cg.join("memory.peak"), format!("{}\n", 400u64 << 20)).unwrap();
+    root.cgroup_v2("/system.slice/worker.service")
+        .file("memory.peak", format!("{}\n", 400u64 << 20));
     root
 }
 
-fn faketree() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("oomlens-examples-tree-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let o = program("oomlens-faketree")
+/// A tree written by `oomlens-faketree` (20 cgroups, 100 processes), removed on drop.
+fn faketree() -> TempDir {
+    let dir = TempDir::new("examples-tree").unwrap();
+    program("oomlens-faketree")
         .arg(&dir)
         .args(["20", "100"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        .run()
+        .success();
     dir
 }
 
@@ -602,7 +570,9 @@ fn explain_cases() -> Vec<Case> {
 }
 
 fn command_cases() -> Vec<Case> {
+    // Moved into the --root case's check below, so it lives as long as the cases do.
     let tree = faketree();
+    let tree_s = tree.display().to_string();
     let me = std::process::id().to_string();
     vec![
         case("oomlens rank", Mode::Exits(&[0, 1]), |r| {
@@ -650,6 +620,7 @@ fn command_cases() -> Vec<Case> {
             {
                 let n = tree_cgroups(&tree);
                 move |r| {
+                    let _alive = &tree;
                     let v = r.json();
                     assert_eq!(v["cgroup_version"], "v1");
                     assert_eq!(
@@ -660,7 +631,7 @@ fn command_cases() -> Vec<Case> {
                 }
             },
         )
-        .subst("/srv/snapshot", tree.display().to_string()),
+        .subst("/srv/snapshot", tree_s),
         case("oomlens help explain", Mode::Exits(&[0]), |r| {
             assert!(r.stdout.contains("EXAMPLES:") && r.stdout.contains("--journal-dir"))
         }),
@@ -668,7 +639,9 @@ fn command_cases() -> Vec<Case> {
 }
 
 fn audit_cases() -> Vec<Case> {
+    // Moved into the --apply case's check below, so it lives as long as the cases do.
     let worker = worker_root();
+    let worker_s = worker.root().display().to_string();
     let oom_log = corpus("051-centos7-3.10-memcg-systemd-service-confluence-syslog.log");
     let live_audit = |r: &Ran| {
         let (units, _) = audit_counts(r);
@@ -737,7 +710,7 @@ fn audit_cases() -> Vec<Case> {
                 assert!(r.stdout.contains("\nMemoryMax=2048M\n"), "{}", r.stdout);
             },
         )
-        .extra(&["--root", &worker.display().to_string()]),
+        .extra(&["--root", &worker_s]),
         case(
             "oomlens fix postgresql.service --peak 8G --oom-score-adjust -900 --dry-run",
             Mode::Exits(&[0]),
@@ -746,9 +719,10 @@ fn audit_cases() -> Vec<Case> {
         .extra(&["--root", &audit_data("scenario-002")]),
         // --apply in a copied root; `true` stands in for the systemctl of that system.
         case("oomlens fix worker.service --apply", Mode::Exits(&[0]), {
-            let root = worker.clone();
             move |r| {
-                let dropin = root.join("etc/systemd/system/worker.service.d/50-oomlens.conf");
+                let dropin = worker
+                    .root()
+                    .join("etc/systemd/system/worker.service.d/50-oomlens.conf");
                 let text = std::fs::read_to_string(&dropin)
                     .unwrap_or_else(|e| panic!("{}: {e}\n{}", dropin.display(), r.stderr));
                 // memory.peak 400 MiB + 25% = 500 MiB.
@@ -757,9 +731,9 @@ fn audit_cases() -> Vec<Case> {
         })
         .extra(&[
             "--root",
-            &worker.display().to_string(),
+            &worker_s,
             "--cgroup-root",
-            &worker.display().to_string(),
+            &worker_s,
             "--systemctl",
             "true",
         ]),
@@ -842,10 +816,8 @@ fn every_example_runs_and_does_what_it_says() {
     let mut failed = Vec::new();
     for c in cases() {
         let t = Instant::now();
-        let mut dir = None;
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let ran = run_case(&c);
-            dir = Some(ran.dir.clone());
             if let Mode::Exits(codes) = c.mode {
                 assert!(
                     ran.code.is_some_and(|code| codes.contains(&code)),
@@ -866,9 +838,6 @@ fn every_example_runs_and_does_what_it_says() {
         );
         if r.is_err() {
             failed.push(c.example);
-        }
-        if let Some(d) = dir {
-            let _ = std::fs::remove_dir_all(d);
         }
     }
     assert!(failed.is_empty(), "failed examples: {failed:#?}");
@@ -918,7 +887,7 @@ fn readme_sample_blocks_are_current() {
     for (line, cmd, want) in blocks {
         let w: Vec<&str> = cmd.split_whitespace().collect();
         assert_eq!(w[0], "oomlens", "README.md:{line}: {cmd}");
-        let o = oomlens().args(&w[1..]).output().unwrap();
+        let o = oomlens().args(&w[1..]).run();
         let got = String::from_utf8_lossy(&o.stdout);
         let mut got: Vec<&str> = got.lines().map(str::trim_end).collect();
         // Incident blocks end with a blank line; the README block ends with its last line.

@@ -4,9 +4,9 @@
 //! each rendering must explain to the same JSON apart from time, source and host fields.
 //! Deterministic: no live kernel needed (the live version is in real_kernel.rs).
 
-use std::process::Command;
-
+use oomlens_testkit::fs::TempDir;
 use oomlens_testkit::kmsg::parse_records;
+use oomlens_testkit::oomlens;
 use oomlens_testkit::render::{render, Context, Form};
 use serde_json::Value;
 
@@ -32,26 +32,16 @@ fn a_real_report_explains_the_same_in_every_log_form() {
     );
     let records = parse_records(&std::fs::read_to_string(fixture).unwrap());
     assert!(records.len() > 50, "fixture has {} records", records.len());
-    let dir = std::env::temp_dir().join(format!("oomlens-forms-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("forms").unwrap();
     let ctx = Context::fixed();
     let mut baseline: Option<(&str, Value)> = None;
     for form in Form::ALL {
-        let path = dir.join(format!("{}.log", form.name()));
-        std::fs::write(&path, render(&records, form, &ctx)).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_oomlens"))
-            .args(["explain", "--json"])
-            .arg(&path)
-            .output()
+        let path = dir
+            .write(format!("{}.log", form.name()), render(&records, form, &ctx))
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}: {}",
-            form.name(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = oomlens!().args(["explain", "--json"]).arg(&path).run();
+        // The form is in the command line Ran prints.
+        let v = out.success().json();
         let incs = v["incidents"].as_array().unwrap();
         assert_eq!(incs.len(), 1, "{}: {} incidents", form.name(), incs.len());
         let inc = &incs[0];
@@ -68,5 +58,4 @@ fn a_real_report_explains_the_same_in_every_log_form() {
             Some((name, base)) => assert_eq!(*base, inc, "{} differs from {name}", form.name()),
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use oomlens_testkit::cgroup_v1::{MemoryCgroup, Proc};
 use oomlens_testkit::fs::Tmpfs;
 use oomlens_testkit::kmsg::{find_kills, KilledLine, Kmsg};
+use oomlens_testkit::oomlens;
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
@@ -452,19 +453,11 @@ struct Outcome {
 }
 
 fn rank_json(cgroup: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_oomlens"))
+    oomlens!()
         .args(["rank", "--json", "--cgroup", cgroup])
-        .stdin(Stdio::null())
-        .output()
-        .expect("running oomlens rank");
-    assert!(
-        out.status.code() == Some(0),
-        "oomlens rank --json --cgroup {cgroup}: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("rank JSON")
+        .run()
+        .success()
+        .json()
 }
 
 fn run_scenario(env: &Env, fs: &Tmpfs, pacer: &mut Pacer, n: usize, plan: &Plan) -> Outcome {

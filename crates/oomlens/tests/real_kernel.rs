@@ -33,16 +33,17 @@
 //! Run: `cargo test -p oomlens --test real_kernel -- --nocapture` (timings and the kernel's
 //! choices are printed to stderr).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use oomlens_testkit::cgroup_v1::{MemoryCgroup, Proc};
 use oomlens_testkit::fs::{TempDir, Tmpfs};
 use oomlens_testkit::kmsg::{self, KernelKill, Kmsg, Record};
+use oomlens_testkit::oomlens;
 use oomlens_testkit::render::{self, Form};
+use oomlens_testkit::run::{Oomlens, Ran};
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
@@ -113,53 +114,12 @@ fn tempdir(tag: &str) -> TempDir {
 }
 
 /// Runs the `oomlens` binary; kills it and fails after [`OOMLENS_TIMEOUT`].
-fn oomlens(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oomlens"))
+fn oomlens(args: &[&str]) -> Ran {
+    oomlens!()
         .args(args)
         .env("TERM", "dumb")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("running oomlens {args:?}: {e}"));
-    let mut pipes = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipes.1.read_to_end(&mut buf);
-        buf
-    });
-    let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipes.0.read_to_end(&mut buf);
-        buf
-    });
-    let deadline = Instant::now() + OOMLENS_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("oomlens {args:?} did not finish within {OOMLENS_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-fn describe(args: &[&str], out: &Output) -> String {
-    format!(
-        "oomlens {}\nexit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+        .timeout(OOMLENS_TIMEOUT)
+        .run()
 }
 
 /// Runs `oomlens explain --json ARGS…`, expects exit 0 and the explain schema.
@@ -167,27 +127,16 @@ fn explain_json(args: &[&str]) -> Value {
     let mut full = vec!["explain", "--json"];
     full.extend_from_slice(args);
     let out = oomlens(&full);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "expected incidents (exit 0):\n{}",
-        describe(&full, &out)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", describe(&full, &out)));
-    assert_eq!(
-        v["schema"],
-        "oomlens.explain/1",
-        "{}",
-        describe(&full, &out)
-    );
+    // Exit 0: incidents were found.
+    let v = out.success().json();
+    assert_eq!(v["schema"], "oomlens.explain/1", "{out}");
     v
 }
 
 /// explain's answer for records read from kmsg, fed as a raw kmsg file.
 fn explain_records(dir: &TempDir, records: &[Record]) -> (PathBuf, Value) {
     let file = dir
-        .write("kmsg.txt", &kmsg::records_to_text(records))
+        .write("kmsg.txt", kmsg::records_to_text(records))
         .unwrap();
     let v = explain_json(&["--format", "kmsg", file.to_str().unwrap()]);
     (file, v)
@@ -787,7 +736,7 @@ fn f_hostile_comm() {
     // Human output: no raw control byte, whatever the input held.
     let args = ["explain", "--format", "kmsg", file.to_str().unwrap()];
     let out = oomlens(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
+    out.success();
     let raw: Vec<(usize, u8)> = out
         .stdout
         .iter()
@@ -795,11 +744,7 @@ fn f_hostile_comm() {
         .enumerate()
         .filter(|&(_, b)| (b < 0x20 && b != b'\n') || b == 0x7f)
         .collect();
-    assert!(
-        raw.is_empty(),
-        "raw control bytes at {raw:?}:\n{}",
-        describe(&args, &out)
-    );
+    assert!(raw.is_empty(), "raw control bytes at {raw:?}:\n{out}");
 
     // Every log form yields the same comm.
     same_in_every_form("f", &report_records, |form, inc| {
@@ -862,7 +807,7 @@ fn same_in_every_form(tag: &str, report_records: &[Record], check: impl Fn(Form,
     let mut inputs: Vec<(Form, String, Vec<String>)> = Vec::new();
     for form in Form::ALL {
         let text = render::render(report_records, form, &ctx);
-        let file = dir.write(&format!("{}.txt", form.name()), &text).unwrap();
+        let file = dir.write(format!("{}.txt", form.name()), &text).unwrap();
         let file = file.to_str().unwrap().to_string();
         inputs.push((form, form.name().to_string(), vec![file.clone()]));
         if form == Form::Kmsg {
@@ -951,20 +896,17 @@ fn the_gate_skips_loudly_without_root_and_fails_when_required() {
     }
     let exe = std::env::current_exe().expect("current_exe");
     let run = |require: bool| {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        let mut c = Oomlens::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&exe)
             .args(["a_plain_anon_hog", "--exact", "--nocapture"])
             .env_remove("OOMLENS_SKIP_REAL_KERNEL")
             .env_remove("OOMLENS_REQUIRE_REAL_KERNEL");
         if require {
-            c.env("OOMLENS_REQUIRE_REAL_KERNEL", "1");
+            c = c.env("OOMLENS_REQUIRE_REAL_KERNEL", "1");
         }
-        let out = c.output().expect("running setpriv");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out = c.run();
+        (out.status.success(), out.stderr())
     };
     let (ok, err) = run(false);
     assert!(

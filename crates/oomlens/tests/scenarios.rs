@@ -21,13 +21,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use oomlens_testkit::cgroup_v1::MemoryCgroup;
 use oomlens_testkit::fs::{TempDir, Tmpfs};
 use oomlens_testkit::kmsg::{records_to_text, Kmsg};
+use oomlens_testkit::oomlens;
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
@@ -84,20 +85,14 @@ fn wait_kills(log: &mut Kmsg, cg: &str, n: usize) -> Vec<u32> {
 fn explain(log: &Kmsg, cg: &str) -> Vec<Value> {
     let dir = TempDir::new("scenario").unwrap();
     let file = dir
-        .write("kmsg.txt", &records_to_text(&log.records))
+        .write("kmsg.txt", records_to_text(&log.records))
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_oomlens"))
+    let v = oomlens!()
         .args(["explain", "--json"])
         .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run()
+        .success()
+        .json();
     v["incidents"]
         .as_array()
         .unwrap()
@@ -204,13 +199,12 @@ fn s000_leaking_service_restart_loop() {
     // The first kill alone is no loop.
     assert!(incs[0]["restart_loop"].is_null());
     let dir = TempDir::new("s000").unwrap();
-    let file = dir.write("k.txt", &records_to_text(&log.records)).unwrap();
-    let text = Command::new(env!("CARGO_BIN_EXE_oomlens"))
+    let file = dir.write("k.txt", records_to_text(&log.records)).unwrap();
+    let text = oomlens!()
         .args(["explain", "--color", "never"])
         .arg(&file)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(text.stdout).unwrap();
+        .run()
+        .stdout();
     assert!(
         text.contains("memcg OOM in worker-processor.service: python3 (pid")
             && text.contains("killed at 20.0 MiB limit, 3rd kill this hour"),
@@ -380,12 +374,10 @@ fn follow_reports_a_kill_as_it_happens() {
     let Some((_g, env)) = setup(256 * MIB) else {
         return;
     };
-    let mut follow = Command::new(env!("CARGO_BIN_EXE_oomlens"))
+    let mut follow = oomlens!()
         .args(["explain", "--follow", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr_null()
+        .spawn();
     let (tx, rx) = std::sync::mpsc::channel();
     let stdout = follow.stdout.take().unwrap();
     std::thread::spawn(move || {

@@ -22,13 +22,14 @@
 //! go to stderr (`-- --nocapture`).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use oomlens_testkit::cgroup_v1::MemoryCgroup;
 use oomlens_testkit::fs::Tmpfs;
 use oomlens_testkit::kmsg::{self, Kmsg};
+use oomlens_testkit::oomlens;
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
@@ -47,13 +48,11 @@ struct Top {
 
 impl Top {
     fn start(cgroup: &str, interval: f64) -> Top {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oomlens"))
+        let mut child = oomlens!()
             .args(["top", "--json", "--cgroup", cgroup, "--interval"])
             .arg(interval.to_string())
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("oomlens top starts");
+            .stderr_inherit()
+            .spawn();
         let out = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

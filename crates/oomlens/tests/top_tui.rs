@@ -4,64 +4,45 @@
 //!
 //! Needs `tmux` (Debian package `tmux`); the test fails when it is missing.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn fake_tree(tag: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("oomlens-top-tui-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let w = |rel: &str, text: &str| {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
-    w(
-        "proc/self/mountinfo",
-        "30 1 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
-    );
-    w(
-        "proc/meminfo",
-        "MemTotal: 1048576 kB\nMemFree: 524288 kB\nMemAvailable: 786432 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
-    );
-    w(
-        "proc/pressure/memory",
-        "some avg10=1.25 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=5\n",
-    );
-    for (rel, limit, usage, pids) in [
-        ("", 9223372036854771712u64, 300u64 << 20, ""),
-        ("/system.slice", 9223372036854771712, 200 << 20, ""),
+use oomlens_testkit::faketree::{psi, FakeTree, Status};
+use oomlens_testkit::run::Oomlens;
+
+/// A v1 machine of 1 GiB: `/` and `/system.slice` without limits, `worker.service`
+/// (150 of 512 MiB, process 4242 `pyworker`) and `idle.service` (8 of 64 MiB).
+fn fake_tree(tag: &str) -> FakeTree {
+    let t = FakeTree::new(&format!("top-tui-{tag}"));
+    t.mount_v1_memory()
+        .meminfo(1_048_576, 524_288, 786_432)
+        .memory_pressure(&psi(1.25, 10, 5));
+    for (path, limit, usage, pids) in [
+        ("", None, 300u64 << 20, &[][..]),
+        ("/system.slice", None, 200 << 20, &[]),
         (
             "/system.slice/worker.service",
-            512 << 20,
+            Some(512 << 20),
             150 << 20,
-            "4242\n",
+            &[4242],
         ),
-        ("/system.slice/idle.service", 64 << 20, 8 << 20, ""),
+        ("/system.slice/idle.service", Some(64 << 20), 8 << 20, &[]),
     ] {
-        let d = format!("sys/fs/cgroup/memory{rel}");
-        w(&format!("{d}/memory.limit_in_bytes"), &format!("{limit}\n"));
-        w(&format!("{d}/memory.usage_in_bytes"), &format!("{usage}\n"));
-        w(
-            &format!("{d}/memory.stat"),
-            &format!("total_rss {usage}\ntotal_cache 0\ntotal_shmem 0\n"),
-        );
-        w(&format!("{d}/cgroup.procs"), pids);
+        t.cgroup_v1(path)
+            .limit(limit)
+            .usage(usage)
+            .stat(&format!(
+                "total_rss {usage}\ntotal_cache 0\ntotal_shmem 0\n"
+            ))
+            .procs(pids);
     }
-    w(
-        "proc/4242/status",
-        "Name:\tpyworker\nState:\tS (sleeping)\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n\
-         VmRSS:\t153600 kB\nRssAnon:\t150000 kB\nRssFile:\t3600 kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n",
-    );
-    root
+    t.process(4242)
+        .status(&Status::new("pyworker").anon_kib(150_000).file_kib(3600));
+    t
 }
 
 fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .args(args)
-        .output()
-        .expect("tmux runs (apt-get install tmux)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    Oomlens::new("tmux").args(args).run().stdout()
 }
 
 struct Session(String);
@@ -78,7 +59,7 @@ impl Session {
 
     fn start_cmd(name: &str, cmd: &str) -> Session {
         let s = Session(format!("{name}-{}", std::process::id()));
-        let st = Command::new("tmux")
+        Oomlens::new("tmux")
             .args([
                 "new-session",
                 "-d",
@@ -91,9 +72,8 @@ impl Session {
                 cmd,
             ])
             .env("TERM", "xterm-256color")
-            .status()
-            .expect("tmux runs (apt-get install tmux)");
-        assert!(st.success());
+            .run()
+            .success();
         tmux(&["set-option", "-t", &s.0, "remain-on-exit", "on"]);
         s
     }
@@ -151,7 +131,7 @@ impl Drop for Session {
 #[test]
 fn tree_sort_drill_help_and_quit() {
     let root = fake_tree("keys");
-    let s = Session::start("oomlens-top-keys", &root);
+    let s = Session::start("oomlens-top-keys", root.root());
     s.wait("the cgroup tree", |s| s.contains("worker.service"));
     // Classes show once the window spans a few seconds.
     let screen = s.wait("the worker classified steady", |s| {
@@ -199,18 +179,16 @@ fn tree_sort_drill_help_and_quit() {
         "0",
         "alternate screen left after q"
     );
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn sigint_restores_the_terminal() {
     let root = fake_tree("sigint");
-    let s = Session::start("oomlens-top-sigint", &root);
+    let s = Session::start("oomlens-top-sigint", root.root());
     s.wait("the cgroup tree", |s| s.contains("worker.service"));
     assert_eq!(s.var("#{alternate_on}"), "1");
     let pid = s.var("#{pane_pid}");
-    let st = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-    assert!(st.success());
+    Oomlens::new("kill").args(["-INT", &pid]).run().success();
     s.wait_var("#{pane_dead}", "1");
     assert_eq!(
         s.var("#{alternate_on}"),
@@ -219,7 +197,6 @@ fn sigint_restores_the_terminal() {
     );
     // tmux fills in the status a moment after it marks the pane dead.
     s.wait_var("#{pane_dead_status}/#{pane_dead_signal}", "0/");
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// A panic inside the TUI loop (injected with OOMLENS_TEST_TOP_PANIC_AFTER) leaves a usable
@@ -233,7 +210,7 @@ fn a_panic_restores_the_terminal() {
          echo \"exit=$?\"; echo modes: $(stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$') :end; \
          echo; sleep 60",
         env!("CARGO_BIN_EXE_oomlens"),
-        root.display()
+        root.root().display()
     );
     let s = Session::start_cmd("oomlens-top-panic", &cmd);
     let screen = s.wait("the shell after the panic", |s| s.contains("exit=101"));
@@ -258,5 +235,4 @@ fn a_panic_restores_the_terminal() {
     assert!(words.contains(&"echo"), "echo on: {modes}");
     assert_eq!(s.var("#{alternate_on}"), "0", "main screen back");
     assert_eq!(s.var("#{cursor_flag}"), "1", "cursor shown");
-    let _ = std::fs::remove_dir_all(&root);
 }

@@ -1,5 +1,6 @@
 //! `oomlens-faketree`: writes a fake cgroup v1 memory hierarchy and procfs tree for
-//! benchmarking `oomlens top` (`bench/top.sh`).
+//! benchmarking `oomlens top` (`bench/top.sh`), with [`oomlens_testkit::faketree`] (the
+//! builder the tests use), at the scale of a big host.
 //!
 //! ```text
 //! oomlens-faketree DIR [CGROUPS [PROCESSES]]     default 10000 cgroups, 50000 processes
@@ -22,6 +23,8 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+
+use oomlens_testkit::faketree::{psi, FakeTree, V1_UNLIMITED};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,10 +53,6 @@ fn main() {
         eprintln!("oomlens-faketree: {e}");
         std::process::exit(2);
     }
-}
-
-fn w(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
 }
 
 fn stat_v1(usage: u64) -> String {
@@ -114,23 +113,10 @@ voluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n",
 }
 
 fn write_tree(root: &Path, n_cg: usize, n_proc: usize) -> std::io::Result<()> {
-    let proc = root.join("proc");
-    std::fs::create_dir_all(proc.join("self"))?;
-    std::fs::create_dir_all(proc.join("pressure"))?;
-    w(
-        &proc.join("self/mountinfo"),
-        "30 1 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n",
-    )?;
-    w(
-        &proc.join("meminfo"),
-        "MemTotal: 65536000 kB\nMemFree: 30000000 kB\nMemAvailable: 40000000 kB\n\
-         SwapTotal: 0 kB\nSwapFree: 0 kB\n",
-    )?;
-    w(
-        &proc.join("pressure/memory"),
-        "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
-    )?;
-    let mem = root.join("sys/fs/cgroup/memory");
+    let t = FakeTree::at(root);
+    t.mountinfo("30 1 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n")
+        .meminfo(65_536_000, 30_000_000, 40_000_000)
+        .memory_pressure(&psi(0.0, 0, 0));
     // The root, then slices, then services spread over the slices.
     let slices = ((n_cg - 1) / 100).max(1);
     let mut paths = vec![String::new()];
@@ -145,55 +131,41 @@ fn write_tree(root: &Path, n_cg: usize, n_proc: usize) -> std::io::Result<()> {
     let services: Vec<usize> = (0..paths.len())
         .filter(|&i| paths[i].contains("svc-"))
         .collect();
-    let mut procs: Vec<Vec<usize>> = vec![Vec::new(); paths.len()];
+    let mut procs: Vec<Vec<u32>> = vec![Vec::new(); paths.len()];
     for p in 0..n_proc {
         let at = if services.is_empty() {
             0
         } else {
             services[p % services.len()]
         };
-        procs[at].push(p + 1000);
+        procs[at].push(p as u32 + 1000);
     }
-    let unlimited = "9223372036854771712\n";
+    let unlimited = format!("{V1_UNLIMITED}\n");
     for (i, p) in paths.iter().enumerate() {
-        let d = mem.join(p.trim_start_matches('/'));
-        std::fs::create_dir_all(&d)?;
         let usage = 4096 * (1000 + (i as u64 * 7919) % 100_000);
-        let limit = if p.contains("svc-") && i % 3 == 0 {
-            format!("{}\n", usage * 4)
-        } else {
-            unlimited.to_string()
-        };
-        w(&d.join("memory.limit_in_bytes"), &limit)?;
-        w(&d.join("memory.usage_in_bytes"), &usage_text(usage))?;
-        w(
-            &d.join("memory.max_usage_in_bytes"),
-            &format!("{}\n", usage * 2),
-        )?;
-        w(&d.join("memory.soft_limit_in_bytes"), unlimited)?;
-        w(&d.join("memory.failcnt"), "0\n")?;
-        w(
-            &d.join("memory.memsw.usage_in_bytes"),
-            &format!("{usage}\n"),
-        )?;
-        w(&d.join("memory.memsw.limit_in_bytes"), unlimited)?;
-        w(&d.join("memory.stat"), &stat_v1(usage))?;
-        w(
-            &d.join("memory.oom_control"),
-            "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
-        )?;
-        let list: String = procs[i].iter().map(|p| format!("{p}\n")).collect();
-        w(&d.join("cgroup.procs"), &list)?;
+        let limit = (p.contains("svc-") && i % 3 == 0).then_some(usage * 4);
+        t.cgroup_v1(p)
+            .limit(limit)
+            .file("memory.usage_in_bytes", usage_text(usage))
+            .file("memory.max_usage_in_bytes", format!("{}\n", usage * 2))
+            .file("memory.soft_limit_in_bytes", &unlimited)
+            .file("memory.failcnt", "0\n")
+            .file("memory.memsw.usage_in_bytes", format!("{usage}\n"))
+            .file("memory.memsw.limit_in_bytes", &unlimited)
+            .stat(&stat_v1(usage))
+            .file(
+                "memory.oom_control",
+                "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+            )
+            .procs(&procs[i]);
     }
     for (i, list) in procs.iter().enumerate() {
         for &pid in list {
-            let pd = proc.join(pid.to_string());
-            std::fs::create_dir_all(&pd)?;
-            let rss = 1024 + (pid as u64 * 104_729) % 500_000;
-            w(
-                &pd.join("status"),
-                &status(pid, &format!("worker-{}", i % 50), rss),
-            )?;
+            let rss = 1024 + (u64::from(pid) * 104_729) % 500_000;
+            t.process(pid).file(
+                "status",
+                status(pid as usize, &format!("worker-{}", i % 50), rss),
+            );
         }
     }
     println!(
