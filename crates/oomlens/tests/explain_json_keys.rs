@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use oomlens_sinks::explain_fields::declared_paths;
 use oomlens_testkit::json_keys::json_key_paths;
@@ -47,18 +46,7 @@ fn corpus_dir() -> PathBuf {
 
 /// The key paths of `oomlens explain --json <file>`.
 fn explain_keys(file: &Path) -> BTreeSet<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_oomlens"))
-        .args(["explain", "--json"])
-        .arg(file)
-        .output()
-        .expect("run oomlens");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{}: not JSON ({e}); stderr:\n{}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let doc = oomlens!().args(["explain", "--json"]).arg(file).run().json();
     json_key_paths(&doc)
 }
 
