@@ -44,6 +44,12 @@ pub enum LiveError {
         /// The journalctl program.
         program: PathBuf,
     },
+    /// dmesg was asked to be followed: it cannot be without printing old messages again.
+    #[error("{}: cannot be followed (use the journal or /dev/kmsg)", program.display())]
+    NotFollowable {
+        /// The dmesg program.
+        program: PathBuf,
+    },
     /// No live log could be read: why each one tried failed, in order, and, when the last
     /// one opened but failed while being read, that error.
     #[error("no kernel log could be read ({})", describe_all(.tried, .last.as_deref()))]

@@ -1,15 +1,19 @@
-//! Logs read as they grow: /dev/kmsg record by record ([`KmsgFollower`]), or any byte
-//! stream line by line ([`StreamFollower`]: a pipe such as `journalctl -f` output, or a
-//! file that is being appended to). [`crate::Pipeline::follow`] drives either.
+//! Logs read as they grow: /dev/kmsg record by record ([`KmsgFollower`]), the journal
+//! through `journalctl -f -o json` ([`JournalFollower`]), or any byte stream line by line
+//! ([`StreamFollower`]: a pipe, or a file that is being appended to). [`open_follow`] picks
+//! one from [`SourceOptions`]; [`crate::Pipeline::follow`] drives any of them.
 
 use std::io::{self, Read};
 use std::os::unix::io::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use oomlens_parse::MAX_LINE;
+use oomlens_parse::{Format, MAX_LINE};
 use oomlens_sources::kmsg::{KmsgReader, Read1, RecordDevice, RECORD_MAX};
 
+use crate::source::{journal_usable, SourceKind, SourceOptions};
 use crate::LiveError;
 
 /// What one step of a follow brought.
@@ -217,6 +221,178 @@ impl<R: Read + AsRawFd> Follow for StreamFollower<R> {
         self.end += n;
         self.lines(line);
         Ok(Step::Data)
+    }
+}
+
+/// At most this much of a followed program's standard error is kept for its error message.
+const STDERR_KEPT: u64 = 4096;
+
+/// `journalctl -f -o json` from now on (`-n 0`: no entry logged before). The child is
+/// killed when the follower is dropped.
+#[derive(Debug)]
+pub struct JournalFollower {
+    program: PathBuf,
+    child: Child,
+    stream: StreamFollower<ChildStdout>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl JournalFollower {
+    /// Run `journalctl -f` (with `-k` when `kernel_only`: kernel messages of this boot;
+    /// without, also systemd-oomd's, earlyoom's and the kubelet's). No shell is involved.
+    pub fn spawn(journalctl: &Path, kernel_only: bool) -> Result<JournalFollower, LiveError> {
+        let mut cmd = Command::new(journalctl);
+        if kernel_only {
+            cmd.arg("-k");
+        }
+        cmd.args(["-f", "-n", "0", "-o", "json", "--no-pager", "-q"]);
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| LiveError::Spawn {
+                program: journalctl.to_path_buf(),
+                source,
+            })?;
+        let stdout = child.stdout.take().expect("spawned with a piped stdout");
+        let mut stderr = child.stderr.take().expect("spawned with a piped stderr");
+        // Drained on a thread so that a chatty journalctl cannot block on a full pipe; the
+        // start is kept for the error message.
+        let stderr = std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let _ = (&mut stderr).take(STDERR_KEPT).read_to_end(&mut kept);
+            let _ = io::copy(&mut stderr, &mut io::sink());
+            String::from_utf8_lossy(&kept).into_owned()
+        });
+        Ok(JournalFollower {
+            program: journalctl.to_path_buf(),
+            child,
+            stream: StreamFollower::pipe(stdout, "journalctl"),
+            stderr: Some(stderr),
+        })
+    }
+
+    /// journalctl ended its output: how it exited decides whether that is an error.
+    fn ended(&mut self) -> Result<Step, LiveError> {
+        let what = self.program.display().to_string();
+        let status = self.child.wait().map_err(|source| LiveError::Wait {
+            what: what.clone(),
+            source,
+        })?;
+        let stderr = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
+        if !status.success() {
+            return Err(LiveError::Failed {
+                what,
+                status,
+                stderr: stderr.trim().to_string(),
+            });
+        }
+        Ok(Step::End)
+    }
+}
+
+impl Follow for JournalFollower {
+    fn next(&mut self, wait: Duration, line: &mut dyn FnMut(&[u8])) -> Result<Step, LiveError> {
+        match self.stream.next(wait, line)? {
+            Step::End => self.ended(),
+            step => Ok(step),
+        }
+    }
+}
+
+impl Drop for JournalFollower {
+    fn drop(&mut self) {
+        if self.stderr.is_some() {
+            // Still running (`journalctl -f` ends only when killed): stop it, reap it.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A live log followed from now on, picked from [`SourceOptions`].
+#[derive(Debug)]
+pub enum Following {
+    /// /dev/kmsg.
+    Kmsg(KmsgFollower),
+    /// `journalctl -f -k -o json`.
+    Journal(JournalFollower),
+}
+
+impl Following {
+    /// The input name for incidents' `source.file`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Following::Kmsg(_) => "kmsg",
+            Following::Journal(_) => "journal",
+        }
+    }
+
+    /// The form its lines are in, for the parser.
+    pub fn format(&self) -> Format {
+        match self {
+            Following::Kmsg(_) => Format::Kmsg,
+            Following::Journal(_) => Format::JournalJson,
+        }
+    }
+}
+
+impl Follow for Following {
+    fn next(&mut self, wait: Duration, line: &mut dyn FnMut(&[u8])) -> Result<Step, LiveError> {
+        match self {
+            Following::Kmsg(f) => f.next(wait, line),
+            Following::Journal(f) => f.next(wait, line),
+        }
+    }
+
+    fn records_lost(&self) -> u64 {
+        match self {
+            Following::Kmsg(f) => f.records_lost(),
+            Following::Journal(f) => f.records_lost(),
+        }
+    }
+
+    fn overruns(&self) -> u64 {
+        match self {
+            Following::Kmsg(f) => f.overruns(),
+            Following::Journal(f) => f.overruns(),
+        }
+    }
+}
+
+/// Follow the live log `opts` asks for, from now on: the journal's kernel messages when
+/// the journal holds any, else /dev/kmsg ([`SourceKind::Auto`]), or the one named. dmesg
+/// cannot be followed without re-reading what it printed before, so
+/// [`SourceKind::Dmesg`] is refused. When nothing opens, the error names every source
+/// tried.
+pub fn open_follow(opts: &SourceOptions) -> Result<Following, LiveError> {
+    let mut tried = Vec::new();
+    if matches!(opts.kind, SourceKind::Auto | SourceKind::Journal) {
+        match journal_usable(&opts.journalctl) {
+            Ok(()) => {
+                return JournalFollower::spawn(&opts.journalctl, true).map(Following::Journal)
+            }
+            Err(e) if opts.kind == SourceKind::Journal => return Err(e),
+            Err(e) => tried.push(e),
+        }
+    }
+    if opts.kind == SourceKind::Dmesg {
+        return Err(LiveError::NotFollowable {
+            program: opts.dmesg.clone(),
+        });
+    }
+    match KmsgFollower::open_at_end(&opts.kmsg_path) {
+        Ok(f) => Ok(Following::Kmsg(f)),
+        Err(e) if tried.is_empty() => Err(e),
+        Err(e) => {
+            tried.push(e);
+            Err(LiveError::NoSource { tried, last: None })
+        }
     }
 }
 

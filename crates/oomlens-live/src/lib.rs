@@ -20,7 +20,9 @@ pub mod source;
 pub mod window;
 
 pub use error::LiveError;
-pub use follow::{Follow, KmsgFollower, Step, StreamFollower};
+pub use follow::{
+    open_follow, Follow, Following, JournalFollower, KmsgFollower, Step, StreamFollower,
+};
 pub use pipeline::{enrich, Counters, IncidentSink, Pipeline};
 pub use source::{LiveLog, Opened, SourceKind, SourceOptions};
 pub use window::{Instant, TimeError, Window};

@@ -223,7 +223,7 @@ fn spawn(program: &Path, args: &[&str]) -> Result<Child, LiveError> {
 
 /// The journal is used only when it holds at least one kernel message: in containers
 /// journalctl often exists but has no journal files and prints nothing.
-fn journal_usable(journalctl: &Path) -> Result<(), LiveError> {
+pub(crate) fn journal_usable(journalctl: &Path) -> Result<(), LiveError> {
     let out = Command::new(journalctl)
         .args(["-k", "-n", "1", "-o", "json", "-q", "--no-pager"])
         .stdin(Stdio::null())
