@@ -8,13 +8,15 @@
 //! options come in as plain structs ([`SourceOptions`], [`Window`]) and output goes to the
 //! sink the caller implements. Errors are [`LiveError`], naming the source and the problem.
 //!
-//! Modules: [`source`] picks and opens a live log, [`follow`] reads one as it grows,
-//! [`pipeline`] explains, enriches, filters and counts, [`window`] is the time window.
+//! Modules: [`source`] picks and opens a live log, [`oneshot`] reads inputs once,
+//! [`follow`] reads a live log as it grows, [`pipeline`] explains, enriches, filters and
+//! counts, [`window`] is the time window.
 
 #![deny(missing_docs)]
 
 pub mod error;
 pub mod follow;
+pub mod oneshot;
 pub mod pipeline;
 pub mod source;
 pub mod window;
@@ -23,6 +25,7 @@ pub use error::LiveError;
 pub use follow::{
     open_follow, Follow, Following, JournalFollower, KmsgFollower, Step, StreamFollower,
 };
+pub use oneshot::{Inputs, Request};
 pub use pipeline::{enrich, Counters, IncidentSink, Pipeline};
 pub use source::{LiveLog, Opened, SourceKind, SourceOptions};
 pub use window::{Instant, TimeError, Window};

@@ -1,14 +1,14 @@
 //! `oomlens explain`: maps the flags onto the live pipeline (crate oomlens-live), prints
 //! what it hands on with the text or JSON writer, and picks the exit status.
 
+use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::time::Duration;
 
 use oomlens_analysis::explain::Explanation;
-use oomlens_live::source::{self, Opened};
 use oomlens_live::{
-    Counters, IncidentSink, Instant, KmsgFollower, LiveError, Pipeline, SourceKind, SourceOptions,
-    Window,
+    Counters, IncidentSink, Inputs, Instant, KmsgFollower, LiveError, Pipeline, Request,
+    SourceKind, SourceOptions, Window,
 };
 use oomlens_model::Incident;
 use oomlens_parse::{Clock, Format, Options, Parser, ReadStats};
@@ -155,87 +155,6 @@ fn lift(e: LiveError) -> anyhow::Error {
     }
 }
 
-/// The inputs, all opened before anything is printed: a bad name fails with no output.
-struct Inputs {
-    files: Vec<(String, Box<dyn Read>)>,
-    journals: Vec<(String, std::process::Child)>,
-    live: Option<(Opened, Format, Clock)>,
-}
-
-fn open_inputs(args: &ExplainArgs, opts: &SourceOptions, clock: Clock) -> anyhow::Result<Inputs> {
-    let mut inputs = Inputs {
-        files: Vec::new(),
-        journals: Vec::new(),
-        live: None,
-    };
-    if args.files.is_empty() && args.journal_dir.is_empty() {
-        let opened = source::open(opts)?;
-        let fmt = match args.format {
-            Format::Auto => opened.log.format(),
-            f => f,
-        };
-        let clock = Clock {
-            boot_time_us: opts.boot_time_us(),
-            ..clock
-        };
-        inputs.live = Some((opened, fmt, clock));
-    }
-    for path in &args.files {
-        if path.as_os_str() == "-" {
-            inputs.files.push(("-".to_string(), Box::new(io::stdin())));
-            continue;
-        }
-        let (name, f, len) = source::open_file(path)?;
-        let reader: Box<dyn Read> = match Progress::wrap(f, &name, len) {
-            Ok(p) => Box::new(p),
-            Err(f) => Box::new(f),
-        };
-        inputs.files.push((name, reader));
-    }
-    for dir in &args.journal_dir {
-        inputs
-            .journals
-            .push(source::open_journal_dir(&args.journalctl, dir)?);
-    }
-    Ok(inputs)
-}
-
-/// Read every input through `p`; the inputs read and the first read error.
-fn read_inputs<S: IncidentSink>(
-    p: &mut Pipeline<S>,
-    inputs: Inputs,
-    format: Format,
-    clock: Clock,
-) -> (Vec<InputSummary>, Option<LiveError>) {
-    let mut read = Vec::new();
-    let opts = |format, clock, name: &str| Options {
-        format: Some(format),
-        clock,
-        file: Some(name.to_string()),
-    };
-    for (name, reader) in inputs.files {
-        match p.read(&name, reader, opts(format, clock, &name)) {
-            Ok(st) => read.push(input_summary(&name, st)),
-            Err(e) => return (read, Some(e)),
-        }
-    }
-    for (name, child) in inputs.journals {
-        let what = format!("journalctl -D {name}");
-        match p.read_child(child, &what, opts(Format::JournalJson, clock, &name)) {
-            Ok(st) => read.push(input_summary(&name, st)),
-            Err(e) => return (read, Some(e)),
-        }
-    }
-    if let Some((Opened { log, tried }, fmt, clock)) = inputs.live {
-        let name = log.name();
-        match p.read_live(log, opts(fmt, clock, name)) {
-            Ok(st) => read.push(input_summary(name, st)),
-            Err(e) => return (read, Some(Opened::read_failed(tried, e))),
-        }
-    }
-    (read, None)
-}
-
 fn window(args: &ExplainArgs) -> anyhow::Result<Window> {
     let parse = |s: &Option<String>, what| s.as_deref().map(|s| Instant::parse(s, what));
     Ok(Window {
@@ -265,8 +184,21 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
     if args.follow {
         return follow(args, &opts, window, style, clock);
     }
-    let inputs = open_inputs(args, &opts, clock)?;
-    let live = inputs.live.is_some();
+    let request = Request {
+        files: args.files.clone(),
+        journal_dirs: args.journal_dir.clone(),
+        format: args.format,
+        clock,
+    };
+    let wrap = |f: File, name: &str, len: u64| -> Box<dyn Read> {
+        match Progress::wrap(f, name, len) {
+            Ok(p) => Box::new(p),
+            Err(f) => Box::new(f),
+        }
+    };
+    // Every input is opened before anything is printed: a bad name fails with no output.
+    let inputs = Inputs::open(&request, &opts, &wrap)?;
+    let live = inputs.is_live();
     let w = BufWriter::new(stdout.lock());
     let out = if args.json {
         Out::Json(JsonWriter::begin(w)?)
@@ -281,7 +213,8 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
     if live {
         p = p.enrich_from(&args.root);
     }
-    let (read, read_error) = read_inputs(&mut p, inputs, args.format, clock);
+    let (read, read_error) = p.read_all(inputs);
+    let read = read.iter().map(|(n, st)| input_summary(n, st)).collect();
     let (printer, counters, sink_error) = p.into_parts();
     if let Some(e) = sink_error {
         return Err(e.into());
@@ -331,7 +264,7 @@ fn summary(inputs: Vec<InputSummary>, c: Counters, window: &Window) -> Summary {
     }
 }
 
-fn input_summary(name: &str, st: ReadStats) -> InputSummary {
+fn input_summary(name: &str, st: &ReadStats) -> InputSummary {
     InputSummary {
         name: name.to_string(),
         bytes: st.bytes,
