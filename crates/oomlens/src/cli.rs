@@ -16,7 +16,7 @@ fn format_parser() -> impl TypedValueParser<Value = Format> {
 /// The value of `--since`/`--until`. They take "-2h" (two hours ago), so they accept values
 /// starting with a hyphen; a following flag (`--since --json`) is then taken as the value, and
 /// is refused here with a message that says the time is missing. The time itself is parsed
-/// later (`timefilter::Instant::parse`), relative to when the command runs.
+/// later (`oomlens_live::Instant::parse`), relative to when the command runs.
 fn time_value(s: &str) -> Result<String, String> {
     if s.starts_with("--") {
         return Err(format!(

@@ -5,10 +5,8 @@ mod audit_cmd;
 mod cli;
 mod exit;
 mod explain;
-mod live;
 mod progress;
 mod rank_cmd;
-mod timefilter;
 mod top_cmd;
 
 use std::io::Write;
