@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use oomlens_sinks::explain_fields::declared_paths;
 use oomlens_testkit::json_keys::json_key_paths;
 use oomlens_testkit::loggen::{Corpus, Generator, LogForm, Options};
+use oomlens_testkit::oomlens;
 
 /// Declared keys that no input of this test makes oomlens write, with the reason.
 const NOT_IN_ANY_INPUT: &[(&str, &str)] = &[
@@ -46,7 +47,11 @@ fn corpus_dir() -> PathBuf {
 
 /// The key paths of `oomlens explain --json <file>`.
 fn explain_keys(file: &Path) -> BTreeSet<String> {
-    let doc = oomlens!().args(["explain", "--json"]).arg(file).run().json();
+    let doc = oomlens!()
+        .args(["explain", "--json"])
+        .arg(file)
+        .run()
+        .json();
     json_key_paths(&doc)
 }
 
