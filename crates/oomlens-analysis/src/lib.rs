@@ -9,5 +9,6 @@ pub mod explain;
 pub mod finding_codes;
 mod history;
 pub mod owner;
+pub mod top;
 pub mod trend;
 pub mod victim;

@@ -194,6 +194,13 @@ impl<R: ?Sized> std::fmt::Debug for Field<R> {
 pub trait Record: 'static {
     /// Every output field of the record, in output order.
     fn fields() -> &'static [Field<Self>];
+
+    /// Dotted prefixes of the nested objects that are optional as a whole: such an object
+    /// is JSON `null` when every one of its fields reads [`Value::Missing`] (an ETA that
+    /// does not apply is `"eta": null`, not an object of nulls). None by default.
+    fn optional_objects() -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Serializes a record as the JSON object its field table describes: each field's name is a
@@ -224,7 +231,7 @@ fn component(name: &str, depth: usize) -> &str {
     name.split('.').nth(depth).unwrap_or("")
 }
 
-impl<R> Serialize for Level<'_, R> {
+impl<R: Record> Serialize for Level<'_, R> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         let mut i = 0;
@@ -246,7 +253,22 @@ impl<R> Serialize for Level<'_, R> {
                 fields: &self.fields[i..end],
                 depth: self.depth + 1,
             };
-            map.serialize_entry(key, &inner)?;
+            let prefix = f
+                .name
+                .split('.')
+                .take(self.depth + 1)
+                .collect::<Vec<_>>()
+                .join(".");
+            if R::optional_objects().contains(&prefix.as_str())
+                && inner
+                    .fields
+                    .iter()
+                    .all(|g| (g.get)(self.record) == Value::Missing)
+            {
+                map.serialize_entry(key, &Value::Missing)?;
+            } else {
+                map.serialize_entry(key, &inner)?;
+            }
             i = end;
         }
         map.end()
@@ -303,6 +325,51 @@ mod tests {
         fn fields() -> &'static [Field<Self>] {
             ROW_FIELDS
         }
+    }
+
+    /// The same row whose `trend` object is optional as a whole.
+    struct OptRow(Row);
+
+    static OPT_FIELDS: &[Field<OptRow>] = &[
+        Field {
+            name: "path",
+            unit: Unit::Text,
+            kind: Kind::Info,
+            help: "The cgroup path.",
+            column: Some("CGROUP"),
+            get: |r| Value::Str(&r.0.path),
+        },
+        Field {
+            name: "trend.rate",
+            unit: Unit::BytesPerSecond,
+            kind: Kind::Gauge,
+            help: "Growth.",
+            column: Some("RATE"),
+            get: |r| r.0.usage.map(|_| r.0.rate).into(),
+        },
+    ];
+
+    impl Record for OptRow {
+        fn fields() -> &'static [Field<Self>] {
+            OPT_FIELDS
+        }
+        fn optional_objects() -> &'static [&'static str] {
+            &["trend"]
+        }
+    }
+
+    #[test]
+    fn an_optional_object_of_nothing_is_null() {
+        let mut r = OptRow(Row {
+            path: "/a".into(),
+            usage: None,
+            rate: 2.0,
+            kills: 0,
+        });
+        let json = |r: &OptRow| serde_json::to_string(&AsFields(r)).unwrap();
+        assert_eq!(json(&r), r#"{"path":"/a","trend":null}"#);
+        r.0.usage = Some(1);
+        assert_eq!(json(&r), r#"{"path":"/a","trend":{"rate":2.0}}"#);
     }
 
     #[test]

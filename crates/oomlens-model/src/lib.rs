@@ -11,6 +11,7 @@ pub mod fields;
 mod incident;
 mod sample;
 mod time;
+pub mod top;
 
 pub use incident::*;
 pub use sample::*;

@@ -7,3 +7,4 @@
 pub mod escape;
 pub mod json;
 pub mod text;
+pub mod top;
