@@ -244,6 +244,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<u8> {
 mod tests {
     use super::*;
     use oomlens_analysis::top::ancestors_of;
+    use oomlens_model::fields::Record;
     use oomlens_model::top::Class;
     use oomlens_sources::sampler::ManualClock;
     use std::path::Path;
@@ -419,6 +420,187 @@ mod tests {
         assert!(live.store.process(4242).is_none());
         assert!(live.store.cgroup("/svc/idle").is_none());
         assert_eq!(live.store.counts(), (3, 0, 0));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// Every key path of `v` (dotted; list elements under `list[]`) with the record type
+    /// that owns it, checked against that record's field table.
+    fn walk(
+        v: &serde_json::Value,
+        at: &str,
+        allowed: &dyn Fn(&str, &str) -> bool,
+        seen: &mut Vec<String>,
+    ) {
+        let Some(map) = v.as_object() else { return };
+        for (k, val) in map {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            assert!(allowed("", &path), "JSON key {path} is in no field table");
+            seen.push(path.clone());
+            match val {
+                serde_json::Value::Array(items) => {
+                    for item in items {
+                        let Some(obj) = item.as_object() else {
+                            continue;
+                        };
+                        for (ik, iv) in obj {
+                            walk_record(&path, ik, iv, allowed, seen);
+                        }
+                    }
+                }
+                serde_json::Value::Object(_) => walk(val, &path, allowed, seen),
+                _ => {}
+            }
+        }
+    }
+
+    fn walk_record(
+        list: &str,
+        key: &str,
+        v: &serde_json::Value,
+        allowed: &dyn Fn(&str, &str) -> bool,
+        seen: &mut Vec<String>,
+    ) {
+        assert!(
+            allowed(list, key),
+            "JSON key {list}[].{key} is in no field table"
+        );
+        seen.push(format!("{list}[].{key}"));
+        if let Some(map) = v.as_object() {
+            for (k, val) in map {
+                walk_record(list, &format!("{key}.{k}"), val, allowed, seen);
+            }
+        }
+    }
+
+    fn names<R: Record>() -> Vec<String> {
+        let mut v = Vec::new();
+        for f in R::fields() {
+            // A nested field allows its objects' keys too.
+            let parts: Vec<&str> = f.name.split('.').collect();
+            for k in 1..=parts.len() {
+                v.push(parts[..k].join("."));
+            }
+        }
+        v
+    }
+
+    fn columns<R: Record>() -> Vec<&'static str> {
+        R::fields().iter().filter_map(|f| f.column).collect()
+    }
+
+    /// The registry is the only source of names: every key of `top --json` (a fake-tree
+    /// run with a leak, plus a mount and a deleted file so that every list has a row) is a
+    /// field of its record's table and every field shows up; every column title of the
+    /// text table and of the TUI is a field's column.
+    #[test]
+    fn every_json_key_and_column_comes_from_the_field_tables() {
+        use oomlens_model::top::{CgroupRow, MountRow, ProcessRow, TOP_LISTS};
+        use oomlens_model::DeletedOpenFile;
+        let root = fake("registry");
+        let (mut live, clock) = live(&root, None, 60, false);
+        for i in 0..12u64 {
+            set_usage(&root, "/svc/leaky", (8 + i) << 20);
+            // Its process grows with it, so that it has an ETA too.
+            let kb = (8 + i) << 10;
+            std::fs::write(
+                root.join("proc/4242/status"),
+                format!("Name:\tleaky\nState:\tS (sleeping)\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\nVmRSS:\t{kb} kB\nRssAnon:\t{kb} kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n"),
+            )
+            .unwrap();
+            tick(&mut live, &clock);
+        }
+        let mut doc = live.analyse(ProcessScope::All);
+        assert!(doc.processes[0].eta.is_some(), "{:?}", doc.processes);
+        doc.mounts.push(oomlens_model::top::MountRow {
+            mount_point: "/dev/shm".into(),
+            fstype: "tmpfs".into(),
+            total: 1 << 30,
+            used: 1 << 20,
+            avail: 1023 << 20,
+            trend: doc.cgroups[0].trend,
+            eta: doc.cgroups[0].eta.clone(),
+        });
+        doc.deleted_open_files.push(DeletedOpenFile {
+            pid: 4242,
+            comm: "leaky".into(),
+            fd: 3,
+            path: "/dev/shm/x".into(),
+            size: 4096,
+            mount: Some("/dev/shm".into()),
+        });
+        let mut json = Vec::new();
+        write_json(&mut json, &doc).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let tables: Vec<(&str, Vec<String>)> = vec![
+            ("", {
+                let mut n = names::<TopDoc>();
+                n.extend(TOP_LISTS.iter().map(|(l, _)| l.to_string()));
+                n
+            }),
+            ("cgroups", names::<CgroupRow>()),
+            ("processes", names::<ProcessRow>()),
+            ("mounts", names::<MountRow>()),
+            ("deleted_open_files", names::<DeletedOpenFile>()),
+        ];
+        let allowed = |list: &str, key: &str| {
+            tables
+                .iter()
+                .any(|(l, names)| *l == list && names.iter().any(|n| n == key))
+        };
+        let mut seen = Vec::new();
+        walk(&v, "", &allowed, &mut seen);
+        for (list, names) in &tables {
+            for n in names {
+                let path = if list.is_empty() {
+                    n.clone()
+                } else {
+                    format!("{list}[].{n}")
+                };
+                assert!(seen.contains(&path), "field {path} is not in the JSON");
+            }
+        }
+
+        let mut text = Vec::new();
+        write_table(&mut text, &doc).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let header = |first: &str| -> Vec<String> {
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(first))
+                .unwrap();
+            line.split_whitespace().map(str::to_string).collect()
+        };
+        let check = |got: Vec<String>, cols: Vec<&str>, what: &str| {
+            assert!(got.len() >= 6, "{what}: {got:?}");
+            for g in got {
+                assert!(
+                    cols.contains(&g.as_str()),
+                    "{what} column {g} is in no field table"
+                );
+            }
+        };
+        check(header("CGROUP"), columns::<CgroupRow>(), "cgroup table");
+        check(header("PID"), columns::<ProcessRow>(), "process table");
+        check(header("MOUNT"), columns::<MountRow>(), "mount table");
+        let memory = text.lines().next().unwrap();
+        for c in columns::<TopDoc>() {
+            assert!(memory.contains(&format!("{c} ")), "{memory}");
+        }
+        let tui: Vec<String> = oomlens_tui::cgroup_header()
+            .iter()
+            .flat_map(|h| h.split('/').map(str::to_string).collect::<Vec<_>>())
+            .filter(|h| !h.is_empty())
+            .collect();
+        check(tui, columns::<CgroupRow>(), "TUI cgroup table");
+        check(
+            oomlens_tui::process_header(),
+            columns::<ProcessRow>(),
+            "TUI process table",
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 }
