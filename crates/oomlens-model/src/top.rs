@@ -3,7 +3,26 @@
 //! the text table, the TUI and JSON (and the metrics to come) iterate: a column or a key
 //! that is not in these tables does not exist.
 //!
-//! Sizes are bytes, rates bytes per second, times seconds since the sampler started.
+//! The JSON document (one per tick with `top --json`):
+//!
+//! ```json
+//! {"schema":"oomlens.top/1","t":12.0,"interval":1.0,"cgroup_version":"v1"|"v2"|null,
+//!  "mem_total":…,"mem_available":…,"psi_some_avg10":…|null,
+//!  "cgroups":[{"path":"/a/b","depth":1,"owner":"x.service"|null,"usage":…,"limit":…|null,
+//!    "limit_name":"memory.limit_in_bytes of /a/b"|null,"anon":…,"file":…,"shmem":…,
+//!    "psi_some_avg10":…|null,"oom_kill":…|null,"failcnt":…|null,"counters_t":…|null,
+//!    "trend":{"class":"leak"|"sawtooth"|"steady"|"shrinking"|"warming_up","rate":…,
+//!      "rate_lo":…,"rate_hi":…,"fitted_last":…,"points":…},
+//!    "growth":"anon"|"file"|"shmem"|null,"growth_mount":"/dev/shm"|null,
+//!    "eta":{"limit":"…","seconds":…,"seconds_lo":…,"seconds_hi":…|null}|null}],
+//!  "processes":[{"pid":…,"comm":…,"cgroup":…,"rss":…,"anon":…,"file":…,"shmem":…,
+//!    "swap":…,"trend":{…},"eta":{…}|null}],
+//!  "mounts":[{"mount_point":…,"fstype":…,"total":…,"used":…,"avail":…,"trend":{…},"eta":{…}|null}],
+//!  "deleted_open_files":[{"pid":…,"comm":…,"fd":…,"path":…,"size":…,"mount":…|null}]}
+//! ```
+//!
+//! Sizes are bytes, rates bytes per second, times seconds since the sampler started (the
+//! samples themselves carry absolute wall-clock and monotonic times).
 
 use std::sync::LazyLock;
 
