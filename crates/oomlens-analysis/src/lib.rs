@@ -10,5 +10,6 @@ pub mod explanation;
 pub mod finding_codes;
 mod history;
 pub mod owner;
+pub mod top;
 pub mod trend;
 pub mod victim;

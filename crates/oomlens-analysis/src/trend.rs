@@ -47,34 +47,7 @@ impl Default for TrendConfig {
     }
 }
 
-/// What a series does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Class {
-    /// Too few samples yet.
-    WarmingUp,
-    /// Sustained growth.
-    Leak,
-    /// Sustained decline.
-    Shrinking,
-    /// Rises and falls with no net growth.
-    Sawtooth,
-    /// Flat.
-    Steady,
-}
-
-impl Class {
-    /// The word shown in tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::WarmingUp => "warming-up",
-            Class::Leak => "leak",
-            Class::Shrinking => "shrinking",
-            Class::Sawtooth => "sawtooth",
-            Class::Steady => "steady",
-        }
-    }
-}
+pub use oomlens_model::top::Class;
 
 /// The trend of one series.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -225,18 +198,7 @@ pub struct LimitRef {
     pub headroom: f64,
 }
 
-/// Time to the nearest limit, with its band.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Eta {
-    /// Which limit.
-    pub limit: String,
-    /// Seconds at the median rate.
-    pub seconds: f64,
-    /// Seconds at the high rate (earliest).
-    pub seconds_lo: f64,
-    /// Seconds at the low rate (latest); `None` when the low rate is not positive.
-    pub seconds_hi: Option<f64>,
-}
+pub use oomlens_model::top::Eta;
 
 /// The ETA of a leaking series to the nearest of `limits`; `None` unless `trend` is a leak
 /// or when no limit applies. The headroom of the series' own limits is taken from the fitted

@@ -160,13 +160,21 @@ impl<'a> Value<'a> {
 
     /// `r` as the nested object its field table describes.
     pub fn record<R: Record + Sync>(r: &'a R) -> Value<'a> {
-        Value::with_fields(r, R::fields())
+        Value::Record(Nested(Arc::new(Bound {
+            record: r,
+            fields: R::fields(),
+            optional: R::optional_objects(),
+        })))
     }
 
     /// `r` as the nested object `fields` describe (for record types whose table lives in
     /// another crate than the type, which therefore cannot implement [`Record`]).
     pub fn with_fields<R: Sync + 'static>(r: &'a R, fields: &'static [Field<R>]) -> Value<'a> {
-        Value::Record(Nested(Arc::new(Bound { record: r, fields })))
+        Value::Record(Nested(Arc::new(Bound {
+            record: r,
+            fields,
+            optional: &[],
+        })))
     }
 
     /// `r` as a nested object, `Missing` (JSON `null`) when there is none.
@@ -258,11 +266,14 @@ trait Fields {
     fn len(&self) -> usize;
     fn name(&self, i: usize) -> &'static str;
     fn value(&self, i: usize) -> Value<'_>;
+    /// See [`Record::optional_objects`].
+    fn optional_objects(&self) -> &'static [&'static str];
 }
 
 struct Bound<'a, R: 'static> {
     record: &'a R,
     fields: &'static [Field<R>],
+    optional: &'static [&'static str],
 }
 
 impl<R> Fields for Bound<'_, R> {
@@ -276,6 +287,10 @@ impl<R> Fields for Bound<'_, R> {
 
     fn value(&self, i: usize) -> Value<'_> {
         (self.fields[i].get)(self.record)
+    }
+
+    fn optional_objects(&self) -> &'static [&'static str] {
+        self.optional
     }
 }
 
@@ -435,6 +450,13 @@ impl<R: ?Sized> std::fmt::Debug for Field<R> {
 pub trait Record: 'static {
     /// Every output field of the record, in output order.
     fn fields() -> &'static [Field<Self>];
+
+    /// Dotted prefixes of the nested objects that are optional as a whole: such an object
+    /// is JSON `null` when every one of its fields reads [`Value::Missing`] (an ETA that
+    /// does not apply is `"eta": null`, not an object of nulls). None by default.
+    fn optional_objects() -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Serializes a record as the JSON object its field table describes: each field's name is a
@@ -445,7 +467,17 @@ pub struct AsFields<'a, R: Record>(pub &'a R);
 impl<R: Record> Serialize for AsFields<'_, R> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        write_fields(&mut map, self.0, R::fields())?;
+        let bound = Bound {
+            record: self.0,
+            fields: R::fields(),
+            optional: R::optional_objects(),
+        };
+        Level {
+            record: &bound,
+            range: 0..bound.fields.len(),
+            depth: 0,
+        }
+        .entries(&mut map)?;
         map.end()
     }
 }
@@ -457,7 +489,11 @@ pub fn write_fields<M: SerializeMap, R: 'static>(
     record: &R,
     fields: &'static [Field<R>],
 ) -> Result<(), M::Error> {
-    let bound = Bound { record, fields };
+    let bound = Bound {
+        record,
+        fields,
+        optional: &[],
+    };
     Level {
         record: &bound,
         range: 0..fields.len(),
@@ -497,7 +533,19 @@ impl Level<'_> {
             while end < self.range.end && component(self.record.name(end), self.depth) == key {
                 end += 1;
             }
-            if (i..end).any(|j| self.record.value(j) != Value::Absent) {
+            let prefix_len: usize = name
+                .split('.')
+                .take(self.depth + 1)
+                .map(|c| c.len() + 1)
+                .sum::<usize>()
+                - 1;
+            let optional = self
+                .record
+                .optional_objects()
+                .contains(&&name[..prefix_len]);
+            if optional && (i..end).all(|j| self.record.value(j) == Value::Missing) {
+                map.serialize_entry(key, &Value::Missing)?;
+            } else if (i..end).any(|j| self.record.value(j) != Value::Absent) {
                 let inner = Level {
                     record: self.record,
                     range: i..end,
@@ -660,6 +708,7 @@ mod tests {
             record: &Bound {
                 record: &p,
                 fields: PARENT_FIELDS,
+                optional: &[],
             },
             range: 0..PARENT_FIELDS.len(),
             depth: 0,
@@ -686,6 +735,7 @@ mod tests {
             record: &Bound {
                 record: &p,
                 fields: PARENT_FIELDS,
+                optional: &[],
             },
             range: 0..PARENT_FIELDS.len(),
             depth: 0,
@@ -705,5 +755,50 @@ mod tests {
     fn values_are_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<Value<'static>>();
+    }
+
+    /// The same row whose `trend` object is optional as a whole.
+    struct OptRow(Row);
+
+    static OPT_FIELDS: &[Field<OptRow>] = &[
+        Field {
+            name: "path",
+            unit: Unit::Text,
+            kind: Kind::Info,
+            help: "The cgroup path.",
+            column: Some("CGROUP"),
+            get: |r| Value::Str(&r.0.path),
+        },
+        Field {
+            name: "trend.rate",
+            unit: Unit::BytesPerSecond,
+            kind: Kind::Gauge,
+            help: "Growth.",
+            column: Some("RATE"),
+            get: |r| r.0.usage.map(|_| r.0.rate).into(),
+        },
+    ];
+
+    impl Record for OptRow {
+        fn fields() -> &'static [Field<Self>] {
+            OPT_FIELDS
+        }
+        fn optional_objects() -> &'static [&'static str] {
+            &["trend"]
+        }
+    }
+
+    #[test]
+    fn an_optional_object_of_nothing_is_null() {
+        let mut r = OptRow(Row {
+            path: "/a".into(),
+            usage: None,
+            rate: 2.0,
+            kills: 0,
+        });
+        let json = |r: &OptRow| serde_json::to_string(&AsFields(r)).unwrap();
+        assert_eq!(json(&r), r#"{"path":"/a","trend":null}"#);
+        r.0.usage = Some(1);
+        assert_eq!(json(&r), r#"{"path":"/a","trend":{"rate":2.0}}"#);
     }
 }

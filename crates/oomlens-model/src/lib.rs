@@ -12,6 +12,7 @@ mod incident;
 pub mod incident_fields;
 mod sample;
 mod time;
+pub mod top;
 
 pub use incident::*;
 pub use sample::*;

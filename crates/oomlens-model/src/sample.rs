@@ -55,9 +55,9 @@ pub struct CgroupSample {
     pub psi_some_avg10: Option<f64>,
     /// PSI `some total`, microseconds.
     pub psi_some_total_us: Option<u64>,
-    /// When every field but `usage` was read (sampler clock, seconds): `top` reads usage
-    /// each tick and the rest when it moved or its turn came; `None` before the first
-    /// such read.
+    /// When every field but `usage` was read: the [`Sample::mono`] of the pass that read
+    /// them (seconds). `top` reads usage each tick and the rest when it moved or its turn
+    /// came; `None` before the first such read.
     #[serde(default)]
     pub counters_t: Option<f64>,
 }
@@ -123,8 +123,12 @@ pub struct DeletedOpenFile {
 /// Everything sampled at one tick.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
-    /// Seconds since the sampler started (monotonic).
-    pub t: f64,
+    /// Wall-clock time of the pass, seconds since the Unix epoch (UTC): when it happened,
+    /// meaningful in a record read later (at an OOM, on another host).
+    pub unix: f64,
+    /// Monotonic time of the pass, seconds (`CLOCK_MONOTONIC`: since boot, not counting
+    /// suspend; never steps back when the wall clock is set). Rates and trends use it.
+    pub mono: f64,
     /// `MemTotal`, bytes.
     pub mem_total: Option<u64>,
     /// `MemAvailable`, bytes.

@@ -8,3 +8,4 @@ pub mod escape;
 pub mod explain_fields;
 pub mod json;
 pub mod text;
+pub mod top;

@@ -9,6 +9,7 @@ pub mod kmsg;
 pub mod mounts;
 pub mod owners;
 pub mod procfs;
+pub mod sampler;
 
 use std::path::PathBuf;
 

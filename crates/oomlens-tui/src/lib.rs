@@ -1,4 +1,6 @@
-//! The `oomlens top` terminal UI (ratatui over crossterm).
+//! The `oomlens top` terminal UI (ratatui over crossterm), in its own crate because of its
+//! heavy dependencies. It draws the rows of `oomlens_model::top` with the registry's
+//! column titles and the cell texts of `oomlens_sinks::top`, fed by a [`Feed`].
 //!
 //! Screen: a header (machine memory, PSI, sort key), the cgroup tree (or the processes of
 //! one cgroup after Enter) with a usage/limit bar, rate, class, ETA, PSI and a sparkline of
@@ -10,6 +12,8 @@
 //! a flag; the loop sees it within 100 ms and leaves through the normal path). In raw mode
 //! Ctrl-C arrives as a key, handled like `q`.
 
+#![deny(missing_docs)]
+
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -17,18 +21,40 @@ use std::time::{Duration, Instant};
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::{cursor, execute, terminal};
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, TableState};
 use ratatui::Terminal;
 
-use super::{
-    analyse_for, eta_text, rate_text, CgroupRow, ProcessRow, ProcessScope, Sampler, TopDoc,
-};
-use oomlens_analysis::trend::Class;
+use oomlens_model::top::{column, field, CgroupRow, Class, ProcessRow, ProcessScope, TopDoc};
 use oomlens_sinks::escape::escape;
 use oomlens_sinks::text::human_bytes;
+use oomlens_sinks::top::{cell, percent_text};
+
+/// What the TUI shows, tick by tick: the caller's sampler, history and analysis behind a
+/// narrow interface (the TUI never sees how a pass is read).
+pub trait Feed {
+    /// Why a tick failed.
+    type Error;
+    /// Reads one sample pass and records it.
+    fn tick(&mut self) -> Result<(), Self::Error>;
+    /// The document for the last pass, with the processes of `scope`.
+    fn analyse(&self, scope: ProcessScope<'_>) -> TopDoc;
+    /// A process's RSS over the window, oldest first (empty when unknown).
+    fn process_history(&self, pid: u32) -> Vec<f64>;
+}
+
+/// Why the TUI stopped on an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError<E> {
+    /// The terminal could not be set up, drawn or read.
+    #[error("the terminal: {0}")]
+    Terminal(#[from] io::Error),
+    /// A tick of the feed failed.
+    #[error(transparent)]
+    Feed(E),
+}
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -173,198 +199,237 @@ fn class_style(c: Class) -> Style {
     }
 }
 
-fn draw(f: &mut ratatui::Frame, doc: &TopDoc, app: &mut App, sm: &Sampler) {
-    let [head, body, graph, help] = Layout::vertical([
+/// The header line: machine memory, PSI, sort key, view and time.
+fn header_line(doc: &TopDoc, app: &App) -> Paragraph<'static> {
+    let view = match &app.drill {
+        Some(cg) => format!("processes of {}", escape(cg)),
+        None => "cgroups".to_string(),
+    };
+    Paragraph::new(format!(
+        "oomlens top  mem {} avail {}  PSI some {}  sort: {}  view: {}  t={:.0}s",
+        doc.mem_total.map_or("-".into(), human_bytes),
+        doc.mem_available.map_or("-".into(), human_bytes),
+        percent_text(doc.psi_some_avg10, 2),
+        app.sort.name(),
+        view,
+        doc.t
+    ))
+    .style(Style::default().add_modifier(Modifier::REVERSED))
+}
+
+/// The cgroup table's header: registry titles; `USAGE/LIMIT` joins two fields, and the
+/// usage bar and the sparkline (drawings of `usage`, not fields) have none.
+pub fn cgroup_header() -> Vec<String> {
+    let t = column::<CgroupRow>;
+    vec![
+        t("path").into(),
+        format!("{}/{}", t("usage"), t("limit")),
+        String::new(),
+        t("trend.rate").into(),
+        t("trend.class").into(),
+        t("eta.seconds").into(),
+        t("psi_some_avg10").into(),
+        String::new(),
+        t("owner").into(),
+    ]
+}
+
+fn cgroup_row(c: &CgroupRow, sort: Sort) -> Row<'static> {
+    let f = |name| cell(c, field::<CgroupRow>(name));
+    let name = if sort == Sort::Tree {
+        let leaf = c
+            .path
+            .rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("/");
+        format!("{}{}", "  ".repeat(c.depth), escape(leaf))
+    } else {
+        escape(&c.path).into_owned()
+    };
+    let grows = match (&c.growth, &c.growth_mount) {
+        (Some(g), Some(m)) => format!(" {g}@{}", escape(m)),
+        (Some(g), None) => format!(" {g}"),
+        _ => String::new(),
+    };
+    Row::new(vec![
+        Cell::from(name),
+        Cell::from(format!(
+            "{}/{}",
+            c.usage.map_or("-".into(), human_bytes),
+            c.limit.map_or("max".into(), human_bytes)
+        )),
+        Cell::from(bar(c.usage, c.limit, 10)),
+        Cell::from(f("trend.rate")),
+        Cell::from(format!("{}{grows}", f("trend.class"))).style(class_style(c.trend.class)),
+        Cell::from(f("eta.seconds")),
+        Cell::from(f("psi_some_avg10")),
+        Cell::from(spark(&c.spark, 16)),
+        Cell::from(f("owner")),
+    ])
+}
+
+/// The cgroup tree (or list, when sorted); returns the selected row's usage series.
+fn cgroup_table(f: &mut ratatui::Frame, area: Rect, doc: &TopDoc, app: &mut App) -> Vec<u64> {
+    let sel = app.table.selected().unwrap_or(0);
+    let rows = sorted_cgroups(doc, app.sort);
+    let series = rows
+        .get(sel)
+        .map(|c| c.spark.iter().map(|v| *v as u64).collect())
+        .unwrap_or_default();
+    let body_rows: Vec<Row> = rows.iter().map(|c| cgroup_row(c, app.sort)).collect();
+    let n = body_rows.len();
+    if sel >= n && n > 0 {
+        app.table.select(Some(n - 1));
+    }
+    let t = Table::new(
+        body_rows,
+        [
+            Constraint::Min(24),
+            Constraint::Length(21),
+            Constraint::Length(17),
+            Constraint::Length(12),
+            Constraint::Length(22),
+            Constraint::Length(18),
+            Constraint::Length(6),
+            Constraint::Length(16),
+            Constraint::Min(10),
+        ],
+    )
+    .header(Row::new(cgroup_header()).style(Style::default().add_modifier(Modifier::BOLD)))
+    .block(
+        Block::default()
+            .borders(Borders::TOP)
+            .title(format!(" {} cgroups ", n)),
+    )
+    .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    f.render_stateful_widget(t, area, &mut app.table);
+    series
+}
+
+/// The process table's columns, all fields of the registry.
+const PROCESS_COLS: [&str; 9] = [
+    "pid",
+    "comm",
+    "rss",
+    "anon",
+    "file",
+    "shmem",
+    "trend.rate",
+    "trend.class",
+    "eta.seconds",
+];
+
+/// The processes of the cgroup drilled into; returns the selected process's pid.
+fn process_table(
+    f: &mut ratatui::Frame,
+    area: Rect,
+    doc: &TopDoc,
+    app: &mut App,
+    cg: &str,
+) -> Option<u32> {
+    let sel = app.table.selected().unwrap_or(0);
+    let rows = sorted_processes(doc, cg, app.sort);
+    let fields: Vec<_> = PROCESS_COLS
+        .iter()
+        .map(|n| field::<ProcessRow>(n))
+        .collect();
+    let body_rows: Vec<Row> = rows
+        .iter()
+        .map(|p| {
+            Row::new(fields.iter().map(|fl| {
+                let c = Cell::from(cell(*p, fl));
+                match fl.name {
+                    "trend.class" => c.style(class_style(p.trend.class)),
+                    _ => c,
+                }
+            }))
+        })
+        .collect();
+    let n = body_rows.len();
+    let header = Row::new(process_header()).style(Style::default().add_modifier(Modifier::BOLD));
+    let t = Table::new(
+        body_rows,
+        [
+            Constraint::Length(8),
+            Constraint::Length(16),
+            Constraint::Length(11),
+            Constraint::Length(11),
+            Constraint::Length(11),
+            Constraint::Length(11),
+            Constraint::Length(12),
+            Constraint::Length(11),
+            Constraint::Min(18),
+        ],
+    )
+    .header(header)
+    .block(
+        Block::default()
+            .borders(Borders::TOP)
+            .title(format!(" {n} processes ")),
+    )
+    .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    f.render_stateful_widget(t, area, &mut app.table);
+    rows.get(sel).map(|p| p.pid)
+}
+
+/// The process table's header: the registry's titles of [`PROCESS_COLS`].
+pub fn process_header() -> Vec<String> {
+    PROCESS_COLS
+        .iter()
+        .map(|n| column::<ProcessRow>(n).to_string())
+        .collect()
+}
+
+/// The selected row's usage over the window, from its minimum.
+fn graph(series: &[u64]) -> Sparkline<'static> {
+    let lo = series.iter().copied().min().unwrap_or(0);
+    let data: Vec<u64> = series.iter().map(|v| v - lo).collect();
+    Sparkline::default()
+        .block(
+            Block::default()
+                .borders(Borders::TOP)
+                .title(" selected: usage over the window "),
+        )
+        .data(data)
+        .style(Style::default().fg(Color::Cyan))
+}
+
+fn help_line(long: bool) -> Paragraph<'static> {
+    let text = if long {
+        "q/Ctrl-C quit | Up/Down/j/k move | Enter processes of cgroup | Esc/Backspace back | s sort: tree>usage>rate>eta | ? hide help"
+    } else {
+        "q quit  ↑↓ move  Enter processes  Esc back  s sort  ? help"
+    };
+    Paragraph::new(Line::from(text))
+}
+
+fn draw<F: Feed>(f: &mut ratatui::Frame, doc: &TopDoc, app: &mut App, feed: &F) {
+    let [head, body, graph_area, help] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(4),
         Constraint::Length(1),
     ])
     .areas(f.area());
-    let view = match &app.drill {
-        Some(cg) => format!("processes of {}", escape(cg)),
-        None => "cgroups".to_string(),
+    f.render_widget(header_line(doc, app), head);
+    let series = match app.drill.clone() {
+        None => cgroup_table(f, body, doc, app),
+        Some(cg) => process_table(f, body, doc, app, &cg)
+            .map(|pid| {
+                feed.process_history(pid)
+                    .iter()
+                    .map(|v| *v as u64)
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
-    f.render_widget(
-        Paragraph::new(format!(
-            "oomlens top  mem {} avail {}  PSI some {}  sort: {}  view: {}  t={:.0}s",
-            doc.mem_total.map_or("-".into(), human_bytes),
-            doc.mem_available.map_or("-".into(), human_bytes),
-            doc.psi_some_avg10
-                .map_or("-".into(), |p| format!("{p:.2}%")),
-            app.sort.name(),
-            view,
-            doc.t
-        ))
-        .style(Style::default().add_modifier(Modifier::REVERSED)),
-        head,
-    );
-    let mut selected_series: Vec<u64> = Vec::new();
-    let sel = app.table.selected().unwrap_or(0);
-    match &app.drill {
-        None => {
-            let rows = sorted_cgroups(doc, app.sort);
-            let header = Row::new([
-                "CGROUP",
-                "USAGE/LIMIT",
-                "",
-                "RATE",
-                "CLASS",
-                "ETA",
-                "PSI",
-                "TREND",
-                "OWNER",
-            ])
-            .style(Style::default().add_modifier(Modifier::BOLD));
-            let body_rows: Vec<Row> = rows
-                .iter()
-                .map(|c| {
-                    let name = if app.sort == Sort::Tree {
-                        let leaf = c
-                            .path
-                            .rsplit('/')
-                            .next()
-                            .filter(|s| !s.is_empty())
-                            .unwrap_or("/");
-                        format!("{}{}", "  ".repeat(c.depth), escape(leaf))
-                    } else {
-                        escape(&c.path).into_owned()
-                    };
-                    let grows = match (&c.growth, &c.growth_mount) {
-                        (Some(g), Some(m)) => format!(" {g}@{}", escape(m)),
-                        (Some(g), None) => format!(" {g}"),
-                        _ => String::new(),
-                    };
-                    Row::new(vec![
-                        Cell::from(name),
-                        Cell::from(format!(
-                            "{}/{}",
-                            c.usage.map_or("-".into(), human_bytes),
-                            c.limit.map_or("max".into(), human_bytes)
-                        )),
-                        Cell::from(bar(c.usage, c.limit, 10)),
-                        Cell::from(rate_text(c.trend.rate)),
-                        Cell::from(format!("{}{grows}", c.trend.class.as_str()))
-                            .style(class_style(c.trend.class)),
-                        Cell::from(eta_text(c.eta.as_ref())),
-                        Cell::from(c.psi_some_avg10.map_or("-".into(), |p| format!("{p:.1}%"))),
-                        Cell::from(spark(&c.spark, 16)),
-                        Cell::from(
-                            c.owner
-                                .as_deref()
-                                .map(escape)
-                                .unwrap_or_default()
-                                .into_owned(),
-                        ),
-                    ])
-                })
-                .collect();
-            if let Some(c) = rows.get(sel) {
-                selected_series = c.spark.iter().map(|v| *v as u64).collect();
-            }
-            let n = body_rows.len();
-            if sel >= n && n > 0 {
-                app.table.select(Some(n - 1));
-            }
-            let t = Table::new(
-                body_rows,
-                [
-                    Constraint::Min(24),
-                    Constraint::Length(21),
-                    Constraint::Length(17),
-                    Constraint::Length(12),
-                    Constraint::Length(22),
-                    Constraint::Length(18),
-                    Constraint::Length(6),
-                    Constraint::Length(16),
-                    Constraint::Min(10),
-                ],
-            )
-            .header(header)
-            .block(
-                Block::default()
-                    .borders(Borders::TOP)
-                    .title(format!(" {} cgroups ", n)),
-            )
-            .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
-            f.render_stateful_widget(t, body, &mut app.table);
-        }
-        Some(cg) => {
-            let rows = sorted_processes(doc, cg, app.sort);
-            let header = Row::new([
-                "PID", "COMM", "RSS", "ANON", "FILE", "SHMEM", "RATE", "CLASS", "ETA",
-            ])
-            .style(Style::default().add_modifier(Modifier::BOLD));
-            let s = |v: Option<u64>| v.map_or("-".into(), human_bytes);
-            let body_rows: Vec<Row> = rows
-                .iter()
-                .map(|p| {
-                    Row::new(vec![
-                        Cell::from(p.pid.to_string()),
-                        Cell::from(escape(&p.comm).into_owned()),
-                        Cell::from(human_bytes(p.rss)),
-                        Cell::from(s(p.anon)),
-                        Cell::from(s(p.file)),
-                        Cell::from(s(p.shmem)),
-                        Cell::from(rate_text(p.trend.rate)),
-                        Cell::from(p.trend.class.as_str()).style(class_style(p.trend.class)),
-                        Cell::from(eta_text(p.eta.as_ref())),
-                    ])
-                })
-                .collect();
-            if let Some(p) = rows.get(sel) {
-                if let Some(ser) = sm.pid.get(&p.pid) {
-                    selected_series = ser.ring.iter().map(|v| v[1] as u64).collect();
-                }
-            }
-            let n = body_rows.len();
-            let t = Table::new(
-                body_rows,
-                [
-                    Constraint::Length(8),
-                    Constraint::Length(16),
-                    Constraint::Length(11),
-                    Constraint::Length(11),
-                    Constraint::Length(11),
-                    Constraint::Length(11),
-                    Constraint::Length(12),
-                    Constraint::Length(11),
-                    Constraint::Min(18),
-                ],
-            )
-            .header(header)
-            .block(
-                Block::default()
-                    .borders(Borders::TOP)
-                    .title(format!(" {n} processes ")),
-            )
-            .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
-            f.render_stateful_widget(t, body, &mut app.table);
-        }
-    }
-    let lo = selected_series.iter().copied().min().unwrap_or(0);
-    let data: Vec<u64> = selected_series.iter().map(|v| v - lo).collect();
-    f.render_widget(
-        Sparkline::default()
-            .block(
-                Block::default()
-                    .borders(Borders::TOP)
-                    .title(" selected: usage over the window "),
-            )
-            .data(&data)
-            .style(Style::default().fg(Color::Cyan)),
-        graph,
-    );
-    let help_text = if app.help {
-        "q/Ctrl-C quit | Up/Down/j/k move | Enter processes of cgroup | Esc/Backspace back | s sort: tree>usage>rate>eta | ? hide help"
-    } else {
-        "q quit  ↑↓ move  Enter processes  Esc back  s sort  ? help"
-    };
-    f.render_widget(Paragraph::new(Line::from(help_text)), help);
+    f.render_widget(graph(&series), graph_area);
+    f.render_widget(help_line(app.help), help);
 }
 
 /// Runs the TUI until `q`, Ctrl-C or a termination signal.
-pub fn run(mut sm: Sampler, interval: Duration, interval_s: f64) -> anyhow::Result<()> {
+pub fn run<F: Feed>(mut feed: F, interval: Duration) -> Result<(), TuiError<F::Error>> {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
@@ -408,15 +473,15 @@ pub fn run(mut sm: Sampler, interval: Duration, interval_s: f64) -> anyhow::Resu
                 panic!("OOMLENS_TEST_TOP_PANIC_AFTER={ticks}: injected panic");
             }
             ticks += 1;
-            sm.tick()?;
-            doc = Some(analyse_for(&sm, interval_s, app.scope()));
+            feed.tick().map_err(TuiError::Feed)?;
+            doc = Some(feed.analyse(app.scope()));
             next += interval;
             if next < Instant::now() {
                 next = Instant::now() + interval;
             }
         }
         if let Some(d) = &doc {
-            term.draw(|f| draw(f, d, &mut app, &sm))?;
+            term.draw(|f| draw(f, d, &mut app, &feed))?;
         }
         let wait = next
             .saturating_duration_since(Instant::now())
@@ -447,7 +512,7 @@ pub fn run(mut sm: Sampler, interval: Duration, interval_s: f64) -> anyhow::Resu
                 }
                 // Processes are analysed only for the cgroup shown: now its own.
                 if app.drill.is_some() {
-                    doc = Some(analyse_for(&sm, interval_s, app.scope()));
+                    doc = Some(feed.analyse(app.scope()));
                 }
             }
             KeyCode::Esc | KeyCode::Backspace | KeyCode::Left => {

@@ -1,0 +1,405 @@
+//! The budgeted sampler behind `oomlens top` (and the guard daemon to come): one pass per
+//! [`Sampler::tick`] reads the memory cgroup tree (or the subtree of a focus, plus the
+//! focus's ancestors for their limits), the processes of each cgroup (`cgroup.procs`, then
+//! one `status` each), the mounts and, in a rolling scan ([`DELETED_ROUND`]), the
+//! deleted-but-open files, and returns an `oomlens_model::Sample` of raw counters stamped
+//! with wall-clock and monotonic time from an injected [`Clock`].
+//!
+//! A pass costs what changed, not what the tree holds: usage files are held open (up to a
+//! descriptor budget the caller passes in) and read with one `pread`; a cgroup is read in
+//! full only when its usage moved ([`CHANGE_BYTES`]) or its turn came ([`FULL_EVERY`]);
+//! full reads after the first pass stop at a time budget ([`PASS_BUDGET`]); directories are
+//! re-listed a slice per pass ([`WALK_EVERY`]).
+//!
+//! The sampler keeps no history: the caller records each sample (and the pids whose
+//! series end, [`Sampler::vanished`]) in an `oomlens_store::Store`.
+//!
+//! Files: `tree.rs` (walk, re-listing, splicing), `pass.rs` (usage and full reads under the
+//! budget), `deleted.rs` (the deleted-file scan), `clock.rs`.
+
+mod clock;
+mod deleted;
+mod pass;
+mod tree;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use oomlens_model::{CgroupSample, DeletedOpenFile, MountSample, ProcessSample, Sample};
+
+use crate::cgroupfs::{CgroupFs, MemoryVersion, UsageFile};
+use crate::mounts;
+use crate::procfs::ProcFs;
+use crate::SourceError;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+
+/// The rolling deleted-file scan covers every process in this many passes (a readlink per
+/// fd of every process is the costliest read there is)...
+pub const DELETED_ROUND: usize = 10;
+
+/// ...looking at no more than this many processes per pass.
+pub const DELETED_PER_PASS: usize = 500;
+
+/// Full reads of a pass after the first stop after this much wall-clock time (a pass is
+/// single-threaded, so its CPU time is at most that); what is left waits for the next pass.
+pub const PASS_BUDGET: Duration = Duration::from_millis(25);
+
+/// A cgroup whose usage moved by more than this since its last full read is read in full
+/// (all counters, `memory.stat`, its processes); one that did not keeps its last values and
+/// costs one read (`memory.current` / `memory.usage_in_bytes`), and when its parent did not
+/// move either (usage is hierarchical), not even that.
+pub const CHANGE_BYTES: u64 = 64 * 1024;
+
+/// Every cgroup is read in full at least every this many ticks anyway (staggered, so each
+/// tick refreshes 1/FULL_EVERY of the tree): moves that cancel out inside a parent, and
+/// processes that came or went in a quiet cgroup, show within this many ticks.
+pub const FULL_EVERY: u64 = 60;
+
+/// Every directory of the cgroup tree is listed again within this many ticks, 1/WALK_EVERY
+/// of them per tick (new and removed cgroups show within it).
+pub const WALK_EVERY: u64 = 30;
+
+/// Why a sampler could not be made or a pass not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SamplerError {
+    /// The mount table below the root could not be read.
+    #[error("detecting the memory cgroup hierarchy below {}", root.display())]
+    Hierarchy {
+        /// The root of the tree.
+        root: PathBuf,
+        /// What failed.
+        #[source]
+        source: SourceError,
+    },
+    /// The focus cgroup does not exist.
+    #[error("no memory cgroup {focus:?} below {}", root.display())]
+    NoCgroup {
+        /// The root of the tree.
+        root: PathBuf,
+        /// The cgroup path asked for.
+        focus: String,
+    },
+    /// A file of the pass could not be read (the error names it).
+    #[error(transparent)]
+    Read(#[from] SourceError),
+}
+
+/// What a sampler reads and how much it may spend.
+#[derive(Debug, Clone)]
+pub struct SamplerConfig {
+    /// The root of the /proc and /sys trees (`/`, a copy, or a fake tree).
+    pub root: PathBuf,
+    /// Only this memory cgroup and its descendants (`/`: all).
+    pub focus: String,
+    /// The page size of the machine the tree comes from.
+    pub page_size: u64,
+    /// How many usage files may be held open: the caller's open-file limit less what it
+    /// keeps for everything else (the sampler never changes the limit itself).
+    pub hold_files: usize,
+    /// Every cgroup is read in full at least every this many ticks (1: every tick, no
+    /// change-driven skipping).
+    pub full_every: u64,
+    /// Wall-clock budget of the full reads of a pass after the first (`None`: no limit).
+    pub budget: Option<Duration>,
+    /// The owner label of a cgroup path (unit, pod, container), worked out once per cgroup
+    /// (the caller passes `oomlens_analysis::owner`'s; sources do not import analysis).
+    pub owner_label: fn(&str) -> Option<String>,
+}
+
+impl SamplerConfig {
+    /// The defaults: the whole tree, [`FULL_EVERY`], [`PASS_BUDGET`], no owner labels.
+    pub fn new(root: PathBuf, page_size: u64, hold_files: usize) -> SamplerConfig {
+        SamplerConfig {
+            root,
+            focus: "/".into(),
+            page_size,
+            hold_files,
+            full_every: FULL_EVERY,
+            budget: Some(PASS_BUDGET),
+            owner_label: |_| None,
+        }
+    }
+}
+
+/// What one pass read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassStats {
+    /// Usage files read.
+    pub usage_reads: usize,
+    /// Cgroups read in full (all counters and their processes).
+    pub full_reads: usize,
+    /// Cgroups that were due for a full read but left for a later pass by the budget.
+    pub deferred: usize,
+    /// Processes whose `/proc/PID/fd` was scanned for deleted files.
+    pub fd_scans: usize,
+    /// Cgroup directories re-listed.
+    pub listings: usize,
+}
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// One cgroup of the walk, kept across ticks.
+#[derive(Debug, Default)]
+struct CgNode {
+    /// The index of its parent in the walk (`None` for the focus).
+    parent: Option<usize>,
+    /// `None` when the path lies outside the mount.
+    usage_file: Option<UsageFile>,
+    /// The last usage read.
+    usage: Option<u64>,
+    /// The last full read.
+    full: Option<CgState>,
+    /// The tick from which it is due for a full read anyway.
+    next_due: u64,
+    /// The tick its usage first moved beyond [`CHANGE_BYTES`] without a full read since.
+    pending_since: Option<u64>,
+    /// Its files vanished: it was removed.
+    gone: bool,
+}
+
+/// What the last full read of a cgroup found.
+#[derive(Debug, Clone)]
+struct CgState {
+    sample: CgroupSample,
+    /// Its usage then.
+    full_usage: u64,
+    procs: Vec<ProcessSample>,
+}
+
+/// Samples a tree at each [`Sampler::tick`].
+pub struct Sampler {
+    root: PathBuf,
+    proc: ProcFs,
+    cgfs: Option<CgroupFs>,
+    focus: String,
+    clock: Box<dyn Clock + Send>,
+    /// The monotonic time the sampler was made at.
+    start: f64,
+    tick: u64,
+    /// The last sample.
+    last: Sample,
+    /// Pids whose series end with the last pass.
+    vanished: Vec<u32>,
+    /// Ancestors of the focus (for their limits), last tick.
+    ancestors: Vec<CgroupSample>,
+    /// Deleted-but-open files per pid, from the rolling scan.
+    deleted: BTreeMap<u32, Vec<DeletedOpenFile>>,
+    /// Where the rolling deleted-file scan goes on: a cgroup of the walk, a process in it.
+    deleted_cursor: (usize, usize),
+    /// The cgroup paths of the last walk (depth first) and, aligned, their state.
+    tree: Vec<String>,
+    nodes: Vec<CgNode>,
+    full_every: u64,
+    budget: Option<Duration>,
+    /// Usage files that may still be held open (see [`UsageFile`]).
+    hold_left: usize,
+    stats: PassStats,
+    owner_label: fn(&str) -> Option<String>,
+    /// Owner labels of the cgroups of the walk.
+    owners: FastMap<String, Option<String>>,
+    /// Where the rolling re-listing of directories goes on (an index of the walk).
+    list_cursor: usize,
+}
+
+impl Sampler {
+    /// A sampler of the tree `cfg` describes, its passes timed by `clock`.
+    pub fn new(cfg: SamplerConfig, clock: Box<dyn Clock + Send>) -> Result<Sampler, SamplerError> {
+        let root = cfg.root;
+        let cgfs =
+            CgroupFs::new(&root, cfg.page_size).map_err(|source| SamplerError::Hierarchy {
+                root: root.clone(),
+                source,
+            })?;
+        if let Some(fs) = &cgfs {
+            if fs.dir_of(&cfg.focus).is_none_or(|d| !d.is_dir()) {
+                return Err(SamplerError::NoCgroup {
+                    root,
+                    focus: cfg.focus,
+                });
+            }
+        }
+        Ok(Sampler {
+            proc: ProcFs::new(&root),
+            root,
+            cgfs,
+            focus: cfg.focus,
+            start: clock.mono(),
+            clock,
+            tick: 0,
+            last: Sample::default(),
+            vanished: Vec::new(),
+            ancestors: Vec::new(),
+            deleted: BTreeMap::new(),
+            deleted_cursor: (0, 0),
+            tree: Vec::new(),
+            nodes: Vec::new(),
+            full_every: cfg.full_every.max(1),
+            budget: cfg.budget,
+            hold_left: cfg.hold_files,
+            stats: PassStats::default(),
+            owner_label: cfg.owner_label,
+            owners: FastMap::default(),
+            list_cursor: 0,
+        })
+    }
+
+    /// The last sample (empty before the first tick). Its `processes` are those read by
+    /// the last pass; [`Sampler::processes`] has every process known.
+    pub fn last(&self) -> &Sample {
+        &self.last
+    }
+
+    /// The pids whose series end with the last pass: their process exited, left a cgroup
+    /// read again, or their cgroup was removed. Pass them to `oomlens_store::Store::record`.
+    pub fn vanished(&self) -> &[u32] {
+        &self.vanished
+    }
+
+    /// The focus's ancestors as of the last pass (counters only, for their limits).
+    pub fn ancestors(&self) -> &[CgroupSample] {
+        &self.ancestors
+    }
+
+    /// The focus cgroup (`/` for the whole tree).
+    pub fn focus(&self) -> &str {
+        &self.focus
+    }
+
+    /// The monotonic time the sampler was made at (seconds, as [`Sample::mono`]).
+    pub fn started(&self) -> f64 {
+        self.start
+    }
+
+    /// What the last pass read.
+    pub fn stats(&self) -> PassStats {
+        self.stats
+    }
+
+    /// Every process known: read this tick, or carried over from the last full read of its
+    /// (quiet) cgroup.
+    pub fn processes(&self) -> Vec<&ProcessSample> {
+        if self.cgfs.is_none() {
+            return self.last.processes.iter().collect();
+        }
+        let mut v: Vec<&ProcessSample> = self
+            .nodes
+            .iter()
+            .filter(|n| !n.gone)
+            .filter_map(|n| n.full.as_ref())
+            .flat_map(|st| st.procs.iter())
+            .collect();
+        v.sort_by_key(|p| p.pid);
+        v
+    }
+
+    /// The processes of one cgroup (as [`Sampler::processes`]).
+    pub fn processes_of(&self, path: &str) -> Vec<&ProcessSample> {
+        if self.cgfs.is_none() {
+            return self
+                .last
+                .processes
+                .iter()
+                .filter(|p| p.cgroup == path)
+                .collect();
+        }
+        let Some(i) = self.tree.iter().position(|p| p == path) else {
+            return Vec::new();
+        };
+        let n = &self.nodes[i];
+        n.full
+            .iter()
+            .filter(|_| !n.gone)
+            .flat_map(|st| st.procs.iter())
+            .collect()
+    }
+
+    /// The unit, pod or container a cgroup belongs to (worked out once per cgroup).
+    pub fn owner_label(&self, path: &str) -> Option<String> {
+        match self.owners.get(path) {
+            Some(o) => o.clone(),
+            None => (self.owner_label)(path),
+        }
+    }
+
+    /// The memory cgroup version sampled (`None`: no memory cgroup hierarchy mounted).
+    pub fn version(&self) -> Option<MemoryVersion> {
+        self.cgfs.as_ref().map(|f| f.hierarchy().version)
+    }
+
+    /// Reads one sample pass; [`Sampler::last`] has it afterwards.
+    pub fn tick(&mut self) -> Result<(), SamplerError> {
+        self.tick += 1;
+        self.stats = PassStats::default();
+        self.vanished.clear();
+        let tick = self.tick;
+        let meminfo = self.proc.meminfo().ok();
+        let mut s = Sample {
+            unix: self.clock.unix(),
+            mono: self.clock.mono(),
+            mem_total: meminfo.map(|m| m.mem_total),
+            mem_available: meminfo.and_then(|m| m.mem_available),
+            psi_some_avg10: self.proc.pressure_memory()?.map(|p| p.some_avg10),
+            ..Sample::default()
+        };
+        if let Some(fs) = self.cgfs.clone() {
+            self.sample_cgroups(&fs, tick, &mut s)?;
+        } else {
+            for pid in self.proc.pids()? {
+                if let Some(p) = self.read_process(pid, "")? {
+                    s.processes.push(p);
+                }
+            }
+            // Every process is read every pass: those not read are gone.
+            let now: std::collections::HashSet<u32> = s.processes.iter().map(|p| p.pid).collect();
+            self.vanished.extend(
+                self.last
+                    .processes
+                    .iter()
+                    .map(|p| p.pid)
+                    .filter(|p| !now.contains(p)),
+            );
+        }
+        for m in mounts::mounts(&self.root)? {
+            s.mounts.push(MountSample {
+                mount_point: m.mount_point,
+                fstype: m.fstype,
+                total: m.total,
+                used: m.used,
+                avail: m.avail,
+            });
+        }
+        self.last = s;
+        self.scan_deleted(tick == 1)?;
+        Ok(())
+    }
+
+    fn read_process(&self, pid: u32, cgroup: &str) -> Result<Option<ProcessSample>, SourceError> {
+        let Some(st) = self.proc.status_of(pid)? else {
+            return Ok(None);
+        };
+        if st.vm_rss.is_none() {
+            return Ok(None); // kernel threads and zombies hold no memory of their own
+        }
+        Ok(Some(ProcessSample {
+            pid,
+            comm: st.name,
+            cgroup: cgroup.to_string(),
+            anon: st.rss_anon,
+            file: st.rss_file,
+            shmem: st.rss_shmem,
+            swap: st.vm_swap,
+        }))
+    }
+
+    /// Deleted-but-open files, largest first.
+    pub fn deleted(&self) -> Vec<DeletedOpenFile> {
+        let mut out: Vec<DeletedOpenFile> = self.deleted.values().flatten().cloned().collect();
+        out.sort_by(|a, b| b.size.cmp(&a.size).then(a.pid.cmp(&b.pid)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

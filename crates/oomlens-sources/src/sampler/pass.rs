@@ -1,0 +1,195 @@
+//! The cgroup part of a pass: usage reads where the parent moved, then full reads of what
+//! needs one, in order of need, under the pass's time budget.
+
+use std::time::Instant;
+
+use oomlens_model::{CgroupSample, MemLimit, Sample};
+
+use super::tree::ancestors_of;
+use super::{CgState, Sampler, CHANGE_BYTES};
+use crate::cgroupfs::{CgroupFs, Limit, MemoryCounters};
+use crate::SourceError;
+
+/// The one conversion from the sources' limit type to the model's (to go when they are one).
+fn to_limit(l: Limit) -> MemLimit {
+    match l {
+        Limit::Bytes(b) => MemLimit::Bytes(b),
+        Limit::Max => MemLimit::Max,
+    }
+}
+
+fn cgroup_sample(path: &str, c: MemoryCounters, t: f64) -> CgroupSample {
+    CgroupSample {
+        path: path.to_string(),
+        usage: c.usage,
+        max: c.max.map(to_limit),
+        high: c.high.map(to_limit),
+        soft_limit: c.soft_limit.map(to_limit),
+        anon: c.split.anon,
+        file: c.split.file,
+        shmem: c.split.shmem,
+        swap: c
+            .swap_current
+            .or_else(|| Some(c.memsw_usage?.saturating_sub(c.usage?))),
+        failcnt: c.failcnt,
+        oom_kill: c.oom_kill,
+        psi_some_avg10: c.pressure.map(|p| p.some_avg10),
+        psi_some_total_us: c.pressure.map(|p| p.some_total_us),
+        counters_t: Some(t),
+    }
+}
+
+impl Sampler {
+    /// The cgroup part of a pass.
+    ///
+    /// 1. Usage of each cgroup whose parent moved (usage is hierarchical: a quiet parent
+    ///    means quiet children, up to [`CHANGE_BYTES`] each way), one `pread` of a held file.
+    /// 2. Full reads (every counter, `memory.stat`, `cgroup.procs`, one `status` per
+    ///    process) of the cgroups that need one, in this order: never read; moved beyond
+    ///    [`CHANGE_BYTES`] since their last full read (longest waiting first); due by the
+    ///    [`FULL_EVERY`] rotation. After the first pass they stop at [`PASS_BUDGET`]; the
+    ///    rest wait for the next pass (they keep their place) and meanwhile show their last
+    ///    counters with this pass's usage (`counters_t` says when those were read).
+    pub(super) fn sample_cgroups(
+        &mut self,
+        fs: &CgroupFs,
+        tick: u64,
+        s: &mut Sample,
+    ) -> Result<(), SourceError> {
+        let pass_start = Instant::now();
+        if self.tree.is_empty() || self.full_every == 1 {
+            self.rewalk(fs)?;
+        } else {
+            self.relist(fs)?;
+        }
+        let n = self.tree.len();
+        let mut moved = vec![false; n];
+        // (order class, waiting since, index)
+        let mut wanted: Vec<(u8, u64, usize)> = Vec::new();
+        for i in 0..n {
+            let node = &mut self.nodes[i];
+            if node.gone {
+                continue;
+            }
+            let parent_moved = node.parent.is_none_or(|p| moved[p]);
+            let never = node.full.is_none();
+            if parent_moved || never || self.full_every <= 1 {
+                let Some(file) = &node.usage_file else {
+                    node.gone = true;
+                    continue;
+                };
+                self.stats.usage_reads += 1;
+                match file.read()? {
+                    Some(u) => node.usage = Some(u),
+                    None => {
+                        node.gone = true;
+                        continue;
+                    }
+                }
+            }
+            let changed = match (&node.full, node.usage) {
+                (Some(st), Some(u)) => u.abs_diff(st.full_usage) > CHANGE_BYTES,
+                _ => false,
+            };
+            if changed {
+                node.pending_since.get_or_insert(tick);
+            }
+            moved[i] = never || changed;
+            if never {
+                wanted.push((0, 0, i));
+            } else if self.full_every <= 1 {
+                wanted.push((2, 0, i));
+            } else if let Some(since) = node.pending_since {
+                wanted.push((1, since, i));
+            } else if node.next_due <= tick {
+                wanted.push((2, node.next_due, i));
+            }
+        }
+        wanted.sort_unstable();
+        let deadline = self
+            .budget
+            .filter(|_| tick > 1 && self.full_every > 1)
+            .map(|b| pass_start + b);
+        for (k, &(_, _, i)) in wanted.iter().enumerate() {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.stats.deferred = wanted.len() - k;
+                break;
+            }
+            self.full_read(fs, i, tick, s)?;
+        }
+        for (path, node) in self.tree.iter().zip(&self.nodes) {
+            if node.gone {
+                continue;
+            }
+            s.cgroups.push(match &node.full {
+                Some(st) => CgroupSample {
+                    usage: node.usage.or(st.sample.usage),
+                    ..st.sample.clone()
+                },
+                None => CgroupSample {
+                    path: path.clone(),
+                    usage: node.usage,
+                    ..CgroupSample::default()
+                },
+            });
+        }
+        self.ancestors.clear();
+        if self.focus != "/" {
+            for a in ancestors_of(&self.focus) {
+                if let Some(c) = fs.counters(&a)? {
+                    self.ancestors.push(cgroup_sample(&a, c, s.mono));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads cgroup `i` in full, with its processes.
+    fn full_read(
+        &mut self,
+        fs: &CgroupFs,
+        i: usize,
+        tick: u64,
+        s: &mut Sample,
+    ) -> Result<(), SourceError> {
+        self.stats.full_reads += 1;
+        let path = &self.tree[i];
+        let Some(c) = fs.counters(path)? else {
+            self.nodes[i].gone = true;
+            return Ok(());
+        };
+        let mut procs = Vec::new();
+        for pid in fs.procs(path)?.unwrap_or_default() {
+            if let Some(p) = self.read_process(pid, path)? {
+                s.processes.push(p.clone());
+                procs.push(p);
+            }
+        }
+        let sample = cgroup_sample(path, c, s.mono);
+        let node = &mut self.nodes[i];
+        let first = node.full.is_none();
+        if let Some(old) = node.full.take() {
+            // Processes that left (or exited) lose their series; one that moved to a
+            // cgroup not yet re-read starts a new one there.
+            for p in old.procs {
+                if procs.binary_search_by_key(&p.pid, |q| q.pid).is_err() {
+                    self.vanished.push(p.pid);
+                    self.deleted.remove(&p.pid);
+                }
+            }
+        }
+        let node = &mut self.nodes[i];
+        node.usage = sample.usage.or(node.usage);
+        node.full = Some(CgState {
+            full_usage: sample.usage.unwrap_or(0),
+            sample,
+            procs,
+        });
+        node.pending_since = None;
+        // The first full reads are staggered over the rotation, so each later pass
+        // refreshes about 1/FULL_EVERY of the tree.
+        let every = self.full_every.max(1);
+        node.next_due = tick + if first { 1 + i as u64 % every } else { every };
+        Ok(())
+    }
+}
