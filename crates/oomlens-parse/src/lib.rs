@@ -32,6 +32,7 @@ use oomlens_model::Incident;
 
 pub use envelope::{Clock, Form, Format, Hints};
 pub use scan::{parse_reader, ReadStats, Scanner};
+pub use userspace::recognizers::{recognizer_names, recognizer_of};
 
 use assemble::KernelAssembler;
 use envelope::Decoder;
