@@ -26,59 +26,20 @@
 
 use std::collections::VecDeque;
 
-use oomlens_model::{Incident, OomdTrigger};
+use oomlens_model::Incident;
 
 use crate::assemble::KernelAssembler;
 use crate::envelope::Envelope;
-use crate::podstatus::PodDoc;
 
 mod earlyoom;
 mod kubelet;
 mod notices;
 mod oomd;
 pub(crate) mod recognizers;
+mod state;
 
-use oomd::{OomdPending, OOMD_WINDOW};
-
-/// One message offered to the recognizers.
-pub(crate) struct Msg<'a, 'k> {
-    /// Its input line.
-    line: u64,
-    /// Its envelope.
-    env: &'a Envelope,
-    /// The message as printed (kubectl's indentation matters).
-    raw: &'a str,
-    /// The message trimmed.
-    t: &'a str,
-    /// The kernel assembler, whose open incident a witness may join.
-    kernel: &'k mut KernelAssembler,
-    /// Closed incidents not yet passed on.
-    hold: &'k mut VecDeque<Incident>,
-}
-
-/// State of the userspace recognizers.
-#[derive(Debug, Default)]
-pub struct UserAssembler {
-    /// Processes from `oomd attempting to kill <pid>` waiting for their summary line.
-    oomd: Option<OomdPending>,
-    /// The last debug `Memory pressure for …` line of systemd-oomd and its line.
-    oomd_trigger: Option<(OomdTrigger, u64)>,
-    /// Last `Name:` of a `kubectl describe pod` and its line.
-    describe_pod: Option<(String, u64)>,
-    /// The container name seen in a describe's `Containers:` block and its line.
-    describe_container: Option<(String, u64)>,
-    /// The last `Container ID:` of a describe, without its `runtime://` scheme.
-    describe_container_id: Option<(String, u64)>,
-    /// Inside the `Containers:` section of a describe.
-    in_containers: bool,
-    /// The last exit code seen (describe `Exit Code:` or yaml `exitCode:`) and its line.
-    exit_code: Option<(i32, u64)>,
-    /// A `kubectl get pod -o yaml|json` document being read.
-    pod: PodDoc,
-    /// systemd-oomd's `Killed <cgroup>` cut before its ` due to …` (a wrapped paste): its
-    /// line, envelope and text, waiting for the rest on the next line.
-    oomd_cut: Option<(u64, Envelope, String)>,
-}
+pub(crate) use state::UserAssembler;
+use state::{Msg, OOMD_WINDOW};
 
 impl UserAssembler {
     /// True while a `kubectl describe` is being read: its container headers hold no trigger.

@@ -4,8 +4,8 @@ use std::collections::VecDeque;
 
 use oomlens_model::{Completeness, Incident, Kill, KillEvidence, Kind};
 
-use super::{Msg, UserAssembler};
 use crate::envelope::Envelope;
+use crate::userspace::state::{Msg, UserAssembler};
 
 /// The earlyoom recognizer (table row in `recognizers.rs`).
 pub(super) fn recognize(u: &mut UserAssembler, m: &mut Msg<'_, '_>) -> bool {

@@ -8,9 +8,9 @@ use std::collections::VecDeque;
 
 use oomlens_model::{Completeness, Incident, Kill, KillEvidence, Kind, LogTime, Witness};
 
-use super::notices::{link_witness, memcg_names};
-use super::{Msg, UserAssembler};
 use crate::podstatus::PodStatus;
+use crate::userspace::notices::{link_witness, memcg_names};
+use crate::userspace::state::{Msg, UserAssembler};
 
 /// Lines within which a kubelet container status gathers its exit code, container and pod.
 const KUBE_WINDOW: u64 = 24;

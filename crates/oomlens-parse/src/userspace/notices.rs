@@ -5,9 +5,9 @@ use std::collections::VecDeque;
 
 use oomlens_model::{Completeness, Incident, Kill, Kind, Notice, NoticeKind, Witness};
 
-use super::{Msg, UserAssembler};
 use crate::assemble::KernelAssembler;
 use crate::envelope::Envelope;
+use crate::userspace::state::{Msg, UserAssembler};
 
 /// The systemd unit notice recognizer (table row in `recognizers.rs`).
 pub(super) fn recognize(u: &mut UserAssembler, m: &mut Msg<'_, '_>) -> bool {

@@ -4,41 +4,10 @@
 
 use std::collections::VecDeque;
 
-use oomlens_model::{
-    Completeness, Incident, Kill, KillEvidence, Kind, LogTime, Notice, OomdTrigger,
-};
+use oomlens_model::{Completeness, Incident, Kill, KillEvidence, Kind, OomdTrigger};
 
-use super::{Msg, UserAssembler};
 use crate::envelope::Envelope;
-
-/// Lines within which systemd-oomd's `attempting to kill` lines, PID 1's notices and the
-/// summary line (`Killed`, `Marked`, `Failed to kill any`) of one action arrive.
-pub(super) const OOMD_WINDOW: u64 = 64;
-
-/// One systemd-oomd action being read: the processes it named, and PID 1's notices that
-/// arrived before its summary line.
-#[derive(Debug)]
-pub(super) struct OomdPending {
-    pub(super) pids: Vec<u32>,
-    pub(super) notices: Vec<Notice>,
-    first_line: u64,
-    pub(super) last_line: u64,
-    time: LogTime,
-    host: Option<String>,
-}
-
-impl OomdPending {
-    fn new(line: u64, env: &Envelope) -> OomdPending {
-        OomdPending {
-            pids: Vec::new(),
-            notices: Vec::new(),
-            first_line: line,
-            last_line: line,
-            time: env.time.clone(),
-            host: env.host.clone(),
-        }
-    }
-}
+use crate::userspace::state::{Msg, OomdPending, UserAssembler, OOMD_WINDOW};
 
 /// The systemd-oomd recognizer (table row in `recognizers.rs`).
 pub(super) fn recognize(u: &mut UserAssembler, m: &mut Msg<'_, '_>) -> bool {

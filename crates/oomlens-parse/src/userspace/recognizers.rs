@@ -4,9 +4,10 @@
 
 use std::collections::VecDeque;
 
-use super::{earlyoom, kubelet, notices, oomd, Msg, UserAssembler};
 use crate::assemble::KernelAssembler;
 use crate::envelope::Envelope;
+use crate::userspace::state::{Msg, UserAssembler};
+use crate::userspace::{earlyoom, kubelet, notices, oomd};
 
 /// Which messages a row is offered, by the syslog identifier of their envelope (`None`
 /// when the form carries none, e.g. a pasted message body).
