@@ -19,6 +19,7 @@
 
 #![deny(missing_docs)]
 
+pub mod command;
 pub mod finding;
 pub mod fix;
 pub mod k8s;
@@ -94,6 +95,29 @@ pub enum AuditError {
     /// A request that cannot be carried out as given.
     #[error("{0}")]
     Usage(String),
+    /// The root to read units below is not a directory.
+    #[error("{}: not a directory", path.display())]
+    NotADirectory {
+        /// The root given.
+        path: PathBuf,
+    },
+    /// A command could not be started.
+    #[error("running {shown}")]
+    Command {
+        /// The command line as shown to the operator.
+        shown: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command ran and failed.
+    #[error("{shown} failed ({status})")]
+    CommandFailed {
+        /// The command line as shown to the operator.
+        shown: String,
+        /// Its exit status.
+        status: String,
+    },
 }
 
 impl AuditError {
