@@ -254,30 +254,7 @@ impl Parser {
         if let Some(r) = self.records {
             return r.name();
         }
-        match self.form {
-            Form::Bare => "bare",
-            Form::Kmsg => "kmsg",
-            Form::Dmesg => "dmesg",
-            Form::DmesgX => "dmesg-x",
-            Form::DmesgT => "dmesg-T",
-            Form::DmesgIso => "dmesg-iso",
-            Form::JournalMonotonic => "journal-monotonic",
-            Form::Json => "journal-json",
-            Form::JsonSse => "journal-json-sse",
-            Form::JsonSeq => "journal-json-seq",
-            Form::ShortUnix => "journal-short-unix",
-            Form::ShortFull => "journal-short-full",
-            Form::DmesgRaw => "dmesg-raw",
-            Form::Console => "console",
-            Form::VmwareGuest => "vmware-guest",
-            Form::TimePrefix => "prefixed",
-            Form::Iso | Form::Short => match (self.hints.journal, self.hints.syslog) {
-                (true, false) => "journal-short",
-                (false, true) => "syslog",
-                _ if self.form == Form::Iso => "syslog",
-                _ => "syslog-or-journal",
-            },
-        }
+        self.form.name(self.hints)
     }
 
     fn release(&mut self, all: bool) {

@@ -120,6 +120,38 @@ pub enum Form {
     VmwareGuest,
 }
 
+impl Form {
+    /// The form's name in `source.format` (and the test rows of `tests/log_forms.rs`).
+    /// journalctl's short and ISO forms look like a syslog daemon's: `hints` tell them
+    /// apart where one line can.
+    pub fn name(self, hints: Hints) -> &'static str {
+        match self {
+            Form::Bare => "bare",
+            Form::Kmsg => "kmsg",
+            Form::Dmesg => "dmesg",
+            Form::DmesgX => "dmesg-x",
+            Form::DmesgT => "dmesg-T",
+            Form::DmesgIso => "dmesg-iso",
+            Form::JournalMonotonic => "journal-monotonic",
+            Form::Json => "journal-json",
+            Form::JsonSse => "journal-json-sse",
+            Form::JsonSeq => "journal-json-seq",
+            Form::ShortUnix => "journal-short-unix",
+            Form::ShortFull => "journal-short-full",
+            Form::DmesgRaw => "dmesg-raw",
+            Form::Console => "console",
+            Form::VmwareGuest => "vmware-guest",
+            Form::TimePrefix => "prefixed",
+            Form::Iso | Form::Short => match (hints.journal, hints.syslog) {
+                (true, false) => "journal-short",
+                (false, true) => "syslog",
+                _ if self == Form::Iso => "syslog",
+                _ => "syslog-or-journal",
+            },
+        }
+    }
+}
+
 /// Hints in a line that tell journalctl's short form from a syslog daemon's file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Hints {
