@@ -25,7 +25,7 @@
 //! - `journalctl -o cat` and other bare message bodies (anything else).
 //!
 //! Kernels with CONFIG_PRINTK_CALLER add a caller id after the stamp (`[  512.0][ T4711]`,
-//! `[ C3]` for a CPU); it is dropped in every form (see `strip_caller`).
+//! `[ C3]` for a CPU); it is dropped in every form (see `text::strip_caller`).
 
 //!
 //! One module per family of forms (`kmsg`, `dmesg`, `syslog`, `json`, `bare`); the types
