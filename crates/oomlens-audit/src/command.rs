@@ -9,15 +9,16 @@ use std::process::Command;
 
 use oomlens_model::NoticeKind;
 
+use crate::error::AuditError;
 use crate::finding::{Severity, DEFAULT_CRITICAL};
 use crate::fix::{dropin_path, plan, read_peak, render, unit_cgroup_path, FixOptions, FixPlan};
 use crate::k8s::{audit_manifests, K8sContext};
 use crate::loader::{read_mem_total, Loader, ManagerDefaults, Scope};
 use crate::report::{to_sarif, to_text, ErrorOut, Report, UnitOut};
 use crate::settings::UnitSettings;
+use crate::systemd::{audit_systemd, user_manager_oom_score_adjust};
 use crate::systemd_rules::SystemdContext;
 use crate::yaml::Limits;
-use crate::{audit_systemd, user_manager_oom_score_adjust, AuditError};
 
 /// Where units are read from, and what counts as critical (shared by audit and fix).
 #[derive(Debug, Clone, Default)]

@@ -29,7 +29,7 @@
 
 //!
 //! One module per family of forms (`kmsg`, `dmesg`, `syslog`, `json`, `bare`); the types
-//! are in `types` and the helpers they share in `text`. [`Decoder::decode_fresh`] tries the
+//! are in `types` and the helpers they share in `text`. `Decoder::decode_fresh` tries the
 //! families in order.
 
 use std::borrow::Cow;

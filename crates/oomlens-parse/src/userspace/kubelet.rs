@@ -2,7 +2,7 @@
 //! and `kubectl get pod -o yaml|json` are read over many lines, so some functions only keep
 //! state (the pod, container and container id last named) for the wordings after them.
 //!
-//! The functions are rows of [`super::recognizers::RECOGNIZERS`], tried in its order.
+//! The functions are rows of `RECOGNIZERS` (recognizers.rs), tried in its order.
 
 use std::collections::VecDeque;
 

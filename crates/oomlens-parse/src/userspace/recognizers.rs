@@ -6,8 +6,11 @@ use std::collections::VecDeque;
 
 use crate::assemble::KernelAssembler;
 use crate::envelope::Envelope;
+use crate::userspace::earlyoom;
+use crate::userspace::kubelet;
+use crate::userspace::notices;
+use crate::userspace::oomd;
 use crate::userspace::state::{Msg, UserAssembler};
-use crate::userspace::{earlyoom, kubelet, notices, oomd};
 
 /// Which messages a row is offered, by the syslog identifier of their envelope (`None`
 /// when the form carries none, e.g. a pasted message body).
