@@ -21,12 +21,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::error::AuditError;
 use crate::loader::{host_path, Scope};
 use crate::settings::UnitSettings;
 use crate::size::{human_bytes, Span, MIB};
 use crate::systemd_rules::critical_match;
 use crate::unit::slice_cgroup_path;
-use crate::AuditError;
 
 /// The drop-in's file name.
 pub const DROPIN_NAME: &str = "50-oomlens.conf";

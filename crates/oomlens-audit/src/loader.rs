@@ -25,8 +25,8 @@ use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use crate::error::AuditError;
 use crate::unit::{parse_unit_file, UnitFile, UnitName};
-use crate::AuditError;
 
 /// The system manager's unit search path, highest priority first (systemd 252 on Debian).
 pub const SYSTEM_UNIT_PATH: [&str; 13] = [

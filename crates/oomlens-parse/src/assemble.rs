@@ -10,13 +10,21 @@
 use std::collections::VecDeque;
 
 use oomlens_model::{
-    AdjSource, Completeness, Incident, Invoker, Kill, KillEvidence, Kind, LogTime, MemInfo,
-    MemcgCounter, MemcgCounters, MemoryStat, Reap, Selection, StatEntry, StatUnit, TaskRow,
-    TaskTable,
+    AdjSource, Completeness, Incident, Invoker, Kill, KillEvidence, Kind, LogTime, MemcgCounter,
+    Reap, TaskRow,
 };
 
 use crate::envelope::Envelope;
-use crate::kernel::{classify, memcg_frame, oom_path_frame, KernelLine, KilledLine};
+use crate::kernel::{classify, KernelLine, KilledLine};
+
+mod sections;
+
+/// Where a line was read: its input line number and its envelope.
+#[derive(Clone, Copy)]
+struct At<'e> {
+    line: u64,
+    env: &'e Envelope,
+}
 
 /// Lines without a report line after which an open incident that has killed is closed
 /// (reaper and memory.oom.group lines come right after the kill).
@@ -135,13 +143,16 @@ impl KernelAssembler {
 
     /// Feed one kernel message. One assembler reads one host's lines: the parser routes each
     /// host to its own (lib.rs `kernels`), so no report here ever sees another host's line.
+    ///
+    /// The match only dispatches: each report section has its own function in
+    /// `assemble/sections.rs`.
     pub fn push(&mut self, line: u64, env: &Envelope, msg: &str, hold: &mut VecDeque<Incident>) {
         let (in_stats, in_meminfo) = match &self.open {
             Some(o) => (o.section == Section::Stats, o.section == Section::MemInfo),
             None => (false, false),
         };
-        let k = classify(msg, in_stats, in_meminfo);
-        match k {
+        let at = At { line, env };
+        match classify(msg, in_stats, in_meminfo) {
             KernelLine::Invoked {
                 comm,
                 gfp_mask,
@@ -150,11 +161,7 @@ impl KernelAssembler {
                 oom_score_adj,
                 oom_adj,
             } => {
-                self.close(hold);
-                let mut o = Open::new(line, env);
-                o.saw_invoked = true;
-                o.confirmed = true;
-                o.inc.invoker = Some(Invoker {
+                let inv = Invoker {
                     comm: Some(comm.to_string()),
                     pid: None,
                     gfp_mask: gfp_mask.map(str::to_string),
@@ -162,352 +169,61 @@ impl KernelAssembler {
                     oom_score_adj,
                     oom_adj,
                     nodemask: nodemask.map(str::to_string),
-                });
-                self.open = Some(o);
+                };
+                self.invoked(at, inv, hold);
             }
             KernelLine::CpuHeader { pid, comm, version } => {
-                if let Some(v) = version {
-                    self.learn_version(v, &env.time, env.host.as_deref(), hold);
-                }
-                if let Some(o) = self.open.as_mut() {
-                    // dump_header() prints dump_stack() before the summary; a header after
-                    // it is another report's printed inside this one (corpus 209: KASAN
-                    // reporting from vprintk_store while the oom-kill line was printed).
-                    if !o.done() && !o.saw_cpu && !o.saw_summary {
-                        o.saw_cpu = true;
-                        o.inc.kernel_version = version.map(str::to_string);
-                        let inv = o.inc.invoker.get_or_insert_with(Invoker::default);
-                        if inv.comm.is_none() {
-                            inv.comm = Some(comm.to_string());
-                        }
-                        inv.pid = Some(pid);
-                        o.attach(line);
-                    }
-                }
+                self.cpu_header(at, pid, comm, version, hold)
             }
             KernelLine::CpusetLine {
                 cpuset,
                 mems_allowed,
-            } => {
-                if let Some(o) = self.open_before_kill() {
-                    o.inc.cpuset.get_or_insert_with(|| cpuset.to_string());
-                    o.inc
-                        .mems_allowed
-                        .get_or_insert_with(|| mems_allowed.to_string());
-                    o.attach(line);
-                }
-            }
-            KernelLine::Frame { name: f, reliable } => {
-                if let Some(o) = self.open_before_kill() {
-                    o.frames += 1;
-                    if reliable && memcg_frame(f) {
-                        o.memcg_frames += 1;
-                    }
-                    if reliable
-                        && oom_path_frame(f)
-                        && o.inc.oom_path.len() < 16
-                        && !o.inc.oom_path.iter().any(|p| p == f)
-                    {
-                        o.inc.oom_path.push(f.to_string());
-                    }
-                    o.attach(line);
-                }
-            }
-            KernelLine::Body => {
-                if let Some(o) = self.open_before_kill() {
-                    if o.section == Section::MemInfo {
-                        o.meminfo_lines += 1;
-                    }
-                    o.attach(line);
-                }
-            }
+            } => self.cpuset_line(line, cpuset, mems_allowed),
+            KernelLine::Frame { name, reliable } => self.frame(line, name, reliable),
+            KernelLine::Body => self.body(line),
             KernelLine::TaskIn {
                 task_memcg,
                 oom_memcg,
-            } => {
-                let o = self.section_start(line, env, hold, |o| {
-                    o.inc.task_memcg.is_some() || o.inc.memcg.is_some()
-                });
-                o.inc.task_memcg = Some(task_memcg.to_string());
-                o.inc.oom_memcg = Some(oom_memcg.to_string());
-                o.confirmed = true;
-                o.attach(line);
-            }
+            } => self.task_in(at, task_memcg, oom_memcg, hold),
             KernelLine::Counter {
                 which,
                 usage_kb,
                 limit_kb,
                 failcnt,
             } => {
-                let starts_report = which == "memory";
-                let o = self.section_start(line, env, hold, |o| {
-                    starts_report && o.inc.memcg.as_ref().is_some_and(|m| m.memory.is_some())
-                });
                 let c = MemcgCounter {
                     usage_kb,
                     limit_kb,
                     failcnt,
                 };
-                let m = o.inc.memcg.get_or_insert_with(MemcgCounters::default);
-                match which {
-                    "memory" => m.memory = Some(c),
-                    "memory+swap" => m.memsw = Some(c),
-                    "kmem" => m.kmem = Some(c),
-                    _ => m.swap = Some(c),
-                }
-                o.section = Section::None;
-                o.confirmed = true;
-                o.attach(line);
+                self.memcg_counter(at, which, c, hold);
             }
             KernelLine::StatsHeader { cgroup, inline } => {
-                let o = self.section_start(line, env, hold, |_| false);
-                if o.inc.memory_stat.is_none() {
-                    let mut st = MemoryStat {
-                        cgroup: Some(cgroup.to_string()),
-                        entries: vec![],
-                    };
-                    for tok in inline.split_ascii_whitespace() {
-                        match tok
-                            .split_once(':')
-                            .and_then(|(k, v)| Some((k, v.strip_suffix("KB")?.parse().ok()?)))
-                        {
-                            Some((k, v)) if st.entries.len() < MAX_STAT_ENTRIES => {
-                                st.entries.push(StatEntry {
-                                    key: k.to_string(),
-                                    value: v,
-                                    unit: StatUnit::Kib,
-                                })
-                            }
-                            Some(_) => {}
-                            // A pair cut short: the line was cut at a terminal's width.
-                            None => o.truncated = true,
-                        }
-                    }
-                    o.inc.memory_stat = Some(st);
-                    o.section = if inline.is_empty() {
-                        Section::Stats
-                    } else {
-                        Section::None
-                    };
-                } else {
-                    // Later blocks describe child memcgs; only the OOM memcg's own is kept.
-                    o.section = Section::None;
-                }
-                o.confirmed = true;
-                o.attach(line);
+                self.stats_header(at, cgroup, inline, hold)
             }
-            KernelLine::StatPair(k, v) => {
-                if let Some(o) = self.open_before_kill() {
-                    if let Some(st) = o.inc.memory_stat.as_mut() {
-                        if st.entries.len() < MAX_STAT_ENTRIES {
-                            st.entries.push(StatEntry {
-                                key: k.to_string(),
-                                value: v,
-                                unit: StatUnit::Plain,
-                            });
-                        }
-                    }
-                    o.attach(line);
-                }
-            }
-            KernelLine::MemDumpWarning => {
-                // A new event: an incident that no OOM line confirmed ends here.
-                if self.open.as_ref().is_some_and(|o| !o.confirmed) {
-                    self.close(hold);
-                }
-                self.mem_dump_warning = Some(line);
-            }
-            KernelLine::MemInfoStart
-                if self.open.is_none()
-                    && self
-                        .mem_dump_warning
-                        .is_some_and(|w| line <= w + WARNING_MEMINFO_LINES) => {}
-            KernelLine::MemInfoStart => {
-                let o = self.section_start(line, env, hold, |o| o.inc.mem_info.is_some());
-                o.inc.mem_info.get_or_insert_with(MemInfo::default);
-                o.section = Section::MemInfo;
-                o.attach(line);
-            }
-            KernelLine::MemInfoCounters(t) => {
-                if let Some(o) = self.open_before_kill() {
-                    let mi = o.inc.mem_info.get_or_insert_with(MemInfo::default);
-                    for tok in t.split_ascii_whitespace() {
-                        if let Some((k, v)) = tok.split_once(':') {
-                            if let Ok(v) = v.parse() {
-                                if mi.counters.len() < 64 {
-                                    mi.counters.push((k.to_string(), v));
-                                }
-                            }
-                        }
-                    }
-                    o.meminfo_lines += 1;
-                    o.attach(line);
-                }
-            }
-            KernelLine::Pages { what, pages } => {
-                if let Some(o) = self.open_before_kill() {
-                    let mi = o.inc.mem_info.get_or_insert_with(MemInfo::default);
-                    match what {
-                        "RAM" => mi.pages_ram = Some(pages),
-                        "reserved" => mi.pages_reserved = Some(pages),
-                        _ => mi.pagecache_pages = Some(pages),
-                    }
-                    o.meminfo_lines += 1;
-                    o.attach(line);
-                }
-            }
-            KernelLine::Swap { which, kb } => {
-                if let Some(o) = self.open_before_kill() {
-                    let mi = o.inc.mem_info.get_or_insert_with(MemInfo::default);
-                    if which == "Free" {
-                        mi.free_swap_kb = Some(kb);
-                    } else {
-                        mi.total_swap_kb = Some(kb);
-                    }
-                    o.meminfo_lines += 1;
-                    o.attach(line);
-                }
-            }
-            KernelLine::TableHeader(cols) => {
-                let o = self.section_start(line, env, hold, |o| {
-                    o.inc
-                        .task_table
-                        .as_ref()
-                        .is_some_and(|t| !t.rows.is_empty())
-                });
-                let t = o.inc.task_table.get_or_insert_with(TaskTable::default);
-                if let Some(cols) = cols {
-                    t.columns = cols.into_iter().map(str::to_string).collect();
-                }
-                o.section = Section::Table;
-                o.confirmed = true;
-                o.attach(line);
-            }
-            KernelLine::TableRow(nums, name) => {
-                if let Some(o) = self.open_before_kill() {
-                    let t = o.inc.task_table.get_or_insert_with(TaskTable::default);
-                    if t.rows.len() < MAX_TABLE_ROWS {
-                        t.rows.push(task_row(&t.columns, &nums, name));
-                    } else {
-                        t.rows_dropped += 1;
-                    }
-                    o.attach(line);
-                }
-            }
-            KernelLine::OomKill(l) => {
-                // The kernel prints `oom-kill:` before `Killed process` (mm/oom_kill.c:
-                // dump_oom_summary() runs before __oom_kill_process()); after a Killed line
-                // for the same pid and with no summary yet, it is that kill's own summary
-                // read in reverse order (`journalctl -r`, pasted newest first), not a new OOM.
-                let late_summary = l.pid.is_some()
-                    && self.open.as_ref().is_some_and(|o| {
-                        o.summary_pid.is_none() && o.inc.kills.iter().any(|k| k.pid == l.pid)
-                    });
-                let o = if late_summary {
-                    self.open.as_mut().expect("checked above")
-                } else {
-                    self.section_start(line, env, hold, |o| o.summary_pid.is_some())
-                };
-                let s = |v: Option<&str>| v.map(str::to_string);
-                o.inc.constraint = s(l.constraint);
-                o.inc.nodemask = s(l.nodemask);
-                if l.cpuset.is_some() {
-                    o.inc.cpuset = s(l.cpuset);
-                }
-                if l.mems_allowed.is_some() {
-                    o.inc.mems_allowed = s(l.mems_allowed);
-                }
-                if l.oom_memcg.is_some() {
-                    o.inc.oom_memcg = s(l.oom_memcg);
-                }
-                if l.task_memcg.is_some() {
-                    o.inc.task_memcg = s(l.task_memcg);
-                }
-                o.global_oom |= l.global_oom;
-                o.summary_pid = l.pid;
-                o.summary_task = s(l.task);
-                o.summary_uid = l.uid;
-                o.saw_summary = true;
-                o.summary_cut = s(l.cut);
-                o.section = Section::None;
-                o.confirmed = true;
-                o.attach(line);
-            }
+            KernelLine::StatPair(k, v) => self.stat_pair(line, k, v),
+            KernelLine::MemDumpWarning => self.mem_dump_warning(line, hold),
+            KernelLine::MemInfoStart => self.mem_info_start(at, hold),
+            KernelLine::MemInfoCounters(t) => self.mem_info_counters(line, t),
+            KernelLine::Pages { what, pages } => self.pages(line, what, pages),
+            KernelLine::Swap { which, kb } => self.swap(line, which, kb),
+            KernelLine::TableHeader(cols) => self.table_header(at, cols, hold),
+            KernelLine::TableRow(nums, name) => self.table_row(line, &nums, name),
+            KernelLine::OomKill(l) => self.oom_kill_summary(at, &l, hold),
             KernelLine::Selection {
                 pid,
                 comm,
-                score,
-                sharing,
+                sharing: true,
+                ..
             } => {
-                if sharing {
-                    if let Some(o) = self.open.as_mut() {
-                        if !o.inc.kills.iter().any(|k| k.pid == Some(pid)) {
-                            o.inc.kills.push(Kill {
-                                evidence: Some(KillEvidence::Selection),
-                                pid: Some(pid),
-                                comm: Some(comm.to_string()),
-                                time: env.time.clone(),
-                                line,
-                                ..Kill::default()
-                            });
-                        }
-                        o.attach(line);
-                    }
-                    return;
-                }
-                let reason = msg
-                    .trim_start()
-                    .split("Kill process")
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .trim_end_matches(':');
-                let o = self.section_start(line, env, hold, |o| o.inc.selection.is_some());
-                o.inc.selection = Some(Selection {
-                    pid,
-                    comm: comm.to_string(),
-                    score,
-                });
-                if !reason.is_empty() && o.inc.kills.is_empty() {
-                    o.summary_task.get_or_insert_with(|| comm.to_string());
-                }
-                if reason.starts_with("Memory cgroup") {
-                    o.memcg_oom = true;
-                } else if reason.starts_with("Out of memory") {
-                    o.global_oom = true;
-                }
-                o.section = Section::None;
-                o.confirmed = true;
-                o.selection_line = line;
-                o.attach(line);
+                self.sharing_selection(at, pid, comm);
+                // A kill of the same event: it never closes the incident.
+                return;
             }
-            KernelLine::Killed(k) => {
-                let same_event = self.open.as_ref().is_some_and(|o| {
-                    !o.killed
-                        || o.inc.oom_group.is_some()
-                        || o.inc.kills.iter().any(|x| x.pid == Some(k.pid))
-                });
-                if !same_event {
-                    self.close(hold);
-                }
-                if self.open.is_none() {
-                    self.open = Some(Open::new(line, env));
-                }
-                let o = self.open.as_mut().expect("opened above");
-                if !o
-                    .inc
-                    .kills
-                    .iter()
-                    .any(|x| x.pid == Some(k.pid) && x.evidence == Some(KillEvidence::KilledLine))
-                {
-                    o.inc.kills.retain(|x| x.pid != Some(k.pid));
-                    o.inc.kills.push(kill_from_line(&k, env, line));
-                }
-                o.killed = true;
-                o.confirmed = true;
-                o.section = Section::None;
-                o.attach(line);
-            }
+            KernelLine::Selection {
+                pid, comm, score, ..
+            } => self.selection(at, msg, pid, comm, score, hold),
+            KernelLine::Killed(k) => self.killed(at, &k, hold),
             KernelLine::Reaped {
                 pid,
                 comm,
@@ -523,77 +239,17 @@ impl KernelAssembler {
                     shmem_rss_kb: shmem,
                     line,
                 };
-                // The kill it belongs to may be in the open incident or one just closed.
-                let target = self
-                    .open
-                    .iter_mut()
-                    .map(|o| &mut o.inc)
-                    .chain(hold.iter_mut().rev())
-                    .find_map(|inc| inc.kills.iter_mut().find(|k| k.pid == Some(pid)));
-                if let Some(kill) = target {
-                    kill.reaped = Some(reap);
-                    if let Some(o) = self.open.as_mut() {
-                        if o.inc.kills.iter().any(|k| k.pid == Some(pid)) {
-                            o.attach(line);
-                        }
-                    }
-                } else if let Some(o) = self.open.as_mut() {
-                    o.inc.unmatched_reaps.push(reap);
-                    o.attach(line);
-                } else {
-                    // Only the reaper's line survived (the report was rate-limited).
-                    let mut o = Open::new(line, env);
-                    o.inc.unmatched_reaps.push(reap);
-                    o.killed = true;
-                    o.confirmed = true;
-                    self.open = Some(o);
-                }
+                self.reaped(at, reap, hold);
             }
-            KernelLine::OomGroup(cg) => {
-                if let Some(o) = self.open.as_mut() {
-                    o.inc.oom_group = Some(cg.to_string());
-                    o.attach(line);
-                }
-            }
-            KernelLine::NoKillable => {
-                let o = self.section_start(line, env, hold, |_| false);
-                o.inc.no_killable_processes = true;
-                o.confirmed = true;
-                o.attach(line);
-            }
-            KernelLine::Panic(p) => {
-                let o = self.section_start(line, env, hold, |o| o.inc.panic.is_some());
-                o.inc.panic = Some(p.reason.to_string());
-                o.inc.no_killable_processes |= p.no_killable;
-                o.global_oom |= p.global;
-                o.confirmed = true;
-                o.attach(line);
-            }
-            KernelLine::OomReason { memcg } => {
-                let o = self.section_start(line, env, hold, |_| false);
-                if memcg {
-                    o.memcg_oom = true;
-                } else {
-                    o.global_oom = true;
-                }
-                o.truncated = true;
-                o.confirmed = true;
-                o.attach(line);
-            }
+            KernelLine::OomGroup(cg) => self.oom_group(line, cg),
+            KernelLine::NoKillable => self.no_killable(at, hold),
+            KernelLine::Panic(p) => self.panic(at, &p, hold),
+            KernelLine::OomReason { memcg } => self.oom_reason(at, memcg, hold),
             KernelLine::SysrqOom => {}
-            KernelLine::Elision => {
-                if let Some(o) = self.open.as_mut() {
-                    o.pending_elisions += 1;
-                    o.quiet += 1;
-                }
-            }
-            KernelLine::Other if self.summary_rest(line, msg) => {}
+            KernelLine::Elision => self.elision(),
             KernelLine::Other => {
-                if let Some(o) = self.open.as_mut() {
-                    o.quiet += 1;
-                    if o.section == Section::Stats || o.section == Section::MemInfo {
-                        o.section = Section::None;
-                    }
+                if !self.summary_rest(line, msg) {
+                    self.other();
                 }
             }
         }

@@ -223,27 +223,21 @@ pub struct KilledLine<'a> {
 
 /// Classify one kernel message. `in_stats` says a v2 `Memory cgroup stats` block is open,
 /// `in_meminfo` that a `Mem-Info:` block is, so their bare `key value` lines are recognized.
+///
+/// One function per wording, tried in this order (the order matters: a kill line holds
+/// words later recognizers also look for). A new kernel wording is its function here and
+/// its line below; its test row goes in `tests/wordings.rs`.
 pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
     let t = msg.trim_start();
     let t = t.trim_end();
-    // `--` is grep's separator between context groups: lines were left out there.
-    if t.is_empty() || t == "..." || t == "…" || t.starts_with("(...") || t == "[...]" || t == "--"
-    {
+    if is_elision(t) {
         return KernelLine::Elision;
     }
     if let Some(k) = killed(t) {
         return KernelLine::Killed(k);
     }
-    if let Some(i) = t.find(" invoked oom-killer: ") {
-        return invoked(&t[..i], &t[i + " invoked oom-killer: ".len()..]);
-    }
-    // The header cut after its words (a paste trimmed to key lines, a line wrapped after the
-    // colon): the invoker is known, its allocation is not.
-    if let Some(comm) = t
-        .strip_suffix(" invoked oom-killer:")
-        .or_else(|| t.strip_suffix(" invoked oom-killer"))
-    {
-        return invoked(comm, "");
+    if let Some(l) = invoked_line(t) {
+        return l;
     }
     if let Some(rest) = t.strip_prefix("oom-kill:") {
         return KernelLine::OomKill(oom_kill(rest));
@@ -256,22 +250,11 @@ pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
     if let Some(l) = selection(t) {
         return l;
     }
-    if let Some(rest) = t.strip_prefix("Task in ") {
-        if let Some((task, oom)) = rest.split_once(" killed as a result of limit of ") {
-            return KernelLine::TaskIn {
-                task_memcg: task,
-                oom_memcg: oom,
-            };
-        }
+    if let Some(l) = task_in(t) {
+        return l;
     }
-    if let Some(rest) = t.strip_prefix("Memory cgroup stats for ") {
-        // `…for /a/b: cache:…` (v1) or `…for /a/b:` (v2). A path may hold ':'; the
-        // separator is the last `:` followed by a space or the end.
-        let (cg, inline) = match rest.find(": ") {
-            Some(i) => (&rest[..i], &rest[i + 2..]),
-            None => (rest.strip_suffix(':').unwrap_or(rest), ""),
-        };
-        return KernelLine::StatsHeader { cgroup: cg, inline };
+    if let Some(l) = stats_header(t) {
+        return l;
     }
     if let Some(l) = counter(t) {
         return l;
@@ -290,10 +273,8 @@ pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
     if let Some(l) = cpu_header(t) {
         return l;
     }
-    if let Some(rest) = t.strip_prefix("Tasks in ") {
-        if let Some(cg) = rest.strip_suffix(" are going to be killed due to memory.oom.group set") {
-            return KernelLine::OomGroup(cg);
-        }
+    if let Some(l) = oom_group(t) {
+        return l;
     }
     if t.starts_with("Out of memory and no killable processes") {
         return KernelLine::NoKillable;
@@ -304,15 +285,8 @@ pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
     if let Some(l) = oom_reason(t) {
         return l;
     }
-    if t.starts_with("SysRq : Manual OOM execution") || t.starts_with("sysrq: Manual OOM execution")
-    {
-        return KernelLine::SysrqOom;
-    }
-    if t.contains(": page allocation failure: ")
-        || t.starts_with("SysRq : Show Memory")
-        || t.starts_with("sysrq: Show Memory")
-    {
-        return KernelLine::MemDumpWarning;
+    if let Some(l) = sysrq_or_memory_warning(t) {
+        return l;
     }
     if let Some(l) = pages_or_swap(t) {
         return l;
@@ -327,18 +301,82 @@ pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
         return KernelLine::MemInfoCounters(t);
     }
     if in_stats {
-        if let Some((k, v)) = t.split_once(' ') {
-            if is_key(k) {
-                if let Ok(v) = v.trim().parse() {
-                    return KernelLine::StatPair(k, v);
-                }
-            }
+        if let Some(l) = stat_pair(t) {
+            return l;
         }
     }
     if is_body(t) {
         return KernelLine::Body;
     }
     KernelLine::Other
+}
+
+/// An author's or pager's elision; `--` is grep's separator between context groups: lines
+/// were left out there.
+fn is_elision(t: &str) -> bool {
+    t.is_empty() || t == "..." || t == "…" || t.starts_with("(...") || t == "[...]" || t == "--"
+}
+
+/// `<comm> invoked oom-killer: …`, or the header cut after its words (a paste trimmed to
+/// key lines, a line wrapped after the colon): the invoker is known, its allocation is not.
+fn invoked_line(t: &str) -> Option<KernelLine<'_>> {
+    if let Some(i) = t.find(" invoked oom-killer: ") {
+        return Some(invoked(&t[..i], &t[i + " invoked oom-killer: ".len()..]));
+    }
+    let comm = t
+        .strip_suffix(" invoked oom-killer:")
+        .or_else(|| t.strip_suffix(" invoked oom-killer"))?;
+    Some(invoked(comm, ""))
+}
+
+/// `Task in <task_memcg> killed as a result of limit of <oom_memcg>` (before 4.19).
+fn task_in(t: &str) -> Option<KernelLine<'_>> {
+    let rest = t.strip_prefix("Task in ")?;
+    let (task, oom) = rest.split_once(" killed as a result of limit of ")?;
+    Some(KernelLine::TaskIn {
+        task_memcg: task,
+        oom_memcg: oom,
+    })
+}
+
+/// `Memory cgroup stats for /a/b: cache:…` (v1) or `…for /a/b:` (v2). A path may hold
+/// ':'; the separator is the first `: ` or the final `:`.
+fn stats_header(t: &str) -> Option<KernelLine<'_>> {
+    let rest = t.strip_prefix("Memory cgroup stats for ")?;
+    let (cg, inline) = match rest.find(": ") {
+        Some(i) => (&rest[..i], &rest[i + 2..]),
+        None => (rest.strip_suffix(':').unwrap_or(rest), ""),
+    };
+    Some(KernelLine::StatsHeader { cgroup: cg, inline })
+}
+
+/// `Tasks in <cg> are going to be killed due to memory.oom.group set`.
+fn oom_group(t: &str) -> Option<KernelLine<'_>> {
+    let rest = t.strip_prefix("Tasks in ")?;
+    let cg = rest.strip_suffix(" are going to be killed due to memory.oom.group set")?;
+    Some(KernelLine::OomGroup(cg))
+}
+
+/// SysRq-f's manual OOM, and the warnings that dump memory without an OOM (a page
+/// allocation failure, SysRq-m).
+fn sysrq_or_memory_warning(t: &str) -> Option<KernelLine<'_>> {
+    if t.starts_with("SysRq : Manual OOM execution") || t.starts_with("sysrq: Manual OOM execution")
+    {
+        return Some(KernelLine::SysrqOom);
+    }
+    (t.contains(": page allocation failure: ")
+        || t.starts_with("SysRq : Show Memory")
+        || t.starts_with("sysrq: Show Memory"))
+    .then_some(KernelLine::MemDumpWarning)
+}
+
+/// `key value`: a cgroup v2 memory.stat line (only meaningful inside a stats block).
+fn stat_pair(t: &str) -> Option<KernelLine<'_>> {
+    let (k, v) = t.split_once(' ')?;
+    if !is_key(k) {
+        return None;
+    }
+    Some(KernelLine::StatPair(k, v.trim().parse().ok()?))
 }
 
 fn is_key(k: &str) -> bool {

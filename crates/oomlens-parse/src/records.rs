@@ -29,7 +29,8 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use serde_json::{Map, Value};
 
-use crate::{Format, MAX_LINE};
+use crate::envelope::Format;
+use crate::limits::MAX_LINE;
 
 /// Bytes of one record kept at most; the rest of a longer record is read and dropped.
 const MAX_RECORD: usize = 4 * MAX_LINE;

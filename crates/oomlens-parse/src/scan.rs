@@ -12,7 +12,9 @@ use aho_corasick::AhoCorasick;
 use memchr::{memchr, memchr_iter, memrchr};
 use oomlens_model::Incident;
 
-use crate::{Format, Options, Parser, MAX_LINE};
+use crate::envelope::Format;
+use crate::limits::MAX_LINE;
+use crate::parser::{Options, Parser};
 
 /// Substrings of every line that can start, or attach to, an incident while none is open.
 ///
