@@ -65,6 +65,8 @@ pub enum Value<'a> {
     Missing,
     /// An unsigned integer.
     U64(u64),
+    /// A signed integer (scores, adjustments).
+    I64(i64),
     /// A float.
     F64(f64),
     /// Text borrowed from the record.
@@ -73,6 +75,19 @@ pub enum Value<'a> {
     String(String),
     /// A flag.
     Bool(bool),
+    /// A list of values: a JSON array (the candidates of a domain, a list of pids).
+    List(Vec<Value<'a>>),
+    /// A nested record read through its own field table ([`Value::object`]): a JSON object
+    /// whose keys are the table's names (dotted names nest, as in [`AsFields`]).
+    Object(Vec<(&'static str, Value<'a>)>),
+}
+
+impl<'a> Value<'a> {
+    /// The record `r` as an object of the fields of `table`, in table order: how a field
+    /// holding a nested record (or, in a [`Value::List`], several) stays declared by a table.
+    pub fn object<R>(table: &'static [Field<R>], r: &'a R) -> Value<'a> {
+        Value::Object(table.iter().map(|f| (f.name, (f.get)(r))).collect())
+    }
 }
 
 impl<T: Into<Value<'static>>> From<Option<T>> for Value<'static> {
@@ -84,6 +99,24 @@ impl<T: Into<Value<'static>>> From<Option<T>> for Value<'static> {
 impl From<u64> for Value<'static> {
     fn from(v: u64) -> Self {
         Value::U64(v)
+    }
+}
+
+impl From<i64> for Value<'static> {
+    fn from(v: i64) -> Self {
+        Value::I64(v)
+    }
+}
+
+impl From<i32> for Value<'static> {
+    fn from(v: i32) -> Self {
+        Value::I64(v.into())
+    }
+}
+
+impl From<usize> for Value<'static> {
+    fn from(v: usize) -> Self {
+        Value::U64(v as u64)
     }
 }
 
@@ -110,9 +143,11 @@ impl Value<'_> {
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
             Value::U64(v) => Some(v as f64),
+            Value::I64(v) => Some(v as f64),
             Value::F64(v) => Some(v),
             Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
             Value::Missing | Value::Str(_) | Value::String(_) => None,
+            Value::List(_) | Value::Object(_) => None,
         }
     }
 
@@ -137,6 +172,9 @@ impl Serialize for Value<'_> {
             Value::Str(v) => s.serialize_str(v),
             Value::String(v) => s.serialize_str(v),
             Value::Bool(v) => s.serialize_bool(*v),
+            Value::I64(v) => s.serialize_i64(*v),
+            Value::List(v) => v.serialize(s),
+            Value::Object(pairs) => Pairs { pairs, depth: 0 }.serialize(s),
         }
     }
 }
@@ -253,6 +291,40 @@ impl<R> Serialize for Level<'_, R> {
     }
 }
 
+/// The entries of one JSON object of a [`Value::Object`]: those of `pairs` whose dotted
+/// names share the first `depth` components (the same nesting as [`Level`]).
+struct Pairs<'p, 'a> {
+    pairs: &'p [(&'static str, Value<'a>)],
+    depth: usize,
+}
+
+impl Serialize for Pairs<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        let mut i = 0;
+        while i < self.pairs.len() {
+            let (name, value) = &self.pairs[i];
+            let key = component(name, self.depth);
+            if name.split('.').count() == self.depth + 1 {
+                map.serialize_entry(key, value)?;
+                i += 1;
+                continue;
+            }
+            let end = i + self.pairs[i..]
+                .iter()
+                .take_while(|(n, _)| component(n, self.depth) == key)
+                .count();
+            let inner = Pairs {
+                pairs: &self.pairs[i..end],
+                depth: self.depth + 1,
+            };
+            map.serialize_entry(key, &inner)?;
+            i = end;
+        }
+        map.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +389,25 @@ mod tests {
         assert_eq!(
             json,
             r#"{"path":"/a","usage":null,"trend":{"rate":null,"oom_kills":3}}"#
+        );
+    }
+
+    #[test]
+    fn objects_and_lists_nest_like_records() {
+        let r = Row {
+            path: "/a".into(),
+            usage: Some(5),
+            rate: 1.5,
+            kills: 3,
+        };
+        let v = Value::List(vec![Value::object(ROW_FIELDS, &r), Value::I64(-1000)]);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"[{"path":"/a","usage":5,"trend":{"rate":1.5,"oom_kills":3}},-1000]"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Value::object(ROW_FIELDS, &r)).unwrap(),
+            serde_json::to_string(&AsFields(&r)).unwrap()
         );
     }
 
