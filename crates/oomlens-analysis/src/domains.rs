@@ -72,128 +72,11 @@
 //! cached up to 64 events per counter (`SPLIT_RSS_COUNTING`). A lead smaller than that skew
 //! for the two leading tasks is a [`Victim::close_call`].
 
+use oomlens_model::cgroup_path::{is_within, parent};
+pub use oomlens_model::{Cgroup, CgroupVersion, Limit, Machine, System, Task};
 use serde::Serialize;
 
 use crate::badness::{self, Candidate, Formula, Term, Unkillable};
-
-/// A memory limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// At most this many bytes.
-    Bytes(u64),
-    /// None.
-    Max,
-}
-
-/// Which cgroup version the memory controller is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CgroupVersion {
-    /// Legacy hierarchy.
-    V1,
-    /// Unified hierarchy.
-    V2,
-}
-
-/// One process as /proc shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Task {
-    /// The pid (tgid).
-    pub pid: u32,
-    /// The comm.
-    pub comm: String,
-    /// The real uid.
-    pub uid: Option<u32>,
-    /// `RssAnon` + `RssFile` + `RssShmem` (what `get_mm_rss` counts), bytes.
-    pub rss_bytes: u64,
-    /// `VmSwap`, bytes.
-    pub swap_bytes: u64,
-    /// `VmPTE`, bytes.
-    pub pgtables_bytes: u64,
-    /// oom_score_adj.
-    pub oom_score_adj: i32,
-    /// `/proc/PID/oom_score` as read.
-    pub oom_score: Option<u64>,
-    /// The memory cgroup path (v1 `memory` line or v2 `0::` line).
-    pub memcg: Option<String>,
-    /// A kernel thread.
-    pub kernel_thread: bool,
-    /// Has an address space (false for zombies).
-    pub has_mm: bool,
-    /// Creation order key (start time in ticks).
-    pub start_time: u64,
-    /// Threads in the process.
-    pub threads: u32,
-}
-
-/// One memory cgroup's limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cgroup {
-    /// The path as in /proc/PID/cgroup.
-    pub path: String,
-    /// `memory.limit_in_bytes` / `memory.max`.
-    pub limit: Limit,
-    /// `memory.usage_in_bytes` / `memory.current`.
-    pub usage_bytes: Option<u64>,
-    /// v1 `memory.memsw.limit_in_bytes`; `None` without swap accounting.
-    pub memsw_limit: Option<Limit>,
-    /// v2 `memory.swap.max`.
-    pub swap_max: Option<Limit>,
-    /// v1 `memory.swappiness` (v2 uses `vm.swappiness`).
-    pub swappiness: Option<u64>,
-    /// v1 `memory.use_hierarchy`.
-    pub use_hierarchy: Option<bool>,
-    /// v1 `oom_kill_disable`.
-    pub oom_kill_disable: bool,
-    /// v1 `under_oom`.
-    pub under_oom: bool,
-    /// v2 `memory.oom.group`.
-    pub oom_group: bool,
-}
-
-/// Machine-wide memory and OOM settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Machine {
-    /// `MemTotal`, bytes.
-    pub mem_total_bytes: u64,
-    /// `MemAvailable`, bytes.
-    pub mem_available_bytes: Option<u64>,
-    /// `MemFree`, bytes.
-    pub mem_free_bytes: u64,
-    /// `SwapTotal`, bytes.
-    pub swap_total_bytes: u64,
-    /// `SwapFree`, bytes.
-    pub swap_free_bytes: u64,
-    /// `vm.swappiness`.
-    pub vm_swappiness: Option<u64>,
-    /// `vm.panic_on_oom`.
-    pub panic_on_oom: Option<i64>,
-    /// `vm.oom_kill_allocating_task`.
-    pub oom_kill_allocating_task: Option<bool>,
-    /// Online CPUs (for the RSS counter skew).
-    pub online_cpus: Option<u32>,
-}
-
-/// Everything [`build`] needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct System {
-    /// The page size in bytes.
-    pub page_size: u64,
-    /// The kernel release (`6.18.44-…`), for [`Formula::for_release`] and the skew bound.
-    pub release: Option<String>,
-    /// Where the memory controller is.
-    pub version: CgroupVersion,
-    /// Machine-wide values.
-    pub machine: Machine,
-    /// Every process.
-    pub tasks: Vec<Task>,
-    /// Every memory cgroup read (limited or not; ancestors are needed for hierarchy and
-    /// oom.group).
-    pub cgroups: Vec<Cgroup>,
-    /// The pid of the kernel's global init as seen here (`Some(1)` when this /proc is the
-    /// initial pid namespace), `None` when not visible.
-    pub global_init: Option<u32>,
-}
 
 /// A domain's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -429,25 +312,6 @@ pub fn rss_skew_pages(release: Option<&str>, cpus: Option<u32>, threads: u32) ->
     }
 }
 
-/// Is `path` equal to or below `ancestor`?
-fn is_under(path: &str, ancestor: &str) -> bool {
-    ancestor == "/"
-        || path == ancestor
-        || (path.starts_with(ancestor) && path.as_bytes().get(ancestor.len()) == Some(&b'/'))
-}
-
-/// The parent path (`/a/b` → `/a`, `/a` → `/`); `None` for `/`.
-fn parent(path: &str) -> Option<&str> {
-    if path == "/" || path.is_empty() {
-        return None;
-    }
-    match path.rfind('/') {
-        Some(0) => Some("/"),
-        Some(i) => Some(&path[..i]),
-        None => None,
-    }
-}
-
 struct Ctx<'a> {
     sys: &'a System,
     formula: Formula,
@@ -460,7 +324,7 @@ impl Ctx<'_> {
 
     /// Does domain cgroup `d` cover tasks of cgroup `t`?
     fn covers(&self, d: &str, t: &str) -> bool {
-        if !is_under(t, d) {
+        if !is_within(t, d) {
             return false;
         }
         if self.sys.version == CgroupVersion::V2 {
@@ -491,7 +355,7 @@ impl Ctx<'_> {
             return None;
         }
         let domain = domain.unwrap_or("/");
-        if !is_under(memcg, domain) {
+        if !is_within(memcg, domain) {
             return None;
         }
         let mut found = None;
@@ -671,7 +535,7 @@ impl Ctx<'_> {
             pids: members
                 .iter()
                 .filter(|t| {
-                    t.memcg.as_deref().is_some_and(|m| is_under(m, g))
+                    t.memcg.as_deref().is_some_and(|m| is_within(m, g))
                         && t.oom_score_adj > -1000
                         && self.sys.global_init != Some(t.pid)
                 })

@@ -7,11 +7,16 @@
 
 #![deny(missing_docs)]
 
+mod cgroup;
+pub mod cgroup_path;
 pub mod fields;
 mod incident;
 mod sample;
+mod snapshot;
 mod time;
 
+pub use cgroup::*;
 pub use incident::*;
 pub use sample::*;
+pub use snapshot::*;
 pub use time::LogTime;

@@ -18,17 +18,15 @@
 //! has a victim, 1 when none has, 2 on errors (an unreadable file, an unknown cgroup or pid).
 
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use oomlens_analysis::domains::{
-    self, Cgroup, CgroupVersion, DisagreementReason, Domain, DomainKind, Limit, Machine, Note,
-    System, Task,
-};
+use oomlens_analysis::domains::{self, DisagreementReason, Domain, DomainKind, Note, System};
+use oomlens_model::{cgroup_path, CgroupVersion};
 use oomlens_sinks::escape::escape;
-use oomlens_sources::cgroupfs::{self, CgroupFs, MemoryVersion};
-use oomlens_sources::procfs::{self, ProcFs};
+use oomlens_sources::procfs;
+use oomlens_sources::snapshot::read_snapshot;
 use serde::Serialize;
 
 use crate::exit::{EXIT_FOUND, EXIT_NOTHING};
@@ -85,138 +83,13 @@ pub fn run(args: &RankArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// A snapshot read from a root.
-struct Snapshot {
-    system: System,
-    vanished: usize,
-    memcg_version: Option<CgroupVersion>,
-}
-
-fn to_limit(l: cgroupfs::Limit) -> Limit {
-    match l {
-        cgroupfs::Limit::Bytes(b) => Limit::Bytes(b),
-        cgroupfs::Limit::Max => Limit::Max,
-    }
-}
-
-/// Every ancestor of a cgroup path, the root included, and the path itself
-/// (`/a/b` → `/`, `/a`, `/a/b`).
-fn with_ancestors(path: &str) -> impl Iterator<Item = String> + '_ {
-    std::iter::once("/".to_string()).chain(
-        path.match_indices('/')
-            .map(|(i, _)| &path[..i])
-            .chain(std::iter::once(path))
-            .map(|p| p.trim_end_matches('/').to_string())
-            .filter(|p| !p.is_empty()),
-    )
-}
-
-fn read_snapshot(root: &Path, page_size: u64, extra: Option<&str>) -> anyhow::Result<Snapshot> {
-    let proc = ProcFs::new(root);
-    let procs = proc.processes()?;
-    let cgfs = CgroupFs::new(root, page_size)?;
-    let version = cgfs.as_ref().map(|c| match c.hierarchy().version {
-        MemoryVersion::V1 => CgroupVersion::V1,
-        MemoryVersion::V2 => CgroupVersion::V2,
-    });
-    let memcg_of = |p: &procfs::Process| -> Option<String> {
-        match version? {
-            CgroupVersion::V1 => procfs::memory_v1_path(&p.cgroups),
-            CgroupVersion::V2 => procfs::unified_path(&p.cgroups),
-        }
-        .map(str::to_string)
-    };
-    // The kernel's global init is pid 1 only if this /proc is the initial pid namespace,
-    // the only one where kernel threads are visible.
-    let init_ns = procs.list.iter().any(|p| p.is_kernel_thread());
-    let global_init = (init_ns && procs.list.iter().any(|p| p.pid == 1)).then_some(1);
-    let tasks: Vec<Task> = procs
-        .list
-        .iter()
-        .map(|p| Task {
-            pid: p.pid,
-            comm: p.comm.clone(),
-            uid: Some(p.status.uid[0]),
-            rss_bytes: p.rss_bytes(),
-            swap_bytes: p.status.vm_swap.unwrap_or(0),
-            pgtables_bytes: p.status.vm_pte.unwrap_or(0),
-            oom_score_adj: p.oom_score_adj,
-            oom_score: Some(p.oom_score),
-            memcg: memcg_of(p),
-            kernel_thread: p.is_kernel_thread(),
-            has_mm: p.has_mm(),
-            start_time: p.stat.starttime,
-            threads: p.status.threads.unwrap_or(p.stat.num_threads as u32),
-        })
-        .collect();
-    let mut paths: Vec<String> = tasks
-        .iter()
-        .filter_map(|t| t.memcg.as_deref())
-        .chain(extra)
-        .flat_map(|p| with_ancestors(p).collect::<Vec<_>>())
-        .collect();
-    paths.sort();
-    paths.dedup();
-    let mut cgroups = Vec::new();
-    if let Some(fs) = &cgfs {
-        for path in &paths {
-            let Some(m) = fs.memory(path)? else { continue };
-            let oc = m.oom_control.unwrap_or_default();
-            cgroups.push(Cgroup {
-                path: m.path,
-                limit: to_limit(m.limit),
-                usage_bytes: m.usage_bytes,
-                memsw_limit: m.memsw_limit.map(to_limit),
-                swap_max: m.swap_max.map(to_limit),
-                swappiness: m.swappiness,
-                use_hierarchy: m.use_hierarchy,
-                oom_kill_disable: oc.oom_kill_disable,
-                under_oom: oc.under_oom,
-                oom_group: m.oom_group.unwrap_or(false),
-            });
-        }
-    }
-    let mi = proc.meminfo()?;
-    let machine = Machine {
-        mem_total_bytes: mi.mem_total,
-        mem_available_bytes: mi.mem_available,
-        mem_free_bytes: mi.mem_free,
-        swap_total_bytes: mi.swap_total,
-        swap_free_bytes: mi.swap_free,
-        vm_swappiness: proc
-            .sysctl_int("vm/swappiness")?
-            .and_then(|v| u64::try_from(v).ok()),
-        panic_on_oom: proc.sysctl_int("vm/panic_on_oom")?,
-        oom_kill_allocating_task: proc
-            .sysctl_int("vm/oom_kill_allocating_task")?
-            .map(|v| v != 0),
-        online_cpus: proc.online_cpus()?,
-    };
-    Ok(Snapshot {
-        system: System {
-            page_size,
-            release: proc.kernel_release()?,
-            version: version.unwrap_or(CgroupVersion::V2),
-            machine,
-            tasks,
-            cgroups,
-            global_init,
-        },
-        vanished: procs.vanished,
-        memcg_version: version,
-    })
-}
-
 /// Runs `oomlens rank`, writing to `out`.
 pub fn run_to(args: &RankArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let page_size = args.page_size.unwrap_or_else(procfs::host_page_size);
     if page_size == 0 || !page_size.is_power_of_two() {
         bail!("--page-size {page_size} is not a power of two");
     }
-    let cgroup = args
-        .cgroup
-        .as_deref()
-        .map(|c| format!("/{}", c.trim_matches('/')));
+    let cgroup = args.cgroup.as_deref().map(cgroup_path::normalize);
     let snap = read_snapshot(&args.root, page_size, cgroup.as_deref())
         .with_context(|| format!("reading a snapshot below {}", args.root.display()))?;
     let all = domains::build(&snap.system);
@@ -236,9 +109,9 @@ pub fn run_to(args: &RankArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             None => all
                 .iter()
                 .filter(|d| {
-                    d.cgroup.as_deref().is_none_or(|dc| {
-                        dc == "/" || path == dc || path.starts_with(&format!("{dc}/"))
-                    })
+                    d.cgroup
+                        .as_deref()
+                        .is_none_or(|dc| cgroup_path::is_within(path, dc))
                 })
                 .collect(),
         }
@@ -466,6 +339,7 @@ fn write_domain(out: &mut dyn Write, d: &Domain, sys: &System, pid: Option<u32>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     struct Tree(PathBuf);
@@ -659,12 +533,5 @@ mod tests {
         t.file("sys/fs/cgroup/memory/box/memory.limit_in_bytes", "-\n");
         let err = format!("{:#}", run_to(&args(&t.0), &mut Vec::new()).unwrap_err());
         assert!(err.contains("box/memory.limit_in_bytes"), "{err}");
-    }
-
-    #[test]
-    fn ancestors() {
-        let v: Vec<String> = with_ancestors("/a/b/c").collect();
-        assert_eq!(v, ["/", "/a", "/a/b", "/a/b/c"]);
-        assert_eq!(with_ancestors("/").collect::<Vec<_>>(), ["/"]);
     }
 }
