@@ -644,6 +644,18 @@ pub fn build(sys: &System) -> Vec<Domain> {
     out
 }
 
+/// The domain of cgroup `path` when it has a limit; otherwise every domain that contains it
+/// (the machine and its limited ancestors), in the order given.
+pub fn of_cgroup<'a>(domains: &'a [Domain], path: &str) -> Vec<&'a Domain> {
+    if let Some(d) = domains.iter().find(|d| d.cgroup.as_deref() == Some(path)) {
+        return vec![d];
+    }
+    domains
+        .iter()
+        .filter(|d| d.cgroup.as_deref().is_none_or(|dc| is_within(path, dc)))
+        .collect()
+}
+
 /// The domains a task belongs to (the machine and every limited cgroup covering it), in the
 /// order given.
 pub fn containing(domains: &[Domain], pid: u32) -> Vec<&Domain> {

@@ -1,33 +1,22 @@
 //! `oomlens rank`: who the kernel would kill next, per OOM domain.
 //!
-//! Reads a snapshot below `--root` (processes from procfs, limits from the memory cgroup
-//! hierarchy, RAM and swap from meminfo), builds the domains with
-//! `oomlens_analysis::domains::build` (the same badness function `explain` re-scores printed
-//! task tables with), and prints them most endangered first, as text or as one JSON document:
-//!
-//! ```json
-//! {"schema":"oomlens.rank/1","kernel_release":"6.18.44","page_size":4096,
-//!  "cgroup_version":"v1","processes":212,"processes_vanished":0,
-//!  "domains":[{"cgroup":"/a/b" | null,"kind":"memcg"|"machine","limit_bytes":…,
-//!    "usage_bytes":…,"headroom_bytes":…,"total_pages":…,"adj_pages_per_point":…,
-//!    "candidates":[{"pid":…,"comm":…,"points":…,"oom_score_adj":…,"rss_bytes":…,…}],
-//!    "victim":{…}|null,"protected":[…],"oom_score_disagreements":[…],"notes":[…]}]}
-//! ```
-//!
-//! `candidates` are in kill order: the first dies first. Exit status: 0 when a printed domain
-//! has a victim, 1 when none has, 2 on errors (an unreadable file, an unknown cgroup or pid).
+//! Wiring: reads a snapshot below `--root` (`oomlens_sources::snapshot`), builds the domains
+//! with `oomlens_analysis::domains::build` (the same badness function `explain` re-scores
+//! printed task tables with), picks those asked for, and prints them most endangered first
+//! with `oomlens_sinks::rank` (text, or one JSON document whose format is documented
+//! there). Exit status: 0 when a printed domain has a victim, 1 when none has, 2 on errors
+//! (an unreadable file, an unknown cgroup or pid).
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use oomlens_analysis::domains::{self, DisagreementReason, Domain, DomainKind, Note, System};
-use oomlens_model::{cgroup_path, CgroupVersion};
-use oomlens_sinks::escape::escape;
+use oomlens_analysis::domains::{self, Domain};
+use oomlens_model::{cgroup_path, Snapshot};
+use oomlens_sinks::rank::{write_json, write_text, RankReport};
 use oomlens_sources::procfs;
 use oomlens_sources::snapshot::read_snapshot;
-use serde::Serialize;
 
 use crate::exit::{EXIT_FOUND, EXIT_NOTHING};
 
@@ -62,18 +51,6 @@ pub struct RankArgs {
     pub page_size: Option<u64>,
 }
 
-/// The JSON document.
-#[derive(Debug, Serialize)]
-struct RankDoc<'a> {
-    schema: &'static str,
-    kernel_release: Option<&'a str>,
-    page_size: u64,
-    cgroup_version: Option<CgroupVersion>,
-    processes: usize,
-    processes_vanished: usize,
-    domains: Vec<&'a Domain>,
-}
-
 /// Runs `oomlens rank` on standard output.
 pub fn run(args: &RankArgs) -> anyhow::Result<u8> {
     let stdout = io::stdout();
@@ -93,247 +70,52 @@ pub fn run_to(args: &RankArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let snap = read_snapshot(&args.root, page_size, cgroup.as_deref())
         .with_context(|| format!("reading a snapshot below {}", args.root.display()))?;
     let all = domains::build(&snap.system);
-    let shown: Vec<&Domain> = if let Some(path) = &cgroup {
-        if snap.memcg_version.is_none() {
-            bail!(
-                "no memory cgroup hierarchy is mounted below {}",
-                args.root.display()
-            );
-        }
-        if !snap.system.cgroups.iter().any(|c| &c.path == path) {
-            bail!("no memory cgroup {path:?} below {}", args.root.display());
-        }
-        match all.iter().find(|d| d.cgroup.as_deref() == Some(path)) {
-            Some(d) => vec![d],
-            // Not limited itself: every domain that contains it.
-            None => all
-                .iter()
-                .filter(|d| {
-                    d.cgroup
-                        .as_deref()
-                        .is_none_or(|dc| cgroup_path::is_within(path, dc))
-                })
-                .collect(),
-        }
-    } else if let Some(pid) = args.pid {
-        if !snap.system.tasks.iter().any(|t| t.pid == pid) {
-            bail!("no process {pid} below {}", args.root.display());
-        }
-        domains::containing(&all, pid)
-    } else {
-        all.iter().collect()
+    let shown = select(args, &snap, &all, cgroup.as_deref())?;
+    let report = RankReport {
+        kernel_release: snap.system.release.clone(),
+        page_size,
+        cgroup_version: snap.memcg_version,
+        processes: snap.system.tasks.len(),
+        processes_vanished: snap.vanished,
+        domains: shown.into_iter().cloned().collect(),
     };
     if args.json {
-        let doc = RankDoc {
-            schema: "oomlens.rank/1",
-            kernel_release: snap.system.release.as_deref(),
-            page_size,
-            cgroup_version: snap.memcg_version,
-            processes: snap.system.tasks.len(),
-            processes_vanished: snap.vanished,
-            domains: shown.clone(),
-        };
-        serde_json::to_writer(&mut *out, &doc)?;
-        writeln!(out)?;
+        write_json(out, &report)?;
     } else {
-        for (i, d) in shown.iter().enumerate() {
-            if i > 0 {
-                writeln!(out)?;
-            }
-            write_domain(out, d, &snap.system, args.pid)?;
-        }
+        write_text(out, &report, &snap.system, args.pid)?;
     }
-    Ok(if shown.iter().any(|d| d.victim.is_some()) {
+    Ok(if report.domains.iter().any(|d| d.victim.is_some()) {
         EXIT_FOUND
     } else {
         EXIT_NOTHING
     })
 }
 
-fn size(b: u64) -> String {
-    const K: f64 = 1024.0;
-    let f = b as f64;
-    if f >= K * K * K {
-        format!("{:.1} GiB", f / (K * K * K))
-    } else if f >= K * K {
-        format!("{:.1} MiB", f / (K * K))
-    } else if f >= K {
-        format!("{:.0} KiB", f / K)
+/// The domains `--cgroup` or `--pid` ask for (all without them); an unknown cgroup or pid
+/// is an error.
+fn select<'a>(
+    args: &RankArgs,
+    snap: &Snapshot,
+    all: &'a [Domain],
+    cgroup: Option<&str>,
+) -> anyhow::Result<Vec<&'a Domain>> {
+    let root = args.root.display();
+    if let Some(path) = cgroup {
+        if snap.memcg_version.is_none() {
+            bail!("no memory cgroup hierarchy is mounted below {root}");
+        }
+        if !snap.system.cgroups.iter().any(|c| c.path == path) {
+            bail!("no memory cgroup {path:?} below {root}");
+        }
+        Ok(domains::of_cgroup(all, path))
+    } else if let Some(pid) = args.pid {
+        if !snap.system.tasks.iter().any(|t| t.pid == pid) {
+            bail!("no process {pid} below {root}");
+        }
+        Ok(domains::containing(all, pid))
     } else {
-        format!("{b} B")
+        Ok(all.iter().collect())
     }
-}
-
-/// How many candidates the text lists per domain.
-const TEXT_ROWS: usize = 10;
-
-fn write_domain(out: &mut dyn Write, d: &Domain, sys: &System, pid: Option<u32>) -> io::Result<()> {
-    let page = sys.page_size;
-    match d.kind {
-        DomainKind::Machine => writeln!(out, "machine (global OOM: RAM + swap)")?,
-        DomainKind::Memcg => writeln!(
-            out,
-            "memory cgroup {}",
-            escape(d.cgroup.as_deref().unwrap_or("?"))
-        )?,
-    }
-    let fill = d
-        .fill()
-        .map_or(String::new(), |f| format!(" ({:.0}% used)", f * 100.0));
-    writeln!(
-        out,
-        "  limit {}, usage {}, headroom {}{fill}",
-        size(d.limit_bytes),
-        d.usage_bytes.map_or("?".into(), size),
-        d.headroom_bytes.map_or("?".into(), size),
-    )?;
-    writeln!(
-        out,
-        "  scored against {} pages: 1 point of oom_score_adj = {} pages ({})",
-        d.total_pages,
-        d.adj_pages_per_point,
-        size(d.adj_pages_per_point * page)
-    )?;
-    for n in &d.notes {
-        let text = match n {
-            Note::OomKillDisabled => {
-                "oom_kill_disable is set: nobody is killed, tasks wait at the limit"
-            }
-            Note::UnderOom => "under_oom: tasks are waiting at the limit now",
-            Note::PanicOnOom => "vm.panic_on_oom: an OOM here panics the machine",
-            Note::KillsAllocatingTask => {
-                "vm.oom_kill_allocating_task: the allocating task is killed instead"
-            }
-            Note::NotHierarchical => "use_hierarchy 0: only this cgroup's own tasks count",
-            Note::NoTasks => "no visible task in this domain",
-        };
-        writeln!(out, "  note: {text}")?;
-    }
-    if let Some(v) = &d.victim {
-        let lead = match (v.runner_up, v.lead_points) {
-            (Some(r), Some(l)) => {
-                let rc = d
-                    .candidates
-                    .get(1)
-                    .map_or(String::new(), |c| escape(&c.comm).into_owned());
-                format!(
-                    ", ahead of {r} ({rc}) by {l} points ({})",
-                    size(v.lead_bytes.unwrap_or(0))
-                )
-            }
-            _ => ", the only candidate".into(),
-        };
-        writeln!(
-            out,
-            "  dies first: {} ({}) with {} points{lead}",
-            v.pid,
-            escape(&v.comm),
-            v.points
-        )?;
-        if v.tie {
-            writeln!(
-                out,
-                "  tie: the kernel takes the task it visits last; the order shown is approximate"
-            )?;
-        } else if v.close_call {
-            writeln!(
-                out,
-                "  close call: the lead is within the kernel's RSS counter skew ({} pages)",
-                v.skew_pages.unwrap_or(0)
-            )?;
-        }
-        if let Some(g) = &v.group_kill {
-            let pids: Vec<String> = g.pids.iter().map(u32::to_string).collect();
-            writeln!(
-                out,
-                "  memory.oom.group: all of {} dies with it: {}",
-                escape(&g.cgroup),
-                pids.join(" ")
-            )?;
-        }
-    }
-    if !d.candidates.is_empty() {
-        writeln!(
-            out,
-            "  {:>3} {:>8}  {:<16} {:>10} {:>10} {:>9} {:>9} {:>5} {:>9}  decided by",
-            "#", "PID", "COMM", "POINTS", "RSS", "SWAP", "PGTABLES", "ADJ", "OOM_SCORE"
-        )?;
-    }
-    for (i, c) in d.candidates.iter().enumerate() {
-        let wanted = pid == Some(c.pid);
-        if i >= TEXT_ROWS && !wanted {
-            continue;
-        }
-        writeln!(
-            out,
-            "  {:>3} {:>8}{} {:<16} {:>10} {:>10} {:>9} {:>9} {:>5} {:>9}  {}",
-            i + 1,
-            c.pid,
-            if wanted { '*' } else { ' ' },
-            escape(&c.comm),
-            c.points,
-            size(c.rss_bytes),
-            size(c.swap_bytes),
-            size(c.pgtables_bytes),
-            c.oom_score_adj,
-            c.oom_score.map_or("?".into(), |s| s.to_string()),
-            serde_json::to_value(c.deciding)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-        )?;
-    }
-    if d.candidates.len() > TEXT_ROWS {
-        writeln!(
-            out,
-            "  … {} more (--json lists all)",
-            d.candidates.len() - TEXT_ROWS
-        )?;
-    }
-    if !d.protected.is_empty() {
-        let list: Vec<String> = d
-            .protected
-            .iter()
-            .map(|p| {
-                let why = serde_json::to_value(p.reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                format!("{} ({}, {why})", p.pid, escape(&p.comm))
-            })
-            .collect();
-        writeln!(out, "  never killed: {}", list.join(", "))?;
-    }
-    let machine_ppp = (sys.machine.mem_total_bytes + sys.machine.swap_total_bytes) / page / 1000;
-    for g in d.oom_score_disagreements.iter().take(5) {
-        let why = match g.reason {
-            DisagreementReason::AdjScale => format!(
-                "oom_score weighs oom_score_adj against RAM + swap ({machine_ppp} pages per point), \
-                 this domain against its size ({} pages per point)",
-                d.adj_pages_per_point
-            ),
-            DisagreementReason::Resolution => {
-                "equal oom_score: its 2/3-per-mille steps of RAM + swap hide the gap".into()
-            }
-            DisagreementReason::Stale => "memory changed between the reads".into(),
-        };
-        writeln!(
-            out,
-            "  oom_score misleads: {} ({}) shows {} >= the victim's {}: {why}",
-            g.pid,
-            escape(&g.comm),
-            g.oom_score,
-            g.victim_oom_score
-        )?;
-    }
-    if d.kernel_threads_excluded + d.exited_excluded > 0 {
-        writeln!(
-            out,
-            "  left out: {} kernel threads, {} exited processes",
-            d.kernel_threads_excluded, d.exited_excluded
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
