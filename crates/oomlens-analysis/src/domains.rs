@@ -743,6 +743,34 @@ mod tests {
     }
 
     #[test]
+    fn a_cgroups_own_domain_or_those_containing_it() {
+        let s = sys(
+            CgroupVersion::V2,
+            vec![task(10, "/a/b", 8, 0), task(11, "/c", 8, 0)],
+            vec![
+                cg("/", Limit::Max),
+                cg("/a", Limit::Bytes(64 * MIB)),
+                cg("/a/b", Limit::Max),
+                cg("/c", Limit::Bytes(32 * MIB)),
+            ],
+        );
+        let all = build(&s);
+        let names = |ds: Vec<&Domain>| -> Vec<Option<String>> {
+            let mut v: Vec<_> = ds.iter().map(|d| d.cgroup.clone()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(of_cgroup(&all, "/a")), [Some("/a".to_string())]);
+        assert_eq!(
+            names(of_cgroup(&all, "/a/b")),
+            [None, Some("/a".to_string())]
+        );
+        // `/ab` is not below `/a`: only the machine contains it.
+        assert_eq!(names(of_cgroup(&all, "/ab")), [None]);
+        assert_eq!(names(of_cgroup(&all, "/")), [None]);
+    }
+
+    #[test]
     fn hierarchical_membership_and_domain_pages() {
         let mut a = cg("/a", Limit::Bytes(64 * MIB));
         a.usage_bytes = Some(60 * MIB);
