@@ -73,7 +73,7 @@
 //! for the two leading tasks is a [`Victim::close_call`].
 
 use oomlens_model::cgroup_path::{is_within, parent};
-pub use oomlens_model::{Cgroup, CgroupVersion, Limit, Machine, System, Task};
+pub use oomlens_model::{CgroupMemory, CgroupVersion, Limit, Machine, System, Task};
 use serde::Serialize;
 
 use crate::badness::{self, Candidate, Formula, Term, Unkillable};
@@ -266,12 +266,12 @@ fn limit_pages(l: Limit, page_size: u64) -> u64 {
 
 /// `mem_cgroup_get_max()` (5.10+ form, see the module docs) in pages.
 pub fn memcg_total_pages(
-    cg: &Cgroup,
+    cg: &CgroupMemory,
     version: CgroupVersion,
     machine: &Machine,
     page_size: u64,
 ) -> u64 {
-    let max = limit_pages(cg.limit, page_size);
+    let max = limit_pages(cg.limit(), page_size);
     let total_swap = machine.swap_total_bytes / page_size.max(1);
     let swappiness = match version {
         CgroupVersion::V1 => cg.swappiness.or(machine.vm_swappiness),
@@ -318,7 +318,7 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn cgroup(&self, path: &str) -> Option<&Cgroup> {
+    fn cgroup(&self, path: &str) -> Option<&CgroupMemory> {
         self.sys.cgroups.iter().find(|c| c.path == path)
     }
 
@@ -361,7 +361,7 @@ impl Ctx<'_> {
         let mut found = None;
         let mut p = Some(memcg);
         while let Some(cur) = p {
-            if self.cgroup(cur).is_some_and(|c| c.oom_group) {
+            if self.cgroup(cur).is_some_and(CgroupMemory::kills_as_group) {
                 found = Some(cur.to_string());
             }
             if cur == domain {
@@ -395,7 +395,7 @@ impl Ctx<'_> {
 
     fn domain(
         &self,
-        cgroup: Option<&Cgroup>,
+        cgroup: Option<&CgroupMemory>,
         total_pages: u64,
         limit_bytes: u64,
         usage_bytes: Option<u64>,
@@ -468,10 +468,10 @@ impl Ctx<'_> {
         let m = &self.sys.machine;
         match cgroup {
             Some(c) => {
-                if c.oom_kill_disable {
+                if c.oom_kill_disable() {
                     notes.push(Note::OomKillDisabled);
                 }
-                if c.under_oom {
+                if c.under_oom() {
                     notes.push(Note::UnderOom);
                 }
                 if self.sys.version == CgroupVersion::V1 && c.use_hierarchy == Some(false) {
@@ -616,13 +616,13 @@ pub fn build(sys: &System) -> Vec<Domain> {
     let mut out: Vec<Domain> = sys
         .cgroups
         .iter()
-        .filter(|c| c.path != "/" && matches!(c.limit, Limit::Bytes(_)))
+        .filter(|c| c.path != "/" && matches!(c.limit(), Limit::Bytes(_)))
         .map(|c| {
-            let Limit::Bytes(limit) = c.limit else {
+            let Limit::Bytes(limit) = c.limit() else {
                 unreachable!("filtered")
             };
             let total = memcg_total_pages(c, sys.version, &sys.machine, page);
-            ctx.domain(Some(c), total, limit, c.usage_bytes)
+            ctx.domain(Some(c), total, limit, c.usage)
         })
         .collect();
     let m = &sys.machine;
@@ -672,6 +672,7 @@ pub fn containing(domains: &[Domain], pid: u32) -> Vec<&Domain> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oomlens_model::OomControl;
     use proptest::prelude::*;
 
     const MIB: u64 = 1 << 20;
@@ -695,18 +696,12 @@ mod tests {
         }
     }
 
-    fn cg(path: &str, limit: Limit) -> Cgroup {
-        Cgroup {
-            path: path.into(),
-            limit,
-            usage_bytes: Some(0),
-            memsw_limit: None,
-            swap_max: None,
-            swappiness: None,
+    fn cg(path: &str, limit: Limit) -> CgroupMemory {
+        CgroupMemory {
+            max: Some(limit),
+            usage: Some(0),
             use_hierarchy: Some(true),
-            oom_kill_disable: false,
-            under_oom: false,
-            oom_group: false,
+            ..CgroupMemory::empty(path, CgroupVersion::V1)
         }
     }
 
@@ -724,7 +719,7 @@ mod tests {
         }
     }
 
-    fn sys(version: CgroupVersion, tasks: Vec<Task>, cgroups: Vec<Cgroup>) -> System {
+    fn sys(version: CgroupVersion, tasks: Vec<Task>, cgroups: Vec<CgroupMemory>) -> System {
         System {
             page_size: PAGE,
             release: Some("6.18.44".into()),
@@ -773,7 +768,7 @@ mod tests {
     #[test]
     fn hierarchical_membership_and_domain_pages() {
         let mut a = cg("/a", Limit::Bytes(64 * MIB));
-        a.usage_bytes = Some(60 * MIB);
+        a.usage = Some(60 * MIB);
         let s = sys(
             CgroupVersion::V1,
             vec![
@@ -829,11 +824,11 @@ mod tests {
     #[test]
     fn oom_group_kills_the_highest_flagged_cgroup_within_the_domain() {
         let mut pod = cg("/k/pod", Limit::Bytes(100 * MIB));
-        pod.oom_group = true;
+        pod.oom_group = Some(true);
         let mut c1 = cg("/k/pod/c1", Limit::Max);
-        c1.oom_group = true;
+        c1.oom_group = Some(true);
         let mut k = cg("/k", Limit::Bytes(1000 * MIB));
-        k.oom_group = false;
+        k.oom_group = Some(false);
         let s = sys(
             CgroupVersion::V2,
             vec![
@@ -869,8 +864,11 @@ mod tests {
     #[test]
     fn excluded_protected_and_notes() {
         let mut a = cg("/a", Limit::Bytes(64 * MIB));
-        a.oom_kill_disable = true;
-        a.under_oom = true;
+        a.oom_control = Some(OomControl {
+            oom_kill_disable: true,
+            under_oom: true,
+            oom_kill: None,
+        });
         let mut k = task(2, "/", 0, 0);
         k.kernel_thread = true;
         k.has_mm = false;
@@ -985,13 +983,13 @@ mod tests {
     }
 
     /// mm/memcontrol.c `mem_cgroup_get_max()` (5.10+).
-    fn ref_get_max(c: &Cgroup, v2: bool, swap_pages: u64, vm_swappiness: u64) -> u64 {
+    fn ref_get_max(c: &CgroupMemory, v2: bool, swap_pages: u64, vm_swappiness: u64) -> u64 {
         let pcm = i64::MAX as u64 / PAGE;
         let pages = |l: Limit| match l {
             Limit::Bytes(b) => (b / PAGE).min(pcm),
             Limit::Max => pcm,
         };
-        let mut max = pages(c.limit);
+        let mut max = pages(c.limit());
         if !v2 {
             let swappiness = c.swappiness.unwrap_or(vm_swappiness);
             if swappiness != 0 {
@@ -1084,7 +1082,10 @@ mod tests {
         }
         let mut group = None;
         loop {
-            if s.cgroups.iter().any(|c| c.path == memcg && c.oom_group) {
+            if s.cgroups
+                .iter()
+                .any(|c| c.path == memcg && c.kills_as_group())
+            {
                 group = Some(memcg.clone());
             }
             if memcg == domain || memcg == "/" {
@@ -1140,38 +1141,30 @@ mod tests {
                 } else {
                     CgroupVersion::V1
                 };
-                let mut cgroups: Vec<Cgroup> = Vec::new();
+                let mut cgroups: Vec<CgroupMemory> = Vec::new();
                 for (p, limit, group, swap, swappiness, hier, usage) in cgs {
                     if p == "/" || cgroups.iter().any(|c| c.path == p) {
                         continue;
                     }
-                    cgroups.push(Cgroup {
-                        path: p,
-                        limit,
-                        usage_bytes: Some(usage * MIB),
+                    cgroups.push(CgroupMemory {
+                        max: Some(limit),
+                        usage: Some(usage * MIB),
                         memsw_limit: if v2 { None } else { swap },
                         swap_max: if v2 { swap } else { None },
                         swappiness: if v2 { None } else { swappiness.map(|s| s * 30) },
                         use_hierarchy: if v2 { None } else { Some(hier) },
-                        oom_kill_disable: false,
-                        under_oom: false,
-                        oom_group: v2 && group,
+                        oom_group: Some(v2 && group),
+                        ..CgroupMemory::empty(&p, version)
                     });
                 }
                 // Every task's cgroup exists.
                 for (p, ..) in &tasks {
                     if p != "/" && !cgroups.iter().any(|c| &c.path == p) {
-                        cgroups.push(Cgroup {
-                            path: p.clone(),
-                            limit: Limit::Max,
-                            usage_bytes: None,
-                            memsw_limit: None,
-                            swap_max: None,
-                            swappiness: None,
+                        cgroups.push(CgroupMemory {
+                            max: Some(Limit::Max),
                             use_hierarchy: if v2 { None } else { Some(true) },
-                            oom_kill_disable: false,
-                            under_oom: false,
-                            oom_group: false,
+                            oom_group: Some(false),
+                            ..CgroupMemory::empty(p, version)
                         });
                     }
                 }
@@ -1184,7 +1177,7 @@ mod tests {
                         if !cgroups.iter().any(|c| c.path == up) {
                             let mut c = cgroups[i].clone();
                             c.path = up.to_string();
-                            c.limit = Limit::Max;
+                            c.max = Some(Limit::Max);
                             cgroups.push(c);
                         }
                     }
@@ -1253,7 +1246,7 @@ mod tests {
             let ds = build(&s);
             let swap_pages = s.machine.swap_total_bytes / PAGE;
             let vm_sw = s.machine.vm_swappiness.unwrap();
-            let limited: Vec<&Cgroup> = s.cgroups.iter().filter(|c| matches!(c.limit, Limit::Bytes(_))).collect();
+            let limited: Vec<&CgroupMemory> = s.cgroups.iter().filter(|c| matches!(c.limit(), Limit::Bytes(_))).collect();
             prop_assert_eq!(ds.len(), limited.len() + 1);
             let mut checked = vec![(None, (s.machine.mem_total_bytes + s.machine.swap_total_bytes) / PAGE)];
             for c in &limited {

@@ -158,6 +158,27 @@ pub struct CgroupMemory {
 }
 
 impl CgroupMemory {
+    /// The memory limit: [`Limit::Max`] where none was read (the v2 root, a v2 cgroup
+    /// without the controller).
+    pub fn limit(&self) -> Limit {
+        self.max.unwrap_or(Limit::Max)
+    }
+
+    /// v1 `oom_kill_disable`: the OOM killer is off here.
+    pub fn oom_kill_disable(&self) -> bool {
+        self.oom_control.is_some_and(|o| o.oom_kill_disable)
+    }
+
+    /// v1 `under_oom`: tasks wait at the limit now.
+    pub fn under_oom(&self) -> bool {
+        self.oom_control.is_some_and(|o| o.under_oom)
+    }
+
+    /// v2 `memory.oom.group` is 1: an OOM kill here takes the whole cgroup.
+    pub fn kills_as_group(&self) -> bool {
+        self.oom_group == Some(true)
+    }
+
     /// A cgroup of `version` at `path` with nothing read yet.
     pub fn empty(path: &str, version: CgroupVersion) -> CgroupMemory {
         CgroupMemory {

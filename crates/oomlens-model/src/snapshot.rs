@@ -2,7 +2,7 @@
 //! (`oomlens_sources::snapshot`) and `oomlens_analysis::domains` builds OOM domains from.
 //! Raw facts only: sizes in bytes as the kernel printed them, the page size as a value.
 
-use crate::{CgroupVersion, Limit};
+use crate::{CgroupMemory, CgroupVersion};
 
 /// One process as /proc shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,31 +35,6 @@ pub struct Task {
     pub threads: u32,
 }
 
-/// One memory cgroup's limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cgroup {
-    /// The path as in /proc/PID/cgroup.
-    pub path: String,
-    /// `memory.limit_in_bytes` / `memory.max`.
-    pub limit: Limit,
-    /// `memory.usage_in_bytes` / `memory.current`.
-    pub usage_bytes: Option<u64>,
-    /// v1 `memory.memsw.limit_in_bytes`; `None` without swap accounting.
-    pub memsw_limit: Option<Limit>,
-    /// v2 `memory.swap.max`.
-    pub swap_max: Option<Limit>,
-    /// v1 `memory.swappiness` (v2 uses `vm.swappiness`).
-    pub swappiness: Option<u64>,
-    /// v1 `memory.use_hierarchy`.
-    pub use_hierarchy: Option<bool>,
-    /// v1 `oom_kill_disable`.
-    pub oom_kill_disable: bool,
-    /// v1 `under_oom`.
-    pub under_oom: bool,
-    /// v2 `memory.oom.group`.
-    pub oom_group: bool,
-}
-
 /// Machine-wide memory and OOM settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Machine {
@@ -84,7 +59,7 @@ pub struct Machine {
 }
 
 /// Everything `oomlens_analysis::domains::build` needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct System {
     /// The page size in bytes.
     pub page_size: u64,
@@ -98,14 +73,14 @@ pub struct System {
     pub tasks: Vec<Task>,
     /// Every memory cgroup read (limited or not; ancestors are needed for hierarchy and
     /// oom.group).
-    pub cgroups: Vec<Cgroup>,
+    pub cgroups: Vec<CgroupMemory>,
     /// The pid of the kernel's global init as seen here (`Some(1)` when this /proc is the
     /// initial pid namespace), `None` when not visible.
     pub global_init: Option<u32>,
 }
 
 /// A [`System`] as read from a root, with what the read could not see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     /// What was read.
     pub system: System,

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use oomlens_model::{cgroup_path, Cgroup, CgroupMemory, CgroupVersion, Limit, Machine};
+use oomlens_model::{cgroup_path, CgroupMemory, CgroupVersion, Machine};
 use oomlens_model::{Snapshot, System, Task};
 
 use crate::cgroupfs::{CgroupFs, Detail};
@@ -76,7 +76,7 @@ fn read_cgroups(
     fs: &CgroupFs,
     tasks: &[Task],
     extra: Option<&str>,
-) -> Result<Vec<Cgroup>, SourceError> {
+) -> Result<Vec<CgroupMemory>, SourceError> {
     let mut paths: Vec<&str> = tasks
         .iter()
         .filter_map(|t| t.memcg.as_deref())
@@ -87,33 +87,15 @@ fn read_cgroups(
     paths.dedup();
     let mut out = Vec::new();
     for path in paths {
-        if let Some(c) = fs.memory(path, Detail::Oom)?.and_then(cgroup) {
-            out.push(c);
+        match fs.memory(path, Detail::Oom)? {
+            // A v1 directory without limit or usage file is no memory cgroup.
+            Some(m) if m.version == CgroupVersion::V1 && (m.max.is_none() || m.usage.is_none()) => {
+            }
+            Some(m) => out.push(m),
+            None => {}
         }
     }
     Ok(out)
-}
-
-/// The OOM view of one cgroup read. A v1 cgroup without limit or usage file is not a
-/// memory cgroup (`None`); a v2 cgroup without `memory.max` has the controller off and no
-/// limit of its own.
-fn cgroup(m: CgroupMemory) -> Option<Cgroup> {
-    if m.version == CgroupVersion::V1 && (m.max.is_none() || m.usage.is_none()) {
-        return None;
-    }
-    let oc = m.oom_control.unwrap_or_default();
-    Some(Cgroup {
-        path: m.path,
-        limit: m.max.unwrap_or(Limit::Max),
-        usage_bytes: m.usage,
-        memsw_limit: m.memsw_limit,
-        swap_max: m.swap_max,
-        swappiness: m.swappiness,
-        use_hierarchy: m.use_hierarchy,
-        oom_kill_disable: oc.oom_kill_disable,
-        under_oom: oc.under_oom,
-        oom_group: m.oom_group.unwrap_or(false),
-    })
 }
 
 /// RAM, swap and the OOM sysctls.
@@ -139,6 +121,7 @@ fn machine(proc: &ProcFs) -> Result<Machine, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oomlens_model::Limit;
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -241,9 +224,9 @@ mod tests {
         let paths: Vec<&str> = s.system.cgroups.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["/", "/a/b", "/x"]);
         let ab = &s.system.cgroups[1];
-        assert_eq!(ab.limit, Limit::Bytes(4_096_000));
-        assert_eq!(s.system.cgroups[0].limit, Limit::Max);
-        assert!(ab.oom_kill_disable && !ab.under_oom);
+        assert_eq!(ab.limit(), Limit::Bytes(4_096_000));
+        assert_eq!(s.system.cgroups[0].limit(), Limit::Max);
+        assert!(ab.oom_kill_disable() && !ab.under_oom());
         let task = s.system.tasks.iter().find(|t| t.pid == 10).unwrap();
         assert_eq!(task.memcg.as_deref(), Some("/a/b"));
         assert_eq!(
@@ -278,9 +261,13 @@ mod tests {
             "no kernel thread: not the initial pid ns"
         );
         let root = &s.system.cgroups[0];
-        assert_eq!((root.path.as_str(), root.limit), ("/", Limit::Max));
+        assert_eq!((root.path.as_str(), root.limit()), ("/", Limit::Max));
+        assert!(!root.controller_enabled);
         let svc = &s.system.cgroups[1];
-        assert_eq!((svc.limit, svc.oom_group), (Limit::Bytes(1 << 20), true));
+        assert_eq!(
+            (svc.limit(), svc.kills_as_group()),
+            (Limit::Bytes(1 << 20), true)
+        );
 
         std::fs::remove_file(t.0.join("proc/self/mountinfo")).unwrap();
         std::fs::remove_dir_all(t.0.join("sys")).unwrap();
