@@ -2,7 +2,19 @@
 //! it means. The analysis takes a finding's severity from here, and a test keeps the
 //! README's table of codes equal to this list (like the audit rules' `RULES`).
 
-use crate::explain::Severity;
+use serde::Serialize;
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Context.
+    Info,
+    /// Likely to recur or to mislead.
+    Warning,
+    /// Loses work now.
+    Critical,
+}
 
 /// One kind of finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

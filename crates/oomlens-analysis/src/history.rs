@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use oomlens_model::{Incident, LogTime};
 
-use crate::explain::LoopInfo;
+use crate::explanation::LoopInfo;
 
 /// Times of this many last kills are kept per owner: `in_last_hour` and the mean interval
 /// are computed over them (unchanged from the unbounded history: this was already its

@@ -6,6 +6,7 @@
 pub mod badness;
 pub mod domains;
 pub mod explain;
+pub mod explanation;
 pub mod finding_codes;
 mod history;
 pub mod owner;
