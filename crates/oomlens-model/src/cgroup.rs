@@ -208,3 +208,43 @@ impl CgroupMemory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_forms_of_limit_and_version() {
+        // `top --json` prints limits in this form; rank prints the version with as_str.
+        assert_eq!(
+            serde_json::to_string(&Limit::Bytes(4096)).unwrap(),
+            r#"{"bytes":4096}"#
+        );
+        assert_eq!(serde_json::to_string(&Limit::Max).unwrap(), r#""max""#);
+        for v in [CgroupVersion::V1, CgroupVersion::V2] {
+            assert_eq!(
+                serde_json::to_string(&v).unwrap(),
+                format!("\"{}\"", v.as_str())
+            );
+        }
+        assert_eq!(CgroupVersion::V1.as_str(), "v1");
+    }
+
+    #[test]
+    fn oom_view_of_a_cgroup_read() {
+        let mut m = CgroupMemory::empty("/a", CgroupVersion::V2);
+        assert!(!m.controller_enabled);
+        assert_eq!(m.limit(), Limit::Max, "no memory.max read: unlimited");
+        assert!(!m.oom_kill_disable() && !m.under_oom() && !m.kills_as_group());
+        m.max = Some(Limit::Bytes(1 << 20));
+        m.oom_group = Some(true);
+        m.oom_control = Some(OomControl {
+            oom_kill_disable: true,
+            under_oom: false,
+            oom_kill: Some(1),
+        });
+        assert_eq!(m.limit(), Limit::Bytes(1 << 20));
+        assert!(m.oom_kill_disable() && !m.under_oom() && m.kills_as_group());
+        assert!(CgroupMemory::empty("/", CgroupVersion::V1).controller_enabled);
+    }
+}
