@@ -29,7 +29,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use oomlens_model::{CgroupMemory, CgroupVersion};
+use oomlens_model::{cgroup_path, CgroupMemory, CgroupVersion};
 
 use crate::files::{is_vanished, open_dir, read_at, read_optional};
 use crate::formats::{
@@ -443,16 +443,16 @@ impl CgroupFs {
         let Some(dir) = self.dir_of(path) else {
             return Ok(out);
         };
-        let mut stack = vec![(path.trim_end_matches('/').to_string(), dir)];
+        let mut stack = vec![(cgroup_path::normalize(path), dir)];
         while let Some((p, d)) = stack.pop() {
             let Some(mut kids) = child_dirs(&d)? else {
                 continue;
             };
             kids.reverse();
             for k in kids {
-                stack.push((format!("{p}/{k}"), d.join(&k)));
+                stack.push((cgroup_path::join(&p, &k), d.join(&k)));
             }
-            out.push(if p.is_empty() { "/".to_string() } else { p });
+            out.push(p);
         }
         Ok(out)
     }
@@ -656,6 +656,7 @@ mod tests {
         let fs = CgroupFs::new(&root, 4096).unwrap().unwrap();
         assert_eq!(fs.walk("/").unwrap(), ["/", "/a", "/a/b", "/c"]);
         assert_eq!(fs.walk("/a").unwrap(), ["/a", "/a/b"]);
+        assert_eq!(fs.walk("/a/").unwrap(), ["/a", "/a/b"]);
         assert!(fs.walk("/nope").unwrap().is_empty());
         // Children: directories only (not the control files), sorted; gone is None.
         std::fs::create_dir_all(cg.join("a/0-first")).unwrap();
