@@ -72,128 +72,11 @@
 //! cached up to 64 events per counter (`SPLIT_RSS_COUNTING`). A lead smaller than that skew
 //! for the two leading tasks is a [`Victim::close_call`].
 
+use oomlens_model::cgroup_path::{is_within, parent};
+pub use oomlens_model::{CgroupMemory, CgroupVersion, Limit, Machine, System, Task};
 use serde::Serialize;
 
 use crate::badness::{self, Candidate, Formula, Term, Unkillable};
-
-/// A memory limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// At most this many bytes.
-    Bytes(u64),
-    /// None.
-    Max,
-}
-
-/// Which cgroup version the memory controller is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CgroupVersion {
-    /// Legacy hierarchy.
-    V1,
-    /// Unified hierarchy.
-    V2,
-}
-
-/// One process as /proc shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Task {
-    /// The pid (tgid).
-    pub pid: u32,
-    /// The comm.
-    pub comm: String,
-    /// The real uid.
-    pub uid: Option<u32>,
-    /// `RssAnon` + `RssFile` + `RssShmem` (what `get_mm_rss` counts), bytes.
-    pub rss_bytes: u64,
-    /// `VmSwap`, bytes.
-    pub swap_bytes: u64,
-    /// `VmPTE`, bytes.
-    pub pgtables_bytes: u64,
-    /// oom_score_adj.
-    pub oom_score_adj: i32,
-    /// `/proc/PID/oom_score` as read.
-    pub oom_score: Option<u64>,
-    /// The memory cgroup path (v1 `memory` line or v2 `0::` line).
-    pub memcg: Option<String>,
-    /// A kernel thread.
-    pub kernel_thread: bool,
-    /// Has an address space (false for zombies).
-    pub has_mm: bool,
-    /// Creation order key (start time in ticks).
-    pub start_time: u64,
-    /// Threads in the process.
-    pub threads: u32,
-}
-
-/// One memory cgroup's limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cgroup {
-    /// The path as in /proc/PID/cgroup.
-    pub path: String,
-    /// `memory.limit_in_bytes` / `memory.max`.
-    pub limit: Limit,
-    /// `memory.usage_in_bytes` / `memory.current`.
-    pub usage_bytes: Option<u64>,
-    /// v1 `memory.memsw.limit_in_bytes`; `None` without swap accounting.
-    pub memsw_limit: Option<Limit>,
-    /// v2 `memory.swap.max`.
-    pub swap_max: Option<Limit>,
-    /// v1 `memory.swappiness` (v2 uses `vm.swappiness`).
-    pub swappiness: Option<u64>,
-    /// v1 `memory.use_hierarchy`.
-    pub use_hierarchy: Option<bool>,
-    /// v1 `oom_kill_disable`.
-    pub oom_kill_disable: bool,
-    /// v1 `under_oom`.
-    pub under_oom: bool,
-    /// v2 `memory.oom.group`.
-    pub oom_group: bool,
-}
-
-/// Machine-wide memory and OOM settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Machine {
-    /// `MemTotal`, bytes.
-    pub mem_total_bytes: u64,
-    /// `MemAvailable`, bytes.
-    pub mem_available_bytes: Option<u64>,
-    /// `MemFree`, bytes.
-    pub mem_free_bytes: u64,
-    /// `SwapTotal`, bytes.
-    pub swap_total_bytes: u64,
-    /// `SwapFree`, bytes.
-    pub swap_free_bytes: u64,
-    /// `vm.swappiness`.
-    pub vm_swappiness: Option<u64>,
-    /// `vm.panic_on_oom`.
-    pub panic_on_oom: Option<i64>,
-    /// `vm.oom_kill_allocating_task`.
-    pub oom_kill_allocating_task: Option<bool>,
-    /// Online CPUs (for the RSS counter skew).
-    pub online_cpus: Option<u32>,
-}
-
-/// Everything [`build`] needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct System {
-    /// The page size in bytes.
-    pub page_size: u64,
-    /// The kernel release (`6.18.44-…`), for [`Formula::for_release`] and the skew bound.
-    pub release: Option<String>,
-    /// Where the memory controller is.
-    pub version: CgroupVersion,
-    /// Machine-wide values.
-    pub machine: Machine,
-    /// Every process.
-    pub tasks: Vec<Task>,
-    /// Every memory cgroup read (limited or not; ancestors are needed for hierarchy and
-    /// oom.group).
-    pub cgroups: Vec<Cgroup>,
-    /// The pid of the kernel's global init as seen here (`Some(1)` when this /proc is the
-    /// initial pid namespace), `None` when not visible.
-    pub global_init: Option<u32>,
-}
 
 /// A domain's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -383,12 +266,12 @@ fn limit_pages(l: Limit, page_size: u64) -> u64 {
 
 /// `mem_cgroup_get_max()` (5.10+ form, see the module docs) in pages.
 pub fn memcg_total_pages(
-    cg: &Cgroup,
+    cg: &CgroupMemory,
     version: CgroupVersion,
     machine: &Machine,
     page_size: u64,
 ) -> u64 {
-    let max = limit_pages(cg.limit, page_size);
+    let max = limit_pages(cg.limit(), page_size);
     let total_swap = machine.swap_total_bytes / page_size.max(1);
     let swappiness = match version {
         CgroupVersion::V1 => cg.swappiness.or(machine.vm_swappiness),
@@ -429,38 +312,19 @@ pub fn rss_skew_pages(release: Option<&str>, cpus: Option<u32>, threads: u32) ->
     }
 }
 
-/// Is `path` equal to or below `ancestor`?
-fn is_under(path: &str, ancestor: &str) -> bool {
-    ancestor == "/"
-        || path == ancestor
-        || (path.starts_with(ancestor) && path.as_bytes().get(ancestor.len()) == Some(&b'/'))
-}
-
-/// The parent path (`/a/b` → `/a`, `/a` → `/`); `None` for `/`.
-fn parent(path: &str) -> Option<&str> {
-    if path == "/" || path.is_empty() {
-        return None;
-    }
-    match path.rfind('/') {
-        Some(0) => Some("/"),
-        Some(i) => Some(&path[..i]),
-        None => None,
-    }
-}
-
 struct Ctx<'a> {
     sys: &'a System,
     formula: Formula,
 }
 
 impl Ctx<'_> {
-    fn cgroup(&self, path: &str) -> Option<&Cgroup> {
+    fn cgroup(&self, path: &str) -> Option<&CgroupMemory> {
         self.sys.cgroups.iter().find(|c| c.path == path)
     }
 
     /// Does domain cgroup `d` cover tasks of cgroup `t`?
     fn covers(&self, d: &str, t: &str) -> bool {
-        if !is_under(t, d) {
+        if !is_within(t, d) {
             return false;
         }
         if self.sys.version == CgroupVersion::V2 {
@@ -491,13 +355,13 @@ impl Ctx<'_> {
             return None;
         }
         let domain = domain.unwrap_or("/");
-        if !is_under(memcg, domain) {
+        if !is_within(memcg, domain) {
             return None;
         }
         let mut found = None;
         let mut p = Some(memcg);
         while let Some(cur) = p {
-            if self.cgroup(cur).is_some_and(|c| c.oom_group) {
+            if self.cgroup(cur).is_some_and(CgroupMemory::kills_as_group) {
                 found = Some(cur.to_string());
             }
             if cur == domain {
@@ -531,7 +395,7 @@ impl Ctx<'_> {
 
     fn domain(
         &self,
-        cgroup: Option<&Cgroup>,
+        cgroup: Option<&CgroupMemory>,
         total_pages: u64,
         limit_bytes: u64,
         usage_bytes: Option<u64>,
@@ -604,10 +468,10 @@ impl Ctx<'_> {
         let m = &self.sys.machine;
         match cgroup {
             Some(c) => {
-                if c.oom_kill_disable {
+                if c.oom_kill_disable() {
                     notes.push(Note::OomKillDisabled);
                 }
-                if c.under_oom {
+                if c.under_oom() {
                     notes.push(Note::UnderOom);
                 }
                 if self.sys.version == CgroupVersion::V1 && c.use_hierarchy == Some(false) {
@@ -671,7 +535,7 @@ impl Ctx<'_> {
             pids: members
                 .iter()
                 .filter(|t| {
-                    t.memcg.as_deref().is_some_and(|m| is_under(m, g))
+                    t.memcg.as_deref().is_some_and(|m| is_within(m, g))
                         && t.oom_score_adj > -1000
                         && self.sys.global_init != Some(t.pid)
                 })
@@ -752,13 +616,13 @@ pub fn build(sys: &System) -> Vec<Domain> {
     let mut out: Vec<Domain> = sys
         .cgroups
         .iter()
-        .filter(|c| c.path != "/" && matches!(c.limit, Limit::Bytes(_)))
+        .filter(|c| c.path != "/" && matches!(c.limit(), Limit::Bytes(_)))
         .map(|c| {
-            let Limit::Bytes(limit) = c.limit else {
+            let Limit::Bytes(limit) = c.limit() else {
                 unreachable!("filtered")
             };
             let total = memcg_total_pages(c, sys.version, &sys.machine, page);
-            ctx.domain(Some(c), total, limit, c.usage_bytes)
+            ctx.domain(Some(c), total, limit, c.usage)
         })
         .collect();
     let m = &sys.machine;
@@ -780,6 +644,18 @@ pub fn build(sys: &System) -> Vec<Domain> {
     out
 }
 
+/// The domain of cgroup `path` when it has a limit; otherwise every domain that contains it
+/// (the machine and its limited ancestors), in the order given.
+pub fn of_cgroup<'a>(domains: &'a [Domain], path: &str) -> Vec<&'a Domain> {
+    if let Some(d) = domains.iter().find(|d| d.cgroup.as_deref() == Some(path)) {
+        return vec![d];
+    }
+    domains
+        .iter()
+        .filter(|d| d.cgroup.as_deref().is_none_or(|dc| is_within(path, dc)))
+        .collect()
+}
+
 /// The domains a task belongs to (the machine and every limited cgroup covering it), in the
 /// order given.
 pub fn containing(domains: &[Domain], pid: u32) -> Vec<&Domain> {
@@ -796,6 +672,7 @@ pub fn containing(domains: &[Domain], pid: u32) -> Vec<&Domain> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oomlens_model::OomControl;
     use proptest::prelude::*;
 
     const MIB: u64 = 1 << 20;
@@ -819,18 +696,12 @@ mod tests {
         }
     }
 
-    fn cg(path: &str, limit: Limit) -> Cgroup {
-        Cgroup {
-            path: path.into(),
-            limit,
-            usage_bytes: Some(0),
-            memsw_limit: None,
-            swap_max: None,
-            swappiness: None,
+    fn cg(path: &str, limit: Limit) -> CgroupMemory {
+        CgroupMemory {
+            max: Some(limit),
+            usage: Some(0),
             use_hierarchy: Some(true),
-            oom_kill_disable: false,
-            under_oom: false,
-            oom_group: false,
+            ..CgroupMemory::empty(path, CgroupVersion::V1)
         }
     }
 
@@ -848,7 +719,7 @@ mod tests {
         }
     }
 
-    fn sys(version: CgroupVersion, tasks: Vec<Task>, cgroups: Vec<Cgroup>) -> System {
+    fn sys(version: CgroupVersion, tasks: Vec<Task>, cgroups: Vec<CgroupMemory>) -> System {
         System {
             page_size: PAGE,
             release: Some("6.18.44".into()),
@@ -867,9 +738,37 @@ mod tests {
     }
 
     #[test]
+    fn a_cgroups_own_domain_or_those_containing_it() {
+        let s = sys(
+            CgroupVersion::V2,
+            vec![task(10, "/a/b", 8, 0), task(11, "/c", 8, 0)],
+            vec![
+                cg("/", Limit::Max),
+                cg("/a", Limit::Bytes(64 * MIB)),
+                cg("/a/b", Limit::Max),
+                cg("/c", Limit::Bytes(32 * MIB)),
+            ],
+        );
+        let all = build(&s);
+        let names = |ds: Vec<&Domain>| -> Vec<Option<String>> {
+            let mut v: Vec<_> = ds.iter().map(|d| d.cgroup.clone()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(of_cgroup(&all, "/a")), [Some("/a".to_string())]);
+        assert_eq!(
+            names(of_cgroup(&all, "/a/b")),
+            [None, Some("/a".to_string())]
+        );
+        // `/ab` is not below `/a`: only the machine contains it.
+        assert_eq!(names(of_cgroup(&all, "/ab")), [None]);
+        assert_eq!(names(of_cgroup(&all, "/")), [None]);
+    }
+
+    #[test]
     fn hierarchical_membership_and_domain_pages() {
         let mut a = cg("/a", Limit::Bytes(64 * MIB));
-        a.usage_bytes = Some(60 * MIB);
+        a.usage = Some(60 * MIB);
         let s = sys(
             CgroupVersion::V1,
             vec![
@@ -925,11 +824,11 @@ mod tests {
     #[test]
     fn oom_group_kills_the_highest_flagged_cgroup_within_the_domain() {
         let mut pod = cg("/k/pod", Limit::Bytes(100 * MIB));
-        pod.oom_group = true;
+        pod.oom_group = Some(true);
         let mut c1 = cg("/k/pod/c1", Limit::Max);
-        c1.oom_group = true;
+        c1.oom_group = Some(true);
         let mut k = cg("/k", Limit::Bytes(1000 * MIB));
-        k.oom_group = false;
+        k.oom_group = Some(false);
         let s = sys(
             CgroupVersion::V2,
             vec![
@@ -965,8 +864,11 @@ mod tests {
     #[test]
     fn excluded_protected_and_notes() {
         let mut a = cg("/a", Limit::Bytes(64 * MIB));
-        a.oom_kill_disable = true;
-        a.under_oom = true;
+        a.oom_control = Some(OomControl {
+            oom_kill_disable: true,
+            under_oom: true,
+            oom_kill: None,
+        });
         let mut k = task(2, "/", 0, 0);
         k.kernel_thread = true;
         k.has_mm = false;
@@ -1081,13 +983,13 @@ mod tests {
     }
 
     /// mm/memcontrol.c `mem_cgroup_get_max()` (5.10+).
-    fn ref_get_max(c: &Cgroup, v2: bool, swap_pages: u64, vm_swappiness: u64) -> u64 {
+    fn ref_get_max(c: &CgroupMemory, v2: bool, swap_pages: u64, vm_swappiness: u64) -> u64 {
         let pcm = i64::MAX as u64 / PAGE;
         let pages = |l: Limit| match l {
             Limit::Bytes(b) => (b / PAGE).min(pcm),
             Limit::Max => pcm,
         };
-        let mut max = pages(c.limit);
+        let mut max = pages(c.limit());
         if !v2 {
             let swappiness = c.swappiness.unwrap_or(vm_swappiness);
             if swappiness != 0 {
@@ -1180,7 +1082,10 @@ mod tests {
         }
         let mut group = None;
         loop {
-            if s.cgroups.iter().any(|c| c.path == memcg && c.oom_group) {
+            if s.cgroups
+                .iter()
+                .any(|c| c.path == memcg && c.kills_as_group())
+            {
                 group = Some(memcg.clone());
             }
             if memcg == domain || memcg == "/" {
@@ -1236,38 +1141,30 @@ mod tests {
                 } else {
                     CgroupVersion::V1
                 };
-                let mut cgroups: Vec<Cgroup> = Vec::new();
+                let mut cgroups: Vec<CgroupMemory> = Vec::new();
                 for (p, limit, group, swap, swappiness, hier, usage) in cgs {
                     if p == "/" || cgroups.iter().any(|c| c.path == p) {
                         continue;
                     }
-                    cgroups.push(Cgroup {
-                        path: p,
-                        limit,
-                        usage_bytes: Some(usage * MIB),
+                    cgroups.push(CgroupMemory {
+                        max: Some(limit),
+                        usage: Some(usage * MIB),
                         memsw_limit: if v2 { None } else { swap },
                         swap_max: if v2 { swap } else { None },
                         swappiness: if v2 { None } else { swappiness.map(|s| s * 30) },
                         use_hierarchy: if v2 { None } else { Some(hier) },
-                        oom_kill_disable: false,
-                        under_oom: false,
-                        oom_group: v2 && group,
+                        oom_group: Some(v2 && group),
+                        ..CgroupMemory::empty(&p, version)
                     });
                 }
                 // Every task's cgroup exists.
                 for (p, ..) in &tasks {
                     if p != "/" && !cgroups.iter().any(|c| &c.path == p) {
-                        cgroups.push(Cgroup {
-                            path: p.clone(),
-                            limit: Limit::Max,
-                            usage_bytes: None,
-                            memsw_limit: None,
-                            swap_max: None,
-                            swappiness: None,
+                        cgroups.push(CgroupMemory {
+                            max: Some(Limit::Max),
                             use_hierarchy: if v2 { None } else { Some(true) },
-                            oom_kill_disable: false,
-                            under_oom: false,
-                            oom_group: false,
+                            oom_group: Some(false),
+                            ..CgroupMemory::empty(p, version)
                         });
                     }
                 }
@@ -1280,7 +1177,7 @@ mod tests {
                         if !cgroups.iter().any(|c| c.path == up) {
                             let mut c = cgroups[i].clone();
                             c.path = up.to_string();
-                            c.limit = Limit::Max;
+                            c.max = Some(Limit::Max);
                             cgroups.push(c);
                         }
                     }
@@ -1349,7 +1246,7 @@ mod tests {
             let ds = build(&s);
             let swap_pages = s.machine.swap_total_bytes / PAGE;
             let vm_sw = s.machine.vm_swappiness.unwrap();
-            let limited: Vec<&Cgroup> = s.cgroups.iter().filter(|c| matches!(c.limit, Limit::Bytes(_))).collect();
+            let limited: Vec<&CgroupMemory> = s.cgroups.iter().filter(|c| matches!(c.limit(), Limit::Bytes(_))).collect();
             prop_assert_eq!(ds.len(), limited.len() + 1);
             let mut checked = vec![(None, (s.machine.mem_total_bytes + s.machine.swap_total_bytes) / PAGE)];
             for c in &limited {

@@ -7,13 +7,18 @@
 
 #![deny(missing_docs)]
 
+mod cgroup;
+pub mod cgroup_path;
 pub mod fields;
 mod incident;
 pub mod incident_fields;
 mod sample;
+mod snapshot;
 mod time;
 pub mod top;
 
+pub use cgroup::*;
 pub use incident::*;
 pub use sample::*;
+pub use snapshot::*;
 pub use time::LogTime;

@@ -6,25 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A memory limit: bytes, or none ("max").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MemLimit {
-    /// A limit in bytes.
-    Bytes(u64),
-    /// No limit.
-    Max,
-}
+use crate::Limit;
 
-impl MemLimit {
-    /// The bytes, `None` for max.
-    pub fn bytes(self) -> Option<u64> {
-        match self {
-            MemLimit::Bytes(b) => Some(b),
-            MemLimit::Max => None,
-        }
-    }
-}
+/// The old name of [`Limit`], kept while `top`'s code still spells it so; the same type.
+pub type MemLimit = Limit;
 
 /// One cgroup at one tick.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,11 +19,11 @@ pub struct CgroupSample {
     /// `memory.current` / `memory.usage_in_bytes`.
     pub usage: Option<u64>,
     /// `memory.max` / `memory.limit_in_bytes`.
-    pub max: Option<MemLimit>,
+    pub max: Option<Limit>,
     /// v2 `memory.high`.
-    pub high: Option<MemLimit>,
+    pub high: Option<Limit>,
     /// v1 `memory.soft_limit_in_bytes`.
-    pub soft_limit: Option<MemLimit>,
+    pub soft_limit: Option<Limit>,
     /// `memory.stat` anon.
     pub anon: Option<u64>,
     /// `memory.stat` file (without shmem).

@@ -1,4 +1,5 @@
-//! Outputs for incidents: human text and the versioned JSON document.
+//! Outputs: human text and versioned JSON documents for incidents (`explain`) and OOM
+//! domains (`rank`).
 //!
 //! Sinks never read the system; they only format what the model holds.
 
@@ -7,5 +8,6 @@
 pub mod escape;
 pub mod explain_fields;
 pub mod json;
+pub mod rank;
 pub mod text;
 pub mod top;

@@ -9,12 +9,12 @@
 //! there is one (legacy, and hybrid as systemd sets it up), else on cgroup2.
 //!
 //! [`CgroupFs::memory`] reads one cgroup given its path as `/proc/PID/cgroup` prints it, through
-//! a directory handle. A cgroup removed mid-read comes back as `Ok(None)` (the same
-//! [`crate::procfs::is_vanished`] rule as for processes); other errors name the file.
+//! a directory handle, into the model's [`CgroupMemory`]; [`Detail`] picks the files. A cgroup removed mid-read comes back as `Ok(None)` (the same
+//! [`crate::files::is_vanished`] rule as for processes); other errors name the file.
 //!
 //! | v1 file | v2 file | kept as |
 //! |---|---|---|
-//! | `memory.limit_in_bytes` | `memory.max` | [`MemoryCgroup::limit`]; unlimited is [`Limit::Max`] (v2 prints `max`, v1 the page counter's maximum, `PAGE_COUNTER_MAX * PAGE_SIZE` = 9223372036854771712 with 4 KiB pages, or `u64::MAX` on 3.x's res_counter) |
+//! | `memory.limit_in_bytes` | `memory.max` | `max`; unlimited is [`Limit::Max`] (v2 prints `max`, v1 the page counter's maximum, `PAGE_COUNTER_MAX * PAGE_SIZE` = 9223372036854771712 with 4 KiB pages, or `u64::MAX` on 3.x's res_counter) |
 //! | `memory.memsw.limit_in_bytes` | `memory.swap.max` | memory + swap (v1), swap alone (v2) |
 //! | `memory.usage_in_bytes` | `memory.current` | bytes charged now |
 //! | `memory.oom_control` | — | `oom_kill_disable`, `under_oom`, `oom_kill` (4.13+) |
@@ -24,13 +24,40 @@
 //! | — | `memory.events` | `low`, `high`, `max`, `oom`, `oom_kill`, `oom_group_kill` (5.17+) |
 //!
 //! In v2 a cgroup whose parent does not enable `memory` in `cgroup.subtree_control` has no
-//! `memory.*` files: it is read as [`MemoryCgroup::controller_enabled`] false, unlimited.
+//! `memory.*` files: it is read as `controller_enabled` false, with no limit.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::procfs::{is_vanished, open_dir, read_at, read_optional};
+use oomlens_model::{cgroup_path, CgroupMemory, CgroupVersion};
+
+use crate::files::{is_vanished, open_dir, read_at, read_optional};
+use crate::formats::{
+    parse_bool01, parse_memory_events, parse_oom_control, parse_pressure, parse_stat_split,
+    parse_u64, parse_v1_limit, parse_v2_limit,
+};
 use crate::SourceError;
+
+/// The memory limit type, now in the model; this path is kept for `top_cmd.rs` until it
+/// moves into the sampler library.
+pub use oomlens_model::Limit;
+/// The old name of [`CgroupVersion`]; kept for `top_cmd.rs` until it moves.
+pub type MemoryVersion = CgroupVersion;
+/// The old name of [`CgroupMemory`] as `top` read it; kept for `top_cmd.rs` until it moves.
+pub type MemoryCounters = CgroupMemory;
+
+/// Which of a cgroup's files [`CgroupFs::memory`] reads. Both read usage, the memory limit,
+/// v1's memsw limit or v2's swap limit, and the OOM counters (`memory.oom_control`,
+/// `memory.events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// What `top` samples: also peak, soft limit, memsw usage, failcnt, `memory.stat`'s
+    /// anon/file/shmem, `memory.high`/`low`/`min`, swap usage and PSI.
+    Counters,
+    /// What decides an OOM (`rank`): also v1 `memory.use_hierarchy` and
+    /// `memory.swappiness`, v2 `memory.oom.group`.
+    Oom,
+}
 
 /// How cgroups are mounted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,20 +70,11 @@ pub enum CgroupSetup {
     Unified,
 }
 
-/// Which cgroup version holds the memory controller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemoryVersion {
-    /// A v1 hierarchy mounted with `-o memory`.
-    V1,
-    /// cgroup2.
-    V2,
-}
-
 /// Where the memory controller's hierarchy is mounted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryHierarchy {
     /// v1 or v2.
-    pub version: MemoryVersion,
+    pub version: CgroupVersion,
     /// The mount point below the root (`<root>/sys/fs/cgroup/memory`).
     pub dir: PathBuf,
     /// The hierarchy path mounted there (`/` unless mounted from inside a cgroup namespace).
@@ -149,13 +167,13 @@ pub fn classify(mounts: &[MountEntry], root: &Path) -> CgroupLayout {
         .iter()
         .find(|m| m.super_opts.iter().any(|o| o == "memory"))
         .map(|m| MemoryHierarchy {
-            version: MemoryVersion::V1,
+            version: CgroupVersion::V1,
             dir: below(&m.mount_point),
             mount_root: m.root.clone(),
         })
         .or_else(|| {
             v2.first().map(|m| MemoryHierarchy {
-                version: MemoryVersion::V2,
+                version: CgroupVersion::V2,
                 dir: below(&m.mount_point),
                 mount_root: m.root.clone(),
             })
@@ -184,7 +202,7 @@ pub fn detect(root: &Path) -> Result<CgroupLayout, SourceError> {
     if base.join("cgroup.controllers").exists() {
         return Ok(CgroupLayout {
             setup: Some(CgroupSetup::Unified),
-            memory: Some(hier(MemoryVersion::V2, base)),
+            memory: Some(hier(CgroupVersion::V2, base)),
         });
     }
     let unified = base.join("unified").join("cgroup.controllers").exists();
@@ -197,89 +215,13 @@ pub fn detect(root: &Path) -> Result<CgroupLayout, SourceError> {
         None
     };
     let memory = if memory.join("memory.limit_in_bytes").exists() {
-        Some(hier(MemoryVersion::V1, memory))
+        Some(hier(CgroupVersion::V1, memory))
     } else if unified {
-        Some(hier(MemoryVersion::V2, base.join("unified")))
+        Some(hier(CgroupVersion::V2, base.join("unified")))
     } else {
         None
     };
     Ok(CgroupLayout { setup, memory })
-}
-
-/// A memory limit: a number of bytes, or none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Limit {
-    /// At most this many bytes.
-    Bytes(u64),
-    /// Unlimited (`max`, or v1's page counter maximum).
-    Max,
-}
-
-impl Limit {
-    /// The byte count, `None` when unlimited.
-    pub fn bytes(self) -> Option<u64> {
-        match self {
-            Limit::Bytes(b) => Some(b),
-            Limit::Max => None,
-        }
-    }
-}
-
-/// `memory.oom_control` (v1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OomControl {
-    /// The OOM killer is off for this cgroup: tasks wait at the limit instead.
-    pub oom_kill_disable: bool,
-    /// The cgroup is at its limit and waiting for memory now.
-    pub under_oom: bool,
-    /// Kills in this cgroup so far (4.13+).
-    pub oom_kill: Option<u64>,
-}
-
-/// `memory.events` (v2): event counters since the cgroup was created.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MemoryEvents {
-    /// Reclaimed under memory.low protection.
-    pub low: u64,
-    /// Throttled above memory.high.
-    pub high: u64,
-    /// Hit memory.max.
-    pub max: u64,
-    /// OOM situations.
-    pub oom: u64,
-    /// Processes killed by the OOM killer.
-    pub oom_kill: u64,
-    /// Group kills (memory.oom.group; 5.17+).
-    pub oom_group_kill: Option<u64>,
-}
-
-/// One memory cgroup's limits and counters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemoryCgroup {
-    /// The path as in `/proc/PID/cgroup`.
-    pub path: String,
-    /// v1 or v2.
-    pub version: MemoryVersion,
-    /// v2: the memory controller is enabled here (memory.* files exist). Always true in v1.
-    pub controller_enabled: bool,
-    /// `memory.limit_in_bytes` / `memory.max`. The v2 root cgroup has none: `Max`.
-    pub limit: Limit,
-    /// `memory.usage_in_bytes` / `memory.current`; `None` where the file does not exist.
-    pub usage_bytes: Option<u64>,
-    /// v1 `memory.memsw.limit_in_bytes` (memory + swap); `None` without swap accounting.
-    pub memsw_limit: Option<Limit>,
-    /// v2 `memory.swap.max`.
-    pub swap_max: Option<Limit>,
-    /// v1 `memory.oom_control`.
-    pub oom_control: Option<OomControl>,
-    /// v1 `memory.use_hierarchy`.
-    pub use_hierarchy: Option<bool>,
-    /// v1 `memory.swappiness`.
-    pub swappiness: Option<u64>,
-    /// v2 `memory.oom.group`.
-    pub oom_group: Option<bool>,
-    /// v2 `memory.events`.
-    pub events: Option<MemoryEvents>,
 }
 
 /// The memory hierarchy below a root.
@@ -351,9 +293,14 @@ impl CgroupFs {
             .map(Some)
     }
 
-    /// Reads one cgroup's memory files; `Ok(None)` when it does not exist (or was removed
-    /// while being read) or lies outside the mount.
-    pub fn memory(&self, path: &str) -> Result<Option<MemoryCgroup>, SourceError> {
+    /// Reads one cgroup's memory files, those `detail` names; `Ok(None)` when the cgroup
+    /// does not exist (or was removed while being read) or lies outside the mount. A missing
+    /// file is a `None` field; bad content is an error naming the file.
+    ///
+    /// The one reader of a cgroup's `memory.*` files: `top` calls it with
+    /// [`Detail::Counters`] on thousands of cgroups per pass, so it reads through one
+    /// directory handle and nothing `detail` does not ask for.
+    pub fn memory(&self, path: &str, detail: Detail) -> Result<Option<CgroupMemory>, SourceError> {
         let Some(dir_path) = self.dir_of(path) else {
             return Ok(None);
         };
@@ -364,58 +311,70 @@ impl CgroupFs {
             dir,
             path: &dir_path,
         };
-        match self.hierarchy.version {
-            MemoryVersion::V1 => self.read_v1(&r, path),
-            MemoryVersion::V2 => read_v2(&r, path),
+        let version = self.hierarchy.version;
+        let mut m = CgroupMemory::empty(path, version);
+        if detail == Detail::Counters {
+            m.split = r
+                .get("memory.stat", |t| parse_stat_split(t, version))?
+                .unwrap_or_default();
         }
+        match version {
+            CgroupVersion::V1 => self.read_v1(&r, detail, &mut m)?,
+            CgroupVersion::V2 => read_v2(&r, detail, &mut m)?,
+        }
+        Ok(Some(m))
     }
 
-    fn read_v1(&self, r: &Reader, path: &str) -> Result<Option<MemoryCgroup>, SourceError> {
+    /// The counters `top` samples: [`CgroupFs::memory`] with [`Detail::Counters`].
+    ///
+    /// Kept for `top_cmd.rs` until it moves into the sampler library; remove then.
+    pub fn counters(&self, path: &str) -> Result<Option<CgroupMemory>, SourceError> {
+        self.memory(path, Detail::Counters)
+    }
+
+    fn read_v1(&self, r: &Reader, detail: Detail, m: &mut CgroupMemory) -> Result<(), SourceError> {
         let page = self.page_size;
-        let Some(limit) = r.get("memory.limit_in_bytes", |t| parse_v1_limit(t, page))? else {
-            return Ok(None);
-        };
-        let Some(usage) = r.get("memory.usage_in_bytes", parse_u64)? else {
-            return Ok(None);
-        };
-        Ok(Some(MemoryCgroup {
-            path: path.to_string(),
-            version: MemoryVersion::V1,
-            controller_enabled: true,
-            limit,
-            usage_bytes: Some(usage),
-            memsw_limit: r.get("memory.memsw.limit_in_bytes", |t| parse_v1_limit(t, page))?,
-            swap_max: None,
-            oom_control: r.get("memory.oom_control", |t| {
-                OomControl::from_flat(&parse_flat_keyed(t)?)
-            })?,
-            use_hierarchy: r.get("memory.use_hierarchy", parse_bool01)?,
-            swappiness: r.get("memory.swappiness", parse_u64)?,
-            oom_group: None,
-            events: None,
-        }))
+        let v1lim = |t: &str| parse_v1_limit(t, page);
+        m.usage = r.get("memory.usage_in_bytes", parse_u64)?;
+        m.max = r.get("memory.limit_in_bytes", v1lim)?;
+        m.memsw_limit = r.get("memory.memsw.limit_in_bytes", v1lim)?;
+        m.oom_control = r.get("memory.oom_control", parse_oom_control)?;
+        m.oom_kill = m.oom_control.and_then(|o| o.oom_kill);
+        match detail {
+            Detail::Counters => {
+                m.peak = r.get("memory.max_usage_in_bytes", parse_u64)?;
+                m.soft_limit = r.get("memory.soft_limit_in_bytes", v1lim)?;
+                m.memsw_usage = r.get("memory.memsw.usage_in_bytes", parse_u64)?;
+                m.failcnt = r.get("memory.failcnt", parse_u64)?;
+            }
+            Detail::Oom => {
+                m.use_hierarchy = r.get("memory.use_hierarchy", parse_bool01)?;
+                m.swappiness = r.get("memory.swappiness", parse_u64)?;
+            }
+        }
+        Ok(())
     }
 }
 
-fn read_v2(r: &Reader, path: &str) -> Result<Option<MemoryCgroup>, SourceError> {
-    let limit = r.get("memory.max", parse_v2_limit)?;
-    let usage = r.get("memory.current", parse_u64)?;
-    Ok(Some(MemoryCgroup {
-        path: path.to_string(),
-        version: MemoryVersion::V2,
-        controller_enabled: limit.is_some(),
-        limit: limit.unwrap_or(Limit::Max),
-        usage_bytes: usage,
-        memsw_limit: None,
-        swap_max: r.get("memory.swap.max", parse_v2_limit)?,
-        oom_control: None,
-        use_hierarchy: None,
-        swappiness: None,
-        oom_group: r.get("memory.oom.group", parse_bool01)?,
-        events: r.get("memory.events", |t| {
-            MemoryEvents::from_flat(&parse_flat_keyed(t)?)
-        })?,
-    }))
+fn read_v2(r: &Reader, detail: Detail, m: &mut CgroupMemory) -> Result<(), SourceError> {
+    m.usage = r.get("memory.current", parse_u64)?;
+    m.max = r.get("memory.max", parse_v2_limit)?;
+    m.controller_enabled = m.max.is_some();
+    m.swap_max = r.get("memory.swap.max", parse_v2_limit)?;
+    m.events = r.get("memory.events", parse_memory_events)?;
+    m.oom_kill = m.events.map(|e| e.oom_kill);
+    match detail {
+        Detail::Counters => {
+            m.high = r.get("memory.high", parse_v2_limit)?;
+            m.low = r.get("memory.low", parse_u64)?;
+            m.min = r.get("memory.min", parse_u64)?;
+            m.peak = r.get("memory.peak", parse_u64)?;
+            m.swap_current = r.get("memory.swap.current", parse_u64)?;
+            m.pressure = r.get("memory.pressure", parse_pressure)?;
+        }
+        Detail::Oom => m.oom_group = r.get("memory.oom.group", parse_bool01)?,
+    }
+    Ok(())
 }
 
 /// Reads files of one cgroup directory through its handle.
@@ -447,231 +406,7 @@ impl Reader<'_> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Parsers, named after the kernel's file formats (Documentation/admin-guide/cgroup-v2.rst,
-// "Interface Files": single value, flat keyed)
-
-/// A single unsigned value.
-pub fn parse_u64(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("{:?} is not a number", text.trim()))
-}
-
-/// A single `0` or `1`.
-pub fn parse_bool01(text: &str) -> Result<bool, String> {
-    match text.trim() {
-        "0" => Ok(false),
-        "1" => Ok(true),
-        other => Err(format!("{other:?} is neither 0 nor 1")),
-    }
-}
-
-/// A v2 limit: `max` or bytes.
-pub fn parse_v2_limit(text: &str) -> Result<Limit, String> {
-    match text.trim() {
-        "max" => Ok(Limit::Max),
-        _ => parse_u64(text).map(Limit::Bytes),
-    }
-}
-
-/// A v1 limit: bytes, where the page counter's maximum (`PAGE_COUNTER_MAX * PAGE_SIZE`,
-/// `LONG_MAX` rounded down to a page) or more means unlimited.
-pub fn parse_v1_limit(text: &str, page_size: u64) -> Result<Limit, String> {
-    let v = parse_u64(text)?;
-    let page = page_size.max(1);
-    let unlimited = (i64::MAX as u64 / page) * page;
-    Ok(if v >= unlimited {
-        Limit::Max
-    } else {
-        Limit::Bytes(v)
-    })
-}
-
-/// Flat keyed: `key value` per line.
-pub fn parse_flat_keyed(text: &str) -> Result<Vec<(String, u64)>, String> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let (k, v) = l
-                .trim()
-                .split_once(' ')
-                .ok_or_else(|| format!("{l:?} is not `key value`"))?;
-            Ok((
-                k.to_string(),
-                parse_u64(v).map_err(|e| format!("{k}: {e}"))?,
-            ))
-        })
-        .collect()
-}
-
-fn key(pairs: &[(String, u64)], k: &str) -> Option<u64> {
-    pairs.iter().find(|(n, _)| n == k).map(|(_, v)| *v)
-}
-
-fn required(pairs: &[(String, u64)], k: &str) -> Result<u64, String> {
-    key(pairs, k).ok_or_else(|| format!("no {k} line"))
-}
-
-impl OomControl {
-    /// From `memory.oom_control`'s keys.
-    pub fn from_flat(pairs: &[(String, u64)]) -> Result<OomControl, String> {
-        Ok(OomControl {
-            oom_kill_disable: required(pairs, "oom_kill_disable")? != 0,
-            under_oom: required(pairs, "under_oom")? != 0,
-            oom_kill: key(pairs, "oom_kill"),
-        })
-    }
-}
-
-impl MemoryEvents {
-    /// From `memory.events`' keys.
-    pub fn from_flat(pairs: &[(String, u64)]) -> Result<MemoryEvents, String> {
-        Ok(MemoryEvents {
-            low: required(pairs, "low")?,
-            high: required(pairs, "high")?,
-            max: required(pairs, "max")?,
-            oom: required(pairs, "oom")?,
-            oom_kill: required(pairs, "oom_kill")?,
-            oom_group_kill: key(pairs, "oom_group_kill"),
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // What `oomlens top` samples per cgroup and tick
-
-/// `memory.pressure` / `/proc/pressure/memory` (Documentation/accounting/psi.rst): the
-/// share of wall time in which some (or all) tasks stalled on memory, averaged over 10 s,
-/// and the cumulated stall time.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Pressure {
-    /// `some avg10`, percent.
-    pub some_avg10: f64,
-    /// `some total`, microseconds.
-    pub some_total_us: u64,
-    /// `full avg10`, percent; `None` where the kernel prints no `full` line.
-    pub full_avg10: Option<f64>,
-    /// `full total`, microseconds.
-    pub full_total_us: Option<u64>,
-}
-
-/// Parses the nested-keyed PSI format: `some avg10=0.12 avg60=… avg300=… total=123`.
-pub fn parse_pressure(text: &str) -> Result<Pressure, String> {
-    let mut p = Pressure::default();
-    let mut some = false;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let mut it = line.split_whitespace();
-        let kind = it.next().unwrap_or_default();
-        let (mut avg10, mut total) = (None, None);
-        for kv in it {
-            let (k, v) = kv
-                .split_once('=')
-                .ok_or_else(|| format!("{kv:?} is not key=value"))?;
-            match k {
-                "avg10" => avg10 = Some(v.parse::<f64>().map_err(|_| format!("avg10 {v:?}"))?),
-                "total" => total = Some(parse_u64(v)?),
-                _ => {}
-            }
-        }
-        let (Some(a), Some(t)) = (avg10, total) else {
-            return Err(format!("{line:?} lacks avg10 or total"));
-        };
-        match kind {
-            "some" => {
-                p.some_avg10 = a;
-                p.some_total_us = t;
-                some = true;
-            }
-            "full" => {
-                p.full_avg10 = Some(a);
-                p.full_total_us = Some(t);
-            }
-            other => return Err(format!("unknown PSI line kind {other:?}")),
-        }
-    }
-    if !some {
-        return Err("no some line".into());
-    }
-    Ok(p)
-}
-
-/// The `memory.stat` keys `top` splits usage with. v2: `anon`, `file`, `shmem`; v1 (with
-/// hierarchy): `total_rss`, `total_cache`, `total_shmem` (v1's cache includes shmem).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StatSplit {
-    /// Anonymous memory, bytes (v1 `total_rss` + `total_rss_huge` is already included).
-    pub anon: Option<u64>,
-    /// Page cache excluding shmem, bytes.
-    pub file: Option<u64>,
-    /// tmpfs/shm pages, bytes.
-    pub shmem: Option<u64>,
-}
-
-/// Picks anon/file/shmem from a `memory.stat` text of either version without allocating a
-/// key table (the sampler reads thousands of these per tick).
-pub fn parse_stat_split(text: &str, version: MemoryVersion) -> Result<StatSplit, String> {
-    let mut s = StatSplit::default();
-    let (anon, cache, shmem) = match version {
-        MemoryVersion::V1 => ("total_rss", "total_cache", "total_shmem"),
-        MemoryVersion::V2 => ("anon", "file", "shmem"),
-    };
-    for line in text.lines() {
-        let Some((k, v)) = line.split_once(' ') else {
-            continue;
-        };
-        let slot = if k == anon {
-            &mut s.anon
-        } else if k == cache {
-            &mut s.file
-        } else if k == shmem {
-            &mut s.shmem
-        } else {
-            continue;
-        };
-        *slot = Some(parse_u64(v).map_err(|e| format!("{k}: {e}"))?);
-    }
-    // v1's cache and v2's file both count shmem pages; report file without them.
-    if let (Some(f), Some(sh)) = (s.file, s.shmem) {
-        s.file = Some(f.saturating_sub(sh));
-    }
-    Ok(s)
-}
-
-/// The raw counters of one cgroup at one instant, both versions in one shape; what the
-/// version lacks is `None`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MemoryCounters {
-    /// v2 `memory.current`, v1 `memory.usage_in_bytes`.
-    pub usage: Option<u64>,
-    /// v2 `memory.max`, v1 `memory.limit_in_bytes`.
-    pub max: Option<Limit>,
-    /// v2 `memory.high`.
-    pub high: Option<Limit>,
-    /// v2 `memory.low`.
-    pub low: Option<u64>,
-    /// v2 `memory.min`.
-    pub min: Option<u64>,
-    /// v2 `memory.peak` (5.19+), v1 `memory.max_usage_in_bytes`.
-    pub peak: Option<u64>,
-    /// v2 `memory.swap.current`.
-    pub swap_current: Option<u64>,
-    /// v2 `memory.swap.max`.
-    pub swap_max: Option<Limit>,
-    /// v1 `memory.soft_limit_in_bytes`.
-    pub soft_limit: Option<Limit>,
-    /// v1 `memory.memsw.usage_in_bytes`.
-    pub memsw_usage: Option<u64>,
-    /// v1 `memory.memsw.limit_in_bytes`.
-    pub memsw_limit: Option<Limit>,
-    /// v1 `memory.failcnt`.
-    pub failcnt: Option<u64>,
-    /// anon/file/shmem from `memory.stat`.
-    pub split: StatSplit,
-    /// `memory.pressure` (v2 only).
-    pub pressure: Option<Pressure>,
-    /// `oom_kill` of v2 `memory.events` / v1 `memory.oom_control` (4.13+).
-    pub oom_kill: Option<u64>,
-}
 
 /// The subdirectory names of `dir`, sorted; `None` when it vanished (or is no directory).
 /// cgroupfs (kernfs) fills in `d_type`, so no `stat` per entry.
@@ -708,16 +443,16 @@ impl CgroupFs {
         let Some(dir) = self.dir_of(path) else {
             return Ok(out);
         };
-        let mut stack = vec![(path.trim_end_matches('/').to_string(), dir)];
+        let mut stack = vec![(cgroup_path::normalize(path), dir)];
         while let Some((p, d)) = stack.pop() {
             let Some(mut kids) = child_dirs(&d)? else {
                 continue;
             };
             kids.reverse();
             for k in kids {
-                stack.push((format!("{p}/{k}"), d.join(&k)));
+                stack.push((cgroup_path::join(&p, &k), d.join(&k)));
             }
-            out.push(if p.is_empty() { "/".to_string() } else { p });
+            out.push(p);
         }
         Ok(out)
     }
@@ -737,67 +472,11 @@ impl CgroupFs {
     /// `None` when the path lies outside this mount.
     pub fn usage_file(&self, path: &str, hold: bool) -> Option<UsageFile> {
         let file = self.dir_of(path)?.join(match self.hierarchy.version {
-            MemoryVersion::V1 => "memory.usage_in_bytes",
-            MemoryVersion::V2 => "memory.current",
+            CgroupVersion::V1 => "memory.usage_in_bytes",
+            CgroupVersion::V2 => "memory.current",
         });
         let held = if hold { File::open(&file).ok() } else { None };
         Some(UsageFile { path: file, held })
-    }
-
-    /// The counters `top` samples; `Ok(None)` when the cgroup vanished.
-    pub fn counters(&self, path: &str) -> Result<Option<MemoryCounters>, SourceError> {
-        let Some(dir_path) = self.dir_of(path) else {
-            return Ok(None);
-        };
-        let Some(dir) = open_dir(&dir_path)? else {
-            return Ok(None);
-        };
-        let r = Reader {
-            dir,
-            path: &dir_path,
-        };
-        let version = self.hierarchy.version;
-        let split = r
-            .get("memory.stat", |t| parse_stat_split(t, version))?
-            .unwrap_or_default();
-        let page = self.page_size;
-        let v1lim = |t: &str| parse_v1_limit(t, page);
-        Ok(Some(match version {
-            MemoryVersion::V1 => MemoryCounters {
-                usage: r.get("memory.usage_in_bytes", parse_u64)?,
-                max: r.get("memory.limit_in_bytes", v1lim)?,
-                peak: r.get("memory.max_usage_in_bytes", parse_u64)?,
-                soft_limit: r.get("memory.soft_limit_in_bytes", v1lim)?,
-                memsw_usage: r.get("memory.memsw.usage_in_bytes", parse_u64)?,
-                memsw_limit: r.get("memory.memsw.limit_in_bytes", v1lim)?,
-                failcnt: r.get("memory.failcnt", parse_u64)?,
-                oom_kill: r
-                    .get("memory.oom_control", |t| {
-                        OomControl::from_flat(&parse_flat_keyed(t)?)
-                    })?
-                    .and_then(|o| o.oom_kill),
-                split,
-                ..MemoryCounters::default()
-            },
-            MemoryVersion::V2 => MemoryCounters {
-                usage: r.get("memory.current", parse_u64)?,
-                max: r.get("memory.max", parse_v2_limit)?,
-                high: r.get("memory.high", parse_v2_limit)?,
-                low: r.get("memory.low", parse_u64)?,
-                min: r.get("memory.min", parse_u64)?,
-                peak: r.get("memory.peak", parse_u64)?,
-                swap_current: r.get("memory.swap.current", parse_u64)?,
-                swap_max: r.get("memory.swap.max", parse_v2_limit)?,
-                pressure: r.get("memory.pressure", parse_pressure)?,
-                oom_kill: r
-                    .get("memory.events", |t| {
-                        MemoryEvents::from_flat(&parse_flat_keyed(t)?)
-                    })?
-                    .map(|e| e.oom_kill),
-                split,
-                ..MemoryCounters::default()
-            },
-        }))
     }
 }
 
@@ -858,94 +537,6 @@ impl UsageFile {
 }
 
 #[cfg(test)]
-mod top_tests {
-    use super::*;
-
-    #[test]
-    fn pressure_parses_and_rejects() {
-        let p = parse_pressure(
-            "some avg10=1.50 avg60=0.00 avg300=0.00 total=1234\nfull avg10=0.25 avg60=0.00 avg300=0.00 total=99\n",
-        )
-        .unwrap();
-        assert_eq!(p.some_avg10, 1.5);
-        assert_eq!(p.some_total_us, 1234);
-        assert_eq!(p.full_total_us, Some(99));
-        assert!(parse_pressure("").is_err());
-        assert!(parse_pressure("some avg10=x total=1\n").is_err());
-    }
-
-    #[test]
-    fn stat_split_per_version() {
-        let v1 = "cache 10\nrss 5\nshmem 1\ntotal_cache 4096\ntotal_rss 8192\ntotal_shmem 1024\n";
-        let s = parse_stat_split(v1, MemoryVersion::V1).unwrap();
-        assert_eq!(
-            (s.anon, s.file, s.shmem),
-            (Some(8192), Some(3072), Some(1024))
-        );
-        let v2 = "anon 100\nfile 50\nkernel 3\nshmem 20\n";
-        let s = parse_stat_split(v2, MemoryVersion::V2).unwrap();
-        assert_eq!((s.anon, s.file, s.shmem), (Some(100), Some(30), Some(20)));
-        assert!(parse_stat_split("anon x\n", MemoryVersion::V2).is_err());
-    }
-
-    fn tree(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("oomlens-top-cg-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
-    #[test]
-    fn walk_and_counters_on_a_fake_v2_tree() {
-        let root = tree("v2");
-        let cg = root.join("sys/fs/cgroup");
-        for (rel, files) in [
-            ("a", &[("memory.current", "100\n"), ("memory.max", "max\n")][..]),
-            ("a/b", &[("memory.current", "50\n"), ("memory.max", "1000\n"), ("memory.high", "800\n"),
-                ("memory.stat", "anon 30\nfile 20\nshmem 5\n"),
-                ("memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=7\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=3\n")][..]),
-            ("c", &[][..]),
-        ] {
-            std::fs::create_dir_all(cg.join(rel)).unwrap();
-            for (n, t) in files {
-                std::fs::write(cg.join(rel).join(n), t).unwrap();
-            }
-        }
-        std::fs::write(cg.join("cgroup.controllers"), "memory\n").unwrap();
-        let fs = CgroupFs::new(&root, 4096).unwrap().unwrap();
-        assert_eq!(fs.walk("/").unwrap(), ["/", "/a", "/a/b", "/c"]);
-        assert_eq!(fs.walk("/a").unwrap(), ["/a", "/a/b"]);
-        assert!(fs.walk("/nope").unwrap().is_empty());
-        // Children: directories only (not the control files), sorted; gone is None.
-        std::fs::create_dir_all(cg.join("a/0-first")).unwrap();
-        assert_eq!(
-            fs.children("/a").unwrap(),
-            Some(vec!["0-first".into(), "b".into()])
-        );
-        assert_eq!(
-            fs.children("/").unwrap(),
-            Some(vec!["a".into(), "c".into()])
-        );
-        assert_eq!(fs.children("/a/b").unwrap(), Some(vec![]));
-        assert_eq!(fs.children("/nope").unwrap(), None);
-        assert_eq!(fs.children("/a/b/memory.current").unwrap(), None, "a file");
-        std::fs::remove_dir(cg.join("a/0-first")).unwrap();
-        let c = fs.counters("/a/b").unwrap().unwrap();
-        assert_eq!(c.usage, Some(50));
-        assert_eq!(c.max, Some(Limit::Bytes(1000)));
-        assert_eq!(c.high, Some(Limit::Bytes(800)));
-        assert_eq!(c.split.shmem, Some(5));
-        assert_eq!(c.pressure.unwrap().some_total_us, 7);
-        // Missing files are None; a missing cgroup is None; bad content is an error.
-        let c = fs.counters("/c").unwrap().unwrap();
-        assert_eq!(c.usage, None);
-        assert!(fs.counters("/gone").unwrap().is_none());
-        std::fs::write(cg.join("c/memory.current"), "lots\n").unwrap();
-        assert!(fs.counters("/c").is_err());
-        let _ = std::fs::remove_dir_all(&root);
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -993,7 +584,7 @@ mod tests {
         let l = classify(&m, root);
         assert_eq!(l.setup, Some(CgroupSetup::Hybrid));
         let mem = l.memory.unwrap();
-        assert_eq!(mem.version, MemoryVersion::V1);
+        assert_eq!(mem.version, CgroupVersion::V1);
         assert_eq!(mem.dir, Path::new("/fake/sys/fs/cgroup/memory"));
 
         let unified =
@@ -1001,7 +592,7 @@ mod tests {
                 .unwrap();
         let l = classify(&unified, root);
         assert_eq!(l.setup, Some(CgroupSetup::Unified));
-        assert_eq!(l.memory.unwrap().version, MemoryVersion::V2);
+        assert_eq!(l.memory.unwrap().version, CgroupVersion::V2);
 
         let legacy =
             parse_mountinfo("35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
@@ -1016,7 +607,7 @@ mod tests {
         .unwrap();
         let l = classify(&m, root);
         assert_eq!(l.setup, Some(CgroupSetup::Hybrid));
-        assert_eq!(l.memory.unwrap().version, MemoryVersion::V2);
+        assert_eq!(l.memory.unwrap().version, CgroupVersion::V2);
 
         assert_eq!(classify(&[], root).setup, None);
         assert!(parse_mountinfo("1 2 3\n").is_err());
@@ -1029,7 +620,7 @@ mod tests {
         t.file("sys/fs/cgroup/unified/cgroup.controllers", "\n");
         let l = detect(&t.0).unwrap();
         assert_eq!(l.setup, Some(CgroupSetup::Hybrid));
-        assert_eq!(l.memory.unwrap().version, MemoryVersion::V1);
+        assert_eq!(l.memory.unwrap().version, CgroupVersion::V1);
         let t = Tree::new();
         t.file("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
         assert_eq!(detect(&t.0).unwrap().setup, Some(CgroupSetup::Unified));
@@ -1039,38 +630,61 @@ mod tests {
         assert!(err.contains("proc/self/mountinfo"), "{err}");
     }
 
+    fn tree(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("oomlens-top-cg-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
     #[test]
-    fn limits_and_keyed_files() {
-        assert_eq!(parse_v1_limit(UNLIMITED_4K, 4096), Ok(Limit::Max));
-        assert_eq!(parse_v1_limit("18446744073709551615", 4096), Ok(Limit::Max));
-        // 64 KiB pages round LONG_MAX further down.
-        assert_eq!(parse_v1_limit("9223372036854710272", 65536), Ok(Limit::Max));
-        assert_eq!(
-            parse_v1_limit("67108864\n", 4096),
-            Ok(Limit::Bytes(64 << 20))
-        );
-        assert_eq!(parse_v2_limit("max\n"), Ok(Limit::Max));
-        assert_eq!(parse_v2_limit("1048576\n"), Ok(Limit::Bytes(1 << 20)));
-        assert!(parse_v2_limit("-1").is_err());
-        assert!(parse_bool01("2").is_err());
-        let oc = OomControl::from_flat(
-            &parse_flat_keyed("oom_kill_disable 1\nunder_oom 0\noom_kill 3\n").unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            oc,
-            OomControl {
-                oom_kill_disable: true,
-                under_oom: false,
-                oom_kill: Some(3)
+    fn walk_and_counters_on_a_fake_v2_tree() {
+        let root = tree("v2");
+        let cg = root.join("sys/fs/cgroup");
+        for (rel, files) in [
+            ("a", &[("memory.current", "100\n"), ("memory.max", "max\n")][..]),
+            ("a/b", &[("memory.current", "50\n"), ("memory.max", "1000\n"), ("memory.high", "800\n"),
+                ("memory.stat", "anon 30\nfile 20\nshmem 5\n"),
+                ("memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=7\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=3\n")][..]),
+            ("c", &[][..]),
+        ] {
+            std::fs::create_dir_all(cg.join(rel)).unwrap();
+            for (n, t) in files {
+                std::fs::write(cg.join(rel).join(n), t).unwrap();
             }
+        }
+        std::fs::write(cg.join("cgroup.controllers"), "memory\n").unwrap();
+        let fs = CgroupFs::new(&root, 4096).unwrap().unwrap();
+        assert_eq!(fs.walk("/").unwrap(), ["/", "/a", "/a/b", "/c"]);
+        assert_eq!(fs.walk("/a").unwrap(), ["/a", "/a/b"]);
+        assert_eq!(fs.walk("/a/").unwrap(), ["/a", "/a/b"]);
+        assert!(fs.walk("/nope").unwrap().is_empty());
+        // Children: directories only (not the control files), sorted; gone is None.
+        std::fs::create_dir_all(cg.join("a/0-first")).unwrap();
+        assert_eq!(
+            fs.children("/a").unwrap(),
+            Some(vec!["0-first".into(), "b".into()])
         );
-        assert!(
-            OomControl::from_flat(&parse_flat_keyed("under_oom 0\n").unwrap())
-                .unwrap_err()
-                .contains("oom_kill_disable")
+        assert_eq!(
+            fs.children("/").unwrap(),
+            Some(vec!["a".into(), "c".into()])
         );
-        assert!(parse_flat_keyed("oom 1 2\n").is_err());
+        assert_eq!(fs.children("/a/b").unwrap(), Some(vec![]));
+        assert_eq!(fs.children("/nope").unwrap(), None);
+        assert_eq!(fs.children("/a/b/memory.current").unwrap(), None, "a file");
+        std::fs::remove_dir(cg.join("a/0-first")).unwrap();
+        let c = fs.memory("/a/b", Detail::Counters).unwrap().unwrap();
+        assert_eq!(c.usage, Some(50));
+        assert_eq!(c.max, Some(Limit::Bytes(1000)));
+        assert_eq!(c.high, Some(Limit::Bytes(800)));
+        assert_eq!(c.split.shmem, Some(5));
+        assert_eq!(c.pressure.unwrap().some_total_us, 7);
+        // Missing files are None; a missing cgroup is None; bad content is an error.
+        let c = fs.memory("/c", Detail::Counters).unwrap().unwrap();
+        assert_eq!(c.usage, None);
+        assert!(fs.memory("/gone", Detail::Counters).unwrap().is_none());
+        std::fs::write(cg.join("c/memory.current"), "lots\n").unwrap();
+        assert!(fs.memory("/c", Detail::Counters).is_err());
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     fn v1_tree() -> (Tree, CgroupFs) {
@@ -1096,17 +710,22 @@ mod tests {
     #[test]
     fn reads_v1_cgroup() {
         let (_t, fs) = v1_tree();
-        let m = fs.memory("/a/b").unwrap().unwrap();
-        assert_eq!(m.version, MemoryVersion::V1);
-        assert_eq!(m.limit, Limit::Bytes(64 << 20));
-        assert_eq!(m.usage_bytes, Some(1 << 20));
+        let m = fs.memory("/a/b", Detail::Oom).unwrap().unwrap();
+        assert_eq!(m.version, CgroupVersion::V1);
+        assert_eq!(m.max, Some(Limit::Bytes(64 << 20)));
+        assert_eq!(m.usage, Some(1 << 20));
         assert_eq!(m.memsw_limit, Some(Limit::Max));
         assert_eq!(m.oom_control.unwrap().oom_kill, Some(2));
+        assert_eq!(m.oom_kill, Some(2));
         assert_eq!(m.use_hierarchy, Some(true));
         assert_eq!(m.swappiness, None);
+        // The counters read leaves the settings out and reads what top samples.
+        let c = fs.memory("/a/b", Detail::Counters).unwrap().unwrap();
+        assert_eq!(c.use_hierarchy, None);
+        assert_eq!((c.max, c.oom_kill), (m.max, Some(2)));
         assert_eq!(fs.procs("/a/b").unwrap(), Some(vec![10, 11]));
         // Missing cgroup: not an error.
-        assert_eq!(fs.memory("/a/gone").unwrap(), None);
+        assert_eq!(fs.memory("/a/gone", Detail::Oom).unwrap(), None);
         assert_eq!(fs.procs("/a/gone").unwrap(), None);
     }
 
@@ -1114,14 +733,14 @@ mod tests {
     fn bad_v1_content_names_the_file() {
         let (t, fs) = v1_tree();
         t.file("sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "lots\n");
-        let err = fs.memory("/a/b").unwrap_err().to_string();
+        let err = fs.memory("/a/b", Detail::Oom).unwrap_err().to_string();
         assert!(err.contains("a/b/memory.limit_in_bytes"), "{err}");
         t.file("sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "4096\n");
         t.file(
             "sys/fs/cgroup/memory/a/b/memory.oom_control",
             "under_oom 0\n",
         );
-        let err = fs.memory("/a/b").unwrap_err().to_string();
+        let err = fs.memory("/a/b", Detail::Oom).unwrap_err().to_string();
         assert!(
             err.contains("memory.oom_control") && err.contains("oom_kill_disable"),
             "{err}"
@@ -1146,18 +765,21 @@ mod tests {
         );
         t.file("sys/fs/cgroup/init.scope/cgroup.procs", "1\n");
         let fs = CgroupFs::new(&t.0, 4096).unwrap().unwrap();
-        let m = fs.memory("/system.slice/db.service").unwrap().unwrap();
-        assert_eq!(m.limit, Limit::Max);
+        let m = fs
+            .memory("/system.slice/db.service", Detail::Oom)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.max, Some(Limit::Max));
         assert!(m.controller_enabled);
         assert_eq!(m.swap_max, Some(Limit::Bytes(0)));
         assert_eq!(m.oom_group, Some(true));
         assert_eq!(m.events.unwrap().oom_group_kill, Some(1));
-        let n = fs.memory("/init.scope").unwrap().unwrap();
+        let n = fs.memory("/init.scope", Detail::Oom).unwrap().unwrap();
         assert!(!n.controller_enabled);
-        assert_eq!((n.limit, n.usage_bytes), (Limit::Max, None));
+        assert_eq!((n.max, n.usage), (None, None));
         t.file(&format!("{cg}/memory.events"), "low 0\n");
         let err = fs
-            .memory("/system.slice/db.service")
+            .memory("/system.slice/db.service", Detail::Oom)
             .unwrap_err()
             .to_string();
         assert!(err.contains("memory.events"), "{err}");
@@ -1167,7 +789,7 @@ mod tests {
     fn namespaced_mount_root() {
         let fs = CgroupFs::with_hierarchy(
             MemoryHierarchy {
-                version: MemoryVersion::V1,
+                version: CgroupVersion::V1,
                 dir: PathBuf::from("/r/mem"),
                 mount_root: "/kubepods/pod1".into(),
             },

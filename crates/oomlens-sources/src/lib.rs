@@ -1,15 +1,18 @@
-//! Readers of live system state: the kernel log (/dev/kmsg, the journal, dmesg) and the
-//! few /proc values the parser needs. Every reader is built from a root path or a command
-//! name, so tests can point it at a fake tree or a stub.
+//! Readers of live system state: the kernel log (/dev/kmsg, the journal, dmesg), /proc and
+//! the memory cgroups. Readers return `oomlens-model` types. Every reader is built from a
+//! root path or a command name, so tests can point it at a fake tree or a stub.
 
 #![deny(missing_docs)]
 
 pub mod cgroupfs;
+pub mod files;
+pub mod formats;
 pub mod kmsg;
 pub mod mounts;
 pub mod owners;
 pub mod procfs;
 pub mod sampler;
+pub mod snapshot;
 
 use std::path::PathBuf;
 

@@ -18,7 +18,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::cgroupfs::parse_mountinfo;
-use crate::procfs::{is_vanished, ProcFs};
+use crate::files::is_vanished;
+use crate::procfs::ProcFs;
 use crate::SourceError;
 
 /// The filesystem types sampled: memory-backed ones and common disk filesystems. Pseudo

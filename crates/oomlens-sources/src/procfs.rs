@@ -35,13 +35,14 @@
 //! `cgroupfs` reads the same way as this module), and it would bring a dependency tree
 //! (rustix, bitflags, chrono, …) for six small line formats.
 
-use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use oomlens_model::Pressure;
+
+pub use crate::files::is_vanished;
+use crate::files::{format_err, io_err, open_dir, read_at, read_optional};
+use crate::formats::parse_pressure;
 use crate::SourceError;
 
 /// The default root of the live host.
@@ -49,13 +50,6 @@ pub const DEFAULT_ROOT: &str = "/";
 
 /// `PF_KTHREAD` in `/proc/PID/stat`'s flags (include/linux/sched.h).
 pub const PF_KTHREAD: u64 = 0x0020_0000;
-
-/// True for the errors that mean a process (or cgroup) went away while it was being read:
-/// `ENOENT` (its directory is gone) and `ESRCH` (a file opened before it exited). The one
-/// place this decision is made; callers turn it into `None`.
-pub fn is_vanished(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH))
-}
 
 /// The live host's page size (`sysconf(_SC_PAGESIZE)`), for the binary's edge: parsers and
 /// the analysis take the page size as a value.
@@ -67,66 +61,6 @@ pub fn host_page_size() -> u64 {
     } else {
         4096
     }
-}
-
-fn io_err(path: &Path, source: io::Error) -> SourceError {
-    SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn format_err(path: &Path, problem: impl Into<String>) -> SourceError {
-    SourceError::Format {
-        path: path.to_path_buf(),
-        problem: problem.into(),
-    }
-}
-
-/// Reads a whole file; `Ok(None)` when it (or its directory) vanished.
-pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, SourceError> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if is_vanished(&e) => Ok(None),
-        Err(e) => Err(io_err(path, e)),
-    }
-}
-
-/// Opens a directory as a handle for [`read_at`]; `Ok(None)` when it does not exist.
-pub(crate) fn open_dir(path: &Path) -> Result<Option<File>, SourceError> {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(path)
-    {
-        Ok(f) => Ok(Some(f)),
-        Err(e) if is_vanished(&e) => Ok(None),
-        Err(e) => Err(io_err(path, e)),
-    }
-}
-
-/// Reads `name` relative to the directory handle `dir` (`openat`), so the directory cannot be
-/// swapped for another one (a reused pid) between reads. The `io::Error` is returned raw; the
-/// caller names the file.
-pub(crate) fn read_at(dir: &File, name: &str) -> io::Result<Vec<u8>> {
-    let c = CString::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: `dir` is an open directory fd and `c` a NUL-terminated name, both alive across
-    // the call; the returned fd is owned by the File below and closed on drop.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just opened and is owned by nothing else.
-    let mut f = unsafe { File::from_raw_fd(fd) };
-    let mut buf = Vec::with_capacity(2048);
-    f.read_to_end(&mut buf)?;
-    Ok(buf)
 }
 
 /// A procfs tree below a root.
@@ -309,12 +243,12 @@ impl ProcFs {
     }
 
     /// `pressure/memory` (PSI, 4.20+ with `CONFIG_PSI`); `None` when absent.
-    pub fn pressure_memory(&self) -> Result<Option<crate::cgroupfs::Pressure>, SourceError> {
+    pub fn pressure_memory(&self) -> Result<Option<Pressure>, SourceError> {
         let Some(text) = self.read("pressure/memory")? else {
             return Ok(None);
         };
         let path = self.proc_dir.join("pressure/memory");
-        crate::cgroupfs::parse_pressure(&text)
+        parse_pressure(&text)
             .map(Some)
             .map_err(|p| format_err(&path, p))
     }

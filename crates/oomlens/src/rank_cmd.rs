@@ -1,35 +1,22 @@
 //! `oomlens rank`: who the kernel would kill next, per OOM domain.
 //!
-//! Reads a snapshot below `--root` (processes from procfs, limits from the memory cgroup
-//! hierarchy, RAM and swap from meminfo), builds the domains with
-//! `oomlens_analysis::domains::build` (the same badness function `explain` re-scores printed
-//! task tables with), and prints them most endangered first, as text or as one JSON document:
-//!
-//! ```json
-//! {"schema":"oomlens.rank/1","kernel_release":"6.18.44","page_size":4096,
-//!  "cgroup_version":"v1","processes":212,"processes_vanished":0,
-//!  "domains":[{"cgroup":"/a/b" | null,"kind":"memcg"|"machine","limit_bytes":…,
-//!    "usage_bytes":…,"headroom_bytes":…,"total_pages":…,"adj_pages_per_point":…,
-//!    "candidates":[{"pid":…,"comm":…,"points":…,"oom_score_adj":…,"rss_bytes":…,…}],
-//!    "victim":{…}|null,"protected":[…],"oom_score_disagreements":[…],"notes":[…]}]}
-//! ```
-//!
-//! `candidates` are in kill order: the first dies first. Exit status: 0 when a printed domain
-//! has a victim, 1 when none has, 2 on errors (an unreadable file, an unknown cgroup or pid).
+//! Wiring: reads a snapshot below `--root` (`oomlens_sources::snapshot`), builds the domains
+//! with `oomlens_analysis::domains::build` (the same badness function `explain` re-scores
+//! printed task tables with), picks those asked for, and prints them most endangered first
+//! with `oomlens_sinks::rank` (text, or one JSON document whose format is documented
+//! there). Exit status: 0 when a printed domain has a victim, 1 when none has, 2 on errors
+//! (an unreadable file, an unknown cgroup or pid).
 
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use oomlens_analysis::domains::{
-    self, Cgroup, CgroupVersion, DisagreementReason, Domain, DomainKind, Limit, Machine, Note,
-    System, Task,
-};
-use oomlens_sinks::escape::escape;
-use oomlens_sources::cgroupfs::{self, CgroupFs, MemoryVersion};
-use oomlens_sources::procfs::{self, ProcFs};
-use serde::Serialize;
+use oomlens_analysis::domains::{self, Domain};
+use oomlens_model::{cgroup_path, Snapshot};
+use oomlens_sinks::rank::{write_json, write_text, RankReport};
+use oomlens_sources::procfs;
+use oomlens_sources::snapshot::read_snapshot;
 
 use crate::exit::{EXIT_FOUND, EXIT_NOTHING};
 
@@ -64,18 +51,6 @@ pub struct RankArgs {
     pub page_size: Option<u64>,
 }
 
-/// The JSON document.
-#[derive(Debug, Serialize)]
-struct RankDoc<'a> {
-    schema: &'static str,
-    kernel_release: Option<&'a str>,
-    page_size: u64,
-    cgroup_version: Option<CgroupVersion>,
-    processes: usize,
-    processes_vanished: usize,
-    domains: Vec<&'a Domain>,
-}
-
 /// Runs `oomlens rank` on standard output.
 pub fn run(args: &RankArgs) -> anyhow::Result<u8> {
     let stdout = io::stdout();
@@ -85,387 +60,68 @@ pub fn run(args: &RankArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// A snapshot read from a root.
-struct Snapshot {
-    system: System,
-    vanished: usize,
-    memcg_version: Option<CgroupVersion>,
-}
-
-fn to_limit(l: cgroupfs::Limit) -> Limit {
-    match l {
-        cgroupfs::Limit::Bytes(b) => Limit::Bytes(b),
-        cgroupfs::Limit::Max => Limit::Max,
-    }
-}
-
-/// Every ancestor of a cgroup path, the root included, and the path itself
-/// (`/a/b` → `/`, `/a`, `/a/b`).
-fn with_ancestors(path: &str) -> impl Iterator<Item = String> + '_ {
-    std::iter::once("/".to_string()).chain(
-        path.match_indices('/')
-            .map(|(i, _)| &path[..i])
-            .chain(std::iter::once(path))
-            .map(|p| p.trim_end_matches('/').to_string())
-            .filter(|p| !p.is_empty()),
-    )
-}
-
-fn read_snapshot(root: &Path, page_size: u64, extra: Option<&str>) -> anyhow::Result<Snapshot> {
-    let proc = ProcFs::new(root);
-    let procs = proc.processes()?;
-    let cgfs = CgroupFs::new(root, page_size)?;
-    let version = cgfs.as_ref().map(|c| match c.hierarchy().version {
-        MemoryVersion::V1 => CgroupVersion::V1,
-        MemoryVersion::V2 => CgroupVersion::V2,
-    });
-    let memcg_of = |p: &procfs::Process| -> Option<String> {
-        match version? {
-            CgroupVersion::V1 => procfs::memory_v1_path(&p.cgroups),
-            CgroupVersion::V2 => procfs::unified_path(&p.cgroups),
-        }
-        .map(str::to_string)
-    };
-    // The kernel's global init is pid 1 only if this /proc is the initial pid namespace,
-    // the only one where kernel threads are visible.
-    let init_ns = procs.list.iter().any(|p| p.is_kernel_thread());
-    let global_init = (init_ns && procs.list.iter().any(|p| p.pid == 1)).then_some(1);
-    let tasks: Vec<Task> = procs
-        .list
-        .iter()
-        .map(|p| Task {
-            pid: p.pid,
-            comm: p.comm.clone(),
-            uid: Some(p.status.uid[0]),
-            rss_bytes: p.rss_bytes(),
-            swap_bytes: p.status.vm_swap.unwrap_or(0),
-            pgtables_bytes: p.status.vm_pte.unwrap_or(0),
-            oom_score_adj: p.oom_score_adj,
-            oom_score: Some(p.oom_score),
-            memcg: memcg_of(p),
-            kernel_thread: p.is_kernel_thread(),
-            has_mm: p.has_mm(),
-            start_time: p.stat.starttime,
-            threads: p.status.threads.unwrap_or(p.stat.num_threads as u32),
-        })
-        .collect();
-    let mut paths: Vec<String> = tasks
-        .iter()
-        .filter_map(|t| t.memcg.as_deref())
-        .chain(extra)
-        .flat_map(|p| with_ancestors(p).collect::<Vec<_>>())
-        .collect();
-    paths.sort();
-    paths.dedup();
-    let mut cgroups = Vec::new();
-    if let Some(fs) = &cgfs {
-        for path in &paths {
-            let Some(m) = fs.memory(path)? else { continue };
-            let oc = m.oom_control.unwrap_or_default();
-            cgroups.push(Cgroup {
-                path: m.path,
-                limit: to_limit(m.limit),
-                usage_bytes: m.usage_bytes,
-                memsw_limit: m.memsw_limit.map(to_limit),
-                swap_max: m.swap_max.map(to_limit),
-                swappiness: m.swappiness,
-                use_hierarchy: m.use_hierarchy,
-                oom_kill_disable: oc.oom_kill_disable,
-                under_oom: oc.under_oom,
-                oom_group: m.oom_group.unwrap_or(false),
-            });
-        }
-    }
-    let mi = proc.meminfo()?;
-    let machine = Machine {
-        mem_total_bytes: mi.mem_total,
-        mem_available_bytes: mi.mem_available,
-        mem_free_bytes: mi.mem_free,
-        swap_total_bytes: mi.swap_total,
-        swap_free_bytes: mi.swap_free,
-        vm_swappiness: proc
-            .sysctl_int("vm/swappiness")?
-            .and_then(|v| u64::try_from(v).ok()),
-        panic_on_oom: proc.sysctl_int("vm/panic_on_oom")?,
-        oom_kill_allocating_task: proc
-            .sysctl_int("vm/oom_kill_allocating_task")?
-            .map(|v| v != 0),
-        online_cpus: proc.online_cpus()?,
-    };
-    Ok(Snapshot {
-        system: System {
-            page_size,
-            release: proc.kernel_release()?,
-            version: version.unwrap_or(CgroupVersion::V2),
-            machine,
-            tasks,
-            cgroups,
-            global_init,
-        },
-        vanished: procs.vanished,
-        memcg_version: version,
-    })
-}
-
 /// Runs `oomlens rank`, writing to `out`.
 pub fn run_to(args: &RankArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let page_size = args.page_size.unwrap_or_else(procfs::host_page_size);
     if page_size == 0 || !page_size.is_power_of_two() {
         bail!("--page-size {page_size} is not a power of two");
     }
-    let cgroup = args
-        .cgroup
-        .as_deref()
-        .map(|c| format!("/{}", c.trim_matches('/')));
+    let cgroup = args.cgroup.as_deref().map(cgroup_path::normalize);
     let snap = read_snapshot(&args.root, page_size, cgroup.as_deref())
         .with_context(|| format!("reading a snapshot below {}", args.root.display()))?;
     let all = domains::build(&snap.system);
-    let shown: Vec<&Domain> = if let Some(path) = &cgroup {
-        if snap.memcg_version.is_none() {
-            bail!(
-                "no memory cgroup hierarchy is mounted below {}",
-                args.root.display()
-            );
-        }
-        if !snap.system.cgroups.iter().any(|c| &c.path == path) {
-            bail!("no memory cgroup {path:?} below {}", args.root.display());
-        }
-        match all.iter().find(|d| d.cgroup.as_deref() == Some(path)) {
-            Some(d) => vec![d],
-            // Not limited itself: every domain that contains it.
-            None => all
-                .iter()
-                .filter(|d| {
-                    d.cgroup.as_deref().is_none_or(|dc| {
-                        dc == "/" || path == dc || path.starts_with(&format!("{dc}/"))
-                    })
-                })
-                .collect(),
-        }
-    } else if let Some(pid) = args.pid {
-        if !snap.system.tasks.iter().any(|t| t.pid == pid) {
-            bail!("no process {pid} below {}", args.root.display());
-        }
-        domains::containing(&all, pid)
-    } else {
-        all.iter().collect()
+    let shown = select(args, &snap, &all, cgroup.as_deref())?;
+    let report = RankReport {
+        kernel_release: snap.system.release.clone(),
+        page_size,
+        cgroup_version: snap.memcg_version,
+        processes: snap.system.tasks.len(),
+        processes_vanished: snap.vanished,
+        domains: shown.into_iter().cloned().collect(),
     };
     if args.json {
-        let doc = RankDoc {
-            schema: "oomlens.rank/1",
-            kernel_release: snap.system.release.as_deref(),
-            page_size,
-            cgroup_version: snap.memcg_version,
-            processes: snap.system.tasks.len(),
-            processes_vanished: snap.vanished,
-            domains: shown.clone(),
-        };
-        serde_json::to_writer(&mut *out, &doc)?;
-        writeln!(out)?;
+        write_json(out, &report)?;
     } else {
-        for (i, d) in shown.iter().enumerate() {
-            if i > 0 {
-                writeln!(out)?;
-            }
-            write_domain(out, d, &snap.system, args.pid)?;
-        }
+        write_text(out, &report, &snap.system, args.pid)?;
     }
-    Ok(if shown.iter().any(|d| d.victim.is_some()) {
+    Ok(if report.domains.iter().any(|d| d.victim.is_some()) {
         EXIT_FOUND
     } else {
         EXIT_NOTHING
     })
 }
 
-fn size(b: u64) -> String {
-    const K: f64 = 1024.0;
-    let f = b as f64;
-    if f >= K * K * K {
-        format!("{:.1} GiB", f / (K * K * K))
-    } else if f >= K * K {
-        format!("{:.1} MiB", f / (K * K))
-    } else if f >= K {
-        format!("{:.0} KiB", f / K)
+/// The domains `--cgroup` or `--pid` ask for (all without them); an unknown cgroup or pid
+/// is an error.
+fn select<'a>(
+    args: &RankArgs,
+    snap: &Snapshot,
+    all: &'a [Domain],
+    cgroup: Option<&str>,
+) -> anyhow::Result<Vec<&'a Domain>> {
+    let root = args.root.display();
+    if let Some(path) = cgroup {
+        if snap.memcg_version.is_none() {
+            bail!("no memory cgroup hierarchy is mounted below {root}");
+        }
+        if !snap.system.cgroups.iter().any(|c| c.path == path) {
+            bail!("no memory cgroup {path:?} below {root}");
+        }
+        Ok(domains::of_cgroup(all, path))
+    } else if let Some(pid) = args.pid {
+        if !snap.system.tasks.iter().any(|t| t.pid == pid) {
+            bail!("no process {pid} below {root}");
+        }
+        Ok(domains::containing(all, pid))
     } else {
-        format!("{b} B")
+        Ok(all.iter().collect())
     }
-}
-
-/// How many candidates the text lists per domain.
-const TEXT_ROWS: usize = 10;
-
-fn write_domain(out: &mut dyn Write, d: &Domain, sys: &System, pid: Option<u32>) -> io::Result<()> {
-    let page = sys.page_size;
-    match d.kind {
-        DomainKind::Machine => writeln!(out, "machine (global OOM: RAM + swap)")?,
-        DomainKind::Memcg => writeln!(
-            out,
-            "memory cgroup {}",
-            escape(d.cgroup.as_deref().unwrap_or("?"))
-        )?,
-    }
-    let fill = d
-        .fill()
-        .map_or(String::new(), |f| format!(" ({:.0}% used)", f * 100.0));
-    writeln!(
-        out,
-        "  limit {}, usage {}, headroom {}{fill}",
-        size(d.limit_bytes),
-        d.usage_bytes.map_or("?".into(), size),
-        d.headroom_bytes.map_or("?".into(), size),
-    )?;
-    writeln!(
-        out,
-        "  scored against {} pages: 1 point of oom_score_adj = {} pages ({})",
-        d.total_pages,
-        d.adj_pages_per_point,
-        size(d.adj_pages_per_point * page)
-    )?;
-    for n in &d.notes {
-        let text = match n {
-            Note::OomKillDisabled => {
-                "oom_kill_disable is set: nobody is killed, tasks wait at the limit"
-            }
-            Note::UnderOom => "under_oom: tasks are waiting at the limit now",
-            Note::PanicOnOom => "vm.panic_on_oom: an OOM here panics the machine",
-            Note::KillsAllocatingTask => {
-                "vm.oom_kill_allocating_task: the allocating task is killed instead"
-            }
-            Note::NotHierarchical => "use_hierarchy 0: only this cgroup's own tasks count",
-            Note::NoTasks => "no visible task in this domain",
-        };
-        writeln!(out, "  note: {text}")?;
-    }
-    if let Some(v) = &d.victim {
-        let lead = match (v.runner_up, v.lead_points) {
-            (Some(r), Some(l)) => {
-                let rc = d
-                    .candidates
-                    .get(1)
-                    .map_or(String::new(), |c| escape(&c.comm).into_owned());
-                format!(
-                    ", ahead of {r} ({rc}) by {l} points ({})",
-                    size(v.lead_bytes.unwrap_or(0))
-                )
-            }
-            _ => ", the only candidate".into(),
-        };
-        writeln!(
-            out,
-            "  dies first: {} ({}) with {} points{lead}",
-            v.pid,
-            escape(&v.comm),
-            v.points
-        )?;
-        if v.tie {
-            writeln!(
-                out,
-                "  tie: the kernel takes the task it visits last; the order shown is approximate"
-            )?;
-        } else if v.close_call {
-            writeln!(
-                out,
-                "  close call: the lead is within the kernel's RSS counter skew ({} pages)",
-                v.skew_pages.unwrap_or(0)
-            )?;
-        }
-        if let Some(g) = &v.group_kill {
-            let pids: Vec<String> = g.pids.iter().map(u32::to_string).collect();
-            writeln!(
-                out,
-                "  memory.oom.group: all of {} dies with it: {}",
-                escape(&g.cgroup),
-                pids.join(" ")
-            )?;
-        }
-    }
-    if !d.candidates.is_empty() {
-        writeln!(
-            out,
-            "  {:>3} {:>8}  {:<16} {:>10} {:>10} {:>9} {:>9} {:>5} {:>9}  decided by",
-            "#", "PID", "COMM", "POINTS", "RSS", "SWAP", "PGTABLES", "ADJ", "OOM_SCORE"
-        )?;
-    }
-    for (i, c) in d.candidates.iter().enumerate() {
-        let wanted = pid == Some(c.pid);
-        if i >= TEXT_ROWS && !wanted {
-            continue;
-        }
-        writeln!(
-            out,
-            "  {:>3} {:>8}{} {:<16} {:>10} {:>10} {:>9} {:>9} {:>5} {:>9}  {}",
-            i + 1,
-            c.pid,
-            if wanted { '*' } else { ' ' },
-            escape(&c.comm),
-            c.points,
-            size(c.rss_bytes),
-            size(c.swap_bytes),
-            size(c.pgtables_bytes),
-            c.oom_score_adj,
-            c.oom_score.map_or("?".into(), |s| s.to_string()),
-            serde_json::to_value(c.deciding)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-        )?;
-    }
-    if d.candidates.len() > TEXT_ROWS {
-        writeln!(
-            out,
-            "  … {} more (--json lists all)",
-            d.candidates.len() - TEXT_ROWS
-        )?;
-    }
-    if !d.protected.is_empty() {
-        let list: Vec<String> = d
-            .protected
-            .iter()
-            .map(|p| {
-                let why = serde_json::to_value(p.reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                format!("{} ({}, {why})", p.pid, escape(&p.comm))
-            })
-            .collect();
-        writeln!(out, "  never killed: {}", list.join(", "))?;
-    }
-    let machine_ppp = (sys.machine.mem_total_bytes + sys.machine.swap_total_bytes) / page / 1000;
-    for g in d.oom_score_disagreements.iter().take(5) {
-        let why = match g.reason {
-            DisagreementReason::AdjScale => format!(
-                "oom_score weighs oom_score_adj against RAM + swap ({machine_ppp} pages per point), \
-                 this domain against its size ({} pages per point)",
-                d.adj_pages_per_point
-            ),
-            DisagreementReason::Resolution => {
-                "equal oom_score: its 2/3-per-mille steps of RAM + swap hide the gap".into()
-            }
-            DisagreementReason::Stale => "memory changed between the reads".into(),
-        };
-        writeln!(
-            out,
-            "  oom_score misleads: {} ({}) shows {} >= the victim's {}: {why}",
-            g.pid,
-            escape(&g.comm),
-            g.oom_score,
-            g.victim_oom_score
-        )?;
-    }
-    if d.kernel_threads_excluded + d.exited_excluded > 0 {
-        writeln!(
-            out,
-            "  left out: {} kernel threads, {} exited processes",
-            d.kernel_threads_excluded, d.exited_excluded
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     struct Tree(PathBuf);
@@ -659,12 +315,5 @@ mod tests {
         t.file("sys/fs/cgroup/memory/box/memory.limit_in_bytes", "-\n");
         let err = format!("{:#}", run_to(&args(&t.0), &mut Vec::new()).unwrap_err());
         assert!(err.contains("box/memory.limit_in_bytes"), "{err}");
-    }
-
-    #[test]
-    fn ancestors() {
-        let v: Vec<String> = with_ancestors("/a/b/c").collect();
-        assert_eq!(v, ["/", "/a", "/a/b", "/a/b/c"]);
-        assert_eq!(with_ancestors("/").collect::<Vec<_>>(), ["/"]);
     }
 }
