@@ -9,10 +9,11 @@
 use std::collections::HashMap;
 
 use oomlens_model::top::{CgroupRow, MountRow, ProcessRow, TopDoc, TrendOut};
-use oomlens_model::{CgroupSample, DeletedOpenFile, MemLimit, ProcessSample, Sample};
+use oomlens_model::{
+    cgroup_path, CgroupSample, CgroupVersion, DeletedOpenFile, Limit, ProcessSample, Sample,
+};
 use oomlens_store::{Series, Store};
 
-use crate::domains::CgroupVersion;
 use crate::trend::{self, Class, LimitRef, Trend, TrendConfig};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -52,38 +53,14 @@ pub struct TopInput<'a> {
     pub deleted: Vec<DeletedOpenFile>,
 }
 
-/// How many levels `path` lies below `focus`.
-pub fn depth(path: &str, focus: &str) -> usize {
-    let comps = |p: &str| p.split('/').filter(|c| !c.is_empty()).count();
-    comps(path).saturating_sub(comps(focus))
-}
-
-/// The ancestors of a cgroup path, nearest first, `/` last.
-pub fn ancestors_of(path: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut p = path.trim_end_matches('/');
-    while let Some(i) = p.rfind('/') {
-        p = &p[..i];
-        out.push(if p.is_empty() {
-            "/".into()
-        } else {
-            p.to_string()
-        });
-        if p.is_empty() {
-            break;
-        }
-    }
-    out
-}
-
 /// The nearest limit of a cgroup, its own first: v2 `memory.high`, `memory.max`, v1
 /// `memory.limit_in_bytes`.
 pub fn own_limit(c: &CgroupSample, v: Option<CgroupVersion>) -> Option<(u64, String)> {
     let (max_name, high) = match v {
-        Some(CgroupVersion::V2) => ("memory.max", c.high.and_then(MemLimit::bytes)),
+        Some(CgroupVersion::V2) => ("memory.max", c.high.and_then(Limit::bytes)),
         _ => ("memory.limit_in_bytes", None),
     };
-    let max = c.max.and_then(MemLimit::bytes);
+    let max = c.max.and_then(Limit::bytes);
     match (high, max) {
         (Some(h), Some(m)) if h < m => Some((h, format!("memory.high of {}", c.path))),
         (Some(h), None) => Some((h, format!("memory.high of {}", c.path))),
@@ -109,14 +86,14 @@ pub fn limits_for(
     };
     let mut push = |cg: &CgroupSample, base: f64| {
         if v == Some(CgroupVersion::V2) {
-            if let Some(h) = cg.high.and_then(MemLimit::bytes) {
+            if let Some(h) = cg.high.and_then(Limit::bytes) {
                 out.push(LimitRef {
                     name: format!("{high_name} of {}", cg.path),
                     headroom: h as f64 - base,
                 });
             }
         }
-        if let Some(m) = cg.max.and_then(MemLimit::bytes) {
+        if let Some(m) = cg.max.and_then(Limit::bytes) {
             // At the hard limit the kernel reclaims page cache before it kills
             // (mem_cgroup_out_of_memory runs only when try_charge's reclaim fails), so clean
             // cache is room too; shmem/tmpfs pages are not (no swap to move them to).
@@ -128,8 +105,8 @@ pub fn limits_for(
         }
     };
     push(c, fitted);
-    for a in ancestors_of(&c.path) {
-        if let Some(ac) = by_path.get(a.as_str()) {
+    for a in cgroup_path::ancestors(&c.path) {
+        if let Some(ac) = by_path.get(a) {
             push(ac, ac.usage.unwrap_or(0) as f64);
         }
     }
@@ -211,7 +188,7 @@ fn cgroup_rows(
         let own = own_limit(c, v);
         rows.push(CgroupRow {
             path: c.path.clone(),
-            depth: depth(&c.path, inp.focus),
+            depth: cgroup_path::depth_below(&c.path, inp.focus),
             owner: (inp.owner)(&c.path),
             usage: c.usage,
             limit: own.as_ref().map(|o| o.0),
@@ -319,21 +296,12 @@ mod tests {
     use super::*;
     use oomlens_model::top::ProcessRow;
 
-    #[test]
-    fn ancestors_and_depth() {
-        assert_eq!(ancestors_of("/a/b/c"), ["/a/b", "/a", "/"]);
-        assert_eq!(ancestors_of("/"), Vec::<String>::new());
-        assert_eq!(depth("/a/b", "/"), 2);
-        assert_eq!(depth("/a/b", "/a"), 1);
-        assert_eq!(depth("/a", "/a"), 0);
-    }
-
     fn cg(path: &str, usage: u64, max: Option<u64>, high: Option<u64>) -> CgroupSample {
         CgroupSample {
             path: path.into(),
             usage: Some(usage),
-            max: max.map(MemLimit::Bytes),
-            high: high.map(MemLimit::Bytes),
+            max: max.map(Limit::Bytes),
+            high: high.map(Limit::Bytes),
             file: Some(0),
             shmem: Some(0),
             ..CgroupSample::default()

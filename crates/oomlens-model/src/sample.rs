@@ -8,9 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::Limit;
 
-/// The old name of [`Limit`], kept while `top`'s code still spells it so; the same type.
-pub type MemLimit = Limit;
-
 /// One cgroup at one tick.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CgroupSample {

@@ -38,14 +38,6 @@ use crate::formats::{
 };
 use crate::SourceError;
 
-/// The memory limit type, now in the model; this path is kept for `top_cmd.rs` until it
-/// moves into the sampler library.
-pub use oomlens_model::Limit;
-/// The old name of [`CgroupVersion`]; kept for `top_cmd.rs` until it moves.
-pub type MemoryVersion = CgroupVersion;
-/// The old name of [`CgroupMemory`] as `top` read it; kept for `top_cmd.rs` until it moves.
-pub type MemoryCounters = CgroupMemory;
-
 /// Which of a cgroup's files [`CgroupFs::memory`] reads. Both read usage, the memory limit,
 /// v1's memsw limit or v2's swap limit, and the OOM counters (`memory.oom_control`,
 /// `memory.events`).
@@ -325,13 +317,6 @@ impl CgroupFs {
         Ok(Some(m))
     }
 
-    /// The counters `top` samples: [`CgroupFs::memory`] with [`Detail::Counters`].
-    ///
-    /// Kept for `top_cmd.rs` until it moves into the sampler library; remove then.
-    pub fn counters(&self, path: &str) -> Result<Option<CgroupMemory>, SourceError> {
-        self.memory(path, Detail::Counters)
-    }
-
     fn read_v1(&self, r: &Reader, detail: Detail, m: &mut CgroupMemory) -> Result<(), SourceError> {
         let page = self.page_size;
         let v1lim = |t: &str| parse_v1_limit(t, page);
@@ -539,6 +524,7 @@ impl UsageFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oomlens_model::Limit;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     const UNLIMITED_4K: &str = "9223372036854771712\n";

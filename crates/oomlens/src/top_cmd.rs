@@ -159,7 +159,6 @@ pub fn run(args: &TopArgs) -> anyhow::Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oomlens_analysis::top::ancestors_of;
     use oomlens_model::fields::Record;
     use oomlens_model::top::{Class, TopDoc};
     use oomlens_sources::sampler::ManualClock;
@@ -258,7 +257,7 @@ mod tests {
             .unwrap();
         };
         write(rel, bytes);
-        for a in ancestors_of(rel) {
+        for a in oomlens_model::cgroup_path::ancestors(rel) {
             write(if a == "/" { "" } else { &a }, bytes + (1 << 20));
         }
     }

@@ -26,9 +26,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use oomlens_model::{CgroupSample, DeletedOpenFile, MountSample, ProcessSample, Sample};
+use oomlens_model::{
+    CgroupSample, CgroupVersion, DeletedOpenFile, MountSample, ProcessSample, Sample,
+};
 
-use crate::cgroupfs::{CgroupFs, MemoryVersion, UsageFile};
+use crate::cgroupfs::{CgroupFs, UsageFile};
 use crate::mounts;
 use crate::procfs::ProcFs;
 use crate::SourceError;
@@ -324,7 +326,7 @@ impl Sampler {
     }
 
     /// The memory cgroup version sampled (`None`: no memory cgroup hierarchy mounted).
-    pub fn version(&self) -> Option<MemoryVersion> {
+    pub fn version(&self) -> Option<CgroupVersion> {
         self.cgfs.as_ref().map(|f| f.hierarchy().version)
     }
 

@@ -3,28 +3,19 @@
 
 use std::time::Instant;
 
-use oomlens_model::{CgroupSample, MemLimit, Sample};
+use oomlens_model::{cgroup_path, CgroupMemory, CgroupSample, Sample};
 
-use super::tree::ancestors_of;
 use super::{CgState, Sampler, CHANGE_BYTES};
-use crate::cgroupfs::{CgroupFs, Limit, MemoryCounters};
+use crate::cgroupfs::{CgroupFs, Detail};
 use crate::SourceError;
 
-/// The one conversion from the sources' limit type to the model's (to go when they are one).
-fn to_limit(l: Limit) -> MemLimit {
-    match l {
-        Limit::Bytes(b) => MemLimit::Bytes(b),
-        Limit::Max => MemLimit::Max,
-    }
-}
-
-fn cgroup_sample(path: &str, c: MemoryCounters, t: f64) -> CgroupSample {
+fn cgroup_sample(path: &str, c: CgroupMemory, t: f64) -> CgroupSample {
     CgroupSample {
         path: path.to_string(),
         usage: c.usage,
-        max: c.max.map(to_limit),
-        high: c.high.map(to_limit),
-        soft_limit: c.soft_limit.map(to_limit),
+        max: c.max,
+        high: c.high,
+        soft_limit: c.soft_limit,
         anon: c.split.anon,
         file: c.split.file,
         shmem: c.split.shmem,
@@ -135,8 +126,11 @@ impl Sampler {
         }
         self.ancestors.clear();
         if self.focus != "/" {
-            for a in ancestors_of(&self.focus) {
-                if let Some(c) = fs.counters(&a)? {
+            let above: Vec<String> = cgroup_path::ancestors(&self.focus)
+                .map(str::to_string)
+                .collect();
+            for a in above {
+                if let Some(c) = fs.memory(&a, Detail::Counters)? {
                     self.ancestors.push(cgroup_sample(&a, c, s.mono));
                 }
             }
@@ -154,7 +148,7 @@ impl Sampler {
     ) -> Result<(), SourceError> {
         self.stats.full_reads += 1;
         let path = &self.tree[i];
-        let Some(c) = fs.counters(path)? else {
+        let Some(c) = fs.memory(path, Detail::Counters)? else {
             self.nodes[i].gone = true;
             return Ok(());
         };

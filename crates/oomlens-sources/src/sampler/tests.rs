@@ -3,7 +3,6 @@ use std::time::Duration;
 
 use oomlens_store::Store;
 
-use super::tree::ancestors_of;
 use super::*;
 
 /// A sampler of the whole tree below `root` with a manual clock at 0 (advanced by the
@@ -68,7 +67,7 @@ fn set_usage(root: &Path, rel: &str, bytes: u64) {
         .unwrap();
     };
     write(rel, bytes);
-    for a in ancestors_of(rel) {
+    for a in oomlens_model::cgroup_path::ancestors(rel) {
         write(if a == "/" { "" } else { &a }, bytes + (1 << 20));
     }
 }
@@ -333,10 +332,4 @@ fn an_unknown_focus_is_a_typed_error() {
         "{e}"
     );
     let _ = std::fs::remove_dir_all(&root);
-}
-
-#[test]
-fn ancestors() {
-    assert_eq!(ancestors_of("/a/b/c"), ["/a/b", "/a", "/"]);
-    assert_eq!(ancestors_of("/"), Vec::<String>::new());
 }

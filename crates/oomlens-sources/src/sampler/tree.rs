@@ -4,39 +4,11 @@
 
 use std::cmp::Ordering;
 
+use oomlens_model::cgroup_path;
+
 use super::{CgNode, FastMap, Sampler, WALK_EVERY};
 use crate::cgroupfs::{CgroupFs, UsageFile};
 use crate::SourceError;
-
-/// The last component of a cgroup path.
-pub(super) fn child_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-/// True when cgroup `path` lies below `ancestor` (at any depth).
-pub(super) fn is_below(ancestor: &str, path: &str) -> bool {
-    ancestor == "/" && path != "/"
-        || path
-            .strip_prefix(ancestor)
-            .is_some_and(|rest| rest.starts_with('/'))
-}
-
-pub(crate) fn ancestors_of(path: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut p = path.trim_end_matches('/');
-    while let Some(i) = p.rfind('/') {
-        p = &p[..i];
-        out.push(if p.is_empty() {
-            "/".into()
-        } else {
-            p.to_string()
-        });
-        if p.is_empty() {
-            break;
-        }
-    }
-    out
-}
 
 impl Sampler {
     /// Walks the whole tree and carries each known cgroup's state over by path (the first
@@ -117,7 +89,7 @@ impl Sampler {
             .filter(move |&j| self.nodes[j].parent == Some(i))
             .map(|j| match self.nodes[j].gone {
                 true => "",
-                false => child_name(&self.tree[j]),
+                false => cgroup_path::name(&self.tree[j]),
             })
     }
 
@@ -144,7 +116,7 @@ impl Sampler {
             .collect();
         for (p, n) in drained {
             if n.parent == Some(i) {
-                old.push((child_name(&p).to_string(), Vec::new()));
+                old.push((cgroup_path::name(&p).to_string(), Vec::new()));
             }
             old.last_mut().expect("a child first").1.push((p, n));
         }
@@ -197,7 +169,7 @@ impl Sampler {
         let mut stack: Vec<usize> = Vec::new();
         for j in 0..self.tree.len() {
             while let Some(&top) = stack.last() {
-                if is_below(&self.tree[top], &self.tree[j]) {
+                if cgroup_path::is_below(&self.tree[j], &self.tree[top]) {
                     break;
                 }
                 stack.pop();

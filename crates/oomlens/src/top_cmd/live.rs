@@ -1,25 +1,14 @@
 //! The sampler, the history it feeds and the analysis of both, as `oomlens top` and its
 //! TUI use them.
 
-use oomlens_analysis::domains::CgroupVersion;
 use oomlens_analysis::owner::owner_of;
 use oomlens_analysis::top::{analyse, TopInput};
 use oomlens_model::top::{ProcessScope, TopDoc};
-use oomlens_sources::cgroupfs::MemoryVersion;
 use oomlens_sources::procfs;
 use oomlens_sources::sampler::{Clock, Sampler, SamplerConfig, SamplerError};
 use oomlens_store::{Series, Store};
 
 use super::TopArgs;
-
-/// The one conversion from the sources' cgroup version to the analysis's (to go when they
-/// are one type).
-fn to_version(v: MemoryVersion) -> CgroupVersion {
-    match v {
-        MemoryVersion::V1 => CgroupVersion::V1,
-        MemoryVersion::V2 => CgroupVersion::V2,
-    }
-}
 
 /// The sampler, the history it feeds, and the analysis of both.
 pub struct Live {
@@ -70,7 +59,7 @@ impl Live {
             processes,
             store: &self.store,
             focus: sm.focus(),
-            version: sm.version().map(to_version),
+            version: sm.version(),
             started: sm.started(),
             owner: &|path| sm.owner_label(path),
             deleted: sm.deleted(),
