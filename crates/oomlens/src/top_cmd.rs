@@ -258,7 +258,7 @@ mod tests {
         };
         write(rel, bytes);
         for a in oomlens_model::cgroup_path::ancestors(rel) {
-            write(if a == "/" { "" } else { &a }, bytes + (1 << 20));
+            write(if a == "/" { "" } else { a }, bytes + (1 << 20));
         }
     }
 
