@@ -68,7 +68,7 @@ fn set_usage(root: &Path, rel: &str, bytes: u64) {
     };
     write(rel, bytes);
     for a in oomlens_model::cgroup_path::ancestors(rel) {
-        write(if a == "/" { "" } else { &a }, bytes + (1 << 20));
+        write(if a == "/" { "" } else { a }, bytes + (1 << 20));
     }
 }
 
