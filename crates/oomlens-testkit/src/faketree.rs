@@ -72,16 +72,23 @@ impl FakeTree {
         &self.root
     }
 
-    /// Writes `text` to `rel` below the root, making its directories.
+    /// Writes `text` to `rel` below the root, making its directories. A leading `/` is
+    /// dropped (`/proc/meminfo` is the tree's `proc/meminfo`): a path as the target system
+    /// names it never escapes the root.
     pub fn file(&self, rel: impl AsRef<Path>, text: impl AsRef<[u8]>) -> &FakeTree {
-        write(&self.root.join(rel), text.as_ref());
+        write(&self.below(rel.as_ref()), text.as_ref());
         self
     }
 
-    /// Makes the directory `rel` below the root.
+    /// Makes the directory `rel` below the root (a leading `/` dropped, as in
+    /// [`FakeTree::file`]).
     pub fn dir(&self, rel: impl AsRef<Path>) -> &FakeTree {
-        mkdir(&self.root.join(rel));
+        mkdir(&self.below(rel.as_ref()));
         self
+    }
+
+    fn below(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel.strip_prefix("/").unwrap_or(rel))
     }
 
     /// `proc/self/mountinfo` with `text`.
@@ -492,7 +499,13 @@ mod tests {
     fn a_temporary_tree_is_removed_and_a_given_root_is_kept() {
         let t = FakeTree::new("drop");
         let root = t.root().to_path_buf();
-        t.file("x/y", "z");
+        t.file("x/y", "z").file("/etc/a.conf", "b").dir("/var/x");
+        assert_eq!(
+            read(&t, "etc/a.conf"),
+            "b",
+            "an absolute path stays below the root"
+        );
+        assert!(root.join("var/x").is_dir());
         drop(t);
         assert!(!root.exists());
         let kept = TempDir::new("kept").unwrap();
