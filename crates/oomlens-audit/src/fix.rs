@@ -355,6 +355,7 @@ mod tests {
     use super::*;
     use crate::loader::{LoadedUnit, SourceFile};
     use crate::unit::{parse_unit_file, UnitName};
+    use oomlens_testkit::faketree::FakeTree;
 
     fn settings(name: &str, text: &str) -> UnitSettings {
         let n = UnitName::parse(name).unwrap();
@@ -465,19 +466,21 @@ mod tests {
 
     #[test]
     fn peaks_come_from_v2_or_v1_files() {
-        let d = std::env::temp_dir().join(format!("oomlens-peak-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        let v2 = d.join("sys/fs/cgroup/system.slice/a.service");
-        fs::create_dir_all(&v2).unwrap();
-        fs::write(v2.join("memory.peak"), "123456\n").unwrap();
-        assert_eq!(read_peak(&d, "system.slice/a.service").unwrap().0, 123456);
-        let v1 = d.join("sys/fs/cgroup/memory/system.slice/b.service");
-        fs::create_dir_all(&v1).unwrap();
-        fs::write(v1.join("memory.max_usage_in_bytes"), "789\n").unwrap();
-        assert_eq!(read_peak(&d, "system.slice/b.service").unwrap().0, 789);
-        let e = read_peak(&d, "system.slice/c.service").unwrap_err();
+        let t = FakeTree::new("peak");
+        t.cgroup_v2("system.slice/a.service")
+            .file("memory.peak", "123456\n");
+        assert_eq!(
+            read_peak(t.root(), "system.slice/a.service").unwrap().0,
+            123456
+        );
+        t.cgroup_v1("system.slice/b.service")
+            .file("memory.max_usage_in_bytes", "789\n");
+        assert_eq!(
+            read_peak(t.root(), "system.slice/b.service").unwrap().0,
+            789
+        );
+        let e = read_peak(t.root(), "system.slice/c.service").unwrap_err();
         assert!(e.contains("memory.peak") && e.contains("5.19"), "{e}");
-        let _ = fs::remove_dir_all(&d);
         let u = settings("postgresql@15-main.service", "[Service]\n");
         assert_eq!(
             unit_cgroup_path(&u),

@@ -631,29 +631,15 @@ pub fn read_mem_total(root: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tree(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "oomlens-audit-loader-{}-{name}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    fn write(root: &Path, p: &str, text: &str) {
-        let h = host_path(root, Path::new(p));
-        fs::create_dir_all(h.parent().unwrap()).unwrap();
-        fs::write(h, text).unwrap();
-    }
+    use oomlens_testkit::faketree::FakeTree;
 
     #[test]
     fn chase_stays_inside_the_root() {
-        let r = tree("chase");
-        write(&r, "/usr/lib/systemd/system/a.service", "[Service]\n");
+        let t = FakeTree::new("audit-loader-chase");
+        let r = t.root();
+        t.file("/usr/lib/systemd/system/a.service", "[Service]\n");
         std::os::unix::fs::symlink("usr/lib", r.join("lib")).unwrap();
-        fs::create_dir_all(r.join("etc/systemd/system")).unwrap();
+        t.dir("/etc/systemd/system");
         std::os::unix::fs::symlink(
             "/lib/systemd/system/a.service",
             r.join("etc/systemd/system/b.service"),
@@ -661,19 +647,19 @@ mod tests {
         .unwrap();
         std::os::unix::fs::symlink("/dev/null", r.join("etc/systemd/system/c.service")).unwrap();
         assert_eq!(
-            chase(&r, Path::new("/etc/systemd/system/b.service")).unwrap(),
+            chase(r, Path::new("/etc/systemd/system/b.service")).unwrap(),
             PathBuf::from("/usr/lib/systemd/system/a.service")
         );
         assert_eq!(
-            chase(&r, Path::new("/etc/systemd/system/c.service")).unwrap(),
+            chase(r, Path::new("/etc/systemd/system/c.service")).unwrap(),
             PathBuf::from("/dev/null")
         );
         assert_eq!(
-            chase(&r, Path::new("/../../lib/systemd")).unwrap(),
+            chase(r, Path::new("/../../lib/systemd")).unwrap(),
             PathBuf::from("/usr/lib/systemd")
         );
         // /lib and /usr/lib are one directory: the search path keeps the first.
-        let l = Loader::system(&r);
+        let l = Loader::system(r);
         assert_eq!(
             l.search_path(),
             &[
@@ -687,7 +673,6 @@ mod tests {
         assert!(l.load("c.service").unwrap().masked);
         // Loading the target by its own name finds the alias too.
         assert_eq!(l.load("a.service").unwrap().aliases, vec!["b.service"]);
-        let _ = fs::remove_dir_all(&r);
     }
 
     #[test]
@@ -718,9 +703,10 @@ mod tests {
 
     #[test]
     fn missing_units_name_the_search_path() {
-        let r = tree("missing");
-        write(&r, "/etc/systemd/system/x.service", "[Service]\n");
-        let l = Loader::system(&r);
+        let t = FakeTree::new("audit-loader-missing");
+        let r = t.root();
+        t.file("/etc/systemd/system/x.service", "[Service]\n");
+        let l = Loader::system(r);
         let e = l.load("nope.service").unwrap_err().to_string();
         assert!(
             e.contains("nope.service") && e.contains("etc/systemd/system"),
@@ -728,31 +714,27 @@ mod tests {
         );
         // Slices exist implicitly.
         assert!(l.load("system-foo.slice").unwrap().fragment.is_none());
-        let _ = fs::remove_dir_all(&r);
     }
 
     #[test]
     fn manager_defaults_read_system_conf() {
-        let r = tree("defaults");
-        write(
-            &r,
+        let t = FakeTree::new("audit-loader-defaults");
+        let r = t.root();
+        t.file(
             "/etc/systemd/system.conf",
             "[Manager]\nDefaultStartLimitIntervalSec=1min\n",
         );
-        write(
-            &r,
+        t.file(
             "/etc/systemd/system.conf.d/x.conf",
             "[Manager]\nDefaultStartLimitBurst=3\n",
         );
-        let d = ManagerDefaults::read(&r, Scope::System);
+        let d = ManagerDefaults::read(r, Scope::System);
         assert_eq!(d.start_limit_interval_usec, 60_000_000);
         assert_eq!(d.start_limit_burst, 3);
-        write(
-            &r,
+        t.file(
             "/proc/meminfo",
             "MemTotal:       16384000 kB\nMemFree: 1 kB\n",
         );
-        assert_eq!(read_mem_total(&r), Some(16_384_000 * 1024));
-        let _ = fs::remove_dir_all(&r);
+        assert_eq!(read_mem_total(r), Some(16_384_000 * 1024));
     }
 }

@@ -12,12 +12,12 @@
 //! This file holds one test so that the process's RSS is this test's alone.
 
 use std::io;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use oomlens_analysis::explain::{Explanation, MAX_OWNERS};
 use oomlens_live::{IncidentSink, Pipeline, Window};
 use oomlens_model::{Incident, Kill, Kind, LogTime, MemcgCounter, MemcgCounters};
+use oomlens_testkit::faketree::FakeTree;
 
 const N: u64 = 1_000_000;
 /// The unit killed every this many incidents (offset 1).
@@ -85,33 +85,25 @@ fn rss_kib() -> u64 {
 }
 
 /// A root with a unit file, a pod log directory and a container log link for incident 0.
-fn fake_root() -> PathBuf {
-    let root = std::env::temp_dir().join(format!("oomlens-live-bounded-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let units = root.join("etc/systemd/system");
-    std::fs::create_dir_all(&units).unwrap();
-    std::fs::write(
-        units.join("leaky.service"),
+fn fake_root() -> FakeTree {
+    let t = FakeTree::new("live-bounded");
+    t.file(
+        "etc/systemd/system/leaky.service",
         "[Unit]\nDescription=Leaky test service\n",
     )
-    .unwrap();
-    let pods = root.join("var/log/pods");
-    std::fs::create_dir_all(pods.join(format!("shop_cart-7d9f_{}", pod_uid(0)))).unwrap();
-    let containers = root.join("var/log/containers");
-    std::fs::create_dir_all(&containers).unwrap();
-    std::fs::write(
-        containers.join(format!("cart-7d9f_shop_cart-{:064x}.log", 0)),
+    .dir(format!("var/log/pods/shop_cart-7d9f_{}", pod_uid(0)))
+    .file(
+        format!("var/log/containers/cart-7d9f_shop_cart-{:064x}.log", 0),
         "",
-    )
-    .unwrap();
-    root
+    );
+    t
 }
 
 #[test]
 fn a_million_new_containers_through_the_pipeline_keep_memory_flat() {
-    let root = fake_root();
+    let tree = fake_root();
     let start = Instant::now();
-    let mut p = Pipeline::new(Keep::default(), Window::default()).enrich_from(&root);
+    let mut p = Pipeline::new(Keep::default(), Window::default()).enrich_from(tree.root());
     let mut rss = Vec::new();
     for i in 0..N {
         let cg = if i % LEAKY_EVERY == 1 {
@@ -127,7 +119,7 @@ fn a_million_new_containers_through_the_pipeline_keep_memory_flat() {
     }
     let secs = start.elapsed().as_secs_f64();
     eprintln!("VmRSS after 10k, 100k, 1M incidents: {rss:?} KiB; {secs:.1} s");
-    std::fs::remove_dir_all(&root).unwrap();
+    drop(tree);
     assert_eq!(p.explainer().tracked_owners(), MAX_OWNERS);
     // Flat: the history is full after about 4100 incidents; what follows only replaces
     // owners. 4 MiB of slack for the allocator's own bookkeeping.

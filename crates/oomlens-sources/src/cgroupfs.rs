@@ -525,35 +525,10 @@ impl UsageFile {
 mod tests {
     use super::*;
     use oomlens_model::Limit;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use oomlens_testkit::faketree::{psi, FakeTree, V1_UNLIMITED};
 
-    const UNLIMITED_4K: &str = "9223372036854771712\n";
-
-    struct Tree(PathBuf);
-
-    impl Tree {
-        fn new() -> Tree {
-            static N: AtomicU32 = AtomicU32::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "oomlens-cgroupfs-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Tree(p)
-        }
-        fn file(&self, rel: &str, text: &str) {
-            let p = self.0.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    /// A cgroup v1 memory hierarchy at `/sys/fs/cgroup/memory`.
+    const V1_MOUNT: &str = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
 
     const HYBRID: &str = "\
 31 24 0:27 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs rw,mode=755
@@ -601,51 +576,42 @@ mod tests {
 
     #[test]
     fn detect_falls_back_to_directories() {
-        let t = Tree::new();
-        t.file("sys/fs/cgroup/memory/memory.limit_in_bytes", UNLIMITED_4K);
+        // No mountinfo: the directories tell.
+        let t = FakeTree::new("cgroupfs");
+        t.cgroup_v1("").limit(None);
         t.file("sys/fs/cgroup/unified/cgroup.controllers", "\n");
-        let l = detect(&t.0).unwrap();
+        let l = detect(t.root()).unwrap();
         assert_eq!(l.setup, Some(CgroupSetup::Hybrid));
         assert_eq!(l.memory.unwrap().version, CgroupVersion::V1);
-        let t = Tree::new();
-        t.file("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
-        assert_eq!(detect(&t.0).unwrap().setup, Some(CgroupSetup::Unified));
-        let t = Tree::new();
-        t.file("proc/self/mountinfo", "garbage\n");
-        let err = detect(&t.0).unwrap_err().to_string();
+        let t = FakeTree::new("cgroupfs");
+        t.cgroup_v2("").file("cgroup.controllers", "cpu memory\n");
+        assert_eq!(detect(t.root()).unwrap().setup, Some(CgroupSetup::Unified));
+        let t = FakeTree::new("cgroupfs");
+        t.mountinfo("garbage\n");
+        let err = detect(t.root()).unwrap_err().to_string();
         assert!(err.contains("proc/self/mountinfo"), "{err}");
-    }
-
-    fn tree(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("oomlens-top-cg-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
     }
 
     #[test]
     fn walk_and_counters_on_a_fake_v2_tree() {
-        let root = tree("v2");
-        let cg = root.join("sys/fs/cgroup");
-        for (rel, files) in [
-            ("a", &[("memory.current", "100\n"), ("memory.max", "max\n")][..]),
-            ("a/b", &[("memory.current", "50\n"), ("memory.max", "1000\n"), ("memory.high", "800\n"),
-                ("memory.stat", "anon 30\nfile 20\nshmem 5\n"),
-                ("memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=7\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=3\n")][..]),
-            ("c", &[][..]),
-        ] {
-            std::fs::create_dir_all(cg.join(rel)).unwrap();
-            for (n, t) in files {
-                std::fs::write(cg.join(rel).join(n), t).unwrap();
-            }
-        }
-        std::fs::write(cg.join("cgroup.controllers"), "memory\n").unwrap();
-        let fs = CgroupFs::new(&root, 4096).unwrap().unwrap();
+        // No mountinfo: found by its cgroup.controllers.
+        let t = FakeTree::new("cgroupfs-v2");
+        t.cgroup_v2("a").usage(100).limit(None);
+        t.cgroup_v2("a/b")
+            .usage(50)
+            .limit(Some(1000))
+            .file("memory.high", "800\n")
+            .stat("anon 30\nfile 20\nshmem 5\n")
+            .file("memory.pressure", psi(0.0, 7, 3));
+        t.cgroup_v2("c");
+        t.cgroup_v2("").file("cgroup.controllers", "memory\n");
+        let fs = CgroupFs::new(t.root(), 4096).unwrap().unwrap();
         assert_eq!(fs.walk("/").unwrap(), ["/", "/a", "/a/b", "/c"]);
         assert_eq!(fs.walk("/a").unwrap(), ["/a", "/a/b"]);
         assert_eq!(fs.walk("/a/").unwrap(), ["/a", "/a/b"]);
         assert!(fs.walk("/nope").unwrap().is_empty());
         // Children: directories only (not the control files), sorted; gone is None.
-        std::fs::create_dir_all(cg.join("a/0-first")).unwrap();
+        let first = t.cgroup_v2("a/0-first");
         assert_eq!(
             fs.children("/a").unwrap(),
             Some(vec!["0-first".into(), "b".into()])
@@ -657,7 +623,7 @@ mod tests {
         assert_eq!(fs.children("/a/b").unwrap(), Some(vec![]));
         assert_eq!(fs.children("/nope").unwrap(), None);
         assert_eq!(fs.children("/a/b/memory.current").unwrap(), None, "a file");
-        std::fs::remove_dir(cg.join("a/0-first")).unwrap();
+        std::fs::remove_dir(first.dir()).unwrap();
         let c = fs.memory("/a/b", Detail::Counters).unwrap().unwrap();
         assert_eq!(c.usage, Some(50));
         assert_eq!(c.max, Some(Limit::Bytes(1000)));
@@ -668,28 +634,24 @@ mod tests {
         let c = fs.memory("/c", Detail::Counters).unwrap().unwrap();
         assert_eq!(c.usage, None);
         assert!(fs.memory("/gone", Detail::Counters).unwrap().is_none());
-        std::fs::write(cg.join("c/memory.current"), "lots\n").unwrap();
+        t.cgroup_v2("c").file("memory.current", "lots\n");
         assert!(fs.memory("/c", Detail::Counters).is_err());
-        let _ = std::fs::remove_dir_all(&root);
     }
 
-    fn v1_tree() -> (Tree, CgroupFs) {
-        let t = Tree::new();
-        t.file(
-            "proc/self/mountinfo",
-            "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
-        );
-        let cg = "sys/fs/cgroup/memory/a/b";
-        t.file(&format!("{cg}/memory.limit_in_bytes"), "67108864\n");
-        t.file(&format!("{cg}/memory.usage_in_bytes"), "1048576\n");
-        t.file(&format!("{cg}/memory.memsw.limit_in_bytes"), UNLIMITED_4K);
-        t.file(
-            &format!("{cg}/memory.oom_control"),
-            "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
-        );
-        t.file(&format!("{cg}/memory.use_hierarchy"), "1\n");
-        t.file(&format!("{cg}/cgroup.procs"), "10\n11\n");
-        let fs = CgroupFs::new(&t.0, 4096).unwrap().unwrap();
+    fn v1_tree() -> (FakeTree, CgroupFs) {
+        let t = FakeTree::new("cgroupfs-v1");
+        t.mountinfo(V1_MOUNT);
+        t.cgroup_v1("/a/b")
+            .limit(Some(64 << 20))
+            .usage(1 << 20)
+            .file("memory.memsw.limit_in_bytes", format!("{V1_UNLIMITED}\n"))
+            .file(
+                "memory.oom_control",
+                "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+            )
+            .file("memory.use_hierarchy", "1\n")
+            .procs(&[10, 11]);
+        let fs = CgroupFs::new(t.root(), 4096).unwrap().unwrap();
         (t, fs)
     }
 
@@ -718,14 +680,12 @@ mod tests {
     #[test]
     fn bad_v1_content_names_the_file() {
         let (t, fs) = v1_tree();
-        t.file("sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "lots\n");
+        let ab = t.cgroup_v1("/a/b");
+        ab.file("memory.limit_in_bytes", "lots\n");
         let err = fs.memory("/a/b", Detail::Oom).unwrap_err().to_string();
         assert!(err.contains("a/b/memory.limit_in_bytes"), "{err}");
-        t.file("sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "4096\n");
-        t.file(
-            "sys/fs/cgroup/memory/a/b/memory.oom_control",
-            "under_oom 0\n",
-        );
+        ab.limit(Some(4096))
+            .file("memory.oom_control", "under_oom 0\n");
         let err = fs.memory("/a/b", Detail::Oom).unwrap_err().to_string();
         assert!(
             err.contains("memory.oom_control") && err.contains("oom_kill_disable"),
@@ -735,22 +695,19 @@ mod tests {
 
     #[test]
     fn reads_v2_cgroups_with_and_without_the_controller() {
-        let t = Tree::new();
-        t.file(
-            "proc/self/mountinfo",
-            "30 24 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
-        );
-        let cg = "sys/fs/cgroup/system.slice/db.service";
-        t.file(&format!("{cg}/memory.max"), "max\n");
-        t.file(&format!("{cg}/memory.current"), "5000\n");
-        t.file(&format!("{cg}/memory.swap.max"), "0\n");
-        t.file(&format!("{cg}/memory.oom.group"), "1\n");
-        t.file(
-            &format!("{cg}/memory.events"),
-            "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\noom_group_kill 1\n",
-        );
-        t.file("sys/fs/cgroup/init.scope/cgroup.procs", "1\n");
-        let fs = CgroupFs::new(&t.0, 4096).unwrap().unwrap();
+        let t = FakeTree::new("cgroupfs-v2");
+        t.mountinfo("30 24 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+        let db = t.cgroup_v2("/system.slice/db.service");
+        db.limit(None)
+            .usage(5000)
+            .file("memory.swap.max", "0\n")
+            .file("memory.oom.group", "1\n")
+            .file(
+                "memory.events",
+                "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\noom_group_kill 1\n",
+            );
+        t.cgroup_v2("/init.scope").procs(&[1]);
+        let fs = CgroupFs::new(t.root(), 4096).unwrap().unwrap();
         let m = fs
             .memory("/system.slice/db.service", Detail::Oom)
             .unwrap()
@@ -763,7 +720,7 @@ mod tests {
         let n = fs.memory("/init.scope", Detail::Oom).unwrap().unwrap();
         assert!(!n.controller_enabled);
         assert_eq!((n.max, n.usage), (None, None));
-        t.file(&format!("{cg}/memory.events"), "low 0\n");
+        db.file("memory.events", "low 0\n");
         let err = fs
             .memory("/system.slice/db.service", Detail::Oom)
             .unwrap_err()

@@ -181,6 +181,7 @@ pub fn deleted_files(proc: &ProcFs, pid: u32) -> Result<Vec<DeletedFile>, Source
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oomlens_testkit::faketree::FakeTree;
     use std::io::Write;
 
     #[test]
@@ -217,19 +218,14 @@ mod tests {
 
     #[test]
     fn mounts_of_a_fake_tree() {
-        let root = std::env::temp_dir().join(format!("oomlens-mounts-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("proc/self")).unwrap();
-        std::fs::create_dir_all(root.join("dev/shm")).unwrap();
-        std::fs::write(
-            root.join("proc/self/mountinfo"),
+        let t = FakeTree::new("mounts");
+        t.dir("dev/shm").mountinfo(
             "1 0 0:1 / / rw - ext4 /dev/sda1 rw\n\
              2 1 0:2 / /proc rw - proc proc rw\n\
              3 1 0:3 / /dev/shm rw - tmpfs shm rw,size=65536k\n\
              4 1 0:4 / /gone rw - tmpfs tmpfs rw\n",
-        )
-        .unwrap();
-        let ms = mounts(&root).unwrap();
+        );
+        let ms = mounts(t.root()).unwrap();
         let names: Vec<(&str, &str)> = ms
             .iter()
             .map(|m| (m.mount_point.as_str(), m.fstype.as_str()))
@@ -237,11 +233,10 @@ mod tests {
         // proc is not tracked; /gone does not exist below the root and is skipped.
         assert_eq!(names, [("/", "ext4"), ("/dev/shm", "tmpfs")]);
         assert!(ms[1].is_memory() && ms[1].total > 0);
-        std::fs::write(root.join("proc/self/mountinfo"), "garbage\n").unwrap();
-        assert!(mounts(&root).is_err());
-        std::fs::remove_dir_all(root.join("proc")).unwrap();
-        assert!(mounts(&root).unwrap().is_empty());
-        let _ = std::fs::remove_dir_all(&root);
+        t.mountinfo("garbage\n");
+        assert!(mounts(t.root()).is_err());
+        std::fs::remove_dir_all(t.root().join("proc")).unwrap();
+        assert!(mounts(t.root()).unwrap().is_empty());
     }
 
     #[test]

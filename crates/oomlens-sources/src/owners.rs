@@ -111,37 +111,33 @@ fn parse_description(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oomlens_testkit::faketree::FakeTree;
 
     #[test]
     fn reads_units_containers_and_pods_from_a_fake_root() {
-        let root = std::env::temp_dir().join(format!("oomlens-owners-{}", std::process::id()));
-        let w = |p: &str, text: &str| {
-            let f = root.join(p);
-            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-            std::fs::write(f, text).unwrap();
-        };
-        w(
+        let t = FakeTree::new("owners");
+        t.file(
             "lib/systemd/system/postgresql@.service",
             "[Unit]\nDescription=PostgreSQL Cluster %i\n[Service]\nDescription=not this\n",
         );
-        w(
+        t.file(
             "etc/systemd/system/worker.service",
             "[Unit]\nDescription=\n# comment\nDescription=Queue worker\n",
         );
         let id = "3e5e5eab87df615f4777e6f7f261a7fb62f4a7ee5bc3e25e3a5b5223ccd368fe";
-        w(
-            &format!("var/lib/docker/containers/{id}/config.v2.json"),
+        t.file(
+            format!("var/lib/docker/containers/{id}/config.v2.json"),
             r#"{"ID":"x","Name":"/api-1"}"#,
         );
-        w(
+        t.file(
             "var/log/pods/prod_api-7d9f_28fcb1a0-a45c-44e7-b9bf-e3b9360bedba/worker/0.log",
             "",
         );
-        w(
-            &format!("var/log/containers/api-7d9f_prod_worker-{id}.log"),
+        t.file(
+            format!("var/log/containers/api-7d9f_prod_worker-{id}.log"),
             "",
         );
-        let o = OwnerFiles::new(&root);
+        let o = OwnerFiles::new(t.root());
         assert_eq!(
             o.unit_description("worker.service").as_deref(),
             Some("Queue worker")
@@ -159,6 +155,5 @@ mod tests {
             Some(("prod".into(), "api-7d9f".into()))
         );
         assert_eq!(o.kube_container(id).as_deref(), Some("worker"));
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

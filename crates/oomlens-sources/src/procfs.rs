@@ -654,7 +654,7 @@ pub fn parse_stat_cpus(text: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use oomlens_testkit::faketree::FakeTree;
 
     const STATUS: &str = "Name:\toomlens-hog\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\n\
 Ngid:\t0\nPid:\t4242\nPPid:\t4200\nTracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\n\
@@ -665,42 +665,23 @@ VmPTE:\t      88 kB\nVmSwap:\t       4 kB\nThreads:\t3\n";
     const STAT: &str = "4242 (a b) (c) S 4200 4242 4200 0 -1 4194560 300 0 0 0 1 2 0 0 20 0 3 0 \
 987654 31000000 6500 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
 
-    /// A fresh fake root; removed on drop.
-    struct Tree(PathBuf);
-
-    impl Tree {
-        fn new() -> Tree {
-            static N: AtomicU32 = AtomicU32::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "oomlens-procfs-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(p.join("proc")).unwrap();
-            Tree(p)
-        }
-        fn file(&self, rel: &str, text: &str) {
-            let p = self.0.join("proc").join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        fn pid(&self, pid: u32, status: &str, adj: &str) {
-            self.file(&format!("{pid}/status"), status);
-            self.file(
-                &format!("{pid}/stat"),
-                &STAT.replacen("4242", &pid.to_string(), 1),
-            );
-            self.file(&format!("{pid}/oom_score"), "700\n");
-            self.file(&format!("{pid}/oom_score_adj"), adj);
-            self.file(&format!("{pid}/cgroup"), "4:memory:/a/b\n0::/\n");
-            self.file(&format!("{pid}/comm"), "hog\n");
-        }
+    /// A fresh fake root with an empty `proc`; removed on drop.
+    fn tree() -> FakeTree {
+        let t = FakeTree::new("procfs");
+        t.dir("proc");
+        t
     }
 
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    /// Process `pid` with this `status` text (exactly: the parser's input) and
+    /// `oom_score_adj` text.
+    fn pid(t: &FakeTree, pid: u32, status: &str, adj: &str) {
+        t.process(pid)
+            .file("status", status)
+            .file("stat", STAT.replacen("4242", &pid.to_string(), 1))
+            .oom_score(700)
+            .file("oom_score_adj", adj)
+            .cgroup("4:memory:/a/b\n0::/\n")
+            .comm("hog");
     }
 
     #[test]
@@ -803,21 +784,22 @@ VmPTE:\t      88 kB\nVmSwap:\t       4 kB\nThreads:\t3\n";
 
     #[test]
     fn reads_a_fake_tree() {
-        let t = Tree::new();
-        t.pid(4242, STATUS, "300\n");
-        t.pid(
+        let t = tree();
+        pid(&t, 4242, STATUS, "300\n");
+        pid(
+            &t,
             2,
             "Name:\tkthreadd\nTgid:\t2\nPPid:\t0\nUid:\t0\t0\t0\t0\nKthread:\t1\n",
             "0\n",
         );
-        t.file("self/status", STATUS); // not a pid: ignored
-        t.file(
-            "meminfo",
-            "MemTotal: 1024 kB\nMemFree: 512 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
-        );
-        t.file("sys/kernel/osrelease", "6.18.44-test\n");
-        t.file("sys/vm/swappiness", "60\n");
-        let fs = ProcFs::new(&t.0);
+        t.file("proc/self/status", STATUS) // not a pid: ignored
+            .file(
+                "proc/meminfo",
+                "MemTotal: 1024 kB\nMemFree: 512 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
+            )
+            .file("proc/sys/kernel/osrelease", "6.18.44-test\n")
+            .file("proc/sys/vm/swappiness", "60\n");
+        let fs = ProcFs::new(t.root());
         assert_eq!(fs.pids().unwrap(), vec![2, 4242]);
         let all = fs.processes().unwrap();
         assert_eq!(all.list.len(), 2);
@@ -841,73 +823,67 @@ VmPTE:\t      88 kB\nVmSwap:\t       4 kB\nThreads:\t3\n";
 
     #[test]
     fn vanished_pid_is_skipped_not_an_error() {
-        let t = Tree::new();
-        t.pid(10, STATUS, "0\n");
+        let t = tree();
+        pid(&t, 10, STATUS, "0\n");
         // 11 lost its files between the listing and the read (as if it exited).
-        std::fs::create_dir_all(t.0.join("proc/11")).unwrap();
-        let fs = ProcFs::new(&t.0);
+        t.process(11);
+        let fs = ProcFs::new(t.root());
         let all = fs.processes().unwrap();
         assert_eq!(all.list.iter().map(|p| p.pid).collect::<Vec<_>>(), [10]);
         assert_eq!(all.vanished, 1);
         assert!(fs.process(12345).unwrap().is_none());
         // A handle opened before the directory went away answers "vanished".
         let d = fs.open(10).unwrap().unwrap();
-        std::fs::remove_dir_all(t.0.join("proc/10")).unwrap();
+        std::fs::remove_dir_all(t.root().join("proc/10")).unwrap();
         assert!(d.status().unwrap().is_none());
     }
 
     #[test]
     fn bad_content_is_an_error_naming_the_file() {
-        let t = Tree::new();
-        t.pid(10, STATUS, "lots\n");
-        let fs = ProcFs::new(&t.0);
+        let t = tree();
+        pid(&t, 10, STATUS, "lots\n");
+        let fs = ProcFs::new(t.root());
         let err = fs.processes().unwrap_err().to_string();
         assert!(err.contains("10/oom_score_adj"), "{err}");
         assert!(err.contains("not a number"), "{err}");
-        t.file("meminfo", "MemTotal: x kB\n");
+        t.file("proc/meminfo", "MemTotal: x kB\n");
         let err = fs.meminfo().unwrap_err().to_string();
         assert!(err.contains("meminfo") && err.contains("MemTotal"), "{err}");
     }
 
     #[test]
     fn missing_required_file_is_an_error_but_missing_proc_is_too() {
-        let t = Tree::new();
-        let fs = ProcFs::new(&t.0);
+        let t = tree();
+        let fs = ProcFs::new(t.root());
         let err = fs.meminfo().unwrap_err().to_string();
         assert!(err.contains("proc/meminfo"), "{err}");
-        let nowhere = ProcFs::new(&t.0.join("nope"));
+        let nowhere = ProcFs::new(&t.root().join("nope"));
         assert!(nowhere.pids().unwrap_err().to_string().contains("nope"));
         assert_eq!(fs.online_cpus().unwrap(), None);
     }
 
     #[test]
     fn a_non_vanishing_io_error_is_an_error() {
-        let t = Tree::new();
-        t.pid(10, STATUS, "0\n");
+        let t = tree();
+        pid(&t, 10, STATUS, "0\n");
         // A directory where a file should be: EISDIR, which is not "vanished".
-        std::fs::remove_file(t.0.join("proc/10/comm")).unwrap();
-        std::fs::create_dir(t.0.join("proc/10/comm")).unwrap();
-        let err = ProcFs::new(&t.0).process(10).unwrap_err().to_string();
+        std::fs::remove_file(t.root().join("proc/10/comm")).unwrap();
+        t.dir("proc/10/comm");
+        let err = ProcFs::new(t.root()).process(10).unwrap_err().to_string();
         assert!(err.contains("10/comm"), "{err}");
     }
 
     #[test]
     fn boot_time_from_a_fake_root() {
-        let dir = std::env::temp_dir().join(format!("oomlens-btime-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("proc")).unwrap();
-        std::fs::write(
-            dir.join("proc/stat"),
-            "cpu 1 2 3\nbtime 1795425442\nprocesses 9\n",
-        )
-        .unwrap();
-        let p = ProcFs::new(&dir);
+        let t = FakeTree::new("btime");
+        t.file("proc/stat", "cpu 1 2 3\nbtime 1795425442\nprocesses 9\n");
+        let p = ProcFs::new(t.root());
         assert_eq!(p.boot_time_us().unwrap(), 1_795_425_442_000_000);
-        std::fs::write(dir.join("proc/stat"), "cpu 1 2 3\n").unwrap();
+        t.file("proc/stat", "cpu 1 2 3\n");
         assert!(p
             .boot_time_us()
             .unwrap_err()
             .to_string()
             .contains("no btime"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

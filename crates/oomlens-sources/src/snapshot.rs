@@ -122,103 +122,69 @@ fn machine(proc: &ProcFs) -> Result<Machine, SourceError> {
 mod tests {
     use super::*;
     use oomlens_model::Limit;
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use oomlens_testkit::faketree::{FakeTree, Status};
 
-    struct Tree(PathBuf);
-
-    impl Tree {
-        fn new() -> Tree {
-            static N: AtomicU32 = AtomicU32::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "oomlens-snapshot-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Tree(p)
-        }
-        fn file(&self, rel: &str, text: &str) {
-            let p = self.0.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        /// A process in memory cgroup `memcg` (a kernel thread when empty), `rss_kb` anon.
-        fn proc(&self, pid: u32, memcg: &str, rss_kb: u64, v2: bool) {
-            let kthread = memcg.is_empty();
-            let mem = if kthread {
-                String::new()
-            } else {
-                format!("RssAnon:\t{rss_kb} kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\nVmPTE:\t8 kB\nVmSwap:\t4 kB\n")
-            };
-            self.file(
-                &format!("proc/{pid}/status"),
-                &format!(
-                    "Name:\tp{pid}\nTgid:\t{pid}\nPPid:\t1\nUid:\t7\t7\t7\t7\nKthread:\t{}\n{mem}Threads:\t2\n",
-                    u8::from(kthread)
-                ),
-            );
-            self.file(
-                &format!("proc/{pid}/stat"),
-                &format!("{pid} (p{pid}) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 2 0 {pid}0 0 0"),
-            );
-            self.file(&format!("proc/{pid}/oom_score"), "5\n");
-            self.file(&format!("proc/{pid}/oom_score_adj"), "-7\n");
-            self.file(&format!("proc/{pid}/comm"), &format!("p{pid}\n"));
-            let cg = if kthread { "/" } else { memcg };
-            let line = if v2 {
-                format!("0::{cg}\n")
-            } else {
-                format!("4:memory:{cg}\n0::/\n")
-            };
-            self.file(&format!("proc/{pid}/cgroup"), &line);
-        }
+    /// A process in memory cgroup `memcg` (a kernel thread when empty), `rss_kb` anon, uid
+    /// 7. Its `status` has no `State:` and no `VmRSS:` line: the snapshot's RSS is the sum
+    /// of the `Rss*` parts.
+    fn proc(t: &FakeTree, pid: u32, memcg: &str, rss_kb: u64, v2: bool) {
+        let name = format!("p{pid}");
+        let kthread = memcg.is_empty();
+        let status = if kthread {
+            Status::kernel_thread(&name)
+        } else {
+            Status::new(&name)
+                .user_thread()
+                .anon_kib(rss_kb)
+                .pte_kib(8)
+                .swap_kib(4)
+        };
+        let cg = if kthread { "/" } else { memcg };
+        let line = if v2 {
+            format!("0::{cg}\n")
+        } else {
+            format!("4:memory:{cg}\n0::/\n")
+        };
+        t.process(pid)
+            .status(&status.uid(7).threads(2).omit("State").omit("VmRSS"))
+            .file(
+                "stat",
+                format!("{pid} ({name}) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 2 0 {pid}0 0 0"),
+            )
+            .oom_score(5)
+            .oom_score_adj(-7)
+            .comm(&name)
+            .cgroup(&line);
     }
 
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    /// cgroup2 at `/sys/fs/cgroup`, mounted without `nsdelegate`.
+    const V2_MOUNT: &str = "30 24 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
 
-    fn meminfo(t: &Tree) {
+    /// `meminfo` without `MemAvailable` and with swap, and `panic_on_oom` 2.
+    fn meminfo(t: &FakeTree) {
         t.file(
             "proc/meminfo",
             "MemTotal: 1024 kB\nMemFree: 512 kB\nSwapTotal: 256 kB\nSwapFree: 128 kB\n",
-        );
-        t.file("proc/sys/vm/panic_on_oom", "2\n");
+        )
+        .file("proc/sys/vm/panic_on_oom", "2\n");
     }
 
     #[test]
     fn v1_snapshot_reads_tasks_cgroups_with_ancestors_and_the_machine() {
-        let t = Tree::new();
-        t.file(
-            "proc/self/mountinfo",
-            "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
-        );
+        let t = FakeTree::new("snapshot");
+        t.mountinfo("35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
         meminfo(&t);
-        t.proc(1, "/", 100, false);
-        t.proc(2, "", 0, false);
-        t.proc(10, "/a/b", 400, false);
-        let cg = "sys/fs/cgroup/memory";
-        for (dir, limit) in [
-            ("", "9223372036854771712"),
-            ("/a/b", "4096000"),
-            ("/x", "8192"),
-        ] {
-            t.file(
-                &format!("{cg}{dir}/memory.limit_in_bytes"),
-                &format!("{limit}\n"),
-            );
-            t.file(&format!("{cg}{dir}/memory.usage_in_bytes"), "1000\n");
+        proc(&t, 1, "/", 100, false);
+        proc(&t, 2, "", 0, false);
+        proc(&t, 10, "/a/b", 400, false);
+        for (dir, limit) in [("", None), ("/a/b", Some(4_096_000)), ("/x", Some(8192))] {
+            t.cgroup_v1(dir).limit(limit).usage(1000);
         }
-        t.file(
-            &format!("{cg}/a/b/memory.oom_control"),
-            "oom_kill_disable 1\nunder_oom 0\n",
-        );
+        t.cgroup_v1("/a/b")
+            .file("memory.oom_control", "oom_kill_disable 1\nunder_oom 0\n");
         // /a exists without memory files: not a memory cgroup, left out.
-        std::fs::create_dir_all(t.0.join(cg).join("a")).unwrap();
-        let s = read_snapshot(&t.0, 4096, Some("/x")).unwrap();
+        t.cgroup_v1("/a");
+        let s = read_snapshot(t.root(), 4096, Some("/x")).unwrap();
         assert_eq!(s.memcg_version, Some(CgroupVersion::V1));
         assert_eq!(s.system.global_init, Some(1), "kernel threads visible");
         let paths: Vec<&str> = s.system.cgroups.iter().map(|c| c.path.as_str()).collect();
@@ -245,16 +211,14 @@ mod tests {
 
     #[test]
     fn v2_cgroup_without_the_controller_is_unlimited_and_no_hierarchy_reads_none() {
-        let t = Tree::new();
-        t.file(
-            "proc/self/mountinfo",
-            "30 24 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
-        );
+        let t = FakeTree::new("snapshot");
+        t.mountinfo(V2_MOUNT);
         meminfo(&t);
-        t.proc(5, "/svc", 100, true);
-        t.file("sys/fs/cgroup/svc/memory.max", "1048576\n");
-        t.file("sys/fs/cgroup/svc/memory.oom.group", "1\n");
-        let s = read_snapshot(&t.0, 4096, None).unwrap();
+        proc(&t, 5, "/svc", 100, true);
+        t.cgroup_v2("/svc")
+            .limit(Some(1 << 20))
+            .file("memory.oom.group", "1\n");
+        let s = read_snapshot(t.root(), 4096, None).unwrap();
         assert_eq!(s.memcg_version, Some(CgroupVersion::V2));
         assert_eq!(
             s.system.global_init, None,
@@ -269,9 +233,9 @@ mod tests {
             (Limit::Bytes(1 << 20), true)
         );
 
-        std::fs::remove_file(t.0.join("proc/self/mountinfo")).unwrap();
-        std::fs::remove_dir_all(t.0.join("sys")).unwrap();
-        let s = read_snapshot(&t.0, 4096, None).unwrap();
+        std::fs::remove_file(t.root().join("proc/self/mountinfo")).unwrap();
+        std::fs::remove_dir_all(t.root().join("sys")).unwrap();
+        let s = read_snapshot(t.root(), 4096, None).unwrap();
         assert_eq!(s.memcg_version, None);
         assert!(s.system.cgroups.is_empty());
         assert_eq!(s.system.tasks[0].memcg, None);
@@ -279,15 +243,12 @@ mod tests {
 
     #[test]
     fn bad_cgroup_content_is_an_error_naming_the_file() {
-        let t = Tree::new();
-        t.file(
-            "proc/self/mountinfo",
-            "30 24 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
-        );
+        let t = FakeTree::new("snapshot");
+        t.mountinfo(V2_MOUNT);
         meminfo(&t);
-        t.proc(5, "/svc", 100, true);
-        t.file("sys/fs/cgroup/svc/memory.max", "lots\n");
-        let err = read_snapshot(&t.0, 4096, None).unwrap_err().to_string();
+        proc(&t, 5, "/svc", 100, true);
+        t.cgroup_v2("/svc").file("memory.max", "lots\n");
+        let err = read_snapshot(t.root(), 4096, None).unwrap_err().to_string();
         assert!(err.contains("svc/memory.max"), "{err}");
     }
 }

@@ -72,16 +72,23 @@ impl FakeTree {
         &self.root
     }
 
-    /// Writes `text` to `rel` below the root, making its directories.
+    /// Writes `text` to `rel` below the root, making its directories. A leading `/` is
+    /// dropped (`/proc/meminfo` is the tree's `proc/meminfo`): a path as the target system
+    /// names it never escapes the root.
     pub fn file(&self, rel: impl AsRef<Path>, text: impl AsRef<[u8]>) -> &FakeTree {
-        write(&self.root.join(rel), text.as_ref());
+        write(&self.below(rel.as_ref()), text.as_ref());
         self
     }
 
-    /// Makes the directory `rel` below the root.
+    /// Makes the directory `rel` below the root (a leading `/` dropped, as in
+    /// [`FakeTree::file`]).
     pub fn dir(&self, rel: impl AsRef<Path>) -> &FakeTree {
-        mkdir(&self.root.join(rel));
+        mkdir(&self.below(rel.as_ref()));
         self
+    }
+
+    fn below(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel.strip_prefix("/").unwrap_or(rel))
     }
 
     /// `proc/self/mountinfo` with `text`.
@@ -247,13 +254,16 @@ impl Process {
     }
 }
 
-/// The lines of `/proc/PID/status` the readers use: name, state, tgid, ppid 1, uid 0 and
-/// the RSS split (`VmRSS` is the sum of the three parts, as the kernel computes it);
-/// optionally `Kthread:`, `VmPTE:` and `Threads:` (6.x kernels print them; a kernel thread
-/// has no `Vm*`/`Rss*` lines at all).
+/// The lines of `/proc/PID/status` the readers use: name, state, tgid, ppid 1, uid (0
+/// unless [`Status::uid`]) and the RSS split (`VmRSS` is the sum of the three parts, as the
+/// kernel computes it); optionally `Kthread:`, `VmPTE:` and `Threads:` (6.x kernels print
+/// them; a kernel thread has no `Vm*`/`Rss*` lines at all). [`Status::omit`] leaves a line
+/// out, for a test of a reader that must do without it.
 #[derive(Debug, Clone, Default)]
 pub struct Status {
     name: String,
+    uid: u32,
+    omit: Vec<&'static str>,
     anon_kib: u64,
     file_kib: u64,
     shmem_kib: u64,
@@ -283,6 +293,19 @@ impl Status {
     /// Prints `Kthread:\t0` (a user process on a kernel that prints the line).
     pub fn user_thread(mut self) -> Status {
         self.kthread = Some(false);
+        self
+    }
+
+    /// The `Uid:` line's four ids (real, effective, saved, filesystem).
+    pub fn uid(mut self, uid: u32) -> Status {
+        self.uid = uid;
+        self
+    }
+
+    /// Leaves out the line of `key` (`"State"`, `"VmRSS"`): older kernels and hand-trimmed
+    /// files lack lines, and a test can show that a reader does not need one.
+    pub fn omit(mut self, key: &'static str) -> Status {
+        self.omit.push(key);
         self
     }
 
@@ -325,8 +348,9 @@ impl Status {
     /// The file's text for process `pid`.
     pub fn render(&self, pid: u32) -> String {
         use std::fmt::Write as _;
+        let uid = self.uid;
         let mut s = format!(
-            "Name:\t{}\nState:\tS (sleeping)\nTgid:\t{pid}\nPPid:\t1\nUid:\t0\t0\t0\t0\n",
+            "Name:\t{}\nState:\tS (sleeping)\nTgid:\t{pid}\nPPid:\t1\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n",
             self.name
         );
         if let Some(k) = self.kthread {
@@ -349,7 +373,13 @@ impl Status {
         if let Some(n) = self.threads {
             let _ = writeln!(s, "Threads:\t{n}");
         }
-        s
+        if self.omit.is_empty() {
+            return s;
+        }
+        s.lines()
+            .filter(|l| !self.omit.iter().any(|k| l.split(':').next() == Some(*k)))
+            .map(|l| format!("{l}\n"))
+            .collect()
     }
 }
 
@@ -451,13 +481,31 @@ mod tests {
              RssShmem:\t0 kB\nVmPTE:\t8 kB\nVmSwap:\t4 kB\n"
         );
         assert_eq!(read(&t, "proc/4242/cgroup"), "4:memory:/box\n0::/\n");
+        t.process(11).status(
+            &Status::new("trim")
+                .uid(7)
+                .anon_kib(4)
+                .omit("State")
+                .omit("VmRSS"),
+        );
+        assert_eq!(
+            read(&t, "proc/11/status"),
+            "Name:\ttrim\nTgid:\t11\nPPid:\t1\nUid:\t7\t7\t7\t7\n\
+             RssAnon:\t4 kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n"
+        );
     }
 
     #[test]
     fn a_temporary_tree_is_removed_and_a_given_root_is_kept() {
         let t = FakeTree::new("drop");
         let root = t.root().to_path_buf();
-        t.file("x/y", "z");
+        t.file("x/y", "z").file("/etc/a.conf", "b").dir("/var/x");
+        assert_eq!(
+            read(&t, "etc/a.conf"),
+            "b",
+            "an absolute path stays below the root"
+        );
+        assert!(root.join("var/x").is_dir());
         drop(t);
         assert!(!root.exists());
         let kept = TempDir::new("kept").unwrap();

@@ -121,95 +121,55 @@ fn select<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oomlens_testkit::faketree::{FakeTree, Status};
     use std::path::Path;
-    use std::sync::atomic::{AtomicU32, Ordering};
 
-    struct Tree(PathBuf);
-
-    impl Tree {
-        fn new() -> Tree {
-            static N: AtomicU32 = AtomicU32::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "oomlens-rank-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Tree(p)
-        }
-        fn file(&self, rel: &str, text: &str) {
-            let p = self.0.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        #[allow(clippy::too_many_arguments)]
-        fn proc(&self, pid: u32, comm: &str, memcg: &str, anon_kb: u64, adj: i32, score: u64) {
-            let kthread = memcg.is_empty();
-            let mem = if kthread {
-                String::new()
-            } else {
-                format!("VmRSS:\t{anon_kb} kB\nRssAnon:\t{anon_kb} kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\nVmPTE:\t0 kB\nVmSwap:\t0 kB\n")
-            };
-            self.file(
-                &format!("proc/{pid}/status"),
-                &format!(
-                    "Name:\t{comm}\nTgid:\t{pid}\nPPid:\t1\nUid:\t0\t0\t0\t0\nKthread:\t{}\n{mem}Threads:\t1\n",
-                    u8::from(kthread)
-                ),
-            );
-            self.file(
-                &format!("proc/{pid}/stat"),
-                &format!("{pid} ({comm}) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {pid} 0 0"),
-            );
-            self.file(&format!("proc/{pid}/oom_score"), &format!("{score}\n"));
-            self.file(&format!("proc/{pid}/oom_score_adj"), &format!("{adj}\n"));
-            self.file(
-                &format!("proc/{pid}/cgroup"),
-                &format!("4:memory:{}\n0::/\n", if kthread { "/" } else { memcg }),
-            );
-            self.file(&format!("proc/{pid}/comm"), &format!("{comm}\n"));
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    /// A process of comm `comm` in memory cgroup `memcg` (a kernel thread when empty) with
+    /// `anon_kb` anon, this adj and this `oom_score`. Its `status` has no `State:` line.
+    fn proc(t: &FakeTree, pid: u32, comm: &str, memcg: &str, anon_kb: u64, adj: i32, score: u32) {
+        let kthread = memcg.is_empty();
+        let status = if kthread {
+            Status::kernel_thread(comm)
+        } else {
+            Status::new(comm).user_thread().anon_kib(anon_kb).pte_kib(0)
+        };
+        t.process(pid)
+            .status(&status.threads(1).omit("State"))
+            .file(
+                "stat",
+                format!("{pid} ({comm}) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {pid} 0 0"),
+            )
+            .oom_score(score)
+            .oom_score_adj(adj)
+            .cgroup(&format!(
+                "4:memory:{}\n0::/\n",
+                if kthread { "/" } else { memcg }
+            ))
+            .comm(comm);
     }
 
     /// A v1 machine of 1 GiB with one 64 MiB cgroup /box holding a big adj-0 task and a
     /// small adj-100 task whose oom_score (against the machine) is the higher.
-    fn fake() -> Tree {
-        let t = Tree::new();
-        t.file(
-            "proc/self/mountinfo",
-            "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
-        );
-        t.file(
-            "proc/meminfo",
-            "MemTotal: 1048576 kB\nMemFree: 524288 kB\nMemAvailable: 600000 kB\n\
-             SwapTotal: 0 kB\nSwapFree: 0 kB\n",
-        );
-        t.file("proc/sys/kernel/osrelease", "6.18.44-test\n");
-        t.file("proc/stat", "cpu 1\ncpu0 1\ncpu1 1\n");
-        t.proc(1, "init", "/", 4096, 0, 667);
-        t.proc(2, "kthreadd", "", 0, 0, 0);
-        t.proc(10, "big\x1b[2J", "/box", 40 * 1024, 0, 693);
-        t.proc(11, "small", "/box", 8 * 1024, 100, 741);
-        t.proc(12, "guard", "/box", 1024, -1000, 0);
-        let cg = "sys/fs/cgroup/memory";
-        t.file(
-            &format!("{cg}/memory.limit_in_bytes"),
-            "9223372036854771712\n",
-        );
-        t.file(&format!("{cg}/memory.usage_in_bytes"), "500000000\n");
-        t.file(&format!("{cg}/box/memory.limit_in_bytes"), "67108864\n");
-        t.file(&format!("{cg}/box/memory.usage_in_bytes"), "52428800\n");
-        t.file(
-            &format!("{cg}/box/memory.oom_control"),
-            "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
-        );
-        t.file(&format!("{cg}/box/memory.use_hierarchy"), "1\n");
+    fn fake() -> FakeTree {
+        let t = FakeTree::new("rank");
+        t.mountinfo("35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
+            .meminfo(1_048_576, 524_288, 600_000)
+            .file("proc/sys/kernel/osrelease", "6.18.44-test\n")
+            .file("proc/stat", "cpu 1\ncpu0 1\ncpu1 1\n");
+        proc(&t, 1, "init", "/", 4096, 0, 667);
+        proc(&t, 2, "kthreadd", "", 0, 0, 0);
+        proc(&t, 10, "big\x1b[2J", "/box", 40 * 1024, 0, 693);
+        proc(&t, 11, "small", "/box", 8 * 1024, 100, 741);
+        proc(&t, 12, "guard", "/box", 1024, -1000, 0);
+        t.cgroup_v1("").limit(None).usage(500_000_000);
+        t.cgroup_v1("/box")
+            .limit(Some(64 << 20))
+            .usage(50 << 20)
+            .file(
+                "memory.oom_control",
+                "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+            )
+            .file("memory.use_hierarchy", "1\n");
         t
     }
 
@@ -232,7 +192,7 @@ mod tests {
     #[test]
     fn json_contract_on_a_fake_tree() {
         let t = fake();
-        let (code, v) = run_json(&args(&t.0));
+        let (code, v) = run_json(&args(t.root()));
         assert_eq!(code, EXIT_FOUND);
         assert_eq!(v["schema"], "oomlens.rank/1");
         assert_eq!(v["cgroup_version"], "v1");
@@ -264,7 +224,7 @@ mod tests {
     #[test]
     fn cgroup_and_pid_selection() {
         let t = fake();
-        let mut a = args(&t.0);
+        let mut a = args(t.root());
         a.cgroup = Some("/box".into());
         let (_, v) = run_json(&a);
         assert_eq!(v["domains"].as_array().unwrap().len(), 1);
@@ -276,7 +236,7 @@ mod tests {
         a.cgroup = Some("/nope".into());
         let err = run_to(&a, &mut Vec::new()).unwrap_err();
         assert!(format!("{err:#}").contains("/nope"));
-        let mut a = args(&t.0);
+        let mut a = args(t.root());
         a.pid = Some(11);
         let (_, v) = run_json(&a);
         assert_eq!(v["domains"].as_array().unwrap().len(), 2);
@@ -287,7 +247,7 @@ mod tests {
     #[test]
     fn text_is_escaped_and_explains() {
         let t = fake();
-        let mut a = args(&t.0);
+        let mut a = args(t.root());
         a.json = false;
         a.pid = Some(11);
         let mut out = Vec::new();
@@ -308,12 +268,18 @@ mod tests {
     #[test]
     fn unreadable_tree_is_an_error_naming_the_file() {
         let t = fake();
-        t.file("proc/11/oom_score_adj", "lots\n");
-        let err = format!("{:#}", run_to(&args(&t.0), &mut Vec::new()).unwrap_err());
+        t.process(11).file("oom_score_adj", "lots\n");
+        let err = format!(
+            "{:#}",
+            run_to(&args(t.root()), &mut Vec::new()).unwrap_err()
+        );
         assert!(err.contains("11/oom_score_adj"), "{err}");
         let t = fake();
-        t.file("sys/fs/cgroup/memory/box/memory.limit_in_bytes", "-\n");
-        let err = format!("{:#}", run_to(&args(&t.0), &mut Vec::new()).unwrap_err());
+        t.cgroup_v1("/box").file("memory.limit_in_bytes", "-\n");
+        let err = format!(
+            "{:#}",
+            run_to(&args(t.root()), &mut Vec::new()).unwrap_err()
+        );
         assert!(err.contains("box/memory.limit_in_bytes"), "{err}");
     }
 }

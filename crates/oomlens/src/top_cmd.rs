@@ -162,6 +162,7 @@ mod tests {
     use oomlens_model::fields::Record;
     use oomlens_model::top::{Class, TopDoc};
     use oomlens_sources::sampler::ManualClock;
+    use oomlens_testkit::faketree::{psi, FakeTree, Status};
     use std::path::Path;
 
     /// `top` on `root` (the whole tree, or `focus`) with a window of `window`, every
@@ -206,59 +207,41 @@ mod tests {
 
     /// A fake v1 tree: `/` (no limit), `/svc` (64 MiB), `/svc/leaky` (48 MiB) with one
     /// process, `/svc/idle`.
-    fn fake(tag: &str) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("oomlens-top-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let w = |rel: &str, text: &str| {
-            let p = root.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        };
-        w(
-            "proc/self/mountinfo",
-            "30 1 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
-        );
-        w(
-            "proc/meminfo",
-            "MemTotal: 1048576 kB\nMemFree: 524288 kB\nMemAvailable: 786432 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
-        );
-        w("proc/pressure/memory", "some avg10=0.50 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=5\n");
-        let cg = |rel: &str, limit: u64, pids: &str| {
-            let d = format!("sys/fs/cgroup/memory{rel}");
-            w(&format!("{d}/memory.limit_in_bytes"), &format!("{limit}\n"));
-            w(&format!("{d}/memory.usage_in_bytes"), "1048576\n");
-            w(
-                &format!("{d}/memory.stat"),
-                "total_rss 1048576\ntotal_cache 0\ntotal_shmem 0\n",
-            );
-            w(&format!("{d}/cgroup.procs"), pids);
-        };
-        cg("", 9223372036854771712, "");
-        cg("/svc", 64 << 20, "");
-        cg("/svc/leaky", 48 << 20, "4242\n");
-        cg("/svc/idle", 9223372036854771712, "");
-        w(
-            "proc/4242/status",
-            "Name:\tleaky\nState:\tS (sleeping)\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\nVmRSS:\t1024 kB\nRssAnon:\t1024 kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n",
-        );
-        root
+    fn fake(tag: &str) -> FakeTree {
+        let t = FakeTree::new(&format!("top-{tag}"));
+        t.mount_v1_memory()
+            .meminfo(1_048_576, 524_288, 786_432)
+            .memory_pressure(&psi(0.5, 10, 5));
+        for (rel, limit, pids) in [
+            ("", None, &[][..]),
+            ("/svc", Some(64 << 20), &[]),
+            ("/svc/leaky", Some(48 << 20), &[4242]),
+            ("/svc/idle", None, &[]),
+        ] {
+            t.cgroup_v1(rel)
+                .limit(limit)
+                .usage(1 << 20)
+                .stat(&v1_stat(1 << 20))
+                .procs(pids);
+        }
+        t.process(4242).status(&Status::new("leaky").anon_kib(1024));
+        t
+    }
+
+    /// A v1 `memory.stat` of `rss` bytes, all anon.
+    fn v1_stat(rss: u64) -> String {
+        format!("total_rss {rss}\ntotal_cache 0\ntotal_shmem 0\n")
     }
 
     /// Sets a cgroup's usage (and anon) and, as the kernel's hierarchical usage does, its
     /// ancestors' to 1 MiB (their own) plus that.
-    fn set_usage(root: &Path, rel: &str, bytes: u64) {
+    fn set_usage(t: &FakeTree, rel: &str, bytes: u64) {
         let write = |rel: &str, bytes: u64| {
-            let d = root.join(format!("sys/fs/cgroup/memory{rel}"));
-            std::fs::write(d.join("memory.usage_in_bytes"), format!("{bytes}\n")).unwrap();
-            std::fs::write(
-                d.join("memory.stat"),
-                format!("total_rss {bytes}\ntotal_cache 0\ntotal_shmem 0\n"),
-            )
-            .unwrap();
+            t.cgroup_v1(rel).usage(bytes).stat(&v1_stat(bytes));
         };
         write(rel, bytes);
         for a in oomlens_model::cgroup_path::ancestors(rel) {
-            write(if a == "/" { "" } else { a }, bytes + (1 << 20));
+            write(a, bytes + (1 << 20));
         }
     }
 
@@ -266,10 +249,10 @@ mod tests {
     /// a leak, named anon, with an ETA to its own limit.
     #[test]
     fn json_snapshot_of_a_leak_on_a_fake_tree() {
-        let root = fake("json");
-        let (mut live, clock) = live(&root, None, 60, false);
+        let t = fake("json");
+        let (mut live, clock) = live(t.root(), None, 60, false);
         for i in 0..12u64 {
-            set_usage(&root, "/svc/leaky", (8 + i) << 20);
+            set_usage(&t, "/svc/leaky", (8 + i) << 20);
             tick(&mut live, &clock);
         }
         let doc = live.analyse(ProcessScope::All);
@@ -296,16 +279,15 @@ mod tests {
             text.contains("/svc/leaky") && text.contains("leak") && text.contains("29s"),
             "{text}"
         );
-        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
     fn focus_reads_ancestor_limits() {
-        let root = fake("focus");
-        let (mut live, clock) = live(&root, Some("/svc/idle"), 60, false);
+        let t = fake("focus");
+        let (mut live, clock) = live(t.root(), Some("/svc/idle"), 60, false);
         for i in 0..10u64 {
-            set_usage(&root, "/svc/idle", (1 + i) << 20);
-            set_usage(&root, "/svc", (40 + i) << 20);
+            set_usage(&t, "/svc/idle", (1 + i) << 20);
+            set_usage(&t, "/svc", (40 + i) << 20);
             tick(&mut live, &clock);
         }
         let doc = live.analyse(ProcessScope::All);
@@ -314,13 +296,12 @@ mod tests {
         // /svc/idle has no limit: /svc's 64 MiB with 49 MiB used is nearest, 15 s away.
         assert_eq!(e.limit, "memory.limit_in_bytes of /svc");
         assert!((e.seconds - 15.0).abs() < 0.5, "{e:?}");
-        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
     fn rings_are_bounded_and_vanished_series_dropped() {
-        let root = fake("ring");
-        let (mut live, clock) = live(&root, None, 5, true);
+        let t = fake("ring");
+        let (mut live, clock) = live(t.root(), None, 5, true);
         for _ in 0..12 {
             tick(&mut live, &clock);
         }
@@ -329,13 +310,12 @@ mod tests {
             .iter()
             .all(|p| live.store.cgroup(p).unwrap().len() == 5));
         assert_eq!(live.store.process(4242).unwrap().len(), 5);
-        std::fs::remove_dir_all(root.join("proc/4242")).unwrap();
-        std::fs::remove_dir_all(root.join("sys/fs/cgroup/memory/svc/idle")).unwrap();
+        std::fs::remove_dir_all(t.root().join("proc/4242")).unwrap();
+        std::fs::remove_dir_all(t.root().join("sys/fs/cgroup/memory/svc/idle")).unwrap();
         tick(&mut live, &clock);
         assert!(live.store.process(4242).is_none());
         assert!(live.store.cgroup("/svc/idle").is_none());
         assert_eq!(live.store.counts(), (3, 0, 0));
-        let _ = std::fs::remove_dir_all(&root);
     }
 
     /// Every key path of `v` (dotted; list elements under `list[]`) with the record type
@@ -415,17 +395,13 @@ mod tests {
     fn every_json_key_and_column_comes_from_the_field_tables() {
         use oomlens_model::top::{CgroupRow, MountRow, ProcessRow, TOP_LISTS};
         use oomlens_model::DeletedOpenFile;
-        let root = fake("registry");
-        let (mut live, clock) = live(&root, None, 60, false);
+        let t = fake("registry");
+        let (mut live, clock) = live(t.root(), None, 60, false);
         for i in 0..12u64 {
-            set_usage(&root, "/svc/leaky", (8 + i) << 20);
+            set_usage(&t, "/svc/leaky", (8 + i) << 20);
             // Its process grows with it, so that it has an ETA too.
-            let kb = (8 + i) << 10;
-            std::fs::write(
-                root.join("proc/4242/status"),
-                format!("Name:\tleaky\nState:\tS (sleeping)\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\nVmRSS:\t{kb} kB\nRssAnon:\t{kb} kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n"),
-            )
-            .unwrap();
+            t.process(4242)
+                .status(&Status::new("leaky").anon_kib((8 + i) << 10));
             tick(&mut live, &clock);
         }
         let mut doc = live.analyse(ProcessScope::All);
@@ -516,6 +492,5 @@ mod tests {
             columns::<ProcessRow>(),
             "TUI process table",
         );
-        let _ = std::fs::remove_dir_all(&root);
     }
 }

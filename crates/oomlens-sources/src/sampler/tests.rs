@@ -1,7 +1,8 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use oomlens_store::Store;
+use oomlens_testkit::faketree::{psi, FakeTree, Status};
 
 use super::*;
 
@@ -16,59 +17,41 @@ fn sampler(root: &Path, set: impl FnOnce(&mut SamplerConfig)) -> (Sampler, Manua
 
 /// A fake v1 tree: `/` (no limit), `/svc` (64 MiB), `/svc/leaky` (48 MiB) with one
 /// process, `/svc/idle`.
-fn fake(tag: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("oomlens-sampler-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let w = |rel: &str, text: &str| {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
-    w(
-        "proc/self/mountinfo",
-        "30 1 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
-    );
-    w(
-        "proc/meminfo",
-        "MemTotal: 1048576 kB\nMemFree: 524288 kB\nMemAvailable: 786432 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
-    );
-    w("proc/pressure/memory", "some avg10=0.50 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=5\n");
-    let cg = |rel: &str, limit: u64, pids: &str| {
-        let d = format!("sys/fs/cgroup/memory{rel}");
-        w(&format!("{d}/memory.limit_in_bytes"), &format!("{limit}\n"));
-        w(&format!("{d}/memory.usage_in_bytes"), "1048576\n");
-        w(
-            &format!("{d}/memory.stat"),
-            "total_rss 1048576\ntotal_cache 0\ntotal_shmem 0\n",
-        );
-        w(&format!("{d}/cgroup.procs"), pids);
-    };
-    cg("", 9223372036854771712, "");
-    cg("/svc", 64 << 20, "");
-    cg("/svc/leaky", 48 << 20, "4242\n");
-    cg("/svc/idle", 9223372036854771712, "");
-    w(
-        "proc/4242/status",
-        "Name:\tleaky\nState:\tS (sleeping)\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\nVmRSS:\t1024 kB\nRssAnon:\t1024 kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n",
-    );
-    root
+fn fake(tag: &str) -> FakeTree {
+    let t = FakeTree::new(&format!("sampler-{tag}"));
+    t.mount_v1_memory()
+        .meminfo(1_048_576, 524_288, 786_432)
+        .memory_pressure(&psi(0.5, 10, 5));
+    for (rel, limit, pids) in [
+        ("", None, &[][..]),
+        ("/svc", Some(64 << 20), &[]),
+        ("/svc/leaky", Some(48 << 20), &[4242]),
+        ("/svc/idle", None, &[]),
+    ] {
+        t.cgroup_v1(rel)
+            .limit(limit)
+            .usage(1 << 20)
+            .stat(&v1_stat(1 << 20))
+            .procs(pids);
+    }
+    t.process(4242).status(&Status::new("leaky").anon_kib(1024));
+    t
+}
+
+/// A v1 `memory.stat` of `rss` bytes, all anon.
+fn v1_stat(rss: u64) -> String {
+    format!("total_rss {rss}\ntotal_cache 0\ntotal_shmem 0\n")
 }
 
 /// Sets a cgroup's usage (and anon) and, as the kernel's hierarchical usage does, its
 /// ancestors' to 1 MiB (their own) plus that.
-fn set_usage(root: &Path, rel: &str, bytes: u64) {
+fn set_usage(t: &FakeTree, rel: &str, bytes: u64) {
     let write = |rel: &str, bytes: u64| {
-        let d = root.join(format!("sys/fs/cgroup/memory{rel}"));
-        std::fs::write(d.join("memory.usage_in_bytes"), format!("{bytes}\n")).unwrap();
-        std::fs::write(
-            d.join("memory.stat"),
-            format!("total_rss {bytes}\ntotal_cache 0\ntotal_shmem 0\n"),
-        )
-        .unwrap();
+        t.cgroup_v1(rel).usage(bytes).stat(&v1_stat(bytes));
     };
     write(rel, bytes);
     for a in oomlens_model::cgroup_path::ancestors(rel) {
-        write(if a == "/" { "" } else { a }, bytes + (1 << 20));
+        write(a, bytes + (1 << 20));
     }
 }
 
@@ -76,11 +59,10 @@ fn set_usage(root: &Path, rel: &str, bytes: u64) {
 /// CHANGE_BYTES, or its turn every FULL_EVERY ticks, brings a full read.
 #[test]
 fn quiet_cgroups_are_read_in_full_only_when_they_move() {
-    let root = fake("quiet");
-    let mut sm = sampler(&root, |c| c.full_every = 1000).0;
+    let t = fake("quiet");
+    let mut sm = sampler(t.root(), |c| c.full_every = 1000).0;
     sm.tick().unwrap();
-    let stat = root.join("sys/fs/cgroup/memory/svc/leaky/memory.stat");
-    std::fs::write(&stat, "total_rss 7\ntotal_cache 0\ntotal_shmem 0\n").unwrap();
+    t.cgroup_v1("/svc/leaky").stat(&v1_stat(7));
     sm.tick().unwrap();
     let leaky = |sm: &Sampler| {
         sm.last
@@ -93,11 +75,10 @@ fn quiet_cgroups_are_read_in_full_only_when_they_move() {
     assert_eq!(leaky(&sm), Some(1048576), "not re-read: usage did not move");
     assert!(sm.last.processes.is_empty(), "no process re-read");
     assert_eq!(sm.processes().len(), 1, "but still known");
-    set_usage(&root, "/svc/leaky", 2 << 20);
+    set_usage(&t, "/svc/leaky", 2 << 20);
     sm.tick().unwrap();
     assert_eq!(leaky(&sm), Some(2 << 20));
     assert_eq!(sm.last.processes.len(), 1, "re-read with its cgroup");
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// With the pass budget spent, moved cgroups keep their last counters (with this
@@ -105,8 +86,8 @@ fn quiet_cgroups_are_read_in_full_only_when_they_move() {
 /// moved, for a pass with budget left.
 #[test]
 fn budget_defers_full_reads_in_arrival_order() {
-    let root = fake("budget");
-    let (mut sm, clock) = sampler(&root, |c| c.full_every = 1000);
+    let t = fake("budget");
+    let (mut sm, clock) = sampler(t.root(), |c| c.full_every = 1000);
     let tick = |sm: &mut Sampler| {
         clock.advance(1.0);
         sm.tick().unwrap();
@@ -121,7 +102,7 @@ fn budget_defers_full_reads_in_arrival_order() {
             .unwrap()
     };
     sm.budget = Some(Duration::ZERO);
-    set_usage(&root, "/svc/leaky", 3 << 20);
+    set_usage(&t, "/svc/leaky", 3 << 20);
     tick(&mut sm);
     assert_eq!(sm.stats().full_reads, 0);
     assert_eq!(sm.stats().deferred, 3, "/, /svc and /svc/leaky moved");
@@ -134,7 +115,7 @@ fn budget_defers_full_reads_in_arrival_order() {
     );
     assert_eq!(leaky.counters_t, Some(1.0));
     // The waiting cgroups come before any that moves later.
-    set_usage(&root, "/svc/idle", 5 << 20);
+    set_usage(&t, "/svc/idle", 5 << 20);
     tick(&mut sm);
     let mut wanted: Vec<_> = sm
         .tree
@@ -152,7 +133,6 @@ fn budget_defers_full_reads_in_arrival_order() {
     assert_eq!((sm.stats().full_reads, sm.stats().deferred), (4, 0));
     let leaky = row(&sm, "/svc/leaky");
     assert_eq!((leaky.anon, leaky.counters_t), (Some(3 << 20), Some(4.0)));
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// The tree is re-listed a slice per tick: within WALK_EVERY ticks it is the walk of
@@ -160,21 +140,20 @@ fn budget_defers_full_reads_in_arrival_order() {
 /// and made again read afresh), kept cgroups keep their series, and held files go back.
 #[test]
 fn relisting_follows_made_and_removed_cgroups_a_slice_per_tick() {
-    let root = fake("relist");
-    let cgdir = |rel: &str| root.join(format!("sys/fs/cgroup/memory{rel}"));
+    let t = fake("relist");
+    let cgdir = |rel: &str| t.root().join(format!("sys/fs/cgroup/memory{rel}"));
     let make = |rel: &str, usage: u64| {
-        let d = cgdir(rel);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("memory.usage_in_bytes"), format!("{usage}\n")).unwrap();
-        std::fs::write(d.join("memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
-        std::fs::write(d.join("memory.stat"), "total_rss 0\n").unwrap();
-        std::fs::write(d.join("cgroup.procs"), "").unwrap();
+        t.cgroup_v1(rel)
+            .usage(usage)
+            .limit(None)
+            .stat("total_rss 0\n")
+            .procs(&[]);
     };
     for k in 0..60 {
         make(&format!("/svc/k{k:02}"), 1 << 20);
     }
     make("/svc-x", 1 << 20);
-    let (mut sm, clock) = sampler(&root, |_| {});
+    let (mut sm, clock) = sampler(t.root(), |_| {});
     let held_at_start = sm.hold_left;
     let mut store = Store::new(100);
     let mut tick = |sm: &mut Sampler| {
@@ -253,7 +232,7 @@ fn relisting_follows_made_and_removed_cgroups_a_slice_per_tick() {
     // cannot do that, so the test marks it.
     let k10 = sm.tree.iter().position(|p| p == "/svc/k10").unwrap();
     sm.nodes[k10].gone = true;
-    std::fs::write(cgdir("/svc/k10").join("memory.usage_in_bytes"), "7340032\n").unwrap();
+    t.cgroup_v1("/svc/k10").usage(7 << 20);
     let mut store = Store::new(100);
     for _ in 0..WALK_EVERY {
         clock.advance(1.0);
@@ -263,15 +242,14 @@ fn relisting_follows_made_and_removed_cgroups_a_slice_per_tick() {
     let k10 = sm.last.cgroups.iter().find(|c| c.path == "/svc/k10");
     assert_eq!(k10.and_then(|c| c.usage), Some(7 << 20), "read afresh");
     assert_eq!(sm.tree, fs.walk("/").unwrap());
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// Every sample carries wall-clock and monotonic time from the clock given, and
 /// `counters_t` is the monotonic time of the pass that read the counters.
 #[test]
 fn samples_carry_the_clocks_times() {
-    let root = fake("clock");
-    let (mut sm, clock) = sampler(&root, |c| c.full_every = 1000);
+    let t = fake("clock");
+    let (mut sm, clock) = sampler(t.root(), |c| c.full_every = 1000);
     clock.advance(2.5);
     sm.tick().unwrap();
     let s = sm.last();
@@ -298,15 +276,14 @@ fn samples_carry_the_clocks_times() {
         ]
     );
     assert_eq!(sm.started(), 0.0);
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// The descriptor budget is the caller's: no more usage files are held than it allows.
 #[test]
 fn usage_files_held_stay_within_the_budget_passed_in() {
-    let root = fake("fds");
+    let t = fake("fds");
     for budget in [0, 2, 100] {
-        let (mut sm, _) = sampler(&root, |c| c.hold_files = budget);
+        let (mut sm, _) = sampler(t.root(), |c| c.hold_files = budget);
         sm.tick().unwrap();
         let held = sm
             .nodes
@@ -316,20 +293,18 @@ fn usage_files_held_stay_within_the_budget_passed_in() {
         assert_eq!(held, budget.min(4), "budget {budget}");
         assert_eq!(sm.last().cgroups.len(), 4, "every cgroup read either way");
     }
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn an_unknown_focus_is_a_typed_error() {
-    let root = fake("focus");
+    let t = fake("focus");
     let cfg = SamplerConfig {
         focus: "/nope".into(),
-        ..SamplerConfig::new(root.clone(), 4096, 0)
+        ..SamplerConfig::new(t.root().to_path_buf(), 4096, 0)
     };
     let e = Sampler::new(cfg, Box::new(SystemClock)).err().unwrap();
     assert!(
         matches!(&e, SamplerError::NoCgroup { focus, .. } if focus == "/nope"),
         "{e}"
     );
-    let _ = std::fs::remove_dir_all(&root);
 }
