@@ -11,40 +11,9 @@
 use std::time::Instant;
 
 use oomlens_analysis::explain::{Explainer, Explanation, MAX_OWNERS};
-use oomlens_model::{Incident, Kill, Kind, LogTime, MemcgCounter, MemcgCounters};
+use oomlens_testkit::incidents::memcg_kill as kill;
 
 const N: u64 = 1_000_000;
-
-/// A memcg kill in `cg` on `host` at `t` seconds after boot, victim `anon_mib`, limit 512 MiB.
-fn kill(host: &str, cg: String, t: u64, anon_mib: u64) -> Incident {
-    let mut i = Incident::new(
-        t,
-        LogTime {
-            monotonic_us: Some(t * 1_000_000),
-            ..LogTime::default()
-        },
-    );
-    i.host = Some(host.into());
-    i.kind = Some(Kind::Memcg);
-    i.oom_memcg = Some(cg.clone());
-    i.task_memcg = Some(cg);
-    i.memcg = Some(MemcgCounters {
-        memory: Some(MemcgCounter {
-            usage_kb: 512 * 1024,
-            limit_kb: 512 * 1024,
-            failcnt: 1,
-        }),
-        ..MemcgCounters::default()
-    });
-    i.kills.push(Kill {
-        pid: Some(1000 + (t % 30_000) as u32),
-        comm: Some("worker".into()),
-        anon_rss_kb: Some(anon_mib * 1024),
-        file_rss_kb: Some(0),
-        ..Kill::default()
-    });
-    i
-}
 
 /// The steady units: name, kill period and offset in incidents (one incident a second).
 /// Periods and offsets are chosen so that no two units share an incident (each pair's

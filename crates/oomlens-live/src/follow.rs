@@ -141,23 +141,7 @@ impl<R: Read + AsRawFd> StreamFollower<R> {
 
     /// Wait up to `wait` for the pipe to be readable.
     fn readable(&self, wait: Duration) -> io::Result<bool> {
-        let mut fds = libc::pollfd {
-            fd: self.r.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = wait.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd that outlives the call.
-        let r = unsafe { libc::poll(&mut fds, 1, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted {
-                Ok(false)
-            } else {
-                Err(e)
-            };
-        }
-        Ok(r > 0)
+        oomlens_sources::poll::readable(self.r.as_raw_fd(), wait)
     }
 
     /// Hand on every complete line in the buffer; cut a line that fills `MAX_LINE`.

@@ -16,8 +16,9 @@ use std::time::Instant;
 
 use oomlens_analysis::explain::{Explanation, MAX_OWNERS};
 use oomlens_live::{IncidentSink, Pipeline, Window};
-use oomlens_model::{Incident, Kill, Kind, LogTime, MemcgCounter, MemcgCounters};
+use oomlens_model::Incident;
 use oomlens_testkit::faketree::FakeTree;
+use oomlens_testkit::incidents::memcg_kill;
 
 const N: u64 = 1_000_000;
 /// The unit killed every this many incidents (offset 1).
@@ -25,33 +26,7 @@ const LEAKY_EVERY: u64 = 1000;
 
 /// A memcg kill in `cg` at `t` seconds after boot, victim 508 MiB, limit 512 MiB.
 fn kill(cg: String, t: u64) -> Incident {
-    let mut i = Incident::new(
-        t,
-        LogTime {
-            monotonic_us: Some(t * 1_000_000),
-            ..LogTime::default()
-        },
-    );
-    i.host = Some("node".into());
-    i.kind = Some(Kind::Memcg);
-    i.oom_memcg = Some(cg.clone());
-    i.task_memcg = Some(cg);
-    i.memcg = Some(MemcgCounters {
-        memory: Some(MemcgCounter {
-            usage_kb: 512 * 1024,
-            limit_kb: 512 * 1024,
-            failcnt: 1,
-        }),
-        ..MemcgCounters::default()
-    });
-    i.kills.push(Kill {
-        pid: Some(1000 + (t % 30_000) as u32),
-        comm: Some("worker".into()),
-        anon_rss_kb: Some(508 * 1024),
-        file_rss_kb: Some(0),
-        ..Kill::default()
-    });
-    i
+    memcg_kill("node", cg, t, 508)
 }
 
 fn pod_uid(i: u64) -> String {

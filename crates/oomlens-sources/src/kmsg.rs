@@ -44,23 +44,7 @@ impl RecordDevice for File {
     }
 
     fn wait(&mut self, d: Duration) -> io::Result<bool> {
-        let mut fds = libc::pollfd {
-            fd: self.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = d.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd that outlives the call.
-        let r = unsafe { libc::poll(&mut fds, 1, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted {
-                Ok(false)
-            } else {
-                Err(e)
-            };
-        }
-        Ok(r > 0)
+        crate::poll::readable(self.as_raw_fd(), d)
     }
 }
 

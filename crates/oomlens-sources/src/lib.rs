@@ -10,6 +10,7 @@ pub mod formats;
 pub mod kmsg;
 pub mod mounts;
 pub mod owners;
+pub mod poll;
 pub mod procfs;
 pub mod sampler;
 pub mod snapshot;

@@ -150,6 +150,53 @@ pub fn psi(some_avg10: f64, some_total: u64, full_total: u64) -> String {
     )
 }
 
+/// The fixture `top`'s sampler and analysis tests share: a v1 tree with `/` (no limit),
+/// `/svc` (64 MiB), `/svc/leaky` (48 MiB) holding pid 4242 (`leaky`, 1 MiB anon) and
+/// `/svc/idle`, each using 1 MiB, all anon; 1 GiB of RAM, system PSI some avg10 0.5.
+pub fn leaky_v1(tag: &str) -> FakeTree {
+    let t = FakeTree::new(tag);
+    t.mount_v1_memory()
+        .meminfo(1_048_576, 524_288, 786_432)
+        .memory_pressure(&psi(0.5, 10, 5));
+    for (rel, limit, pids) in [
+        ("", None, &[][..]),
+        ("/svc", Some(64 << 20), &[]),
+        ("/svc/leaky", Some(48 << 20), &[4242]),
+        ("/svc/idle", None, &[]),
+    ] {
+        t.cgroup_v1(rel)
+            .limit(limit)
+            .usage(1 << 20)
+            .stat(&v1_stat(1 << 20))
+            .procs(pids);
+    }
+    t.process(4242).status(&Status::new("leaky").anon_kib(1024));
+    t
+}
+
+/// A v1 `memory.stat` of `rss` bytes, all anon.
+pub fn v1_stat(rss: u64) -> String {
+    format!("total_rss {rss}\ntotal_cache 0\ntotal_shmem 0\n")
+}
+
+/// Sets a v1 cgroup's usage (and anon) to `bytes` and, as the kernel's hierarchical usage
+/// does, each ancestor's to 1 MiB (its own in [`leaky_v1`]) plus that. `rel` is a
+/// normalized cgroup path (`/svc/leaky`).
+pub fn set_v1_usage(t: &FakeTree, rel: &str, bytes: u64) {
+    let write = |rel: &str, bytes: u64| {
+        t.cgroup_v1(rel).usage(bytes).stat(&v1_stat(bytes));
+    };
+    write(rel, bytes);
+    let mut p = rel;
+    while let Some(i) = p.rfind('/') {
+        p = &p[..i];
+        write(p, bytes + (1 << 20));
+        if p.is_empty() {
+            break;
+        }
+    }
+}
+
 /// One cgroup directory of a [`FakeTree`].
 pub struct Cgroup {
     dir: PathBuf,

@@ -36,6 +36,7 @@
 pub mod cgroup_v1;
 pub mod faketree;
 pub mod fs;
+pub mod incidents;
 pub mod json_keys;
 pub mod kmsg;
 pub mod loggen;

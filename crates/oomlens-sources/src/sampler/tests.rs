@@ -2,7 +2,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use oomlens_store::Store;
-use oomlens_testkit::faketree::{psi, FakeTree, Status};
+use oomlens_testkit::faketree::{leaky_v1, set_v1_usage as set_usage, v1_stat, FakeTree};
 
 use super::*;
 
@@ -15,44 +15,8 @@ fn sampler(root: &Path, set: impl FnOnce(&mut SamplerConfig)) -> (Sampler, Manua
     (Sampler::new(cfg, Box::new(clock.clone())).unwrap(), clock)
 }
 
-/// A fake v1 tree: `/` (no limit), `/svc` (64 MiB), `/svc/leaky` (48 MiB) with one
-/// process, `/svc/idle`.
 fn fake(tag: &str) -> FakeTree {
-    let t = FakeTree::new(&format!("sampler-{tag}"));
-    t.mount_v1_memory()
-        .meminfo(1_048_576, 524_288, 786_432)
-        .memory_pressure(&psi(0.5, 10, 5));
-    for (rel, limit, pids) in [
-        ("", None, &[][..]),
-        ("/svc", Some(64 << 20), &[]),
-        ("/svc/leaky", Some(48 << 20), &[4242]),
-        ("/svc/idle", None, &[]),
-    ] {
-        t.cgroup_v1(rel)
-            .limit(limit)
-            .usage(1 << 20)
-            .stat(&v1_stat(1 << 20))
-            .procs(pids);
-    }
-    t.process(4242).status(&Status::new("leaky").anon_kib(1024));
-    t
-}
-
-/// A v1 `memory.stat` of `rss` bytes, all anon.
-fn v1_stat(rss: u64) -> String {
-    format!("total_rss {rss}\ntotal_cache 0\ntotal_shmem 0\n")
-}
-
-/// Sets a cgroup's usage (and anon) and, as the kernel's hierarchical usage does, its
-/// ancestors' to 1 MiB (their own) plus that.
-fn set_usage(t: &FakeTree, rel: &str, bytes: u64) {
-    let write = |rel: &str, bytes: u64| {
-        t.cgroup_v1(rel).usage(bytes).stat(&v1_stat(bytes));
-    };
-    write(rel, bytes);
-    for a in oomlens_model::cgroup_path::ancestors(rel) {
-        write(a, bytes + (1 << 20));
-    }
+    leaky_v1(&format!("sampler-{tag}"))
 }
 
 /// A quiet cgroup costs one read per tick at most; a move of its usage beyond
