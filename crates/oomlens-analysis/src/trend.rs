@@ -13,7 +13,8 @@
 //! - `leak`: the band's lower edge is above zero, the fitted growth over the window is at
 //!   least [`TrendConfig::min_growth_bytes`], and both the floor (minimum) and the ceiling
 //!   (maximum) of the window's second half are above those of its first half by at least half
-//!   of what the rate predicts — sustained growth, not a ramp of a cycle or a spike;
+//!   of what the rate predicts — sustained growth, not a ramp of a cycle or a spike — and
+//!   the growth is larger than the series' largest fall (less could be a sampled cycle);
 //! - `shrinking`: the band's upper edge is below zero, with the same minimum;
 //! - `sawtooth`: no net trend, but the series rises and falls (≥ 2 drops of more than a
 //!   quarter of its range, and a range above the minimum growth);
@@ -161,11 +162,17 @@ pub fn trend(points: &[(f64, f64)], cfg: &TrendConfig) -> Trend {
     let moved = rate * (second[0].0 - first[0].0) * 0.5;
     let enveloped = |d: f64| if rate > 0.0 { d >= moved } else { d <= moved };
     let sustained = enveloped(lo2 - lo1) && enveloped(hi2 - hi1);
-    let class = if rate_lo > 0.0 && growth >= cfg.min_growth_bytes && sustained {
+    let (drops, largest_drop) = falls(points, hi_v - lo_v);
+    // Growth smaller than the series' own largest fall cannot be told from the phase at
+    // which a few samples caught a cycle: over two cycles sampled 4 times each, the floors
+    // seen can rise by most of the amplitude without any growth (aliasing). Such a series
+    // is a sawtooth until the window holds more growth than one cycle's swing.
+    let beyond_swing = growth.abs() > largest_drop;
+    let class = if rate_lo > 0.0 && growth >= cfg.min_growth_bytes && sustained && beyond_swing {
         Class::Leak
     } else if rate_hi < 0.0 && -growth >= cfg.min_growth_bytes && sustained {
         Class::Shrinking
-    } else if drops(points, hi_v - lo_v) >= 2 {
+    } else if drops >= 2 {
         Class::Sawtooth
     } else {
         Class::Steady
@@ -173,12 +180,15 @@ pub fn trend(points: &[(f64, f64)], cfg: &TrendConfig) -> Trend {
     Trend { class, ..t }
 }
 
-/// Falls of more than a quarter of the range from the highest value since the last fall.
-fn drops(points: &[(f64, f64)], range: f64) -> usize {
+/// Falls of more than a quarter of the range from the highest value since the last fall:
+/// how many, and the largest fall from a running peak (whatever its size).
+fn falls(points: &[(f64, f64)], range: f64) -> (usize, f64) {
     let need = range / 4.0;
     let mut count = 0;
+    let mut largest: f64 = 0.0;
     let mut peak = points[0].1;
     for p in points {
+        largest = largest.max(peak - p.1);
         if peak - p.1 > need {
             count += 1;
             peak = p.1;
@@ -186,7 +196,7 @@ fn drops(points: &[(f64, f64)], range: f64) -> usize {
             peak = peak.max(p.1);
         }
     }
-    count
+    (count, largest)
 }
 
 /// A limit a series may reach.
@@ -322,6 +332,18 @@ mod tests {
                 (t, 50.0 * MIB + amp * x)
             })
             .collect()
+    }
+
+    /// Two cycles sampled 4.36 times each: the floors seen rise from 65 to 130 MiB by
+    /// phase alone (the case proptest found: period 28.44 s, amplitude 441.8 MiB, phase
+    /// 22.89 s). Not a leak, and no ETA.
+    #[test]
+    fn a_sparsely_sampled_sawtooth_is_not_a_leak() {
+        let (period, per_cycle) = (28.44, 4.36);
+        let pts = sawtooth(period, 441.8 * MIB, 10, period / per_cycle, 22.89);
+        let t = trend(&pts, &cfg());
+        assert_ne!(t.class, Class::Leak, "{t:?}");
+        assert_eq!(t.class, Class::Sawtooth, "{t:?}");
     }
 
     #[test]
