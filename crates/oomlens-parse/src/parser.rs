@@ -244,10 +244,12 @@ impl Parser {
                 .make_contiguous()
                 .sort_by_key(|i| i.source.first_line);
         }
+        crate::userspace::notices::claim_early_notices(&mut self.hold);
         while let Some(front) = self.hold.front() {
             if !all
                 && (front.source.last_line + HOLD_LINES > self.line
-                    || open_first.is_some_and(|f| f < front.source.first_line))
+                    || open_first.is_some_and(|f| f < front.source.first_line)
+                    || crate::userspace::notices::may_be_claimed(front, open_first))
             {
                 break;
             }

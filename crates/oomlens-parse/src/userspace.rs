@@ -33,7 +33,7 @@ use crate::envelope::Envelope;
 
 mod earlyoom;
 mod kubelet;
-mod notices;
+pub(crate) mod notices;
 mod oomd;
 pub(crate) mod recognizers;
 mod state;

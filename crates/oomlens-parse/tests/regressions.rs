@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use oomlens_model::{Incident, Kind, NoticeKind};
 use oomlens_parse::{parse_bytes, Options};
 
 fn corpus(prefix: &str) -> Vec<u8> {
@@ -144,4 +145,39 @@ fn summary_after_its_kill_is_the_same_event() {
         Some("/user.slice/user-1000.slice/session-1.scope")
     );
     assert_eq!(inc.kind, Some(oomlens_model::Kind::Global));
+}
+
+/// systemd may say a unit's process was killed by the OOM killer before the kernel prints
+/// its report of that kill (real journal of the QEMU systemd guest, see data/real/README):
+/// the notice belongs to the report that follows, not to the unit's previous kill, and
+/// makes no incident of its own.
+#[test]
+fn a_kill_notice_before_its_report_goes_to_that_report() {
+    let journal = include_bytes!("data/real/journal-early-notice-systemd252.json");
+    let incs = parse_bytes(journal, Options::default());
+    let kills: Vec<_> = incs
+        .iter()
+        .map(|i| (i.kind, i.kills.iter().map(|k| k.pid).collect::<Vec<_>>()))
+        .collect();
+    assert_eq!(
+        kills,
+        [
+            (Some(Kind::Memcg), vec![Some(191)]),
+            (Some(Kind::Memcg), vec![Some(198)])
+        ]
+    );
+    let said = |i: &Incident| {
+        i.notices
+            .iter()
+            .filter(|n| n.kind == NoticeKind::ProcessKilledByOomKiller)
+            .map(|n| n.line)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(said(&incs[0]), [43]);
+    assert_eq!(said(&incs[1]), [50]);
+    // The second kill's other notices stay with it too.
+    assert!(incs[1]
+        .notices
+        .iter()
+        .any(|n| n.kind == NoticeKind::MainProcessKilled && n.line == 87));
 }

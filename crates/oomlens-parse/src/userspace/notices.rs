@@ -94,6 +94,63 @@ pub(super) fn link_witness(
     false
 }
 
+/// How many lines before a kernel report systemd's kill notice of it may come. systemd
+/// reacts to the `oom_kill` count in `memory.events`; in the QEMU systemd guest (systemd 252,
+/// kernel 6.1) its `A process of this unit has been killed by the OOM killer` line once came
+/// 15 ms and one journal line before the kernel's `invoked oom-killer` line.
+pub(crate) const EARLY_NOTICE_LINES: u64 = 8;
+
+/// True when `inc` is a notice-only incident that a kernel report starting within
+/// [`EARLY_NOTICE_LINES`] after it may still claim.
+pub(crate) fn may_be_claimed(inc: &Incident, open_first_line: Option<u64>) -> bool {
+    inc.kind == Some(Kind::SystemdNotice)
+        && open_first_line.is_some_and(|f| {
+            f > inc.source.last_line && f <= inc.source.last_line + EARLY_NOTICE_LINES
+        })
+}
+
+/// Moves the notices of a notice-only incident into the kernel incident that starts right
+/// after it and names the same unit, and drops the notice-only incident: systemd's notice
+/// came before the kernel's report of the same kill.
+pub(crate) fn claim_early_notices(hold: &mut VecDeque<Incident>) {
+    let kernel = |k: &Incident| {
+        matches!(
+            k.kind,
+            None | Some(Kind::Memcg | Kind::Global | Kind::Cpuset | Kind::MemoryPolicy)
+        )
+    };
+    let mut i = 0;
+    while i < hold.len() {
+        let f = &hold[i];
+        let target = (f.kind == Some(Kind::SystemdNotice))
+            .then(|| {
+                let last = f.source.last_line;
+                hold.iter().position(|k| {
+                    kernel(k)
+                        && k.source.first_line > last
+                        && k.source.first_line <= last + EARLY_NOTICE_LINES
+                        && f.notices.iter().all(|n| {
+                            notice_matches(n, k)
+                                && !k
+                                    .notices
+                                    .iter()
+                                    .any(|x| x.kind == n.kind && x.unit == n.unit)
+                        })
+                })
+            })
+            .flatten();
+        match target {
+            Some(j) => {
+                let f = hold.remove(i).expect("index in range");
+                let k = &mut hold[if j > i { j - 1 } else { j }];
+                k.notices.extend(f.notices);
+                k.notices.sort_by_key(|n| n.line);
+            }
+            None => i += 1,
+        }
+    }
+}
+
 /// The unit a cgroup path ends in: `/system.slice/foo.service` → `foo.service`.
 fn cgroup_unit(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -127,11 +184,21 @@ fn notice_has_target(n: &Notice, kernel: &mut KernelAssembler, hold: &VecDeque<I
 fn link_notice(n: Notice, kernel: &mut KernelAssembler, hold: &mut VecDeque<Incident>) {
     let slice = n.unit.ends_with(".slice");
     let matches = |inc: &Incident| notice_matches(&n, inc);
-    if let Some(inc) = kernel.open_incident().filter(|i| matches(i)) {
+    // An incident that already carries this notice for this unit is an earlier kill:
+    // systemd says each once per kill, and may say it just before the kernel prints the
+    // next report (`claim_early_notices`).
+    let said = |inc: &Incident| {
+        !slice
+            && inc
+                .notices
+                .iter()
+                .any(|x| x.kind == n.kind && x.unit == n.unit)
+    };
+    if let Some(inc) = kernel.open_incident().filter(|i| matches(i) && !said(i)) {
         inc.notices.push(n);
         return;
     }
-    if let Some(inc) = hold.iter_mut().rev().find(|i| matches(i)) {
+    if let Some(inc) = hold.iter_mut().rev().find(|i| matches(i) && !said(i)) {
         inc.source.last_line = inc.source.last_line.max(n.line);
         inc.notices.push(n);
         return;
