@@ -276,12 +276,17 @@ fn retention_by_age_deletes_days_older_than_max_age() {
 
 /// A hand-built frame of format `major.minor` with a valid header CRC.
 fn frame_of_version(major: u8, minor: u8) -> Vec<u8> {
+    frame_with(major, minor, 0)
+}
+
+/// A hand-built frame (raw payload, kind 3, id 1) following the documented layout.
+fn frame_with(major: u8, minor: u8, flags: u16) -> Vec<u8> {
     let payload = b"{\"from\":\"the future\"}";
     let mut h = Vec::new();
     h.extend_from_slice(b"OOMR");
     h.extend_from_slice(&[major, minor]);
     h.extend_from_slice(&44u16.to_le_bytes());
-    h.extend_from_slice(&0u16.to_le_bytes()); // flags: raw payload
+    h.extend_from_slice(&flags.to_le_bytes());
     h.extend_from_slice(&3u16.to_le_bytes()); // kind
     h.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     h.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -342,6 +347,34 @@ fn the_layout_is_as_documented_and_a_newer_major_version_is_refused() {
         Err(Error::UnsupportedVersion { major: 2, .. })
     ));
     assert_eq!(std::fs::read(&seg).unwrap(), major);
+}
+
+#[test]
+fn unknown_critical_flags_skip_the_frame_unknown_ancillary_ones_do_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seg = tmp.path().join("2026-12-01.oomrec");
+    Recorder::open(tmp.path(), fast())
+        .unwrap()
+        .append(at(0, 0), 3, b"old")
+        .unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes.extend(frame_with(1, 0, 0x0002));
+    std::fs::write(&seg, &bytes).unwrap();
+    let (ok, bad, torn) = read_all(tmp.path());
+    assert_eq!((ok.len(), torn), (1, 0));
+    assert!(
+        matches!(bad[..], [Error::UnsupportedFlags { flags: 0x0002, .. }]),
+        "{bad:?}"
+    );
+    let ancillary = [
+        &bytes[..bytes.len() - frame_with(1, 0, 2).len()],
+        &frame_with(1, 0, 0x0100),
+    ]
+    .concat();
+    std::fs::write(&seg, ancillary).unwrap();
+    let (ok, bad, _) = read_all(tmp.path());
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(ok[1].payload, b"{\"from\":\"the future\"}");
 }
 
 #[test]
