@@ -45,7 +45,8 @@
 //! are the torn tail: a write cut by a crash. Readers skip it and count it
 //! ([`Reader::torn_bytes`]); [`Recorder::open`] cuts it (and any frames at the end whose
 //! payload fails its CRC) from the newest segment so new records follow the last good
-//! one. Only the newest segment is written, so only it can have a torn tail.
+//! one. Only the newest segment is written, so only it can have a torn tail. Damage to the
+//! header of the very last frame cannot be told from a torn write and is treated as one.
 //!
 //! # Sync policy
 //!

@@ -402,6 +402,29 @@ fn one_writer_at_a_time_and_bad_input_is_refused() {
 }
 
 #[test]
+fn ids_continue_after_an_empty_newest_segment() {
+    // A crash right after a new day's segment was created leaves it empty: the next id
+    // comes from the day before.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::open(tmp.path(), fast()).unwrap();
+    for i in 0..3 {
+        rec.append(at(0, i), 0, b"x").unwrap();
+    }
+    drop(rec);
+    std::fs::write(tmp.path().join("2026-12-02.oomrec"), b"OOM").unwrap();
+    let mut rec = Recorder::open(tmp.path(), fast()).unwrap();
+    assert_eq!(rec.repaired_bytes(), 3);
+    assert_eq!(rec.append(at(1, 5), 0, b"y").unwrap(), 3);
+    assert_eq!(
+        segments(tmp.path()),
+        ["2026-12-01.oomrec", "2026-12-02.oomrec"]
+    );
+    let (ok, bad, torn) = read_all(tmp.path());
+    assert!(bad.is_empty() && torn == 0);
+    assert_eq!(ok.iter().map(|r| r.id).collect::<Vec<_>>(), [0, 1, 2, 3]);
+}
+
+#[test]
 fn a_clock_stepped_back_appends_to_the_current_segment_in_order() {
     let tmp = tempfile::tempdir().unwrap();
     let mut rec = Recorder::open(tmp.path(), fast()).unwrap();

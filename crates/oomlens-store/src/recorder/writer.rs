@@ -142,7 +142,15 @@ impl Recorder {
     /// segment's torn tail, if any, is cut so that new records follow its last good one.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Recorder, Error> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(io(&dir, "create"))?;
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir).map_err(io(&dir, "create"))?;
+            // The new directory's own entry, for the same reason as a new segment's.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if opts.sync {
+                    sync_dir(parent)?;
+                }
+            }
+        }
         let lock = lock(&dir)?;
         let mut segs = segment::list(&dir)?;
         let mut rec = Recorder {
