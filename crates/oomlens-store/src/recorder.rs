@@ -70,7 +70,9 @@
 //! Taken (`below/store/src/lib.rs`): append-only files sharded by day so that retention
 //! is an unlink of whole files; a CRC on the data and one on the entry describing it, an
 //! entry whose CRC fails never happened; one `flock`-held writer; optional zstd per
-//! record; retention by age and by total size, oldest shard first, never the current one.
+//! record; retention by age and by total size, oldest shard first, never the current one
+//! (here a day is also cut into parts of at most [`Options::max_segment_bytes`], so that a
+//! burst of incidents does not make one undeletable file).
 //!
 //! Different: one file per day instead of a data file plus an index file: the header in
 //! front of each payload is the index entry, so one append is one write and one sync (two

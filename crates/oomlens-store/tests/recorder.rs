@@ -249,6 +249,60 @@ fn retention_by_size_deletes_whole_oldest_segments_but_never_the_current() {
 }
 
 #[test]
+fn a_busy_day_continues_in_parts_read_in_order_and_pruned_one_by_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 1,046-byte frames: two fit in 2,200 bytes, a third starts a new part.
+    let parts = Options {
+        max_segment_bytes: 2_200,
+        max_bytes: u64::MAX,
+        ..fast()
+    };
+    let mut rec = Recorder::open(tmp.path(), parts.clone()).unwrap();
+    for i in 0..30 {
+        rec.append(at(0, i), 0, &payload(i, 1000, true)).unwrap();
+    }
+    drop(rec);
+    let names = segments(tmp.path());
+    assert_eq!(names.len(), 15);
+    assert!(names.contains(&"2026-12-01.oomrec".to_string()));
+    assert!(names.contains(&"2026-12-01.14.oomrec".to_string()));
+    // Parts are ordered by number (.2 before .10), not by name.
+    let (ok, bad, _) = read_all(tmp.path());
+    assert!(bad.is_empty());
+    assert_eq!(
+        ok.iter().map(|r| r.id).collect::<Vec<_>>(),
+        (0..30).collect::<Vec<_>>()
+    );
+    // With a size limit, whole old parts of the same day go: the new record opens part
+    // 15 (1,046 bytes); with parts 11..=14 (2,092 each) that is 9,414 bytes, part 10 more
+    // would be 11,506 > 10,000.
+    let mut rec = Recorder::open(
+        tmp.path(),
+        Options {
+            max_bytes: 10_000,
+            ..parts
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        rec.append(at(0, 99), 0, &payload(30, 1000, true)).unwrap(),
+        30
+    );
+    let want: Vec<String> = (11..=15)
+        .map(|p| format!("2026-12-01.{p}.oomrec"))
+        .collect();
+    assert_eq!(segments(tmp.path()), want);
+    let (ok, _, _) = read_all(tmp.path());
+    assert_eq!(
+        ok.iter().map(|r| r.id).collect::<Vec<_>>(),
+        (22..=30).collect::<Vec<_>>()
+    );
+    // The next day starts at part 0 again.
+    rec.append(at(1, 0), 0, b"x").unwrap();
+    assert!(tmp.path().join("2026-12-02.oomrec").exists());
+}
+
+#[test]
 fn retention_by_age_deletes_days_older_than_max_age() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = Options {

@@ -39,10 +39,12 @@ fn seq_of(p: &[u8]) -> u64 {
     std::str::from_utf8(&p[..20]).unwrap().parse().unwrap()
 }
 
-/// Default options (sync on) but a small size limit, so retention runs under the kills.
+/// Default options (sync on) but small size limits, so retention and new parts of a
+/// day happen under the kills.
 fn options() -> Options {
     Options {
         max_bytes: 4 << 20,
+        max_segment_bytes: 1 << 20,
         ..Options::default()
     }
 }

@@ -16,8 +16,10 @@ pub fn day_of(time_ns: u64) -> u64 {
     time_ns / 86_400_000_000_000
 }
 
-/// The file name of the segment for `day` (days since the epoch): `YYYY-MM-DD.oomrec`.
-pub fn name(day: u64) -> String {
+/// The file name of part `part` of the segment for `day` (days since the epoch):
+/// `YYYY-MM-DD.oomrec` for part 0, `YYYY-MM-DD.N.oomrec` for part N (a day whose records
+/// outgrow [`super::Options::max_segment_bytes`] continues in further parts).
+pub fn name(day: u64, part: u32) -> String {
     // Howard Hinnant's civil_from_days, for days >= 0.
     let z = day as i64 + 719_468;
     let era = z / 146_097;
@@ -28,13 +30,20 @@ pub fn name(day: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}{SUFFIX}")
+    match part {
+        0 => format!("{y:04}-{m:02}-{d:02}{SUFFIX}"),
+        n => format!("{y:04}-{m:02}-{d:02}.{n}{SUFFIX}"),
+    }
 }
 
-/// The day of a segment file name, or `None` for any other file.
-pub fn parse_name(file: &str) -> Option<u64> {
+/// The (day, part) of a segment file name, or `None` for any other file.
+pub fn parse_name(file: &str) -> Option<(u64, u32)> {
     let stem = file.strip_suffix(SUFFIX)?;
-    let b = stem.as_bytes();
+    let (date, part) = match stem.split_once('.') {
+        Some((date, part)) => (date, part.parse::<u32>().ok()?),
+        None => (stem, 0),
+    };
+    let b = date.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
@@ -43,7 +52,7 @@ pub fn parse_name(file: &str) -> Option<u64> {
             .all(|c| c.is_ascii_digit())
             .then(|| s.parse::<i64>().ok())?
     };
-    let (y, m, d) = (num(&stem[0..4])?, num(&stem[5..7])?, num(&stem[8..10])?);
+    let (y, m, d) = (num(&date[0..4])?, num(&date[5..7])?, num(&date[8..10])?);
     if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
@@ -55,17 +64,20 @@ pub fn parse_name(file: &str) -> Option<u64> {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let day = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
-    // Reject dates like 2026-02-31 that would alias another day's file.
-    (name(day) == file).then_some(day)
+    // Reject 2026-02-31 (it would alias another day's file), `.0`, `.01`, `.+1`.
+    (name(day, part) == file).then_some((day, part))
 }
 
-/// The segments in `dir`, oldest first, as (day, path). Other files are ignored.
-pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Error> {
+/// A segment's place in the store: (day, part).
+pub type Key = (u64, u32);
+
+/// The segments in `dir`, oldest first, as ((day, part), path). Other files are ignored.
+pub fn list(dir: &Path) -> Result<Vec<(Key, PathBuf)>, Error> {
     let mut out = Vec::new();
     for ent in std::fs::read_dir(dir).map_err(io(dir, "list"))? {
         let ent = ent.map_err(io(dir, "list"))?;
-        if let Some(day) = ent.file_name().to_str().and_then(parse_name) {
-            out.push((day, ent.path()));
+        if let Some(key) = ent.file_name().to_str().and_then(parse_name) {
+            out.push((key, ent.path()));
         }
     }
     out.sort();
@@ -219,11 +231,14 @@ mod tests {
     fn names_are_utc_dates_and_parse_back() {
         // Days counted by hand with Python's datetime: 2026-12-02 is day 20789,
         // 2000-02-29 day 11016.
-        assert_eq!(name(0), "1970-01-01.oomrec");
-        assert_eq!(name(20_789), "2026-12-02.oomrec");
-        assert_eq!(name(11_016), "2000-02-29.oomrec");
+        assert_eq!(name(0, 0), "1970-01-01.oomrec");
+        assert_eq!(name(20_789, 0), "2026-12-02.oomrec");
+        assert_eq!(name(11_016, 0), "2000-02-29.oomrec");
+        assert_eq!(name(20_789, 12), "2026-12-02.12.oomrec");
         for day in [0, 59, 60, 11_016, 20_789, 100_000] {
-            assert_eq!(parse_name(&name(day)), Some(day));
+            for part in [0, 1, 10, 4_000_000] {
+                assert_eq!(parse_name(&name(day, part)), Some((day, part)));
+            }
         }
         for bad in [
             "2026-02-31.oomrec",
@@ -231,6 +246,10 @@ mod tests {
             "26-12-02.oomrec",
             "lock",
             "2026-1a-02.oomrec",
+            "2026-12-02.0.oomrec",
+            "2026-12-02.01.oomrec",
+            "2026-12-02.+1.oomrec",
+            "2026-12-02..oomrec",
         ] {
             assert_eq!(parse_name(bad), None, "{bad}");
         }

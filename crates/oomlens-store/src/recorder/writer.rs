@@ -1,5 +1,5 @@
 //! The single writer: appends frames to the newest segment, rolls to a new one per UTC
-//! day, repairs a torn tail on open, syncs, and applies retention.
+//! day (and per size cap), repairs a torn tail on open, syncs, and applies retention.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::error::{io, Error};
 use super::frame::{self, MAX_PAYLOAD};
-use super::segment::{self, Slot};
+use super::segment::{self, Key, Slot};
 
 /// A record's id: its sequence number in the store, from 0, never reused while any
 /// segment is left.
@@ -18,8 +18,12 @@ pub type RecordId = u64;
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Delete the oldest segments while the store is larger than this (the segment being
-    /// written is never deleted, so one busy day can exceed it).
+    /// written is never deleted, so the store may exceed it by up to one segment).
     pub max_bytes: u64,
+    /// Start a new part of the day's segment before one would grow past this, so that a
+    /// busy day (a restart loop) is still pruned part by part. A record larger than this
+    /// gets a part of its own.
+    pub max_segment_bytes: u64,
     /// Delete segments whose whole day is older than this, measured from the newest
     /// record time seen (or the time given to [`Recorder::prune`]).
     pub max_age: Duration,
@@ -34,6 +38,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             max_bytes: 256 << 20,
+            max_segment_bytes: 32 << 20,
             max_age: Duration::from_secs(90 * 86_400),
             zstd_level: 3,
             sync: true,
@@ -43,7 +48,7 @@ impl Default for Options {
 
 /// The segment being appended to.
 struct Current {
-    day: u64,
+    key: Key,
     path: PathBuf,
     file: File,
     len: u64,
@@ -57,7 +62,7 @@ pub struct Recorder {
     _lock: File,
     current: Option<Current>,
     /// Older segments, oldest first, with their sizes.
-    older: Vec<(u64, PathBuf, u64)>,
+    older: Vec<(Key, PathBuf, u64)>,
     next_id: RecordId,
     /// Bytes cut off torn tails when this recorder opened.
     repaired: u64,
@@ -95,7 +100,7 @@ fn open_append(path: &Path) -> Result<File, Error> {
 
 /// Scans the newest segment, cuts its torn tail and returns it with the id of its last
 /// good record.
-fn repair(day: u64, path: PathBuf) -> Result<(Current, Option<RecordId>, u64), Error> {
+fn repair(key: Key, path: PathBuf) -> Result<(Current, Option<RecordId>, u64), Error> {
     let file = open_append(&path)?;
     let scan = segment::scan(&file, &path)?;
     let (end, last) = segment::good_end(&file, &path, &scan)?;
@@ -106,7 +111,7 @@ fn repair(day: u64, path: PathBuf) -> Result<(Current, Option<RecordId>, u64), E
     }
     Ok((
         Current {
-            day,
+            key,
             path,
             file,
             len: end,
@@ -162,19 +167,19 @@ impl Recorder {
             next_id: 0,
             repaired: 0,
         };
-        let Some((day, path)) = segs.pop() else {
+        let Some((key, path)) = segs.pop() else {
             return Ok(rec);
         };
-        let (cur, mut last, cut) = repair(day, path)?;
+        let (cur, mut last, cut) = repair(key, path)?;
         for (_, p) in segs.iter().rev() {
             if last.is_some() {
                 break;
             }
             last = last_id_in(p)?;
         }
-        for (day, p) in segs {
+        for (key, p) in segs {
             let size = std::fs::metadata(&p).map_err(io(&p, "stat"))?.len();
-            rec.older.push((day, p, size));
+            rec.older.push((key, p, size));
         }
         rec.current = Some(cur);
         rec.next_id = last.map_or(0, |id| id + 1);
@@ -209,10 +214,9 @@ impl Recorder {
             });
         }
         let ns = time_ns(time)?;
-        let day = segment::day_of(ns);
-        let rolled = self.roll_to(day)?;
         let id = self.next_id;
         let bytes = frame::encode(id, ns, kind, payload, self.opts.zstd_level);
+        let rolled = self.roll_for(segment::day_of(ns), bytes.len() as u64)?;
         let sync = self.opts.sync;
         let cur = self
             .current
@@ -243,12 +247,19 @@ impl Recorder {
         Ok(id)
     }
 
-    /// Makes the segment of `day` current unless the current one is that day or later.
-    fn roll_to(&mut self, day: u64) -> Result<bool, Error> {
-        if self.current.as_ref().is_some_and(|c| c.day >= day) {
-            return Ok(false);
-        }
-        let path = self.dir.join(segment::name(day));
+    /// Makes a new segment current when the record's day is later than the current
+    /// segment's, or when `frame_len` more bytes would take a non-empty segment past
+    /// `max_segment_bytes` (then the next part of the same day). Returns whether it did.
+    fn roll_for(&mut self, day: u64, frame_len: u64) -> Result<bool, Error> {
+        let key = match &self.current {
+            None => (day, 0),
+            Some(c) if c.key.0 < day => (day, 0),
+            Some(c) if c.len > 0 && c.len + frame_len > self.opts.max_segment_bytes => {
+                (c.key.0, c.key.1 + 1)
+            }
+            Some(_) => return Ok(false),
+        };
+        let path = self.dir.join(segment::name(key.0, key.1));
         let file = open_append(&path)?;
         if self.opts.sync {
             file.sync_all().map_err(io(&path, "sync"))?;
@@ -256,13 +267,13 @@ impl Recorder {
         }
         let len = file.metadata().map_err(io(&path, "stat"))?.len();
         let new = Current {
-            day,
+            key,
             path,
             file,
             len,
         };
         if let Some(old) = self.current.replace(new) {
-            self.older.push((old.day, old.path, old.len));
+            self.older.push((old.key, old.path, old.len));
         }
         Ok(true)
     }
@@ -279,7 +290,7 @@ impl Recorder {
         let expired = self
             .older
             .iter()
-            .take_while(|(d, _, _)| *d < cutoff)
+            .take_while(|(k, _, _)| k.0 < cutoff)
             .count();
         self.delete_oldest(expired)?;
         Ok(expired + self.prune_size()?)
