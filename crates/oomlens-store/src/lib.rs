@@ -2,7 +2,7 @@
 //!
 //! This is the in-memory half of the recorder: `oomlens top` keeps the last `window`
 //! points of each series to derive rates and ETAs from, and the guard daemon will keep the
-//! same rings and persist what it records (the on-disk half comes with it). Memory is
+//! same rings and persist what it records: the on-disk half is [`recorder`]. Memory is
 //! bounded by construction: a ring never holds more than `window` points, and a series
 //! whose cgroup, process or mount is gone is dropped at the next [`Store::record`], so a
 //! host whose container ids change over months does not grow the store.
@@ -11,6 +11,8 @@
 //! `oomlens_analysis`.
 
 #![deny(missing_docs)]
+
+pub mod recorder;
 
 use std::collections::{HashMap, VecDeque};
 
