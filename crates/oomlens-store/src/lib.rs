@@ -12,6 +12,11 @@
 
 #![deny(missing_docs)]
 
+// The README's example is compiled and run as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 pub mod recorder;
 
 use std::collections::{HashMap, VecDeque};
