@@ -1,5 +1,5 @@
 //! Outputs: human text and versioned JSON documents for incidents (`explain`) and OOM
-//! domains (`rank`).
+//! domains (`rank`), and the progress line of long reads (`progress`).
 //!
 //! Sinks never read the system; they only format what the model holds.
 
@@ -8,6 +8,7 @@
 pub mod escape;
 pub mod explain_fields;
 pub mod json;
+pub mod progress;
 pub mod rank;
 pub mod text;
 pub mod top;

@@ -19,7 +19,7 @@ use oomlens_sinks::text::{headline, write_incident, TextStyle};
 
 use crate::cli::{ColorChoice, ExplainArgs, LiveSource};
 use crate::exit::{EXIT_FOUND, EXIT_NOTHING};
-use crate::progress::Progress;
+use oomlens_sinks::progress::Progress;
 
 enum Out<W: Write> {
     Json(JsonWriter<W>),

@@ -5,7 +5,6 @@ mod audit_cmd;
 mod cli;
 mod exit;
 mod explain;
-mod progress;
 mod rank_cmd;
 mod top_cmd;
 

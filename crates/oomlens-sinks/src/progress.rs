@@ -24,7 +24,7 @@ impl<R: Read> Progress<R> {
         }
         Ok(Progress {
             inner,
-            name: oomlens_sinks::escape::escape(name).into_owned(),
+            name: crate::escape::escape(name).into_owned(),
             total,
             done: 0,
             last: Instant::now(),
