@@ -23,11 +23,7 @@ pub const CGROUP_PREFIX: &str = "oomlens_cgroup";
 /// (`/system.slice/foo.service`).
 pub const CGROUP_LABEL: &str = "cgroup";
 
-/// The name of the build-info family as registered (`oomlens_build`); OpenMetrics writes
-/// its sample as `oomlens_build_info`, which [`BUILD_INFO_METRIC`] holds.
-pub const BUILD_INFO_NAME: &str = "oomlens_build";
-
-/// The build-info sample's name: `oomlens_build_info{…} 1`, labels from
+/// The build-info gauge: `oomlens_build_info{…} 1`, labels from
 /// [`BUILD_INFO_LABEL_FIELDS`].
 pub const BUILD_INFO_METRIC: &str = "oomlens_build_info";
 

@@ -4,8 +4,8 @@
 //!
 //! Every family is declared in the model's field tables (`oomlens_model::metric_fields`):
 //! names come from [`Field::metric_name`], help from the table, values through the tables'
-//! accessors. `prometheus-client` appends `_total` to counters and `_info` to the info
-//! family itself, so the names registered here are the table's names without those.
+//! accessors. `prometheus-client` appends `_total` to counters and the unit suffix itself,
+//! so the names registered here are the table's names without those.
 //!
 //! Label cardinality is bounded ([`LabelLimits`]): each owner label keeps at most
 //! `values_per_label` distinct values, later ones are counted under [`OVERFLOW`]; at most
@@ -22,7 +22,7 @@ use oomlens_analysis::owner::Owner;
 use oomlens_model::fields::{Field, Unit};
 use oomlens_model::metric_fields::{
     BuildInfo, CgroupExport, CgroupGauges, GuardTotals, SystemPressure, BUILD_INFO_HELP,
-    BUILD_INFO_LABEL_FIELDS, BUILD_INFO_NAME, CGROUP_EXPORT_FIELDS, CGROUP_GAUGE_FIELDS,
+    BUILD_INFO_LABEL_FIELDS, BUILD_INFO_METRIC, CGROUP_EXPORT_FIELDS, CGROUP_GAUGE_FIELDS,
     CGROUP_LABEL, CGROUP_PREFIX, GUARD_COUNTER_FIELDS, OWNER_COUNTER_FIELDS, PREFIX,
     SYSTEM_GAUGE_FIELDS,
 };
@@ -30,7 +30,6 @@ use oomlens_model::Incident;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Metric, Registry};
 
 pub use labels::{LabelLimits, OVERFLOW};
@@ -153,17 +152,22 @@ impl GuardMetrics {
     /// Families for every table entry, empty, with label caps `limits`.
     pub fn new(limits: LabelLimits) -> GuardMetrics {
         let mut registry = Registry::default();
+        // A gauge at 1 with the build's labels, as Prometheus' own `prometheus_build_info`
+        // and node_exporter's are: OpenMetrics' `info` type would say the same, but the
+        // classic text parsers (promtool check metrics 2.42 among them) reject it.
         let info = BuildInfo::current();
         let info_labels: Labels = BUILD_INFO_LABEL_FIELDS
             .iter()
             .map(|f| (f.name, value_text(&(f.get)(&info))))
             .collect();
+        let build_info = Family::<Labels, Gauge>::default();
+        build_info.get_or_create(&info_labels).set(1);
         register(
             &mut registry,
-            BUILD_INFO_NAME,
+            BUILD_INFO_METRIC,
             BUILD_INFO_HELP.trim_end_matches('.'),
             None,
-            Info::new(info_labels),
+            build_info,
         );
         let by_owner = OWNER_COUNTER_FIELDS
             .iter()
@@ -305,6 +309,13 @@ impl GuardMetrics {
     /// Appends the OpenMetrics text of every family to `out`, ending with `# EOF`.
     pub fn encode(&self, out: &mut String) -> std::fmt::Result {
         prometheus_client::encoding::text::encode(out, &self.registry)
+    }
+
+    /// Appends the same families in the classic Prometheus text format (0.0.4): for
+    /// clients that ask for `text/plain` only, and for `promtool check metrics`, which
+    /// (as of Prometheus 2.42) parses no OpenMetrics.
+    pub fn encode_prometheus_text(&self, out: &mut String) -> std::fmt::Result {
+        prometheus_client::encoding::prometheus_text::encode(out, &self.registry)
     }
 
     /// Brings the unlabelled counters up to the totals, through the table's accessors.

@@ -115,6 +115,53 @@ fn get_metrics_answers_openmetrics_with_the_values() {
 }
 
 #[test]
+fn the_format_follows_the_accept_header() {
+    let m = metrics();
+    let mut server = MetricsServer::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    // What Prometheus 2.x sends on a scrape: OpenMetrics first.
+    let prometheus = "GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n\r\n";
+    let curl = "GET /metrics HTTP/1.1\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+    let plain = "GET /metrics HTTP/1.1\r\naccept: text/plain\r\n\r\n";
+    for (request, content_type, family) in [
+        (
+            prometheus,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "# TYPE oomlens_kmsg_records_lost counter",
+        ),
+        (
+            curl,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "# TYPE oomlens_kmsg_records_lost counter",
+        ),
+        (
+            plain,
+            "text/plain; version=0.0.4; charset=utf-8",
+            "# TYPE oomlens_kmsg_records_lost_total counter",
+        ),
+    ] {
+        let rx = in_thread(addr, request);
+        let answer = drive(&mut server, &m, &rx, Duration::from_secs(10)).remove(0);
+        assert_eq!(
+            header(&answer, "content-type"),
+            Some(content_type),
+            "{request:?}"
+        );
+        let body = answer.split_once("\r\n\r\n").unwrap().1;
+        assert!(body.lines().any(|l| l == family), "{request:?}: {body}");
+        assert!(
+            body.contains("oomlens_kmsg_records_lost_total 7\n"),
+            "{body}"
+        );
+        assert_eq!(
+            body.ends_with("# EOF\n"),
+            content_type.starts_with("application/openmetrics-text"),
+            "only OpenMetrics ends with # EOF"
+        );
+    }
+}
+
+#[test]
 fn other_paths_and_methods_are_refused() {
     let m = metrics();
     let mut server = MetricsServer::bind("127.0.0.1:0").unwrap();

@@ -42,7 +42,46 @@ pub const MAX_ACCEPTS_PER_CALL: usize = 32;
 pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The OpenMetrics text content type (OpenMetrics 1.0, "Overall structure").
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The two encodings served: OpenMetrics unless the client asks for the classic text
+/// format only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    OpenMetrics,
+    Text,
+}
+
+impl Format {
+    /// OpenMetrics by default and whenever `Accept` names it (Prometheus' scrapes list it
+    /// first); the classic text format when `Accept` names `text/plain` but not
+    /// OpenMetrics (older scrapers, `curl -H 'Accept: text/plain'`).
+    fn negotiate(accept: Option<&str>) -> Format {
+        match accept {
+            Some(a) if a.contains("text/plain") && !a.contains("application/openmetrics-text") => {
+                Format::Text
+            }
+            _ => Format::OpenMetrics,
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => OPENMETRICS,
+            Format::Text => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+        }
+    }
+
+    fn encode(self, m: &GuardMetrics, out: &mut String) -> std::fmt::Result {
+        match self {
+            Format::OpenMetrics => m.encode(out),
+            Format::Text => m.encode_prometheus_text(out),
+        }
+    }
+}
+
+/// The encoded text per format, made at most once per `serve` call.
+type Bodies = [Option<String>; 2];
 
 /// The epoll token of the listener; connections get 1, 2, ….
 const LISTENER: u64 = 0;
@@ -184,7 +223,8 @@ impl MetricsServer {
 
     /// Does what is ready, without waiting: closes connections past their deadline,
     /// accepts pending connections, reads requests, answers `GET /metrics` with `metrics`
-    /// encoded as OpenMetrics text (404 for another path, 405 for another method, 400 for
+    /// encoded as OpenMetrics text, or the classic text format for a client that asks for
+    /// `text/plain` only (404 for another path, 405 for another method, 400 for
     /// a malformed request, 431 for one over [`MAX_REQUEST_BYTES`]) and closes each
     /// connection once answered. Call it when the fd of [`AsFd`] is readable, and on the
     /// loop's periodic tick so that deadlines apply to connections that went quiet.
@@ -212,7 +252,7 @@ impl MetricsServer {
             Some(&zero),
         )
         .map_err(epoll_err("wait"))?;
-        let mut body: Option<String> = None;
+        let mut body: Bodies = [None, None];
         for ev in &events {
             let token = ev.data.u64();
             if token == LISTENER {
@@ -228,7 +268,7 @@ impl MetricsServer {
         &mut self,
         stats: &mut ServeStats,
         metrics: &GuardMetrics,
-        body: &mut Option<String>,
+        body: &mut Bodies,
     ) -> Result<(), MetricsError> {
         for _ in 0..MAX_ACCEPTS_PER_CALL {
             let stream = match self.listener.accept() {
@@ -280,7 +320,7 @@ impl MetricsServer {
         token: u64,
         stats: &mut ServeStats,
         metrics: &GuardMetrics,
-        body: &mut Option<String>,
+        body: &mut Bodies,
     ) {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
@@ -387,7 +427,7 @@ fn write_some(stream: &mut TcpStream, data: &[u8], off: &mut usize) -> Progress 
 }
 
 /// The whole answer to a request head.
-fn respond(head: &[u8], metrics: &GuardMetrics, body: &mut Option<String>) -> Vec<u8> {
+fn respond(head: &[u8], metrics: &GuardMetrics, body: &mut Bodies) -> Vec<u8> {
     if head.len() > MAX_REQUEST_BYTES {
         return answer(
             431,
@@ -420,9 +460,16 @@ fn respond(head: &[u8], metrics: &GuardMetrics, body: &mut Option<String>) -> Ve
             b"GET only\n",
         );
     }
-    let text = body.get_or_insert_with(|| {
+    let accept = head_text_lines(line_end, head).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("accept")
+            .then(|| v.trim().to_string())
+    });
+    let format = Format::negotiate(accept.as_deref());
+    let text = body[format as usize].get_or_insert_with(|| {
         let mut s = String::new();
-        match metrics.encode(&mut s) {
+        match format.encode(metrics, &mut s) {
             Ok(()) => s,
             // Encoding into a String cannot fail; should it, say so rather than half-answer.
             Err(_) => String::new(),
@@ -431,16 +478,22 @@ fn respond(head: &[u8], metrics: &GuardMetrics, body: &mut Option<String>) -> Ve
     if text.is_empty() {
         return answer(500, "Internal Server Error", None, b"encoding failed\n");
     }
-    let mut out = header(
-        200,
-        "OK",
-        Some(&format!("Content-Type: {CONTENT_TYPE}")),
-        text.len(),
-    );
+    let content_type = format!("Content-Type: {}", format.content_type());
+    let mut out = header(200, "OK", Some(&content_type), text.len());
     if !head_only {
         out.extend_from_slice(text.as_bytes());
     }
     out
+}
+
+/// The header lines after the request line, as text.
+fn head_text_lines(line_end: usize, head: &[u8]) -> impl Iterator<Item = &str> {
+    let rest = head.get(line_end + 1..).unwrap_or_default();
+    std::str::from_utf8(rest)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| !l.is_empty())
 }
 
 fn header(code: u16, reason: &str, extra: Option<&str>, len: usize) -> Vec<u8> {
