@@ -43,12 +43,14 @@ use labels::{Cgroups, OwnerCaps};
 /// Where the guard serves `/metrics` unless told otherwise: loopback only, so nothing is
 /// exposed beyond the host by default.
 ///
-/// The port: Prometheus' "Default port allocations" wiki page hands out 9100–9999 to
-/// exporters, and that range has been fully allocated since 2023, so any port there is some
-/// registered exporter's. 9973 is taken from none of the well-known exporters this project
-/// meets on one host (node_exporter 9100, cAdvisor 8080, kube-state-metrics 8080/8081,
-/// systemd_exporter 9558, process-exporter 9256); it is to be registered on that page.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9973";
+/// The port: Prometheus' "Default port allocations" wiki page
+/// (github.com/prometheus/prometheus/wiki/Default-port-allocations) hands exporters
+/// 9100–9999, and that range has been fully allocated since 2023 (exporters registered
+/// since then, e.g. otc-prometheus-exporter#16, moved outside it), so any port there is
+/// some registered exporter's. 10391 lies outside it and clear of what runs on the hosts
+/// the guard watches: Kubernetes node components (10249–10259), Zabbix (10050, 10051),
+/// Webmin (10000). To be registered on that page before a release.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:10391";
 
 /// A label set as `prometheus-client` encodes it: (name, value) pairs in order.
 type Labels = Vec<(&'static str, String)>;

@@ -114,13 +114,13 @@ evaluation_interval: 1m
 tests:
   - interval: 1m
     input_series:
-      - series: 'oomlens_kills_total{{job="oomlens", instance="h:9973", kind="memcg", unit="a.service"}}'
+      - series: 'oomlens_kills_total{{job="oomlens", instance="h:10391", kind="memcg", unit="a.service"}}'
         values: '2x30'
     alert_rule_test:
       - eval_time: 20m
         alertname: OomlensOomKill
         exp_alerts:
-          - exp_labels: {{severity: warning, job: oomlens, instance: "h:9973", kind: memcg, unit: a.service}}
+          - exp_labels: {{severity: warning, job: oomlens, instance: "h:10391", kind: memcg, unit: a.service}}
 "#,
         rules.display()
     );
