@@ -19,7 +19,11 @@
 //!   most one read or write burst per ready connection, never a wait; the metrics text is
 //!   encoded at most once per call;
 //! - lifetime: a connection is closed [`CONNECTION_DEADLINE`] after it was accepted,
-//!   finished or not (checked on every `serve` call; the guard calls it on its tick too).
+//!   finished or not (checked on every `serve` call: call it on the loop's tick too, or
+//!   wait no longer than [`MetricsServer::next_deadline`]);
+//! - no spinning: when accepting fails in a way that leaves the connection queued (out of
+//!   file descriptors), the listener leaves the epoll set for a second instead of waking
+//!   the loop again at once.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -40,6 +44,8 @@ pub const MAX_CONNECTIONS: usize = 16;
 pub const MAX_ACCEPTS_PER_CALL: usize = 32;
 /// How long a connection may stay open in all.
 pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
+/// How long the listener rests after an accept error it cannot clear (EMFILE).
+const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 
 /// The OpenMetrics text content type (OpenMetrics 1.0, "Overall structure").
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -157,6 +163,10 @@ pub struct MetricsServer {
     epoll: OwnedFd,
     conns: BTreeMap<u64, Conn>,
     next_token: u64,
+    /// Set while the listener is out of the epoll set after an accept error such as
+    /// EMFILE: the pending connection cannot be taken, so a level-triggered listener
+    /// would wake the loop again at once, forever. Re-armed by `serve` after this time.
+    paused_until: Option<Instant>,
 }
 
 impl std::fmt::Debug for MetricsServer {
@@ -176,7 +186,7 @@ fn epoll_err(op: &'static str) -> impl FnOnce(rustix::io::Errno) -> MetricsError
 }
 
 impl MetricsServer {
-    /// Listens on `addr` (`127.0.0.1:9973`, `[::1]:0`, `localhost:9973`; port 0 picks a
+    /// Listens on `addr` (`127.0.0.1:10391`, `[::1]:0`, `localhost:10391`; port 0 picks a
     /// free one, see [`MetricsServer::local_addr`]).
     pub fn bind(addr: &str) -> Result<MetricsServer, MetricsError> {
         let addrs: Vec<SocketAddr> = addr
@@ -208,12 +218,20 @@ impl MetricsServer {
             epoll,
             conns: BTreeMap::new(),
             next_token: LISTENER + 1,
+            paused_until: None,
         })
     }
 
     /// The address listened on (the port chosen when bound to port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// When the next connection reaches its deadline or a paused listener is re-armed:
+    /// a loop without a periodic tick can use it as its wait timeout.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let conns = self.conns.values().map(|c| c.since + CONNECTION_DEADLINE);
+        conns.chain(self.paused_until).min()
     }
 
     /// Connections open now.
@@ -231,6 +249,16 @@ impl MetricsServer {
     pub fn serve(&mut self, metrics: &GuardMetrics) -> Result<ServeStats, MetricsError> {
         let mut stats = ServeStats::default();
         let now = Instant::now();
+        if self.paused_until.is_some_and(|t| now >= t) {
+            epoll::modify(
+                &self.epoll,
+                &self.listener,
+                epoll::EventData::new_u64(LISTENER),
+                epoll::EventFlags::IN,
+            )
+            .map_err(epoll_err("modify"))?;
+            self.paused_until = None;
+        }
         let expired: Vec<u64> = self
             .conns
             .iter()
@@ -274,9 +302,24 @@ impl MetricsServer {
             let stream = match self.listener.accept() {
                 Ok((s, _)) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                // ECONNABORTED, EMFILE and the like: this client is lost, the server is not.
-                Err(_) => {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The client gave up before we took it: the next one may be fine.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {
                     stats.dropped += 1;
+                    continue;
+                }
+                // EMFILE, ENFILE, ENOBUFS: the connection stays queued and the listener
+                // readable; stop listening for a while rather than wake the loop for
+                // nothing (see `paused_until`).
+                Err(_) => {
+                    epoll::modify(
+                        &self.epoll,
+                        &self.listener,
+                        epoll::EventData::new_u64(LISTENER),
+                        epoll::EventFlags::empty(),
+                    )
+                    .map_err(epoll_err("modify"))?;
+                    self.paused_until = Some(Instant::now() + ACCEPT_PAUSE);
                     break;
                 }
             };
