@@ -45,6 +45,8 @@ use oomlens_model::metric_fields::{
     SYSTEM_GAUGE_FIELDS,
 };
 use oomlens_model::Incident;
+
+use crate::escape::escape;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -290,7 +292,7 @@ impl GuardMetrics {
             self.sync_export();
             return;
         }
-        let labels: Labels = vec![(CGROUP_LABEL, path.to_string())];
+        let labels: Labels = vec![(CGROUP_LABEL, escape(path).into_owned())];
         for (f, fam) in CGROUP_GAUGE_FIELDS.iter().zip(&self.cgroup_gauges) {
             fam.set(&labels, (f.get)(g).as_f64());
         }
@@ -300,7 +302,7 @@ impl GuardMetrics {
     /// Removes every series of the cgroup at `path` (gone, or no longer watched).
     pub fn forget_cgroup(&mut self, path: &str) {
         if self.cgroups.forget(path) {
-            let labels: Labels = vec![(CGROUP_LABEL, path.to_string())];
+            let labels: Labels = vec![(CGROUP_LABEL, escape(path).into_owned())];
             for fam in &self.cgroup_gauges {
                 fam.set(&labels, None);
             }

@@ -3,10 +3,16 @@
 //! grow the series without bound, in the guard's memory and in Prometheus. Each owner label
 //! keeps the first `values_per_label` distinct values it meets; later ones are counted under
 //! [`OVERFLOW`]. Cgroups get per-cgroup series up to `cgroups` at a time.
+//!
+//! Values are host text (unit, pod and cgroup names): control characters in them are
+//! written as `\xNN` (`crate::escape`), so that a scrape shown on a terminal cannot carry
+//! escape sequences; quotes, backslashes and newlines are then escaped by the encoder.
 
 use std::collections::HashSet;
 
 use oomlens_model::metric_fields::OWNER_LABEL_FIELDS;
+
+use crate::escape::escape;
 
 /// The value a capped label takes once it has met its cap of distinct values. A leading
 /// underscore cannot start a systemd unit name or a Kubernetes object name, so it never
@@ -71,11 +77,12 @@ impl OwnerCaps {
             .zip(&mut self.seen)
             .zip(values)
         {
-            let mut v: String = value
+            let cut: String = value
                 .unwrap_or_default()
                 .chars()
                 .take(self.limits.value_chars)
                 .collect();
+            let mut v = escape(&cut).into_owned();
             // An empty value is the label's absence in Prometheus: never capped.
             if !v.is_empty() && !seen.contains(&v) {
                 if seen.len() < self.limits.values_per_label {

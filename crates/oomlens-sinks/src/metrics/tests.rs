@@ -224,23 +224,35 @@ fn owner_values_over_the_cap_are_counted_under_the_overflow_value() {
 }
 
 #[test]
-fn label_values_are_escaped_and_cut() {
+fn label_values_are_cut_and_escaped() {
     let limits = LabelLimits {
         value_chars: 12,
         ..LabelLimits::default()
     };
     let mut m = GuardMetrics::new(limits);
+    // Cut to 12 characters: x " y LF z \ . s e r v i; the line feed becomes the four
+    // characters \x0a, then the encoder escapes the quote and the backslashes.
     m.incident(
         &incident(Kind::Memcg, 1, false),
         &explained(unit("x\"y\nz\\.service-long")),
     );
+    m.cgroup("/a\x1b[31m.scope", &gauges(1, None));
     let t = text(&m);
-    assert!(t.contains(r#"unit="x\"y\nz\\.servi""#), "{t}");
+    assert!(t.contains(r#"unit="x\"y\\x0az\\.servi""#), "{t}");
+    assert!(!t.contains('\x1b'), "{t}");
     let s = parse(&t);
     assert_eq!(
-        value(&s, "oomlens_kills_total", &[("unit", "x\"y\nz\\.servi")]),
+        value(&s, "oomlens_kills_total", &[("unit", "x\"y\\x0az\\.servi")]),
         Some(1.0)
     );
+    let c = [("cgroup", "/a\\x1b[31m.scope")];
+    assert_eq!(
+        value(&s, "oomlens_cgroup_memory_usage_bytes", &c),
+        Some(1.0)
+    );
+    m.forget_cgroup("/a\x1b[31m.scope");
+    let s = parse(&text(&m));
+    assert_eq!(value(&s, "oomlens_cgroup_memory_usage_bytes", &c), None);
 }
 
 fn gauges(usage: u64, max: Option<u64>) -> CgroupGauges {
