@@ -30,6 +30,7 @@
 //! `cgroups` cgroups get per-cgroup series, the rest are counted in
 //! `oomlens_cgroups_unexported`.
 
+mod docs;
 mod labels;
 mod server;
 
@@ -52,6 +53,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Metric, Registry};
 
+pub use docs::markdown;
 pub use labels::{LabelLimits, OVERFLOW};
 pub use server::{
     MetricsError, MetricsServer, ServeStats, CONNECTION_DEADLINE, MAX_ACCEPTS_PER_CALL,

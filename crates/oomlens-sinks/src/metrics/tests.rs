@@ -437,3 +437,31 @@ fn every_family_is_declared_in_the_tables_and_every_declared_one_is_written() {
     assert_eq!(info.labels["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(info.labels["recorded_schema"], "oomlens.recorded/1");
 }
+
+/// The metric list in contrib/prometheus/README.md is the tables: regenerate it with
+/// `markdown()` (this test prints it) when a table changes.
+#[test]
+fn readme_metric_list_is_the_tables() {
+    let doc = include_str!("../../../../contrib/prometheus/README.md");
+    let begin =
+        "<!-- metrics: generated from oomlens_model::metric_fields, checked by a test -->\n";
+    let start = doc.find(begin).expect("the README has the metric list") + begin.len();
+    let end = start
+        + doc[start..]
+            .find("<!-- metrics end -->")
+            .expect("end marker");
+    let want = super::markdown();
+    assert!(
+        doc[start..end] == want,
+        "contrib/prometheus/README.md's metric list differs from the tables; the list is:\n{want}"
+    );
+    // What the README says of the defaults is what the code has.
+    let url = format!("http://{}/metrics", super::DEFAULT_LISTEN);
+    assert!(doc.contains(&url), "{url}");
+    let cap = format!("at most {} cgroups", LabelLimits::default().cgroups);
+    assert!(doc.contains(&cap), "{cap}");
+    // Every family the guard writes has its row.
+    for name in metric_families() {
+        assert!(want.contains(&format!("| `{name}` |")), "{name}");
+    }
+}
