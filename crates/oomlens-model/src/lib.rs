@@ -13,6 +13,7 @@ pub mod fields;
 mod incident;
 pub mod incident_fields;
 pub mod recorded;
+pub mod recorded_fields;
 mod sample;
 mod snapshot;
 mod time;
