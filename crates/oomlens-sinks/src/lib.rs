@@ -9,5 +9,6 @@ pub mod escape;
 pub mod explain_fields;
 pub mod json;
 pub mod rank;
+pub mod recorded;
 pub mod text;
 pub mod top;
