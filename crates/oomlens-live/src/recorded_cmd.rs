@@ -90,9 +90,12 @@ pub struct RecordedArgs {
     /// the timeline of the minutes before it.
     #[arg(long, value_name = "ID", conflicts_with_all = ["files", "follow", "journal_dir", "summary"])]
     pub recorded: Option<u64>,
-    /// The guard's store directory, for --recorded.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR, value_hint = clap::ValueHint::DirPath)]
-    pub state_dir: PathBuf,
+    /// The guard's store directory, for --recorded [default: /var/lib/oomlens].
+    // No clap default: a default value counts as given and would defeat `requires`; clap
+    // skips `requires` when a conflicting argument (a FILE) is given, hence the conflicts.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, requires = "recorded",
+          conflicts_with_all = ["files", "follow", "journal_dir"])]
+    pub state_dir: Option<PathBuf>,
 }
 
 impl IncidentsArgs {
@@ -107,7 +110,9 @@ impl RecordedArgs {
     /// `None` without it.
     pub fn run(&self, json: bool, style: TextStyle) -> Option<Result<u8, RecordedCmdError>> {
         let id = self.recorded?;
-        Some(run_explain_recorded(id, &self.state_dir, json, style))
+        let dir = self.state_dir.as_deref();
+        let dir = dir.unwrap_or(Path::new(DEFAULT_STATE_DIR));
+        Some(run_explain_recorded(id, dir, json, style))
     }
 }
 

@@ -311,3 +311,27 @@ fn control_characters_of_a_comm_are_escaped() {
         assert!(out.contains("x\\x1b]0;pwned\\x07\\x1b[2J"), "{out}");
     }
 }
+
+/// `--state-dir` of explain belongs to `--recorded`: alone, or with log files, it is refused
+/// rather than silently ignored; `--recorded` does not mix with files or --follow.
+#[test]
+fn explain_state_dir_needs_recorded_and_recorded_takes_no_files() {
+    oomlens!()
+        .args(["explain", "--state-dir", "/x"])
+        .run()
+        .code(2)
+        .stderr_has("--recorded <ID>");
+    oomlens!()
+        .args(["explain", "--state-dir", "/x", "some.log"])
+        .run()
+        .code(2)
+        .stderr_has("cannot be used with");
+    for extra in [&["some.log"][..], &["--follow"], &["--summary"]] {
+        oomlens!()
+            .args(["explain", "--recorded", "1"])
+            .args(extra)
+            .run()
+            .code(2)
+            .stderr_has("cannot be used with");
+    }
+}
