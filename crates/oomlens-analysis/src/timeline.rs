@@ -35,15 +35,7 @@ pub fn recording(id: u64, rec: &RecordedIncident) -> Recording {
         .iter()
         .filter_map(|p| p.usage.map(|u| (rel(p.unix), u)))
         .collect();
-    let limit = points
-        .iter()
-        .rev()
-        .find_map(|p| p.max.and_then(|m| m.bytes()))
-        .or_else(|| {
-            // The report's own counter of the OOM memcg, when the guard never sampled it.
-            let c = rec.incident.memcg.as_ref()?.memory.as_ref()?;
-            Some(c.limit_kb * 1024)
-        });
+    let limit = limit_of(rec, &points);
     let at = |(t, usage): (f64, u64)| UsageAt { t, usage };
     let peak = usage
         .iter()
@@ -85,6 +77,47 @@ pub fn recording(id: u64, rec: &RecordedIncident) -> Recording {
             })
             .collect(),
     }
+}
+
+/// What `oomlens incidents` shows of a window, without the growth analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowSummary {
+    /// The cgroup followed (see the module doc).
+    pub cgroup: Option<String>,
+    /// Its limit at the last sample (else the report's), bytes.
+    pub limit: Option<u64>,
+    /// Seconds from its first to its last usage sample.
+    pub kept_seconds: f64,
+    /// Its samples.
+    pub samples: usize,
+}
+
+/// The summary of `rec`'s window: the same cgroup, limit and samples as [`recording`],
+/// without fitting a trend (a listing reads every record).
+pub fn window_summary(rec: &RecordedIncident) -> WindowSummary {
+    let followed = followed(rec);
+    let points: Vec<&CgroupPoint> = followed.map_or_else(Vec::new, |s| s.points.iter().collect());
+    let mut usage_times = points.iter().filter(|p| p.usage.is_some()).map(|p| p.unix);
+    let first = usage_times.next();
+    let last = usage_times.next_back().or(first);
+    WindowSummary {
+        cgroup: followed.map(|s| s.path.clone()),
+        limit: limit_of(rec, &points),
+        kept_seconds: first.zip(last).map_or(0.0, |(a, b)| b - a),
+        samples: points.len(),
+    }
+}
+
+fn limit_of(rec: &RecordedIncident, points: &[&CgroupPoint]) -> Option<u64> {
+    points
+        .iter()
+        .rev()
+        .find_map(|p| p.max.and_then(|m| m.bytes()))
+        .or_else(|| {
+            // The report's own counter of the OOM memcg, when the guard never sampled it.
+            let c = rec.incident.memcg.as_ref()?.memory.as_ref()?;
+            Some(c.limit_kb * 1024)
+        })
 }
 
 /// The series of the cgroup whose limit was hit, see the module doc.
@@ -347,6 +380,17 @@ mod tests {
         let sig: Vec<(f64, &str)> = r.signals.iter().map(|s| (s.t, s.source.as_str())).collect();
         assert_eq!(sig, [(-10.0, "psi"), (-0.5, "memory.events")]);
         assert_eq!(r.series.len(), 60);
+    }
+
+    #[test]
+    fn the_summary_agrees_with_the_timeline() {
+        let rec = window_record();
+        let r = recording(0, &rec);
+        let s = window_summary(&rec);
+        assert_eq!(s.cgroup, r.cgroup);
+        assert_eq!(s.limit, Some(1024 * MIB));
+        assert_eq!(s.kept_seconds, 59.0);
+        assert_eq!(s.samples, 60);
     }
 
     #[test]

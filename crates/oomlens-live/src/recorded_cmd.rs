@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use oomlens_analysis::explain::Explainer;
 use oomlens_analysis::owner::owner_of;
-use oomlens_analysis::timeline::recording;
+use oomlens_analysis::timeline::{recording, window_summary};
 use oomlens_model::fields::AsFields;
 use oomlens_model::recorded_fields::{IncidentRow, IncidentsDoc};
 use oomlens_model::LogTime;
@@ -132,7 +132,7 @@ fn row_of(l: &Listed) -> IncidentRow {
         .or_else(|| inc.oom_memcg.clone());
     let owner = cgroup.as_deref().and_then(|c| owner_of(c).label());
     let time = rec.logged_unix.unwrap_or(rec.recorded_unix);
-    let timeline = recording(l.id, rec);
+    let window = window_summary(rec);
     IncidentRow {
         id: l.id,
         time,
@@ -143,12 +143,9 @@ fn row_of(l: &Listed) -> IncidentRow {
         comm: victim.and_then(|k| k.comm.clone()),
         cgroup,
         owner,
-        limit: timeline.limit,
-        window_seconds: match (timeline.start, timeline.end) {
-            (Some(a), Some(b)) => b.t - a.t,
-            _ => 0.0,
-        },
-        samples: timeline.samples,
+        limit: window.limit,
+        window_seconds: window.kept_seconds,
+        samples: window.samples,
     }
 }
 
@@ -179,7 +176,7 @@ pub fn run_incidents(args: &IncidentsArgs) -> Result<u8, RecordedCmdError> {
     let store = Incidents::open(&args.state_dir)?;
     let mut rows = Vec::new();
     let mut total = 0;
-    let skips = store.each(|l| {
+    let skips = store.each_summary(|l| {
         total += 1;
         let row = row_of(&l);
         let t = LogTime {
@@ -237,7 +234,7 @@ pub fn run_explain_recorded(
     let store = Incidents::open(state_dir)?;
     let target = store.get(id)?;
     let mut explainer = Explainer::new();
-    store.each(|l| {
+    store.each_summary(|l| {
         if l.id < id {
             explainer.explain(&l.incident.incident);
         }

@@ -12,7 +12,11 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use oomlens_model::recorded::{RecordedIncident, SchemaMismatch, RECORD_INCIDENT};
+use oomlens_model::recorded::{
+    CgroupSeries, RecordedIncident, RecordedWindow, SchemaMismatch, RECORD_INCIDENT,
+};
+use oomlens_model::Incident;
+use serde::de::DeserializeOwned;
 
 use crate::recorder::{self, Reader, RecordId};
 
@@ -107,6 +111,55 @@ struct Head {
     schema: String,
 }
 
+/// The fields of a [`RecordedIncident`] that [`Incidents::each_summary`] decodes (same
+/// names and types; serde skips the others without building them).
+#[derive(serde::Deserialize)]
+struct Light {
+    schema: String,
+    recorded_unix: f64,
+    #[serde(default)]
+    logged_unix: Option<f64>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    boot_id: Option<String>,
+    guard_version: String,
+    log_source: String,
+    incident: Incident,
+    window: LightWindow,
+}
+
+#[derive(serde::Deserialize)]
+struct LightWindow {
+    seconds: f64,
+    interval: f64,
+    cgroups: Vec<CgroupSeries>,
+}
+
+impl Light {
+    fn into_recorded(self) -> RecordedIncident {
+        RecordedIncident {
+            schema: self.schema,
+            recorded_unix: self.recorded_unix,
+            logged_unix: self.logged_unix,
+            host: self.host,
+            boot_id: self.boot_id,
+            guard_version: self.guard_version,
+            log_source: self.log_source,
+            signals: Vec::new(),
+            raw: Vec::new(),
+            incident: self.incident,
+            explanation_json: None,
+            window: RecordedWindow {
+                seconds: self.window.seconds,
+                interval: self.window.interval,
+                cgroups: self.window.cgroups,
+                processes: Vec::new(),
+            },
+        }
+    }
+}
+
 impl Incidents {
     /// Opens the store in `dir` without taking the writer's lock. Fails when `dir` does not
     /// exist ([`IncidentsError::Missing`]) or holds a frame of a newer format version.
@@ -132,6 +185,24 @@ impl Incidents {
     /// Calls `f` with every readable incident, oldest first, and returns what was skipped.
     /// Holds one decoded incident at a time.
     pub fn each(&self, mut f: impl FnMut(Listed)) -> Skips {
+        self.each_as(|id, time, incident| f(Listed { id, time, incident }))
+    }
+
+    /// Like [`Incidents::each`], but each incident comes without what a listing does not
+    /// need: `raw`, `signals`, `explanation_json` and `window.processes` are left empty.
+    /// They are most of a record (the process series), and skipping them while decoding
+    /// saves building them for every record of the store.
+    pub fn each_summary(&self, mut f: impl FnMut(Listed)) -> Skips {
+        self.each_as(|id, time, light: Light| {
+            f(Listed {
+                id,
+                time,
+                incident: light.into_recorded(),
+            })
+        })
+    }
+
+    fn each_as<T: DeserializeOwned>(&self, mut f: impl FnMut(RecordId, SystemTime, T)) -> Skips {
         let mut skips = Skips {
             torn_bytes: self.reader.torn_bytes(),
             ..Skips::default()
@@ -149,11 +220,7 @@ impl Incidents {
                 continue;
             }
             match self.decode(rec.id, &rec.payload) {
-                Ok(incident) => f(Listed {
-                    id: rec.id,
-                    time: rec.time,
-                    incident,
-                }),
+                Ok(incident) => f(rec.id, rec.time, incident),
                 Err(e) => skips.skipped.push(e),
             }
         }
@@ -186,7 +253,11 @@ impl Incidents {
 
     /// The schema is checked before the whole payload is decoded, so a record of another
     /// major version is named as such rather than as a decode error of a field it renamed.
-    fn decode(&self, id: RecordId, payload: &[u8]) -> Result<RecordedIncident, IncidentsError> {
+    fn decode<T: DeserializeOwned>(
+        &self,
+        id: RecordId,
+        payload: &[u8],
+    ) -> Result<T, IncidentsError> {
         let path = || {
             self.reader
                 .path_of(id)

@@ -236,3 +236,27 @@ fn the_store_reads_while_the_writer_holds_its_lock() {
     assert_eq!(store.list().incidents.len(), 1);
     drop(w);
 }
+
+/// `each_summary` decodes the same incidents as `each`, without the report's lines, the
+/// signals and the process series.
+#[test]
+fn the_summary_listing_keeps_the_incident_and_the_cgroup_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recs = records();
+    recs[0].raw = vec!["a line".into()];
+    recs[0].window.processes = vec![oomlens_model::recorded::ProcessSeries {
+        pid: 1,
+        ..Default::default()
+    }];
+    append(dir.path(), &recs.iter().map(json).collect::<Vec<_>>());
+    let store = Incidents::open(dir.path()).unwrap();
+    let mut light = Vec::new();
+    let skips = store.each_summary(|l| light.push(l));
+    assert!(skips.skipped.is_empty());
+    assert_eq!(light.len(), 3);
+    let l = &light[0].incident;
+    assert_eq!(l.incident, recs[0].incident);
+    assert_eq!(l.window.cgroups, recs[0].window.cgroups);
+    assert_eq!(l.logged_unix, recs[0].logged_unix);
+    assert!(l.raw.is_empty() && l.window.processes.is_empty());
+}
