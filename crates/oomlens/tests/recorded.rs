@@ -335,3 +335,58 @@ fn explain_state_dir_needs_recorded_and_recorded_takes_no_files() {
             .stderr_has("cannot be used with");
     }
 }
+
+/// A kill the guard saw only in a cgroup's counter (no log report: no kind, pid or comm,
+/// no logged time) lists and explains, with its window timed from the record time.
+#[test]
+fn a_counter_only_record_lists_and_explains() {
+    let dir = TempDir::new("rec-counter").unwrap();
+    let cg = "/system.slice/batch.service";
+    let mut inc = oomlens_model::Incident::new(0, Default::default());
+    inc.task_memcg = Some(cg.into());
+    inc.kills.push(oomlens_model::Kill {
+        cgroup: Some(cg.into()),
+        ..Default::default()
+    });
+    let kill = 1_796_119_200.0;
+    let mut rec = record(
+        inc,
+        vec![],
+        kill,
+        leak_window(cg, kill, 10, 100, 2, 512, 9, "b"),
+    );
+    rec.logged_unix = None;
+    rec.log_source = "counter".into();
+    append(dir.path(), &[rec]);
+    let ran = oomlens!()
+        .args(["incidents", "--state-dir"])
+        .arg(dir.path())
+        .run();
+    ran.success();
+    let row = ran.stdout().lines().nth(1).unwrap().to_string();
+    // No kind, pid or comm: "-"; the owner from the cgroup path; 10 samples: 9 s kept.
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "0",
+            "2026-12-01T10:00:00Z",
+            "-",
+            "-",
+            "-",
+            "512.0",
+            "MiB",
+            "9s",
+            "batch.service",
+            cg
+        ]
+    );
+    let ran = oomlens!()
+        .args(["explain", "--recorded", "0", "--state-dir"])
+        .arg(dir.path())
+        .run();
+    ran.success();
+    // The record time (kill + 0.25 s) is the zero: the last sample was at kill − 1 s.
+    ran.stdout_has("from counter")
+        .stdout_has("  end       -1.2s  118.0 MiB");
+}
