@@ -366,24 +366,21 @@ static RECORDING_FIELDS: &[Field<Recording>] = &[
         Kind::Info,
         "The cgroup followed.",
         |r| opt_str(&r.cgroup),
-    )
-    .column("cgroup"),
+    ),
     Field::<Recording>::new(
         "limit",
         Unit::Bytes,
         Kind::Gauge,
         "Its limit, bytes.",
         |r| r.limit.into(),
-    )
-    .column("limit"),
+    ),
     Field::<Recording>::new(
         "window_seconds",
         Unit::Seconds,
         Kind::Gauge,
         "Window the guard keeps.",
         |r| r.window_seconds.into(),
-    )
-    .column("window"),
+    ),
     Field::<Recording>::new(
         "interval",
         Unit::Seconds,
@@ -393,23 +390,20 @@ static RECORDING_FIELDS: &[Field<Recording>] = &[
     ),
     Field::<Recording>::new("samples", Unit::Count, Kind::Gauge, "Samples kept.", |r| {
         r.samples.into()
-    })
-    .column("samples"),
+    }),
     Field::<Recording>::new(
         "start.t",
         Unit::Seconds,
         Kind::Gauge,
         "First sample.",
         |r| at_t(&r.start),
-    )
-    .column("start"),
+    ),
     Field::<Recording>::new("start.usage", Unit::Bytes, Kind::Gauge, "Its usage.", |r| {
         at_usage(&r.start)
     }),
     Field::<Recording>::new("end.t", Unit::Seconds, Kind::Gauge, "Last sample.", |r| {
         at_t(&r.end)
-    })
-    .column("end"),
+    }),
     Field::<Recording>::new("end.usage", Unit::Bytes, Kind::Gauge, "Its usage.", |r| {
         at_usage(&r.end)
     }),
@@ -419,8 +413,7 @@ static RECORDING_FIELDS: &[Field<Recording>] = &[
         Kind::Gauge,
         "Highest usage.",
         |r| at_t(&r.peak),
-    )
-    .column("peak"),
+    ),
     Field::<Recording>::new("peak.usage", Unit::Bytes, Kind::Gauge, "Its usage.", |r| {
         at_usage(&r.peak)
     }),
@@ -430,8 +423,7 @@ static RECORDING_FIELDS: &[Field<Recording>] = &[
         Kind::Gauge,
         "Robust growth rate.",
         |r| r.growth.as_ref().map(|g| g.rate).into(),
-    )
-    .column("growth"),
+    ),
     Field::<Recording>::new(
         "growth.class",
         Unit::Text,
@@ -445,40 +437,34 @@ static RECORDING_FIELDS: &[Field<Recording>] = &[
         Kind::Gauge,
         "When that rate reaches the limit, relative to the kill.",
         |r| r.growth.as_ref().and_then(|g| g.limit_at).into(),
-    )
-    .column("limit reached at"),
+    ),
     Field::<Recording>::new(
         "split_start.t",
         Unit::Seconds,
         Kind::Gauge,
         "Split time.",
         |r| r.split_start.map(|s| s.t).into(),
-    )
-    .column("start"),
+    ),
     Field::<Recording>::new("split_start.anon", Unit::Bytes, Kind::Gauge, "anon.", |r| {
         split(&r.split_start, |s| s.anon)
-    })
-    .column("anon"),
+    }),
     Field::<Recording>::new("split_start.file", Unit::Bytes, Kind::Gauge, "file.", |r| {
         split(&r.split_start, |s| s.file)
-    })
-    .column("file"),
+    }),
     Field::<Recording>::new(
         "split_start.shmem",
         Unit::Bytes,
         Kind::Gauge,
         "shmem.",
         |r| split(&r.split_start, |s| s.shmem),
-    )
-    .column("shmem"),
+    ),
     Field::<Recording>::new(
         "split_end.t",
         Unit::Seconds,
         Kind::Gauge,
         "Split time.",
         |r| r.split_end.map(|s| s.t).into(),
-    )
-    .column("end"),
+    ),
     Field::<Recording>::new("split_end.anon", Unit::Bytes, Kind::Gauge, "anon.", |r| {
         split(&r.split_end, |s| s.anon)
     }),
@@ -717,6 +703,37 @@ mod tests {
         let keys = incidents_key_paths();
         assert!(keys.contains(&"incidents[].victim.pid".to_string()));
         assert!(keys.contains(&"incidents[].victim".to_string()));
+    }
+
+    /// Names unique per table, the fields of a nested object adjacent (what `AsFields`
+    /// needs), every optional object declared.
+    #[test]
+    fn tables_are_well_formed() {
+        fn check<R: Record>() {
+            let mut seen = std::collections::HashSet::new();
+            let mut heads: Vec<&str> = Vec::new();
+            for f in R::fields() {
+                assert!(seen.insert(f.name), "{} twice", f.name);
+                if let Some((head, _)) = f.name.split_once('.') {
+                    if heads.last() != Some(&head) {
+                        assert!(!heads.contains(&head), "object {head} split");
+                        heads.push(head);
+                    }
+                } else {
+                    heads.push("");
+                }
+            }
+            for o in R::optional_objects() {
+                assert!(heads.contains(o), "{o}");
+            }
+        }
+        check::<IncidentRow>();
+        check::<IncidentsDoc>();
+        check::<Recording>();
+        check::<TimelineRow>();
+        check::<SeriesPoint>();
+        check::<ProcessGrowth>();
+        check::<SignalRow>();
     }
 
     #[test]
