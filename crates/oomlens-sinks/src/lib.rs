@@ -13,5 +13,6 @@ pub mod json;
 pub mod metrics;
 pub mod progress;
 pub mod rank;
+pub mod recorded;
 pub mod text;
 pub mod top;

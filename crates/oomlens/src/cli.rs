@@ -87,6 +87,8 @@ pub enum Command {
     /// Write a drop-in bounding a unit's memory from its observed peak (MemoryHigh=,
     /// MemoryMax=, OOMScoreAdjust= for critical services), and apply it with --apply.
     Fix(crate::audit_cmd::FixArgs),
+    /// List the incidents `oomlens guard` recorded, with the minutes before each.
+    Incidents(oomlens_live::recorded_cmd::IncidentsArgs),
     /// Print the man page or a shell completion script.
     #[command(hide = true)]
     Generate {
@@ -203,6 +205,8 @@ pub struct ExplainArgs {
     /// The root of the host's /proc (for the boot time).
     #[arg(long, value_name = "DIR", default_value = oomlens_sources::procfs::DEFAULT_ROOT, hide_short_help = true)]
     pub root: PathBuf,
+    #[command(flatten)]
+    pub recorded: oomlens_live::recorded_cmd::RecordedArgs,
 }
 
 #[cfg(test)]

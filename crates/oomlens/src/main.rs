@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Top(ref args) => top_cmd::run(args),
         Command::Audit(ref args) => audit_cmd::run_audit(args),
         Command::Fix(ref args) => audit_cmd::run_fix(args),
+        Command::Incidents(ref args) => args.run().map_err(Into::into),
         Command::Generate { what } => generate(what).map(|_| 0),
     };
     match result {
