@@ -299,6 +299,17 @@ impl Daemon {
     /// Run until SIGTERM or SIGINT.
     pub fn run(&mut self) -> Result<(), GuardError> {
         self.pass();
+        let (watched, psi) = self
+            .watches
+            .as_ref()
+            .map_or((0, 0), |w| (w.len(), w.psi_open()));
+        eprintln!(
+            "oomlens guard: ready: {} log(s), {} cgroup(s) watched, {} PSI trigger(s)",
+            self.inputs.len(),
+            watched,
+            psi
+        );
+        self.drain_files()?;
         let interval = self.args.interval;
         let mut next_tick = Instant::now() + interval;
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
@@ -309,6 +320,9 @@ impl Daemon {
                 if input.idle_due {
                     wake = wake.min(self.data_at[i] + IDLE_FLUSH);
                 }
+            }
+            if self.inputs.iter().any(|i| i.more) {
+                wake = now;
             }
             let timeout = rustix::event::Timespec::try_from(wake.saturating_duration_since(now))
                 .unwrap_or(rustix::event::Timespec {
@@ -333,6 +347,11 @@ impl Daemon {
             for ev in events.iter().copied() {
                 let (token, flags) = (ev.data.u64(), ev.flags);
                 self.dispatch(token, flags)?;
+            }
+            for i in 0..self.inputs.len() {
+                if self.inputs[i].more {
+                    self.drain(i)?;
+                }
             }
             let now = Instant::now();
             for i in 0..self.inputs.len() {

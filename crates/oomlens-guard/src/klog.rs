@@ -27,6 +27,9 @@ pub const RAW_LINES: usize = 2048;
 /// Bytes kept in the ring at most.
 pub const RAW_BYTES: usize = 512 << 10;
 
+/// Lines read per drain at most before the loop looks at its other sources.
+pub const DRAIN_LINES: u64 = 2048;
+
 /// Recent lines with their parser line numbers.
 #[derive(Debug, Default)]
 pub struct RawRing {
@@ -79,6 +82,8 @@ pub struct LogInput {
     raw: RawRing,
     /// A read brought data and the parser has not been told of a pause since.
     pub idle_due: bool,
+    /// The last drain stopped at its bound with data left: drain again before waiting.
+    pub more: bool,
     lost: u64,
     overruns: u64,
     _child: Option<Child>,
@@ -208,6 +213,7 @@ impl LogInput {
             parser,
             raw: RawRing::default(),
             idle_due: false,
+            more: false,
             lost: 0,
             overruns: 0,
             _child: None,
@@ -223,8 +229,11 @@ impl LogInput {
     /// An overrun is counted, never an error. `Ok(true)`: the log ended (a pipe closed).
     pub fn drain(&mut self, out: &mut Vec<Parsed>, d: &mut Drained) -> Result<bool, LiveError> {
         let mut ended = false;
-        // Bounded per call so that a flood cannot starve the other sources.
-        for _ in 0..4096 {
+        // Bounded per call so that a flood (or a long file read from its start) cannot
+        // starve the other sources, and incidents are recorded as they complete.
+        self.more = true;
+        let start = d.lines;
+        while d.lines - start < DRAIN_LINES {
             let (parser, raw) = (&mut self.parser, &mut self.raw);
             let mut n = 0u64;
             let step = self.follower.next(Duration::ZERO, &mut |line| {
@@ -238,10 +247,13 @@ impl LogInput {
             }
             match step {
                 Step::Data => continue,
-                Step::Idle => break,
+                Step::Idle => {
+                    self.more = false;
+                    break;
+                }
                 Step::End => {
                     self.parser.finish();
-                    ended = true;
+                    (self.more, ended) = (false, true);
                     break;
                 }
             }
