@@ -7,6 +7,7 @@
 
 pub mod escape;
 pub mod explain_fields;
+pub mod journald;
 pub mod json;
 pub mod rank;
 pub mod text;
