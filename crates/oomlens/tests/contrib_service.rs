@@ -226,3 +226,117 @@ fn the_daemonset_validates_against_the_kubernetes_schema() {
         "{errs:?}"
     );
 }
+
+/// `dpkg-deb ARGS`: stdout, asserting success.
+fn dpkg_deb(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new("dpkg-deb").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "dpkg-deb {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// contrib/debian/build-deb.sh packages the binary under test (with cargo-deb, which .ci/run
+/// installs): every file lands where Debian expects it, the unit and the catalog unchanged,
+/// /etc/default/oomlens-guard a conffile, and the unit enabled and started on install.
+/// The QEMU guest test systemd_guard_deb installs the same package and runs it.
+#[test]
+fn the_debian_package_holds_what_it_should() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_oomlens"));
+    let profile_dir = exe.parent().unwrap();
+    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+        "debug" => "dev",
+        p => p,
+    };
+    let out = TempDir::new("deb").unwrap();
+    let deb = out.path().join("oomlens.deb");
+    let built = Command::new(workspace().join("contrib/debian/build-deb.sh"))
+        .args(["--no-build", "--profile", profile, "--fast", "--output"])
+        .arg(&deb)
+        .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "build-deb.sh (is cargo-deb installed? `cargo install cargo-deb --locked`): {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let d = deb.as_os_str();
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    assert_eq!(dpkg_deb(&[os("-f"), d, os("Package")]).trim(), "oomlens");
+    assert_eq!(
+        dpkg_deb(&[os("-f"), d, os("Version")]).trim(),
+        format!("{}-1", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(
+        dpkg_deb(&[os("-I"), d, os("conffiles")]).trim(),
+        "/etc/default/oomlens-guard"
+    );
+    let postinst = dpkg_deb(&[os("-I"), d, os("postinst")]);
+    assert!(postinst.contains("deb-systemd-helper enable oomlens-guard.service"));
+    assert!(postinst.contains("deb-systemd-invoke $_dh_action oomlens-guard.service"));
+
+    let root = out.path().join("root");
+    dpkg_deb(&[os("-x"), d, root.as_os_str()]);
+    let same = |installed: &str, source: &str| {
+        assert_eq!(
+            std::fs::read(root.join(installed)).unwrap(),
+            std::fs::read(workspace().join(source)).unwrap(),
+            "{installed} is not {source}"
+        );
+    };
+    same(
+        "usr/lib/systemd/system/oomlens-guard.service",
+        "contrib/systemd/oomlens-guard.service",
+    );
+    same(
+        "usr/lib/systemd/catalog/oomlens.catalog",
+        "contrib/systemd/oomlens.catalog",
+    );
+    same(
+        "etc/default/oomlens-guard",
+        "contrib/systemd/oomlens-guard.default",
+    );
+    assert_eq!(
+        std::fs::read(root.join("usr/bin/oomlens")).unwrap(),
+        std::fs::read(exe).unwrap(),
+        "the packaged binary is the one under test"
+    );
+    // The man page and completions were generated from this binary's flags.
+    let man = Command::new("gzip")
+        .args(["-dc"])
+        .arg(root.join("usr/share/man/man1/oomlens.1.gz"))
+        .output()
+        .unwrap();
+    let man = String::from_utf8(man.stdout).unwrap();
+    assert!(
+        man.lines()
+            .any(|l| l == format!(".TH oomlens 1  \"oomlens {}\" ", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    assert!(
+        man.contains("explain"),
+        "the man page lists the subcommands"
+    );
+    for (file, needle) in [
+        (
+            "usr/share/bash-completion/completions/oomlens",
+            "_oomlens()",
+        ),
+        (
+            "usr/share/zsh/vendor-completions/_oomlens",
+            "#compdef oomlens",
+        ),
+        (
+            "usr/share/fish/vendor_completions.d/oomlens.fish",
+            "complete -c oomlens",
+        ),
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(text.contains(needle), "{file} lacks {needle}");
+        assert!(text.contains("explain"), "{file} completes the subcommands");
+    }
+}
