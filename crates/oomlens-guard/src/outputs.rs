@@ -1,6 +1,6 @@
 //! What the guard tells the world besides its recorder: Prometheus metrics served from the
 //! loop (`oomlens_sinks::metrics`), systemd's `sd_notify` (READY after the first pass,
-//! WATCHDOG at half `WATCHDOG_USEC`, STATUS, STOPPING on exit) and one journal entry per
+//! WATCHDOG at half `WATCHDOG_USEC` (the notifier's interval), STATUS, STOPPING on exit) and one journal entry per
 //! incident (`oomlens_sinks::journald` fields through `oomlens_service::journal`).
 //!
 //! The journal is written only when the guard runs under systemd (`INVOCATION_ID` or
@@ -61,7 +61,7 @@ impl Outputs {
         let watchdog = notifier
             .as_ref()
             .and_then(Notifier::watchdog_interval)
-            .map(|d| (d / 2, Instant::now()));
+            .map(|d| (d, Instant::now()));
         Ok(Outputs {
             metrics: GuardMetrics::new(LabelLimits::default()),
             server,
