@@ -9,6 +9,7 @@
 
 pub mod escape;
 pub mod explain_fields;
+pub mod journald;
 pub mod json;
 pub mod metrics;
 pub mod progress;

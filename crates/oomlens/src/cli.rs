@@ -89,6 +89,10 @@ pub enum Command {
     Fix(crate::audit_cmd::FixArgs),
     /// List the incidents `oomlens guard` recorded, with the minutes before each.
     Incidents(oomlens_live::recorded_cmd::IncidentsArgs),
+    /// Record every OOM kill with the minutes before it: a daemon reading the kernel log,
+    /// cgroup events and PSI triggers, keeping a window of samples in RAM and writing each
+    /// incident to the flight recorder.
+    Guard(oomlens_guard::GuardArgs),
     /// Print the man page or a shell completion script.
     #[command(hide = true)]
     Generate {
