@@ -242,6 +242,7 @@ impl KernelAssembler {
                 self.reaped(at, reap, hold);
             }
             KernelLine::OomGroup(cg) => self.oom_group(line, cg),
+            KernelLine::ExitingVictim { .. } => self.exiting_victim(line),
             KernelLine::NoKillable => self.no_killable(at, hold),
             KernelLine::Panic(p) => self.panic(at, &p, hold),
             KernelLine::OomReason { memcg } => self.oom_reason(at, memcg, hold),

@@ -132,6 +132,14 @@ pub enum KernelLine<'a> {
     },
     /// `Tasks in <memcg> are going to be killed due to memory.oom.group set`.
     OomGroup(&'a str),
+    /// `[<reason>: ]OOM victim <pid> (<comm>) is already exiting. Skip killing the task`:
+    /// mm/oom_kill.c `__oom_kill_process()` (5.x+) when a victim has no mm left, printed
+    /// between the kills of one `memory.oom.group` kill for a member that is on its way out.
+    /// Part of the report it sits in; it kills nothing.
+    ExitingVictim {
+        /// The victim's pid.
+        pid: u32,
+    },
     /// `Out of memory and no killable processes...`.
     NoKillable,
     /// `Kernel panic - not syncing: <reason>` for an OOM (mm/oom_kill.c): `Out of memory and
@@ -276,6 +284,9 @@ pub fn classify(msg: &str, in_stats: bool, in_meminfo: bool) -> KernelLine<'_> {
     if let Some(l) = oom_group(t) {
         return l;
     }
+    if let Some(l) = exiting_victim(t) {
+        return l;
+    }
     if t.starts_with("Out of memory and no killable processes") {
         return KernelLine::NoKillable;
     }
@@ -355,6 +366,17 @@ fn oom_group(t: &str) -> Option<KernelLine<'_>> {
     let rest = t.strip_prefix("Tasks in ")?;
     let cg = rest.strip_suffix(" are going to be killed due to memory.oom.group set")?;
     Some(KernelLine::OomGroup(cg))
+}
+
+/// `[<reason>: ]OOM victim <pid> (<comm>) is already exiting. Skip killing the task`.
+fn exiting_victim(t: &str) -> Option<KernelLine<'_>> {
+    let t = t.strip_suffix(") is already exiting. Skip killing the task")?;
+    let i = t.find("OOM victim ")?;
+    let rest = &t[i + "OOM victim ".len()..];
+    let (pid, _comm) = rest.split_once(" (")?;
+    Some(KernelLine::ExitingVictim {
+        pid: pid.parse().ok()?,
+    })
 }
 
 /// SysRq-f's manual OOM, and the warnings that dump memory without an OOM (a page

@@ -181,3 +181,20 @@ fn a_kill_notice_before_its_report_goes_to_that_report() {
         .iter()
         .any(|n| n.kind == NoticeKind::MainProcessKilled && n.line == 87));
 }
+
+/// A member of an oom.group kill that is already exiting gets a line of its own between the
+/// kills (real kmsg of the QEMU busybox guest, see data/real/README); it must not end the
+/// report, or the kills after it become a second incident with no header.
+#[test]
+fn an_exiting_group_member_does_not_split_the_group_kill() {
+    let kmsg = include_bytes!("data/real/kmsg-oom-group-exiting-6.1.txt");
+    let incs = parse_bytes(kmsg, Options::default());
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let inc = &incs[0];
+    assert_eq!(inc.oom_group.as_deref(), Some("/grp"));
+    assert_eq!(
+        inc.kills.iter().map(|k| k.pid).collect::<Vec<_>>(),
+        [Some(104), Some(102), Some(103), Some(105)]
+    );
+    assert_eq!(inc.source.last_line, 44);
+}

@@ -469,6 +469,14 @@ impl KernelAssembler {
         }
     }
 
+    /// A group member skipped because it is already exiting: the group kill goes on, so
+    /// the report stays open (a line that closed it split one oom.group kill in two).
+    pub(super) fn exiting_victim(&mut self, line: u64) {
+        if let Some(o) = self.open.as_mut() {
+            o.attach(line);
+        }
+    }
+
     pub(super) fn no_killable(&mut self, at: At<'_>, hold: &mut VecDeque<Incident>) {
         let o = self.section_start(at.line, at.env, hold, |_| false);
         o.inc.no_killable_processes = true;
