@@ -42,6 +42,12 @@ trap 'for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$TREE"' EX
 "$BIN/oomlens-faketree" "$TREE" "$CGROUPS" "$PROCESSES" >/dev/null
 : > "$OUT/empty.log"
 earlyoom_args="-r 3600"
+# Without the guard subcommand (a branch before it), only earlyoom's half is measured.
+procs="earlyoom guard fake"
+if ! "$BIN/oomlens" guard --help >/dev/null 2>&1; then
+	echo "bench/guard.sh: this oomlens has no guard subcommand: measuring earlyoom only" >&2
+	procs=earlyoom
+fi
 
 RESULTS="$OUT/results"
 : > "$RESULTS"
@@ -50,21 +56,24 @@ while [ "$run" -le "$RUNS" ]; do
 	port=$((19800 + run * 2))
 	earlyoom $earlyoom_args > "$OUT/earlyoom.$run.log" 2>&1 &
 	pid_earlyoom=$!
-	"$BIN/oomlens" guard --state-dir "$OUT/state.$run" --listen "127.0.0.1:$port" \
-		> "$OUT/guard.$run.log" 2>&1 &
-	pid_guard=$!
-	"$BIN/oomlens" guard --root "$TREE" --log "$OUT/empty.log" --state-dir "$OUT/state-fake.$run" \
-		--listen "127.0.0.1:$((port + 1))" > "$OUT/guard-fake.$run.log" 2>&1 &
-	pid_fake=$!
-	PIDS="$pid_earlyoom $pid_guard $pid_fake"
+	PIDS=$pid_earlyoom
+	if [ "$procs" != earlyoom ]; then
+		"$BIN/oomlens" guard --state-dir "$OUT/state.$run" --listen "127.0.0.1:$port" \
+			> "$OUT/guard.$run.log" 2>&1 &
+		pid_guard=$!
+		"$BIN/oomlens" guard --root "$TREE" --log "$OUT/empty.log" --state-dir "$OUT/state-fake.$run" \
+			--listen "127.0.0.1:$((port + 1))" > "$OUT/guard-fake.$run.log" 2>&1 &
+		pid_fake=$!
+		PIDS="$PIDS $pid_guard $pid_fake"
+	fi
 	sleep "$SETTLE"
-	for d in earlyoom guard fake; do
+	for d in $procs; do
 		eval "p=\$pid_$d"
 		kill -0 "$p" 2>/dev/null || { echo "bench/guard.sh: $d exited early; see $OUT/*.$run.log" >&2; exit 1; }
 		eval "rss_$d=$(rss_kib "$p") t0_$d=$(cpu_ticks "$p") n0_$d=$(cpu_ns "$p")"
 	done
 	sleep "$WINDOW"
-	for d in earlyoom guard fake; do
+	for d in $procs; do
 		eval "p=\$pid_$d"
 		eval "t1_$d=$(cpu_ticks "$p") n1_$d=$(cpu_ns "$p")"
 		eval "rss=\$rss_$d; t0=\$t0_$d; t1=\$t1_$d; n0=\$n0_$d; n1=\$n1_$d"
@@ -72,7 +81,13 @@ while [ "$run" -le "$RUNS" ]; do
 		ns_ms=$(awk -v a="$n0" -v b="$n1" -v w="$WINDOW" 'BEGIN {printf "%.2f", (b - a) / 1e6 * 60 / w}')
 		echo "idle $run $d $rss $tick_ms $ns_ms" >> "$RESULTS"
 	done
-	kill "$pid_earlyoom" "$pid_fake"
+	kill "$pid_earlyoom"
+	if [ "$procs" = earlyoom ]; then
+		PIDS=
+		run=$((run + 1))
+		continue
+	fi
+	kill "$pid_fake"
 	PIDS="$pid_guard"
 	"$BIN/examples/bench_kills" "$OUT/state.$run" "$BIN/oomlens-hog" "$KILLS" > "$OUT/kills.$run" 2>&1 ||
 		echo "bench/guard.sh: run $run: some kills not recorded (see $OUT/kills.$run)" >&2
@@ -86,8 +101,10 @@ done
 field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p"; }
 echo "oomlens guard vs earlyoom $(earlyoom -v 2>&1 | head -1 | sed 's/^earlyoom //') ($earlyoom_args): $RUNS runs, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fake tree: $CGROUPS cgroups, $PROCESSES processes; $KILLS kills per run"
+[ "$procs" = earlyoom ] && echo "NO GUARD in this build: earlyoom only"
 printf '%-4s %-9s %9s %12s %12s %10s\n' run process 'RSS KiB' 'CPU ms/min' 'sched ms/min' '% of core'
 awk '$1 == "idle" {printf "%-4s %-9s %9s %12s %12s %10.3f\n", $2, ($3 == "fake" ? "guard-fake" : $3), $4, $5, $6, $6 / 600}' "$RESULTS"
+[ "$procs" = earlyoom ] && exit 0
 echo
 echo "ratios guard / earlyoom, per run (targets: RSS <= 2, CPU <= 1); guard-fake % of one core (target <= 1)"
 printf '%-4s %9s %12s %12s %12s\n' run RSS 'CPU ticks' 'CPU sched' 'fake %core'
