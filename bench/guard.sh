@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 command -v earlyoom >/dev/null || { echo "bench/guard.sh: earlyoom missing (apt-get install earlyoom)" >&2; exit 2; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release -q -p oomlens -p oomlens-testkit -p oomlens-guard \
-	--bin oomlens --bin oomlens-faketree --bin oomlens-hog --example bench_kills
+	--bin oomlens --bin oomlens-guard --bin oomlens-faketree --bin oomlens-hog --example bench_kills
 BIN="$CARGO_TARGET_DIR/release"
 OUT=bench/out/guard
 rm -rf "$OUT"
@@ -40,13 +40,23 @@ TREE=$(mktemp -d "${TMPDIR:-/dev/shm}/oomlens-guard-tree.XXXXXX")
 PIDS=
 trap 'for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$TREE"' EXIT
 "$BIN/oomlens-faketree" "$TREE" "$CGROUPS" "$PROCESSES" >/dev/null
+# The guard arms a PSI trigger by writing to <root>/proc/pressure/memory; on a fake tree
+# that file is a plain file, and the write replaced its contents (found by this bench at
+# guard 5525286: every sampler pass then failed to parse it). Without the file the guard
+# arms no system trigger and samples no system PSI, and does everything else.
+rm -f "$TREE/proc/pressure/memory"
 : > "$OUT/empty.log"
 earlyoom_args="-r 3600"
-# Without the guard subcommand (a branch before it), only earlyoom's half is measured.
+# `oomlens guard`; before the binary wires it, the guard crate's own `oomlens-guard` (same
+# flags); with neither, only earlyoom's half is measured.
 procs="earlyoom guard fake"
-if ! "$BIN/oomlens" guard --help >/dev/null 2>&1; then
-	echo "bench/guard.sh: this oomlens has no guard subcommand: measuring earlyoom only" >&2
-	procs=earlyoom
+if "$BIN/oomlens" guard --help >/dev/null 2>&1; then
+	GUARD="$BIN/oomlens guard" GUARD_NAME="oomlens guard"
+elif "$BIN/oomlens-guard" --help >/dev/null 2>&1; then
+	GUARD="$BIN/oomlens-guard" GUARD_NAME=oomlens-guard
+else
+	echo "bench/guard.sh: no guard in this build: measuring earlyoom only" >&2
+	procs=earlyoom GUARD_NAME="no guard"
 fi
 
 RESULTS="$OUT/results"
@@ -58,10 +68,10 @@ while [ "$run" -le "$RUNS" ]; do
 	pid_earlyoom=$!
 	PIDS=$pid_earlyoom
 	if [ "$procs" != earlyoom ]; then
-		"$BIN/oomlens" guard --state-dir "$OUT/state.$run" --listen "127.0.0.1:$port" \
+		$GUARD --state-dir "$OUT/state.$run" --listen "127.0.0.1:$port" \
 			> "$OUT/guard.$run.log" 2>&1 &
 		pid_guard=$!
-		"$BIN/oomlens" guard --root "$TREE" --log "$OUT/empty.log" --state-dir "$OUT/state-fake.$run" \
+		$GUARD --root "$TREE" --log "$OUT/empty.log" --state-dir "$OUT/state-fake.$run" \
 			--listen "127.0.0.1:$((port + 1))" > "$OUT/guard-fake.$run.log" 2>&1 &
 		pid_fake=$!
 		PIDS="$PIDS $pid_guard $pid_fake"
@@ -99,7 +109,7 @@ while [ "$run" -le "$RUNS" ]; do
 done
 
 field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p"; }
-echo "oomlens guard vs earlyoom $(earlyoom -v 2>&1 | head -1 | sed 's/^earlyoom //') ($earlyoom_args): $RUNS runs, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$GUARD_NAME vs earlyoom $(earlyoom -v 2>&1 | head -1 | sed 's/^earlyoom //') ($earlyoom_args): $RUNS runs, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fake tree: $CGROUPS cgroups, $PROCESSES processes; $KILLS kills per run"
 [ "$procs" = earlyoom ] && echo "NO GUARD in this build: earlyoom only"
 printf '%-4s %-9s %9s %12s %12s %10s\n' run process 'RSS KiB' 'CPU ms/min' 'sched ms/min' '% of core'
