@@ -80,16 +80,17 @@ while [ "$run" -le "$RUNS" ]; do
 	for d in $procs; do
 		eval "p=\$pid_$d"
 		kill -0 "$p" 2>/dev/null || { echo "bench/guard.sh: $d exited early; see $OUT/*.$run.log" >&2; exit 1; }
-		eval "rss_$d=$(rss_kib "$p") t0_$d=$(cpu_ticks "$p") n0_$d=$(cpu_ns "$p")"
+		eval "rss_$d=$(rss_kib "$p") orss_$d=$(own_rss_kib "$p") t0_$d=$(cpu_ticks "$p") n0_$d=$(cpu_ns "$p") o0_$d=$(own_cpu_ns "$p")"
 	done
 	sleep "$WINDOW"
 	for d in $procs; do
 		eval "p=\$pid_$d"
-		eval "t1_$d=$(cpu_ticks "$p") n1_$d=$(cpu_ns "$p")"
-		eval "rss=\$rss_$d; t0=\$t0_$d; t1=\$t1_$d; n0=\$n0_$d; n1=\$n1_$d"
+		eval "t1_$d=$(cpu_ticks "$p") n1_$d=$(cpu_ns "$p") o1_$d=$(own_cpu_ns "$p")"
+		eval "rss=\$rss_$d; orss=\$orss_$d; t0=\$t0_$d; t1=\$t1_$d; n0=\$n0_$d; n1=\$n1_$d; o0=\$o0_$d; o1=\$o1_$d"
 		tick_ms=$(awk -v t="$((t1 - t0))" -v w="$WINDOW" -v m="$TICK_MS" 'BEGIN {printf "%.0f", t * m * 60 / w}')
 		ns_ms=$(awk -v a="$n0" -v b="$n1" -v w="$WINDOW" 'BEGIN {printf "%.2f", (b - a) / 1e6 * 60 / w}')
-		echo "idle $run $d $rss $tick_ms $ns_ms" >> "$RESULTS"
+		own_ms=$(awk -v a="$o0" -v b="$o1" -v w="$WINDOW" 'BEGIN {printf "%.2f", (b - a) / 1e6 * 60 / w}')
+		echo "idle $run $d $rss $tick_ms $ns_ms $orss $own_ms" >> "$RESULTS"
 	done
 	kill "$pid_earlyoom"
 	if [ "$procs" = earlyoom ]; then
@@ -112,25 +113,26 @@ field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p"; }
 echo "$GUARD_NAME vs earlyoom $(earlyoom -v 2>&1 | head -1 | sed 's/^earlyoom //') ($earlyoom_args): $RUNS runs, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fake tree: $CGROUPS cgroups, $PROCESSES processes; $KILLS kills per run"
 [ "$procs" = earlyoom ] && echo "NO GUARD in this build: earlyoom only"
-printf '%-4s %-9s %9s %12s %12s %10s\n' run process 'RSS KiB' 'CPU ms/min' 'sched ms/min' '% of core'
-awk '$1 == "idle" {printf "%-4s %-9s %9s %12s %12s %10.3f\n", $2, ($3 == "fake" ? "guard-fake" : $3), $4, $5, $6, $6 / 600}' "$RESULTS"
+echo "(RSS and CPU include living children, e.g. the guard's journalctl; 'own' is the process alone)"
+printf '%-4s %-10s %9s %12s %12s %10s %9s %12s\n' run process 'RSS KiB' 'CPU ms/min' 'sched ms/min' '% of core' 'own RSS' 'own sched'
+awk '$1 == "idle" {printf "%-4s %-10s %9s %12s %12s %10.3f %9s %12s\n", $2, ($3 == "fake" ? "guard-fake" : $3), $4, $5, $6, $6 / 600, $7, $8}' "$RESULTS"
 [ "$procs" = earlyoom ] && exit 0
 echo
 echo "ratios guard / earlyoom, per run (targets: RSS <= 2, CPU <= 1); guard-fake % of one core (target <= 1)"
-printf '%-4s %9s %12s %12s %12s\n' run RSS 'CPU ticks' 'CPU sched' 'fake %core'
+printf '%-4s %9s %12s %12s %9s %12s %12s\n' run RSS 'CPU ticks' 'CPU sched' 'own RSS' 'own sched' 'fake %core'
 run=1
 while [ "$run" -le "$RUNS" ]; do
-	row() { awk -v r="$run" -v d="$1" '$1 == "idle" && $2 == r && $3 == d {print $4, $5, $6}' "$RESULTS"; }
+	row() { awk -v r="$run" -v d="$1" '$1 == "idle" && $2 == r && $3 == d {print $4, $5, $6, $7, $8}' "$RESULTS"; }
 	set -- $(row earlyoom); er=$1 et=$2 en=$3
-	set -- $(row guard); gr=$1 gt=$2 gn=$3
+	set -- $(row guard); gr=$1 gt=$2 gn=$3 gor=$4 gon=$5
 	set -- $(row fake); fn=$3
-	printf '%-4s %9s %12s %12s %12s\n' "$run" "$(ratio "$gr" "$er")" "$(ratio "$gt" "$et")" "$(ratio "$gn" "$en")" \
-		"$(awk -v n="$fn" 'BEGIN {printf "%.3f", n / 600}')"
+	printf '%-4s %9s %12s %12s %9s %12s %12s\n' "$run" "$(ratio "$gr" "$er")" "$(ratio "$gt" "$et")" "$(ratio "$gn" "$en")" \
+		"$(ratio "$gor" "$er")" "$(ratio "$gon" "$en")" "$(awk -v n="$fn" 'BEGIN {printf "%.3f", n / 600}')"
 	run=$((run + 1))
 done
 echo
 echo "kill -> incident recorded (kernel's Killed-process record time -> guard's recorded_unix)"
-printf '%-4s %8s %9s %9s %9s %9s %12s %13s\n' run kills recorded 'p50 ms' 'p99 ms' 'max ms' 'seen p99 ms' 'guard RSS KiB'
+printf '%-4s %8s %9s %9s %9s %9s %12s %13s\n' run kills recorded 'p50 ms' 'p99 ms' 'max ms' 'seen p99 ms' 'RSS after KiB'
 awk '$1 == "kills"' "$RESULTS" | while read -r _ r grss rest; do
 	printf '%-4s %8s %9s %9s %9s %9s %12s %13s\n' "$r" "$(echo " $rest" | field kills)" "$(echo " $rest" | field recorded)" \
 		"$(echo " $rest" | field p50_ms)" "$(echo " $rest" | field p99_ms)" "$(echo " $rest" | field max_ms)" \
