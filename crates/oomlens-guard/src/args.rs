@@ -30,8 +30,7 @@ SOURCES:
   --max-watched.
 
 EXAMPLES:
-  oomlens guard                                  # as a service: /dev/kmsg, /var/lib/oomlens
-  oomlens guard --state-dir /tmp/rec --log kern.log --no-metrics --cgroup /app
+  oomlens guard --state-dir rec --log kern.log --no-metrics   # follow a forwarded log file
 
 EXIT STATUS:
   0  stopped by SIGTERM or SIGINT (the recorder holds every incident seen)

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use oomlens_analysis::explain::Explanation;
 use oomlens_live::{IncidentSink, Pipeline};
 use oomlens_model::recorded::{RecordedIncident, Signal, RECORDED_SCHEMA, RECORD_INCIDENT};
-use oomlens_model::{Incident, ProcessSample};
+use oomlens_model::{CgroupSample, Incident, ProcessSample};
 use oomlens_sinks::escape::escape;
 use oomlens_sources::sampler::{Sampler, SamplerConfig, SystemClock};
 use oomlens_store::recorder::{Options as StoreOptions, Recorder};
@@ -103,6 +103,8 @@ pub struct Daemon {
     ep: OwnedFd,
     recorder: Recorder,
     sampler: Option<Sampler>,
+    /// The memory hierarchy, for reading a cgroup the sampler has not reached.
+    cgroupfs: Option<oomlens_sources::cgroupfs::CgroupFs>,
     window: Window,
     watches: Option<WatchSet>,
     inputs: Vec<LogInput>,
@@ -182,6 +184,7 @@ impl Daemon {
             ep,
             recorder,
             sampler: None,
+            cgroupfs: None,
             watches: None,
             inputs: Vec::new(),
             data_at: Vec::new(),
@@ -275,6 +278,10 @@ impl Daemon {
         let Some(mem) = layout.memory else {
             return Ok(()); // no memory cgroups: logs only
         };
+        self.cgroupfs = Some(oomlens_sources::cgroupfs::CgroupFs::with_hierarchy(
+            mem.clone(),
+            oomlens_sources::procfs::host_page_size(),
+        ));
         let mut cfg =
             SamplerConfig::new(root.clone(), oomlens_sources::procfs::host_page_size(), 256);
         cfg.focus = self.args.cgroup.clone();
@@ -560,7 +567,12 @@ impl Daemon {
     fn record(&mut self, inc: Incident, expl: Option<String>, raw: Vec<String>, source: &str) {
         let now = unix_now();
         let mono = self.mono();
-        let cgroups = record::record_cgroups(&inc, &self.window);
+        let mut cgroups = record::record_cgroups(&inc, &self.window);
+        self.sample_unknown(&cgroups);
+        // Now that unknown cgroups have their limits, the chain may stop earlier.
+        if inc.oom_memcg.is_none() {
+            cgroups = record::record_cgroups(&inc, &self.window);
+        }
         for c in record::kill_cgroups(&inc) {
             self.orphans.reported(&c, mono);
         }
@@ -581,6 +593,61 @@ impl Daemon {
         };
         if self.append(&rec) {
             self.stats.recorded += 1;
+        }
+    }
+
+    /// Read at once the cgroups of a record that the sampler's walk has not reached yet (made
+    /// since its last re-listing of their parent): their counters and processes now, so a
+    /// record never goes out without its victim's cgroup.
+    fn sample_unknown(&mut self, cgroups: &[String]) {
+        let Some(fs) = &self.cgroupfs else {
+            return;
+        };
+        let proc = oomlens_sources::procfs::ProcFs::new(&self.args.root);
+        let t = unix_now();
+        for path in cgroups {
+            if self.window.contains(path) {
+                continue;
+            }
+            let Ok(Some(m)) = fs.memory(path, oomlens_sources::cgroupfs::Detail::Counters) else {
+                continue;
+            };
+            let c = CgroupSample {
+                path: path.clone(),
+                usage: m.usage,
+                max: m.max,
+                high: m.high,
+                soft_limit: m.soft_limit,
+                anon: m.split.anon,
+                file: m.split.file,
+                shmem: m.split.shmem,
+                swap: m
+                    .swap_current
+                    .or_else(|| Some(m.memsw_usage?.saturating_sub(m.usage?))),
+                failcnt: m.failcnt,
+                oom_kill: m.oom_kill,
+                psi_some_avg10: m.pressure.map(|p| p.some_avg10),
+                psi_some_total_us: m.pressure.map(|p| p.some_total_us),
+                counters_t: None,
+            };
+            let pids = fs.procs(path).ok().flatten().unwrap_or_default();
+            let procs: Vec<ProcessSample> = pids
+                .into_iter()
+                .filter_map(|pid| {
+                    let st = proc.status_of(pid).ok()??;
+                    Some(ProcessSample {
+                        pid,
+                        comm: st.name,
+                        cgroup: path.clone(),
+                        anon: st.rss_anon,
+                        file: st.rss_file,
+                        shmem: st.rss_shmem,
+                        swap: st.vm_swap,
+                    })
+                })
+                .collect();
+            let refs: Vec<&ProcessSample> = procs.iter().collect();
+            self.window.push(t, &c, &refs, &[]);
         }
     }
 

@@ -240,6 +240,11 @@ impl Window {
         });
     }
 
+    /// True when `path` has a ring.
+    pub fn contains(&self, path: &str) -> bool {
+        self.rings.contains_key(path)
+    }
+
     /// One cgroup's series (a run of equal values shows as its first and last point).
     pub fn series(&self, path: &str) -> Option<CgroupSeries> {
         let r = self.rings.get(path)?;

@@ -36,6 +36,10 @@ pub const GUEST_TOOLS: &[(&str, &str)] = &[
     ("oomlens-qemu", "oomlens-qemu"),
 ];
 
+/// The Debian package of the static `oomlens` (contrib/debian/build-deb.sh), put beside the
+/// tools and so into the guest's `/usr/local/bin`, for `tests/systemd_guard_deb.rs`.
+pub const GUEST_DEB: &str = "oomlens.deb";
+
 /// Exit status of `oomlens-qemu run` when QEMU cannot be had (the suite was skipped).
 pub const EXIT_SKIPPED: i32 = 77;
 
@@ -119,6 +123,40 @@ pub fn build_tools(paths: &Paths) -> Result<()> {
     if !st.success() {
         return Err(BedError::Failed(format!(
             "building the static guest tools failed: {cmd:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Packages the static `oomlens` as [`GUEST_DEB`] beside it with cargo-deb, through
+/// contrib/debian/build-deb.sh. Without cargo-deb (`cargo install cargo-deb --locked`;
+/// .ci/run installs it) nothing is built and this says so: only the package test then
+/// fails, naming the missing file.
+pub fn build_deb(paths: &Paths) -> Result<()> {
+    if !cargo()
+        .args(["deb", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("oomlens-qemu: cargo-deb is not installed: no {GUEST_DEB} for the guest");
+        return Ok(());
+    }
+    let out = paths
+        .target
+        .join(GUEST_TARGET)
+        .join("release")
+        .join(GUEST_DEB);
+    let mut cmd = Command::new(paths.workspace.join("contrib/debian/build-deb.sh"));
+    cmd.args(["--target", GUEST_TARGET, "--no-build", "--output"])
+        .arg(&out)
+        .current_dir(&paths.workspace)
+        .env("CARGO_TARGET_DIR", &paths.target);
+    let st = cmd
+        .status()
+        .map_err(|e| BedError::Failed(format!("{cmd:?}: {e}")))?;
+    if !st.success() {
+        return Err(BedError::Failed(format!(
+            "building {GUEST_DEB} failed: {cmd:?}"
         )));
     }
     Ok(())

@@ -33,6 +33,8 @@ fn guest_suite() {
             "systemd_host_a",
             "--test",
             "systemd_host_b",
+            "--test",
+            "systemd_guard_deb",
         ])
         .status();
     match st.code() {

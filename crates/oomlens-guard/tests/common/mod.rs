@@ -26,9 +26,14 @@ pub struct Guard {
 impl Guard {
     /// Start the guard with `args` (no metrics endpoint).
     pub fn start(args: &[&str]) -> Guard {
-        let mut child = Command::new(guard_bin())
-            .args(args)
-            .arg("--no-metrics")
+        let mut cmd = Command::new(guard_bin());
+        cmd.args(args).arg("--no-metrics");
+        Guard::spawn(cmd)
+    }
+
+    /// Start `cmd` (the guard with its arguments) with stderr collected.
+    pub fn spawn(mut cmd: Command) -> Guard {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -102,7 +102,8 @@ fn run(args: &[String]) -> i32 {
         return report(&e);
     }
     let provisioned = start.elapsed();
-    if let Err(e) = oomlens_qemu::build_tools(&paths) {
+    if let Err(e) = oomlens_qemu::build_tools(&paths).and_then(|_| oomlens_qemu::build_deb(&paths))
+    {
         return report(&e);
     }
     let built = start.elapsed();
@@ -188,6 +189,9 @@ fn runner(bin: &Path, args: &[String]) -> i32 {
             return 1;
         }
         tools.push(t);
+    }
+    if tools_dir.join(oomlens_qemu::GUEST_DEB).exists() {
+        tools.push(tools_dir.join(oomlens_qemu::GUEST_DEB));
     }
     let mut args = args.to_vec();
     // One guest, one kernel log: tests of a binary run one at a time.
