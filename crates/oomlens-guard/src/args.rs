@@ -9,7 +9,7 @@ use std::time::Duration;
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/oomlens";
 
 /// The default metrics address (loopback only: the endpoint has no authentication).
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9717";
+pub const DEFAULT_LISTEN: &str = oomlens_sinks::metrics::DEFAULT_LISTEN;
 
 /// Exit status: stopped by SIGTERM or SIGINT after flushing the recorder.
 pub const EXIT_STOPPED: u8 = 0;

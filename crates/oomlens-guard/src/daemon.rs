@@ -41,6 +41,7 @@ use rustix::fs::inotify;
 use crate::args::GuardArgs;
 use crate::error::GuardError;
 use crate::klog::{Drained, LogInput, Parsed};
+use crate::outputs::Outputs;
 use crate::record::{self, HostFacts, Orphans, Signals};
 use crate::watch::{self, WatchSet};
 use crate::window::Window;
@@ -58,6 +59,7 @@ const TOKEN_TERM: u64 = 1;
 const TOKEN_HUP: u64 = 2;
 const TOKEN_WATCH_INOTIFY: u64 = 3;
 const TOKEN_FILE_INOTIFY: u64 = 4;
+const TOKEN_METRICS: u64 = 5;
 const TOKEN_LOG: u64 = 16;
 
 /// What the guard has done so far (printed at exit; the metrics read the same).
@@ -86,13 +88,13 @@ pub struct Stats {
 /// The pipeline's sink: explained incidents wait here for their lines and window.
 #[derive(Default)]
 struct Explained {
-    pending: Vec<(Incident, Option<String>)>,
+    pending: Vec<(Incident, Explanation, Option<String>)>,
 }
 
 impl IncidentSink for Explained {
     fn incident(&mut self, inc: &Incident, expl: &Explanation) -> std::io::Result<()> {
         let json = oomlens_sinks::json::incident_line(inc, Some(expl)).ok();
-        self.pending.push((inc.clone(), json));
+        self.pending.push((inc.clone(), expl.clone(), json));
         Ok(())
     }
 }
@@ -120,6 +122,7 @@ pub struct Daemon {
     start: Instant,
     last_pass: f64,
     last_prune: f64,
+    outputs: Outputs,
     /// Stop asked.
     stop: bool,
     /// What it did.
@@ -203,11 +206,15 @@ impl Daemon {
             start: Instant::now(),
             last_pass: f64::NEG_INFINITY,
             last_prune: 0.0,
+            outputs: Outputs::new((!args.no_metrics).then_some(args.listen.as_str()))?,
             stop: false,
             stats: Stats::default(),
         };
         d.open_logs()?;
         d.open_sampler()?;
+        if let Some(fd) = d.outputs.fd() {
+            add(&d.ep, &fd, TOKEN_METRICS)?;
+        }
         Ok(d)
     }
 
@@ -310,12 +317,17 @@ impl Daemon {
             .watches
             .as_ref()
             .map_or((0, 0), |w| (w.len(), w.psi_open()));
-        eprintln!(
-            "oomlens guard: ready: {} log(s), {} cgroup(s) watched, {} PSI trigger(s)",
+        let detail = format!(
+            "{} log(s), {} cgroup(s) watched, {} PSI trigger(s), metrics on {}",
             self.inputs.len(),
             watched,
-            psi
+            psi,
+            self.outputs
+                .local_addr()
+                .map_or("none".to_string(), |a| a.to_string())
         );
+        eprintln!("oomlens guard: ready: {detail}");
+        self.outputs.ready(&detail);
         self.drain_files()?;
         let interval = self.args.interval;
         let mut next_tick = Instant::now() + interval;
@@ -327,6 +339,9 @@ impl Daemon {
                 if input.idle_due {
                     wake = wake.min(self.data_at[i] + IDLE_FLUSH);
                 }
+            }
+            if let Some(t) = self.outputs.next_deadline() {
+                wake = wake.min(t);
             }
             if self.inputs.iter().any(|i| i.more) {
                 wake = now;
@@ -371,12 +386,14 @@ impl Daemon {
                 self.drain_files()?;
                 self.pass();
                 self.expire_orphans();
+                self.export();
                 next_tick += interval;
                 if next_tick < now {
                     next_tick = now + interval;
                 }
             }
             self.record_parsed();
+            self.outputs.poll();
         }
         self.shutdown()
     }
@@ -393,6 +410,7 @@ impl Daemon {
                 self.last_pass = f64::NEG_INFINITY;
                 self.pass();
             }
+            TOKEN_METRICS => self.outputs.poll(),
             TOKEN_WATCH_INOTIFY => {
                 let fired = match &mut self.watches {
                     Some(ws) => ws.on_inotify(&self.ep),
@@ -552,7 +570,7 @@ impl Daemon {
         }
         for p in std::mem::take(&mut self.parsed) {
             self.pipeline.incident(&p.incident);
-            let Some((inc, expl)) = self.pipeline.sink_mut().pending.pop() else {
+            let Some((inc, expl, json)) = self.pipeline.sink_mut().pending.pop() else {
                 continue;
             };
             let source = match p.incident.source.file.as_deref() {
@@ -560,11 +578,18 @@ impl Daemon {
                 Some("journal") => "journal",
                 _ => "file",
             };
-            self.record(inc, expl, p.raw, source);
+            self.record(inc, &expl, json, p.raw, source);
         }
     }
 
-    fn record(&mut self, inc: Incident, expl: Option<String>, raw: Vec<String>, source: &str) {
+    fn record(
+        &mut self,
+        inc: Incident,
+        explanation: &Explanation,
+        expl: Option<String>,
+        raw: Vec<String>,
+        source: &str,
+    ) {
         let now = unix_now();
         let mono = self.mono();
         let mut cgroups = record::record_cgroups(&inc, &self.window);
@@ -591,9 +616,11 @@ impl Daemon {
             incident: inc,
             explanation_json: expl,
         };
-        if self.append(&rec) {
+        let id = self.append(&rec);
+        if id.is_some() {
             self.stats.recorded += 1;
         }
+        self.outputs.incident(&rec.incident, explanation, id);
     }
 
     /// Read at once the cgroups of a record that the sampler's walk has not reached yet (made
@@ -651,13 +678,13 @@ impl Daemon {
         }
     }
 
-    fn append(&mut self, rec: &RecordedIncident) -> bool {
+    fn append(&mut self, rec: &RecordedIncident) -> Option<u64> {
         let payload = match serde_json::to_vec(rec) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("oomlens guard: encoding a record: {e}");
                 self.stats.write_errors += 1;
-                return false;
+                return None;
             }
         };
         match self
@@ -674,12 +701,12 @@ impl Daemon {
                         .map_or("?".to_string(), |p| p.to_string()),
                     escape(rec.window.cgroups.first().map_or("?", |c| c.path.as_str())),
                 );
-                true
+                Some(id)
             }
             Err(e) => {
                 eprintln!("oomlens guard: {}", escape(&error_chain(&e)));
                 self.stats.write_errors += 1;
-                false
+                None
             }
         }
     }
@@ -688,13 +715,37 @@ impl Daemon {
         let now = self.mono();
         for (cgroup, sigs) in self.orphans.expired(now) {
             let rec = record::unreported(&cgroup, sigs, &self.window, &self.host, unix_now());
-            if self.append(&rec) {
+            let id = self.append(&rec);
+            if id.is_some() {
                 self.stats.unreported += 1;
             }
+            self.outputs
+                .counted_only(&cgroup, &rec.incident, id.is_some());
         }
     }
 
+    /// The metrics of this pass: kernel log totals, host pressure, watched cgroups.
+    fn export(&mut self) {
+        self.outputs
+            .kmsg(self.stats.records_lost, self.stats.overruns);
+        let psi = self.sampler.as_ref().and_then(|s| s.last().psi_some_avg10);
+        self.outputs.system_pressure(psi);
+        let Some(ws) = self.watches.as_mut() else {
+            return;
+        };
+        let window = &self.window;
+        let watched: Vec<_> = ws
+            .iter_mut()
+            .filter_map(|(_, w)| {
+                let (usage, max, high, psi) = window.gauges(&w.path)?;
+                Some((w.path.to_string(), usage, max, high, psi))
+            })
+            .collect();
+        self.outputs.cgroups(watched);
+    }
+
     fn shutdown(&mut self) -> Result<(), GuardError> {
+        self.outputs.stopping("SIGTERM or SIGINT");
         for i in 0..self.inputs.len() {
             self.drain(i)?;
             self.inputs[i].finish(&mut self.parsed);

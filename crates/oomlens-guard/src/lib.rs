@@ -8,7 +8,7 @@
 //! The loop ([`daemon`]) is one thread over one epoll instance.
 //!
 //! Modules: [`args`] (flags, declared once), [`daemon`] (the loop), [`klog`] (the logs
-//! read non-blocking), [`watch`] (which cgroups are watched, and how), [`window`] (the
+//! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`watch`] (which cgroups are watched, and how), [`window`] (the
 //! in-RAM window), [`record`] (what a record holds, kills without a report), [`error`].
 
 #![deny(missing_docs)]
@@ -17,6 +17,7 @@ pub mod args;
 pub mod daemon;
 pub mod error;
 pub mod klog;
+pub mod outputs;
 pub mod record;
 pub mod watch;
 pub mod window;

@@ -240,6 +240,31 @@ impl Window {
         });
     }
 
+    /// What the metrics need of a cgroup: its usage over the window `(unix, bytes)`, and
+    /// its latest limit, `memory.high` (bytes, `None` when unlimited) and PSI some avg10.
+    #[allow(clippy::type_complexity)]
+    pub fn gauges(
+        &self,
+        path: &str,
+    ) -> Option<(Vec<(f64, f64)>, Option<u64>, Option<u64>, Option<f64>)> {
+        let r = self.rings.get(path)?;
+        let mut usage = Vec::with_capacity(r.points.len() * 2);
+        for p in r.points.iter().filter(|p| p.v.usage != NONE) {
+            usage.push((p.t0, p.v.usage as f64));
+            if p.t1 > p.t0 {
+                usage.push((p.t1, p.v.usage as f64));
+            }
+        }
+        let last = r.points.back()?.v;
+        let bytes = |v: u64| (v != NONE && v != UNLIMITED).then_some(v);
+        Some((
+            usage,
+            bytes(last.max),
+            bytes(last.high),
+            back(last.psi).map(|x| x as f64 / 100.0),
+        ))
+    }
+
     /// True when `path` has a ring.
     pub fn contains(&self, path: &str) -> bool {
         self.rings.contains_key(path)

@@ -215,3 +215,67 @@ fn a_killed_subprocess_is_recorded_with_sixty_seconds_of_its_cgroup_while_the_ma
         hits[0].signals
     );
 }
+
+#[test]
+fn a_kill_the_log_never_reports_is_recorded_from_the_cgroup_counter() {
+    let Some(rk) = oomlens_testkit::real_kernel() else {
+        return;
+    };
+    let dir = TempDir::new("guard-counted").unwrap();
+    let store = dir.path().join("store");
+    // The guard reads an empty file instead of the kernel log: the report never reaches it.
+    let log = dir.path().join("empty.log");
+    std::fs::write(&log, "").unwrap();
+    let mut cg = MemoryCgroup::create_under(&rk.own, 32 * MIB).unwrap();
+    let mut g = Guard::start(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--cgroup",
+        &rk.own.path,
+        "--state-dir",
+        store.to_str().unwrap(),
+    ]);
+    g.wait_for("ready", Duration::from_secs(30));
+    let p = cg
+        .spawn(Command::new(&rk.hog).args([
+            "--comm",
+            "guardlost",
+            "alloc",
+            "--mib",
+            "200",
+            "--rate",
+            "200",
+        ]))
+        .unwrap();
+    let st = cg.wait_exit(p.pid, Duration::from_secs(30)).unwrap();
+    assert!(killed_by_sigkill(st), "{st:?}");
+    let path = cg.path().to_string();
+    let counted = |recs: &[RecordedIncident]| {
+        recs.iter()
+            .filter(|r| {
+                r.log_source == "counter" && r.incident.task_memcg.as_deref() == Some(&path)
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // The grace for a report is 5 s.
+    wait_records(&store, Duration::from_secs(20), |recs| {
+        !counted(recs).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let lines = g.stop();
+    let recs = counted(&records(&store));
+    assert_eq!(recs.len(), 1, "{lines:#?}");
+    let r = &recs[0];
+    assert!(r.raw.is_empty());
+    assert_eq!(r.incident.kills.len(), 1);
+    assert_eq!(r.incident.kills[0].cgroup.as_deref(), Some(path.as_str()));
+    assert_eq!(r.window.cgroups[0].path, path);
+    assert!(
+        r.signals
+            .iter()
+            .any(|s| s.cgroup == path && s.detail.contains("oom_kill=1")),
+        "{:#?}",
+        r.signals
+    );
+}
