@@ -19,19 +19,19 @@ children() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . |
 own_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 rss_kib() {
-	for p in "$1" $(children "$1"); do own_rss_kib "$p"; done | awk '{s += $1} END {print s}'
+	for p in "$1" $(children "$1"); do own_rss_kib "$p"; done | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 # The comm field (2) may hold spaces and parentheses: cut after the last ')'.
 cpu_ticks() {
-	for p in "$1" $(children "$1"); do sed 's/.*) //' "/proc/$p/stat"; done | awk '{s += $12 + $13} END {print s}'
+	for p in "$1" $(children "$1"); do sed 's/.*) //' "/proc/$p/stat"; done | awk '{s += $12 + $13} END {printf "%.0f\n", s}'
 }
 
 # Sum over every thread: a runtime's worker or timer threads count too.
-own_cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
+own_cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 cpu_ns() {
-	for p in "$1" $(children "$1"); do own_cpu_ns "$p"; done | awk '{s += $1} END {print s}'
+	for p in "$1" $(children "$1"); do own_cpu_ns "$p"; done | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
