@@ -10,7 +10,9 @@
 //! - the kernel's time: the µs timestamp of the `Killed process PID ` record on /dev/kmsg
 //!   (read by us, matched by the hog's pid: the log is shared with other containers);
 //! - the guard's time: `recorded_unix` of the record in STATE_DIR (kind RECORD_INCIDENT)
-//!   whose incident killed that pid (polled every 2 ms through the recorder's reader).
+//!   whose incident killed that pid (polled every 2 ms through the recorder's reader). The
+//!   guard stamps it when it starts building the record, before encoding and fdatasync;
+//!   `seen` below covers the whole path.
 //!
 //! Clocks: the kmsg timestamp is the kernel's `local_clock()`, the clock CLOCK_MONOTONIC
 //! follows (both count from boot; on a stable TSC they agree to a few µs, and oomlens-testkit's
