@@ -34,6 +34,8 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 PIDS=
 trap 'for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$OUT/epoll" "$OUT/tokio"' EXIT
+# A signal (or a closed pipe: `| head`) exits through the EXIT trap too.
+trap 'exit 1' INT TERM HUP PIPE
 
 for d in epoll tokio; do
 	strip -o "$OUT/design_$d.stripped" "$BIN/design_$d"

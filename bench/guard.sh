@@ -39,6 +39,8 @@ mkdir -p "$OUT"
 TREE=$(mktemp -d "${TMPDIR:-/dev/shm}/oomlens-guard-tree.XXXXXX")
 PIDS=
 trap 'for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$TREE"' EXIT
+# A signal (or a closed pipe: `| head`) exits through the EXIT trap too.
+trap 'exit 1' INT TERM HUP PIPE
 "$BIN/oomlens-faketree" "$TREE" "$CGROUPS" "$PROCESSES" >/dev/null
 # The guard arms a PSI trigger by writing to <root>/proc/pressure/memory; on a fake tree
 # that file is a plain file, and the write replaced its contents (found by this bench at
