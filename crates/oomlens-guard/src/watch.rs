@@ -172,8 +172,33 @@ fn write_trigger(path: &Path, arg: &str) -> io::Result<File> {
         .write(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
+    // Only procfs and cgroup2 files are triggers. Under a fake --root the same path is a
+    // plain file, and writing the trigger there would overwrite the pressure numbers the
+    // sampler reads from it.
+    if !is_pressure_fs(&f)? {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{} is not a procfs or cgroup2 file", path.display()),
+        ));
+    }
     f.write_all(arg.as_bytes())?;
     Ok(f)
+}
+
+/// True when `f` lives on procfs or cgroup2 (`PROC_SUPER_MAGIC`, `CGROUP2_SUPER_MAGIC` of
+/// include/uapi/linux/magic.h), where PSI files take triggers.
+fn is_pressure_fs(f: &File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs writes a statfs into the buffer on success; the fd is open.
+    if unsafe { libc::fstatfs(f.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: initialized by the successful call above.
+    let kind = unsafe { st.assume_init() }.f_type as i64;
+    Ok(kind == PROC_SUPER_MAGIC || kind == CGROUP2_SUPER_MAGIC)
 }
 
 fn read_at0(f: &mut File) -> io::Result<String> {
@@ -557,6 +582,25 @@ mod tests {
             path: path.into(),
             max,
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_pressure_file_of_a_fake_tree_is_left_as_it_is() {
+        let dir = std::env::temp_dir().join(format!("guard-psi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fake = dir.join("memory");
+        let text = "some avg10=1.00 avg60=0.00 avg300=0.00 total=5\n";
+        std::fs::write(&fake, text).unwrap();
+        let e = write_trigger(&fake, "some 150000 2000000\n").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+        assert_eq!(std::fs::read_to_string(&fake).unwrap(), text);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // The real file is accepted where the kernel has PSI and lets us write a trigger.
+        let real = Path::new("/proc/pressure/memory");
+        if real.exists() {
+            let f = File::open(real).unwrap();
+            assert!(is_pressure_fs(&f).unwrap());
         }
     }
 
