@@ -189,15 +189,15 @@ fn write_trigger(path: &Path, arg: &str) -> io::Result<File> {
 /// include/uapi/linux/magic.h), where PSI files take triggers.
 fn is_pressure_fs(f: &File) -> io::Result<bool> {
     use std::os::fd::AsRawFd;
-    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    const PROC_SUPER_MAGIC: libc::c_long = 0x9fa0;
+    const CGROUP2_SUPER_MAGIC: libc::c_long = 0x6367_7270;
     let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
     // SAFETY: fstatfs writes a statfs into the buffer on success; the fd is open.
     if unsafe { libc::fstatfs(f.as_raw_fd(), st.as_mut_ptr()) } != 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: initialized by the successful call above.
-    let kind = unsafe { st.assume_init() }.f_type as i64;
+    let kind = unsafe { st.assume_init() }.f_type;
     Ok(kind == PROC_SUPER_MAGIC || kind == CGROUP2_SUPER_MAGIC)
 }
 
