@@ -92,7 +92,7 @@ fn the_unit_has_what_the_service_needs() {
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
         "Restart=on-failure",
-        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE",
+        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE CAP_SYS_RESOURCE",
         "DeviceAllow=/dev/kmsg r",
         "ReadWritePaths=/sys/fs/cgroup",
     ] {
