@@ -44,7 +44,7 @@ fn show(unit: &str, props: &[&str]) -> BTreeMap<String, String> {
 
 /// One HTTP/1.0 GET of /metrics on the guard's default address: (status line, body).
 fn scrape() -> Option<(String, String)> {
-    let mut s = TcpStream::connect("127.0.0.1:9717").ok()?;
+    let mut s = TcpStream::connect("127.0.0.1:10391").ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
         .ok()?;

@@ -218,7 +218,7 @@ fn the_daemonset_validates_against_the_kubernetes_schema() {
             .any(|e| e.starts_with("/spec/template/spec:") && e.contains("hostPid")),
         "{errs:?}"
     );
-    let wrong_type = yaml.replace("containerPort: 9717", "containerPort: metrics-port");
+    let wrong_type = yaml.replace("containerPort: 10391", "containerPort: metrics-port");
     let errs = schema_errors(&daemonset_json(&wrong_type));
     assert!(
         errs.iter()
