@@ -34,6 +34,9 @@ pub enum Unit {
     BytesPerSecond,
     /// Percent (0–100), as the kernel prints PSI averages.
     Percent,
+    /// A ratio from 0 to 1 (Prometheus' base unit for shares: a PSI average exported as a
+    /// metric is the kernel's percent divided by 100).
+    Ratio,
     /// A count of things or events.
     Count,
     /// Text: a name, a path, a class. Never a metric value; may be a metric label.
@@ -58,6 +61,7 @@ impl Unit {
             Unit::Seconds => Some("seconds"),
             Unit::BytesPerSecond => Some("bytes_per_second"),
             Unit::Percent => Some("percent"),
+            Unit::Ratio => Some("ratio"),
             Unit::KiB => Some("kibibytes"),
             Unit::Pages => Some("pages"),
             Unit::Microseconds => Some("microseconds"),

@@ -12,6 +12,7 @@ pub mod cgroup_path;
 pub mod fields;
 mod incident;
 pub mod incident_fields;
+pub mod metric_fields;
 pub mod recorded;
 mod sample;
 mod snapshot;

@@ -669,6 +669,7 @@ fn unit_name(u: U) -> &'static str {
         U::Seconds => "seconds",
         U::BytesPerSecond => "bytes/s",
         U::Percent => "%",
+        U::Ratio => "ratio",
         U::Count => "count",
         U::Text => "text",
         U::Flag => "flag",

@@ -31,6 +31,9 @@ fn main() -> ExitCode {
         Command::Top(ref args) => top_cmd::run(args),
         Command::Audit(ref args) => audit_cmd::run_audit(args),
         Command::Fix(ref args) => audit_cmd::run_fix(args),
+        Command::Guard(ref args) => oomlens_guard::run(args)
+            .map(|()| oomlens_guard::EXIT_STOPPED)
+            .map_err(anyhow::Error::from),
         Command::Generate { what } => generate(what).map(|_| 0),
     };
     match result {

@@ -1,0 +1,32 @@
+//! `oomlens guard`: a long-running, event-driven daemon that records every OOM kill with
+//! the minutes before it.
+//!
+//! It only wires sources to sinks: the kernel log through the live pipeline
+//! (`oomlens_live`), cgroup events and PSI triggers ([`watch`]), the budgeted sampler
+//! (`oomlens_sources::sampler`) into an in-RAM window ([`window`]), and on each incident
+//! one record ([`record`]) appended to the flight recorder (`oomlens_store::recorder`).
+//! The loop ([`daemon`]) is one thread over one epoll instance.
+//!
+//! Modules: [`args`] (flags, declared once), [`daemon`] (the loop), [`klog`] (the logs
+//! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`watch`] (which cgroups are watched, and how), [`window`] (the
+//! in-RAM window), [`record`] (what a record holds, kills without a report), [`error`].
+
+#![deny(missing_docs)]
+
+pub mod args;
+pub mod daemon;
+pub mod error;
+pub mod klog;
+pub mod outputs;
+pub mod record;
+pub mod watch;
+pub mod window;
+
+pub use args::{GuardArgs, EXIT_ERROR, EXIT_STOPPED};
+pub use error::GuardError;
+
+/// Run the guard until SIGTERM or SIGINT. An error at start (store, log, cgroup tree) or a
+/// log that fails for good is returned; exit with [`EXIT_ERROR`] then.
+pub fn run(args: &GuardArgs) -> Result<(), GuardError> {
+    daemon::Daemon::new(args)?.run()
+}

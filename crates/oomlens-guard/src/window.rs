@@ -1,0 +1,456 @@
+//! The in-RAM window: per cgroup, its memory counters and its largest processes over the
+//! last `--window`, written out with each incident.
+//!
+//! Compact by construction: a point is a fixed-size struct of integers (no `String`, no
+//! map per point); absent values are a sentinel, not an `Option`; a comm is kept inline in
+//! 16 bytes (the kernel's `TASK_COMM_LEN`); each cgroup path is held once, as the key of
+//! its ring. A sample equal to the one before (an idle cgroup, an idle process) does not
+//! add a point: it stretches the last point's end time (`t1`), so an idle cgroup costs one
+//! point however long the window. Bounded: points older than the window are evicted at
+//! each push, each ring also has a hard cap on its length, cgroups not seen for a whole
+//! window are dropped, and at most `max_cgroups` cgroups are kept (later ones are counted
+//! in [`Window::refused`], not stored).
+
+use std::collections::VecDeque;
+
+use oomlens_model::recorded::{CgroupPoint, CgroupSeries, ProcessPoint, ProcessSeries};
+use oomlens_model::{CgroupSample, Limit, ProcessSample};
+
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// An absent value.
+const NONE: u64 = u64::MAX;
+/// A limit of `max` (unlimited).
+const UNLIMITED: u64 = u64::MAX - 1;
+/// Processes kept per cgroup per pass, largest resident set first.
+pub const TOP_PROCESSES: usize = 5;
+
+/// One cgroup's values at one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CgVals {
+    usage: u64,
+    anon: u64,
+    file: u64,
+    shmem: u64,
+    swap: u64,
+    max: u64,
+    high: u64,
+    oom_kill: u64,
+    /// `some avg10` × 100, rounded (percent with two decimals), or [`NONE`].
+    psi: u64,
+}
+
+/// A run of equal values from `t0` to `t1` (Unix seconds).
+#[derive(Debug, Clone, Copy)]
+struct CgPt {
+    t0: f64,
+    t1: f64,
+    v: CgVals,
+}
+
+/// A run of equal values of one process.
+#[derive(Debug, Clone, Copy)]
+struct ProcPt {
+    t0: f64,
+    t1: f64,
+    pid: u32,
+    comm: [u8; 16],
+    anon: u64,
+    file: u64,
+    shmem: u64,
+    swap: u64,
+}
+
+#[derive(Debug, Default)]
+struct Ring {
+    points: VecDeque<CgPt>,
+    procs: VecDeque<ProcPt>,
+    last_seen: f64,
+}
+
+/// The window of every sampled cgroup.
+#[derive(Debug)]
+pub struct Window {
+    span: f64,
+    interval: f64,
+    max_points: usize,
+    max_cgroups: usize,
+    rings: FastMap<Box<str>, Ring>,
+    refused: u64,
+}
+
+fn opt(v: Option<u64>) -> u64 {
+    v.unwrap_or(NONE)
+}
+
+fn back(v: u64) -> Option<u64> {
+    (v != NONE).then_some(v)
+}
+
+fn limit(l: Option<Limit>) -> u64 {
+    match l {
+        Some(Limit::Bytes(b)) => b.min(UNLIMITED - 1),
+        Some(Limit::Max) => UNLIMITED,
+        None => NONE,
+    }
+}
+
+fn limit_back(v: u64) -> Option<Limit> {
+    match v {
+        NONE => None,
+        UNLIMITED => Some(Limit::Max),
+        b => Some(Limit::Bytes(b)),
+    }
+}
+
+fn comm16(s: &str) -> [u8; 16] {
+    let mut c = [0u8; 16];
+    let b = s.as_bytes();
+    let n = b.len().min(16);
+    c[..n].copy_from_slice(&b[..n]);
+    c
+}
+
+fn comm_str(c: &[u8; 16]) -> String {
+    let n = c.iter().position(|&b| b == 0).unwrap_or(16);
+    String::from_utf8_lossy(&c[..n]).into_owned()
+}
+
+impl Window {
+    /// A window of `span` seconds sampled every `interval` seconds, of at most
+    /// `max_cgroups` cgroups.
+    pub fn new(span: f64, interval: f64, max_cgroups: usize) -> Window {
+        // Event-driven passes may come between timed ones: twice the timed count, plus slack.
+        let per_span = (span / interval.max(0.001)).ceil() as usize;
+        Window {
+            span,
+            interval,
+            max_points: per_span.saturating_mul(2).saturating_add(16),
+            max_cgroups,
+            rings: FastMap::default(),
+            refused: 0,
+        }
+    }
+
+    /// Cgroups not stored because `max_cgroups` were already kept.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Cgroups kept.
+    pub fn len(&self) -> usize {
+        self.rings.len()
+    }
+
+    /// True when no cgroup is kept.
+    pub fn is_empty(&self) -> bool {
+        self.rings.is_empty()
+    }
+
+    /// Points kept (cgroup points, process points): what the window costs.
+    pub fn points(&self) -> (usize, usize) {
+        self.rings
+            .values()
+            .fold((0, 0), |(c, p), r| (c + r.points.len(), p + r.procs.len()))
+    }
+
+    fn ring(&mut self, path: &str, t: f64) -> Option<&mut Ring> {
+        if !self.rings.contains_key(path) {
+            if self.rings.len() >= self.max_cgroups {
+                self.refused += 1;
+                return None;
+            }
+            self.rings.insert(path.into(), Ring::default());
+        }
+        let r = self.rings.get_mut(path)?;
+        r.last_seen = t;
+        Some(r)
+    }
+
+    /// Add one pass of one cgroup at Unix time `t`, with its processes (the
+    /// [`TOP_PROCESSES`] largest are kept, and any pid in `pinned`).
+    pub fn push(&mut self, t: f64, c: &CgroupSample, procs: &[&ProcessSample], pinned: &[u32]) {
+        let (span, max_points) = (self.span, self.max_points);
+        let Some(r) = self.ring(&c.path, t) else {
+            return;
+        };
+        let v = CgVals {
+            usage: opt(c.usage),
+            anon: opt(c.anon),
+            file: opt(c.file),
+            shmem: opt(c.shmem),
+            swap: opt(c.swap),
+            max: limit(c.max),
+            high: limit(c.high),
+            oom_kill: opt(c.oom_kill),
+            psi: c
+                .psi_some_avg10
+                .map_or(NONE, |p| (p * 100.0).round().max(0.0) as u64),
+        };
+        match r.points.back_mut() {
+            Some(last) if last.v == v && t >= last.t1 => last.t1 = t,
+            _ => r.points.push_back(CgPt { t0: t, t1: t, v }),
+        }
+        let mut top: Vec<&ProcessSample> = procs.to_vec();
+        top.sort_by_key(|p| std::cmp::Reverse(p.rss()));
+        let keep = top
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| *i < TOP_PROCESSES || pinned.contains(&p.pid))
+            .map(|(_, p)| *p);
+        for p in keep {
+            let pt = ProcPt {
+                t0: t,
+                t1: t,
+                pid: p.pid,
+                comm: comm16(&p.comm),
+                anon: opt(p.anon),
+                file: opt(p.file),
+                shmem: opt(p.shmem),
+                swap: opt(p.swap),
+            };
+            // The same pid's last run is among the last few points (a pass adds at most
+            // TOP_PROCESSES plus the pinned ones).
+            let same = r
+                .procs
+                .iter_mut()
+                .rev()
+                .take(4 * TOP_PROCESSES)
+                .find(|q| q.pid == pt.pid);
+            match same {
+                Some(q)
+                    if (q.comm, q.anon, q.file, q.shmem, q.swap)
+                        == (pt.comm, pt.anon, pt.file, pt.shmem, pt.swap)
+                        && t >= q.t1 =>
+                {
+                    q.t1 = t
+                }
+                _ => r.procs.push_back(pt),
+            }
+        }
+        evict(r, t - span, max_points);
+    }
+
+    /// Drop what is older than the window at `now`, and cgroups not seen within it.
+    pub fn evict(&mut self, now: f64) {
+        let (oldest, max_points) = (now - self.span, self.max_points);
+        self.rings.retain(|_, r| {
+            evict(r, oldest, max_points);
+            r.last_seen >= oldest
+        });
+    }
+
+    /// What the metrics need of a cgroup: its usage over the window `(unix, bytes)`, and
+    /// its latest limit, `memory.high` (bytes, `None` when unlimited) and PSI some avg10.
+    #[allow(clippy::type_complexity)]
+    pub fn gauges(
+        &self,
+        path: &str,
+    ) -> Option<(Vec<(f64, f64)>, Option<u64>, Option<u64>, Option<f64>)> {
+        let r = self.rings.get(path)?;
+        let mut usage = Vec::with_capacity(r.points.len() * 2);
+        for p in r.points.iter().filter(|p| p.v.usage != NONE) {
+            usage.push((p.t0, p.v.usage as f64));
+            if p.t1 > p.t0 {
+                usage.push((p.t1, p.v.usage as f64));
+            }
+        }
+        let last = r.points.back()?.v;
+        let bytes = |v: u64| (v != NONE && v != UNLIMITED).then_some(v);
+        Some((
+            usage,
+            bytes(last.max),
+            bytes(last.high),
+            back(last.psi).map(|x| x as f64 / 100.0),
+        ))
+    }
+
+    /// True when `path` has a ring.
+    pub fn contains(&self, path: &str) -> bool {
+        self.rings.contains_key(path)
+    }
+
+    /// One cgroup's series (a run of equal values shows as its first and last point).
+    pub fn series(&self, path: &str) -> Option<CgroupSeries> {
+        let r = self.rings.get(path)?;
+        let mut points = Vec::with_capacity(r.points.len() * 2);
+        for p in &r.points {
+            let point = |unix| CgroupPoint {
+                unix,
+                usage: back(p.v.usage),
+                anon: back(p.v.anon),
+                file: back(p.v.file),
+                shmem: back(p.v.shmem),
+                swap: back(p.v.swap),
+                max: limit_back(p.v.max),
+                high: limit_back(p.v.high),
+                oom_kill: back(p.v.oom_kill),
+                psi_some_avg10: back(p.v.psi).map(|x| x as f64 / 100.0),
+            };
+            points.push(point(p.t0));
+            if p.t1 > p.t0 {
+                points.push(point(p.t1));
+            }
+        }
+        Some(CgroupSeries {
+            path: path.to_string(),
+            points,
+        })
+    }
+
+    /// The processes seen in `path`, one series per pid, oldest first.
+    pub fn processes(&self, path: &str) -> Vec<ProcessSeries> {
+        let Some(r) = self.rings.get(path) else {
+            return Vec::new();
+        };
+        let mut out: Vec<ProcessSeries> = Vec::new();
+        for p in &r.procs {
+            let i = match out.iter().position(|s| s.pid == p.pid) {
+                Some(i) => i,
+                None => {
+                    out.push(ProcessSeries {
+                        pid: p.pid,
+                        comm: comm_str(&p.comm),
+                        cgroup: path.to_string(),
+                        points: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            let point = |unix| ProcessPoint {
+                unix,
+                anon: back(p.anon),
+                file: back(p.file),
+                shmem: back(p.shmem),
+                swap: back(p.swap),
+            };
+            out[i].points.push(point(p.t0));
+            if p.t1 > p.t0 {
+                out[i].points.push(point(p.t1));
+            }
+        }
+        out
+    }
+
+    /// The window's length and interval, seconds.
+    pub fn shape(&self) -> (f64, f64) {
+        (self.span, self.interval)
+    }
+
+    /// The latest usage and limit of a cgroup.
+    pub fn last_limit(&self, path: &str) -> Option<Limit> {
+        limit_back(self.rings.get(path)?.points.back()?.v.max)
+    }
+}
+
+/// Drop points that ended before `oldest`, then the oldest beyond `max_points`.
+fn evict(r: &mut Ring, oldest: f64, max_points: usize) {
+    while r
+        .points
+        .front()
+        .is_some_and(|p| p.t1 < oldest || r.points.len() > max_points)
+    {
+        r.points.pop_front();
+    }
+    let max_procs = max_points * (TOP_PROCESSES + 1);
+    while r
+        .procs
+        .front()
+        .is_some_and(|p| p.t1 < oldest || r.procs.len() > max_procs)
+    {
+        r.procs.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cg(path: &str, usage: u64) -> CgroupSample {
+        CgroupSample {
+            path: path.into(),
+            usage: Some(usage),
+            max: Some(Limit::Bytes(1 << 30)),
+            psi_some_avg10: Some(1.25),
+            ..Default::default()
+        }
+    }
+
+    fn proc(pid: u32, comm: &str, anon: u64) -> ProcessSample {
+        ProcessSample {
+            pid,
+            comm: comm.into(),
+            cgroup: "/a".into(),
+            anon: Some(anon),
+            file: Some(0),
+            shmem: None,
+            swap: None,
+        }
+    }
+
+    #[test]
+    fn an_idle_cgroup_costs_one_point_and_shows_the_whole_run() {
+        let mut w = Window::new(600.0, 1.0, 10);
+        let p = proc(7, "idle", 4096);
+        for t in 0..300 {
+            w.push(1000.0 + t as f64, &cg("/a", 100), &[&p], &[]);
+        }
+        assert_eq!(w.points(), (1, 1));
+        let s = w.series("/a").unwrap();
+        assert_eq!(s.points.len(), 2);
+        assert_eq!((s.points[0].unix, s.points[1].unix), (1000.0, 1299.0));
+        assert_eq!(s.points[1].usage, Some(100));
+        assert_eq!(s.points[1].max, Some(Limit::Bytes(1 << 30)));
+        assert_eq!(s.points[1].psi_some_avg10, Some(1.25));
+        let procs = w.processes("/a");
+        assert_eq!(procs.len(), 1);
+        assert_eq!((procs[0].pid, procs[0].comm.as_str()), (7, "idle"));
+        assert_eq!(procs[0].points.len(), 2);
+    }
+
+    #[test]
+    fn points_older_than_the_window_are_evicted_and_the_ring_is_capped() {
+        let mut w = Window::new(10.0, 1.0, 10);
+        for t in 0..100 {
+            w.push(t as f64, &cg("/a", t), &[], &[]);
+        }
+        let s = w.series("/a").unwrap();
+        // Points ending before 99 - 10 are gone: 89..=99 remain.
+        assert_eq!(s.points.first().unwrap().unix, 89.0);
+        assert_eq!(s.points.len(), 11);
+        // Event passes between timed ones: the hard cap holds however dense they come.
+        for i in 0..1000 {
+            w.push(99.0 + i as f64 * 0.001, &cg("/a", 1000 + i), &[], &[]);
+        }
+        assert!(w.points().0 <= 10 * 2 + 16, "{:?}", w.points());
+        // A cgroup not seen for a whole window is dropped.
+        w.evict(200.0);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn only_the_largest_processes_and_pinned_pids_are_kept_and_cgroups_are_capped() {
+        let mut w = Window::new(60.0, 1.0, 2);
+        let ps: Vec<ProcessSample> = (1..=8).map(|i| proc(i, "p", i as u64 * 4096)).collect();
+        let refs: Vec<&ProcessSample> = ps.iter().collect();
+        w.push(1.0, &cg("/a", 1), &refs, &[1]);
+        let mut pids: Vec<u32> = w.processes("/a").iter().map(|s| s.pid).collect();
+        pids.sort();
+        assert_eq!(pids, [1, 4, 5, 6, 7, 8]);
+        w.push(1.0, &cg("/b", 1), &[], &[]);
+        w.push(1.0, &cg("/c", 1), &[], &[]);
+        assert_eq!((w.len(), w.refused()), (2, 1));
+        assert!(w.series("/c").is_none());
+    }
+
+    #[test]
+    fn a_point_is_small() {
+        // The compactness the idle-RSS budget relies on: no heap per point.
+        assert!(std::mem::size_of::<CgPt>() <= 96);
+        assert!(std::mem::size_of::<ProcPt>() <= 72);
+        let long = "a-comm-longer-than-sixteen";
+        assert_eq!(comm_str(&comm16(long)), &long[..16]);
+        assert_eq!(limit_back(limit(Some(Limit::Max))), Some(Limit::Max));
+        assert_eq!(limit_back(limit(None)), None);
+    }
+}
