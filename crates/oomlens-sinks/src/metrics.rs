@@ -7,11 +7,30 @@
 //! accessors. `prometheus-client` appends `_total` to counters and the unit suffix itself,
 //! so the names registered here are the table's names without those.
 //!
+//! In the guard's loop:
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//! use oomlens_sinks::metrics::{GuardMetrics, LabelLimits, MetricsServer};
+//!
+//! let mut metrics = GuardMetrics::new(LabelLimits::default());
+//! let mut server = MetricsServer::bind("127.0.0.1:0")?; // DEFAULT_LISTEN in the guard
+//! let _fd = server.as_fd(); // add to the loop's epoll, level-triggered
+//! // Each pass: feed the metrics …
+//! metrics.kmsg(0, 0);
+//! metrics.system_pressure(0.02, 0.0);
+//! // … and when the fd is readable, and on the loop's tick:
+//! let stats = server.serve(&metrics)?;
+//! assert_eq!(stats.accepted, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Label cardinality is bounded ([`LabelLimits`]): each owner label keeps at most
 //! `values_per_label` distinct values, later ones are counted under [`OVERFLOW`]; at most
 //! `cgroups` cgroups get per-cgroup series, the rest are counted in
 //! `oomlens_cgroups_unexported`.
 
+mod docs;
 mod labels;
 mod server;
 
@@ -19,7 +38,7 @@ use std::sync::atomic::AtomicU64;
 
 use oomlens_analysis::explanation::Explanation;
 use oomlens_analysis::owner::Owner;
-use oomlens_model::fields::{Field, Unit};
+use oomlens_model::fields::{Field, Unit, Value};
 use oomlens_model::metric_fields::{
     BuildInfo, CgroupExport, CgroupGauges, GuardTotals, SystemPressure, BUILD_INFO_HELP,
     BUILD_INFO_LABEL_FIELDS, BUILD_INFO_METRIC, CGROUP_EXPORT_FIELDS, CGROUP_GAUGE_FIELDS,
@@ -27,11 +46,14 @@ use oomlens_model::metric_fields::{
     SYSTEM_GAUGE_FIELDS,
 };
 use oomlens_model::Incident;
+
+use crate::escape::escape;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Metric, Registry};
 
+pub use docs::markdown;
 pub use labels::{LabelLimits, OVERFLOW};
 pub use server::{
     MetricsError, MetricsServer, ServeStats, CONNECTION_DEADLINE, MAX_ACCEPTS_PER_CALL,
@@ -222,22 +244,21 @@ impl GuardMetrics {
         let (labels, folded) = self
             .owners
             .labels(kind, ex.owner.as_ref().map(owner_values));
-        let set: Labels = labels;
-        let kills = inc.kills.len() as u64;
-        self.totals.incidents += 1;
-        self.totals.kills += kills;
-        if folded {
-            self.totals.label_overflows += 1;
-        }
+        // What this incident adds, read per family through the table's accessor.
+        let step = GuardTotals {
+            kills: inc.kills.len() as u64,
+            incidents: 1,
+            label_overflows: u64::from(folded),
+            ..GuardTotals::default()
+        };
         for (f, fam) in OWNER_COUNTER_FIELDS.iter().zip(&self.by_owner) {
-            let step = match f.name {
-                "kills" => kills,
-                _ => 1,
-            };
-            // The series exists even at 0 (an incident without a kill): a rule's
-            // `increase()` then sees the next kill of that owner as a rise.
-            fam.get_or_create(&set).inc_by(step);
+            // The series exists even at 0 (an incident without a kill), so the next kill
+            // of that owner is a rise from 0 for the rules.
+            fam.get_or_create(&labels).inc_by(count(f, &step));
         }
+        self.totals.kills += step.kills;
+        self.totals.incidents += step.incidents;
+        self.totals.label_overflows += step.label_overflows;
         self.sync_counters();
     }
 
@@ -273,7 +294,7 @@ impl GuardMetrics {
             self.sync_export();
             return;
         }
-        let labels: Labels = vec![(CGROUP_LABEL, path.to_string())];
+        let labels: Labels = vec![(CGROUP_LABEL, escape(path).into_owned())];
         for (f, fam) in CGROUP_GAUGE_FIELDS.iter().zip(&self.cgroup_gauges) {
             fam.set(&labels, (f.get)(g).as_f64());
         }
@@ -283,7 +304,7 @@ impl GuardMetrics {
     /// Removes every series of the cgroup at `path` (gone, or no longer watched).
     pub fn forget_cgroup(&mut self, path: &str) {
         if self.cgroups.forget(path) {
-            let labels: Labels = vec![(CGROUP_LABEL, path.to_string())];
+            let labels: Labels = vec![(CGROUP_LABEL, escape(path).into_owned())];
             for fam in &self.cgroup_gauges {
                 fam.set(&labels, None);
             }
@@ -323,7 +344,7 @@ impl GuardMetrics {
     /// Brings the unlabelled counters up to the totals, through the table's accessors.
     fn sync_counters(&self) {
         for (f, c) in GUARD_COUNTER_FIELDS.iter().zip(&self.counters) {
-            let want = (f.get)(&self.totals).as_f64().unwrap_or(0.0) as u64;
+            let want = count(f, &self.totals);
             let have = c.get();
             if want > have {
                 c.inc_by(want - have);
@@ -368,7 +389,16 @@ fn owner_values(o: &Owner) -> [Option<String>; 4] {
     [o.unit.clone(), pod, o.live.pod_namespace.clone(), container]
 }
 
-fn value_text(v: &oomlens_model::fields::Value<'_>) -> String {
+/// A counter field's value in `totals`.
+fn count(f: &Field<GuardTotals>, totals: &GuardTotals) -> u64 {
+    match (f.get)(totals) {
+        Value::U64(v) => v,
+        // The tables read every total as U64; anything else would be a table bug.
+        other => other.as_f64().map_or(0, |v| v as u64),
+    }
+}
+
+fn value_text(v: &Value<'_>) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 

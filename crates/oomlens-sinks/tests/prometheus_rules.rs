@@ -1,7 +1,7 @@
 //! Prometheus' own tool checks what oomlens ships for it: `promtool check rules` and
 //! `promtool test rules` on `contrib/prometheus/` (the alert rules, their unit tests, and
-//! the comparison with the common rules), and `promtool check metrics` on the text a
-//! `GuardMetrics` encodes.
+//! the comparison with the common rules), `promtool check config` on the example
+//! configuration, and `promtool check metrics` on the text a `GuardMetrics` encodes.
 //!
 //! Needs `promtool` (Debian package `prometheus`). Without it each test prints a loud
 //! `SKIPPED` line and passes; `OOMLENS_REQUIRE_REAL_KERNEL=1` (set by `.ci/run`, which
@@ -14,7 +14,7 @@ use oomlens_analysis::explanation::Explanation;
 use oomlens_analysis::owner::Owner;
 use oomlens_model::metric_fields::CgroupGauges;
 use oomlens_model::{Incident, Kill, Kind, LogTime};
-use oomlens_sinks::metrics::{GuardMetrics, LabelLimits};
+use oomlens_sinks::metrics::{GuardMetrics, LabelLimits, DEFAULT_LISTEN};
 use oomlens_testkit::fs::TempDir;
 use oomlens_testkit::run::Oomlens;
 
@@ -67,6 +67,26 @@ fn rules_pass_promtool_check_rules() {
         // promtool counts the rules it parsed: all of those the text declares.
         out.stdout_has(&format!("SUCCESS: {count} rules found"));
     }
+}
+
+#[test]
+fn example_config_passes_promtool_check_config_and_scrapes_the_default_address() {
+    let config = contrib().join("prometheus.yml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    // The target is where the guard listens unless told otherwise, under the job name the
+    // rules select.
+    assert!(
+        text.contains(&format!("targets: [\"{DEFAULT_LISTEN}\"]")),
+        "{text}"
+    );
+    assert!(text.contains("job_name: oomlens\n"), "{text}");
+    let Some(promtool) = promtool() else { return };
+    let out = Oomlens::new(&promtool)
+        .args(["check", "config"])
+        .arg(&config)
+        .run();
+    out.success();
+    out.stdout_has("SUCCESS: 1 rule files found");
 }
 
 #[test]

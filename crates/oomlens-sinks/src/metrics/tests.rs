@@ -224,23 +224,35 @@ fn owner_values_over_the_cap_are_counted_under_the_overflow_value() {
 }
 
 #[test]
-fn label_values_are_escaped_and_cut() {
+fn label_values_are_cut_and_escaped() {
     let limits = LabelLimits {
         value_chars: 12,
         ..LabelLimits::default()
     };
     let mut m = GuardMetrics::new(limits);
+    // Cut to 12 characters: x " y LF z \ . s e r v i; the line feed becomes the four
+    // characters \x0a, then the encoder escapes the quote and the backslashes.
     m.incident(
         &incident(Kind::Memcg, 1, false),
         &explained(unit("x\"y\nz\\.service-long")),
     );
+    m.cgroup("/a\x1b[31m.scope", &gauges(1, None));
     let t = text(&m);
-    assert!(t.contains(r#"unit="x\"y\nz\\.servi""#), "{t}");
+    assert!(t.contains(r#"unit="x\"y\\x0az\\.servi""#), "{t}");
+    assert!(!t.contains('\x1b'), "{t}");
     let s = parse(&t);
     assert_eq!(
-        value(&s, "oomlens_kills_total", &[("unit", "x\"y\nz\\.servi")]),
+        value(&s, "oomlens_kills_total", &[("unit", "x\"y\\x0az\\.servi")]),
         Some(1.0)
     );
+    let c = [("cgroup", "/a\\x1b[31m.scope")];
+    assert_eq!(
+        value(&s, "oomlens_cgroup_memory_usage_bytes", &c),
+        Some(1.0)
+    );
+    m.forget_cgroup("/a\x1b[31m.scope");
+    let s = parse(&text(&m));
+    assert_eq!(value(&s, "oomlens_cgroup_memory_usage_bytes", &c), None);
 }
 
 fn gauges(usage: u64, max: Option<u64>) -> CgroupGauges {
@@ -424,4 +436,32 @@ fn every_family_is_declared_in_the_tables_and_every_declared_one_is_written() {
     assert_eq!(info.value, 1.0);
     assert_eq!(info.labels["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(info.labels["recorded_schema"], "oomlens.recorded/1");
+}
+
+/// The metric list in contrib/prometheus/README.md is the tables: regenerate it with
+/// `markdown()` (this test prints it) when a table changes.
+#[test]
+fn readme_metric_list_is_the_tables() {
+    let doc = include_str!("../../../../contrib/prometheus/README.md");
+    let begin =
+        "<!-- metrics: generated from oomlens_model::metric_fields, checked by a test -->\n";
+    let start = doc.find(begin).expect("the README has the metric list") + begin.len();
+    let end = start
+        + doc[start..]
+            .find("<!-- metrics end -->")
+            .expect("end marker");
+    let want = super::markdown();
+    assert!(
+        doc[start..end] == want,
+        "contrib/prometheus/README.md's metric list differs from the tables; the list is:\n{want}"
+    );
+    // What the README says of the defaults is what the code has.
+    let url = format!("http://{}/metrics", super::DEFAULT_LISTEN);
+    assert!(doc.contains(&url), "{url}");
+    let cap = format!("at most {} cgroups", LabelLimits::default().cgroups);
+    assert!(doc.contains(&cap), "{cap}");
+    // Every family the guard writes has its row.
+    for name in metric_families() {
+        assert!(want.contains(&format!("| `{name}` |")), "{name}");
+    }
 }
