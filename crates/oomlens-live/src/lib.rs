@@ -10,7 +10,8 @@
 //!
 //! Modules: [`source`] picks and opens a live log, [`oneshot`] reads inputs once,
 //! [`follow`] reads a live log as it grows, [`pipeline`] explains, enriches, filters and
-//! counts, [`window`] is the time window.
+//! counts, [`window`] is the time window. [`recorded_cmd`] is the exception to "no flags":
+//! `oomlens incidents` and `explain --recorded`, which read the guard's store (its doc says why).
 
 #![deny(missing_docs)]
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod follow;
 pub mod oneshot;
 pub mod pipeline;
+pub mod recorded_cmd;
 pub mod source;
 pub mod window;
 

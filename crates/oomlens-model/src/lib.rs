@@ -14,6 +14,7 @@ mod incident;
 pub mod incident_fields;
 pub mod metric_fields;
 pub mod recorded;
+pub mod recorded_fields;
 mod sample;
 mod snapshot;
 mod time;

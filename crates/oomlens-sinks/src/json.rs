@@ -42,17 +42,29 @@ impl<W: Write> JsonWriter<W> {
     /// Append an incident with its explanation (keys `owner`, `ranking`, `findings`,
     /// `advice`, `restart_loop`).
     pub fn incident(&mut self, inc: &Incident, expl: Option<&Explanation>) -> io::Result<()> {
+        self.incident_with(inc, expl, None::<(&str, &())>)
+    }
+
+    /// Append an incident with its explanation and, in the same object, one more key
+    /// (`explain --recorded`'s `recording`).
+    pub fn incident_with<X: Serialize>(
+        &mut self,
+        inc: &Incident,
+        expl: Option<&Explanation>,
+        extra: Option<(&str, &X)>,
+    ) -> io::Result<()> {
         if self.count > 0 {
             self.w.write_all(b",")?;
         }
         self.w.write_all(b"\n")?;
-        serde_json::to_writer(
-            &mut self.w,
-            &Explained {
-                incident: inc,
-                explanation: expl,
-            },
-        )?;
+        let explained = Explained {
+            incident: inc,
+            explanation: expl,
+        };
+        match extra {
+            None => serde_json::to_writer(&mut self.w, &explained)?,
+            Some((key, x)) => serde_json::to_writer(&mut self.w, &With(explained, key, x))?,
+        }
         self.count += 1;
         Ok(())
     }
@@ -73,13 +85,32 @@ struct Explained<'a> {
     explanation: Option<&'a Explanation>,
 }
 
+impl Explained<'_> {
+    fn entries<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        write_fields(map, self.incident, Incident::fields())?;
+        if let Some(e) = self.explanation {
+            write_fields(map, e, EXPLANATION_FIELDS)?;
+        }
+        Ok(())
+    }
+}
+
 impl Serialize for Explained<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        write_fields(&mut map, self.incident, Incident::fields())?;
-        if let Some(e) = self.explanation {
-            write_fields(&mut map, e, EXPLANATION_FIELDS)?;
-        }
+        self.entries(&mut map)?;
+        map.end()
+    }
+}
+
+/// An [`Explained`] object with one more key.
+struct With<'a, X>(Explained<'a>, &'a str, &'a X);
+
+impl<X: Serialize> Serialize for With<'_, X> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        self.0.entries(&mut map)?;
+        map.serialize_entry(self.1, self.2)?;
         map.end()
     }
 }

@@ -13,5 +13,6 @@ pub mod journald;
 pub mod json;
 pub mod metrics;
 pub mod rank;
+pub mod recorded;
 pub mod text;
 pub mod top;

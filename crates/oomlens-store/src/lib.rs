@@ -17,6 +17,7 @@
 #[doc = include_str!("../README.md")]
 mod readme {}
 
+pub mod incidents;
 pub mod recorder;
 
 use std::collections::{HashMap, VecDeque};

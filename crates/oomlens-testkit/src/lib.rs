@@ -40,6 +40,7 @@ pub mod incidents;
 pub mod json_keys;
 pub mod kmsg;
 pub mod loggen;
+pub mod recorded;
 pub mod render;
 pub mod run;
 

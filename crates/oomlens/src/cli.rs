@@ -91,6 +91,8 @@ pub enum Command {
     /// cgroup events and PSI triggers, keeping a window of samples in RAM and writing each
     /// incident to the flight recorder.
     Guard(oomlens_guard::GuardArgs),
+    /// List the incidents `oomlens guard` recorded, with the minutes before each.
+    Incidents(oomlens_live::recorded_cmd::IncidentsArgs),
     /// Print the man page or a shell completion script.
     #[command(hide = true)]
     Generate {
@@ -207,6 +209,8 @@ pub struct ExplainArgs {
     /// The root of the host's /proc (for the boot time).
     #[arg(long, value_name = "DIR", default_value = oomlens_sources::procfs::DEFAULT_ROOT, hide_short_help = true)]
     pub root: PathBuf,
+    #[command(flatten)]
+    pub recorded: oomlens_live::recorded_cmd::RecordedArgs,
 }
 
 #[cfg(test)]

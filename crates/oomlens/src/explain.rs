@@ -151,6 +151,9 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> anyhow::Result<u8> {
             }
         },
     };
+    if let Some(r) = args.recorded.run(args.json, style) {
+        return Ok(r?);
+    }
     let clock = Clock {
         reference_year: Some(args.year.unwrap_or_else(|| jiff::Zoned::now().year())),
         boot_time_us: None,

@@ -142,7 +142,15 @@ fn doc_examples() -> Vec<Example> {
 }
 
 /// The commands whose `--help` is searched for EXAMPLES (every visible subcommand).
-const HELP_COMMANDS: &[&[&str]] = &[&[], &["explain"], &["rank"], &["top"], &["audit"], &["fix"]];
+const HELP_COMMANDS: &[&[&str]] = &[
+    &[],
+    &["explain"],
+    &["rank"],
+    &["top"],
+    &["audit"],
+    &["fix"],
+    &["incidents"],
+];
 
 /// The lines of the `EXAMPLES:` section of a help text (up to the next blank line).
 fn help_section(help: &str) -> Vec<String> {
@@ -784,7 +792,98 @@ fn cases() -> Vec<Case> {
     all.extend(command_cases());
     all.extend(audit_cases());
     all.extend(bench_cases());
+    all.extend(recorded_cases());
     all
+}
+
+/// `oomlens incidents` and `explain --recorded` on a store written with the recorder
+/// (`oomlens_testkit::recorded::example_store`: records 0-2 on 2026-12-01 from corpus
+/// reports, record 3 a `worker.service` kill an hour ago), pointed at by `--state-dir`
+/// where the example reads the default /var/lib/oomlens.
+fn recorded_cases() -> Vec<Case> {
+    let store = std::sync::Arc::new(TempDir::new("examples-store").unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    oomlens_testkit::recorded::example_store(store.path(), now);
+    let dir = store.path().display().to_string();
+    // Each case holds the store: the runner drops a case once it has run.
+    let held = || store.clone();
+    let ids = |r: &Ran| -> Vec<u64> {
+        let v = r.json();
+        assert_eq!(v["schema"], "oomlens.incidents/1");
+        v["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_u64().unwrap())
+            .collect()
+    };
+    vec![
+        case("oomlens incidents", Mode::Exits(&[0]), {
+            let held = held();
+            move |r| {
+                let _store = &held;
+                assert_eq!(r.stdout.lines().count(), 5, "{}", r.stdout);
+                assert!(r.stdout.starts_with("ID  TIME (UTC)"), "{}", r.stdout);
+            }
+        })
+        .extra(&["--state-dir", &dir]),
+        case(
+            "oomlens incidents --since -1d --owner worker.service",
+            Mode::Exits(&[0]),
+            {
+                let held = held();
+                move |r| {
+                    let _store = &held;
+                    let rows: Vec<&str> = r.stdout.lines().skip(1).collect();
+                    assert_eq!(rows.len(), 2, "{}", r.stdout);
+                    assert_eq!(rows[1], "(1 of 4 incidents shown)");
+                    assert!(rows[0].trim_start().starts_with("3 "), "{}", r.stdout);
+                    assert!(rows[0].contains("worker.service"), "{}", r.stdout);
+                }
+            },
+        )
+        .extra(&["--state-dir", &dir]),
+        case("oomlens incidents --json --limit 20", Mode::Exits(&[0]), {
+            let held = held();
+            move |r| {
+                let _store = &held;
+                assert_eq!(ids(r), [0, 1, 2, 3])
+            }
+        })
+        .extra(&["--state-dir", &dir]),
+        case(
+            "oomlens incidents --state-dir /srv/oomlens",
+            Mode::Exits(&[0]),
+            {
+                let held = held();
+                move |r| {
+                    let _store = &held;
+                    assert_eq!(r.stdout.lines().count(), 5, "{}", r.stdout)
+                }
+            },
+        )
+        .subst("/srv/oomlens", dir.clone()),
+        case("oomlens explain --recorded 3", Mode::Exits(&[0]), {
+            let held = held();
+            move |r| {
+                let _store = &held;
+                assert!(
+                    r.stdout.starts_with("memcg OOM in worker.service"),
+                    "{}",
+                    r.stdout
+                );
+                assert!(
+                    r.stdout.contains("growth +120.0 MiB/min (leak)"),
+                    "{}",
+                    r.stdout
+                );
+            }
+        })
+        .extra(&["--state-dir", &dir]),
+    ]
 }
 
 #[test]

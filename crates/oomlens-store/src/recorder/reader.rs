@@ -99,6 +99,14 @@ impl Reader {
         self.slots.iter().map(|(i, s)| self.read(*i, s))
     }
 
+    /// The segment file that holds record `id` (for messages naming the file).
+    pub fn path_of(&self, id: RecordId) -> Option<&Path> {
+        self.slots.iter().find_map(|(i, s)| match s {
+            Slot::Frame { header, .. } if header.id == id => Some(self.segments[*i].path.as_path()),
+            _ => None,
+        })
+    }
+
     /// The record with id `id`.
     pub fn get(&self, id: RecordId) -> Result<Record, Error> {
         let found = self
