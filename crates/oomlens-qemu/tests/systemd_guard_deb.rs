@@ -44,7 +44,7 @@ fn show(unit: &str, props: &[&str]) -> BTreeMap<String, String> {
 
 /// One HTTP/1.0 GET of /metrics on the guard's default address: (status line, body).
 fn scrape() -> Option<(String, String)> {
-    let mut s = TcpStream::connect("127.0.0.1:9717").ok()?;
+    let mut s = TcpStream::connect("127.0.0.1:10391").ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
         .ok()?;
@@ -64,18 +64,6 @@ fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
             .all(|(k, v)| set.split(',').any(|kv| kv == format!("{k}=\"{v}\"")))
             .then(|| value.split_whitespace().next()?.parse().ok())?
     })
-}
-
-/// True if `v` holds, at any depth, an object with `"pid": pid`.
-fn mentions_pid(v: &Value, pid: u64) -> bool {
-    match v {
-        Value::Object(m) => {
-            m.get("pid").and_then(Value::as_u64) == Some(pid)
-                || m.values().any(|x| mentions_pid(x, pid))
-        }
-        Value::Array(a) => a.iter().any(|x| mentions_pid(x, pid)),
-        _ => false,
-    }
 }
 
 /// Journal entries (`journalctl -o json` lines) matching `filters`.
@@ -171,6 +159,10 @@ fn the_package_installs_a_guard_that_records_a_kill() {
         "alloc",
         "--mib",
         "128",
+        // 8 MiB/s: the limit is reached after about 4 s, so the guard's sampler (one pass
+        // a second) has seen the unit's cgroup grow before the kill.
+        "--rate",
+        "8",
     ]));
     guest::wait_for("the hog to be OOM-killed", Duration::from_secs(60), || {
         unit_property(HOG_UNIT, "Result") == "oom-kill"
@@ -178,7 +170,8 @@ fn the_package_installs_a_guard_that_records_a_kill() {
     let hog_pid: u64 = unit_property(HOG_UNIT, "ExecMainPID").parse().unwrap();
     println!("{HOG_UNIT} (pid {hog_pid}) OOM-killed");
 
-    // The recorder.
+    // The recorder: `oomlens incidents --json` (schema oomlens.incidents/1) lists the kill
+    // with samples of the minutes before it, and `explain --recorded` reads it back.
     let mut listed = Value::Null;
     guest::wait_for(
         "the incident in oomlens incidents",
@@ -189,10 +182,36 @@ fn the_package_installs_a_guard_that_records_a_kill() {
                 .output()
                 .unwrap();
             listed = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-            mentions_pid(&listed, hog_pid)
+            listed["incidents"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|i| i["victim"]["pid"] == hog_pid))
         },
     );
     guest::save_artifact("incidents.json", listed.to_string().as_bytes());
+    assert_eq!(listed["schema"], "oomlens.incidents/1");
+    let ours: Vec<&Value> = listed["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["victim"]["pid"] == hog_pid)
+        .collect();
+    assert_eq!(ours.len(), 1, "recorded once: {listed}");
+    let inc = ours[0];
+    assert_eq!(inc["kind"], "memcg");
+    assert_eq!(inc["victim"]["comm"], "deb-hog");
+    assert_eq!(inc["cgroup"], format!("/system.slice/{HOG_UNIT}"));
+    assert!(inc["samples"].as_u64().unwrap_or(0) > 0, "a window: {inc}");
+    let id = inc["id"].to_string();
+    let explained = Command::new("/usr/bin/oomlens")
+        .args(["explain", "--recorded", &id, "--json"])
+        .output()
+        .unwrap();
+    guest::save_artifact("explain-recorded.json", &explained.stdout);
+    assert!(
+        explained.status.success(),
+        "explain --recorded {id}: {}",
+        String::from_utf8_lossy(&explained.stderr)
+    );
 
     // The counter: exactly one kill of the unit.
     let (_, body) = scrape().expect("/metrics after the kill");

@@ -87,12 +87,12 @@ pub enum Command {
     /// Write a drop-in bounding a unit's memory from its observed peak (MemoryHigh=,
     /// MemoryMax=, OOMScoreAdjust= for critical services), and apply it with --apply.
     Fix(crate::audit_cmd::FixArgs),
-    /// List the incidents `oomlens guard` recorded, with the minutes before each.
-    Incidents(oomlens_live::recorded_cmd::IncidentsArgs),
     /// Record every OOM kill with the minutes before it: a daemon reading the kernel log,
     /// cgroup events and PSI triggers, keeping a window of samples in RAM and writing each
     /// incident to the flight recorder.
     Guard(oomlens_guard::GuardArgs),
+    /// List the incidents `oomlens guard` recorded, with the minutes before each.
+    Incidents(oomlens_live::recorded_cmd::IncidentsArgs),
     /// Print the man page or a shell completion script.
     #[command(hide = true)]
     Generate {

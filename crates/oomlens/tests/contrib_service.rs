@@ -92,7 +92,7 @@ fn the_unit_has_what_the_service_needs() {
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
         "Restart=on-failure",
-        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE",
+        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE CAP_SYS_RESOURCE",
         "DeviceAllow=/dev/kmsg r",
         "ReadWritePaths=/sys/fs/cgroup",
     ] {
@@ -218,7 +218,7 @@ fn the_daemonset_validates_against_the_kubernetes_schema() {
             .any(|e| e.starts_with("/spec/template/spec:") && e.contains("hostPid")),
         "{errs:?}"
     );
-    let wrong_type = yaml.replace("containerPort: 9717", "containerPort: metrics-port");
+    let wrong_type = yaml.replace("containerPort: 10391", "containerPort: metrics-port");
     let errs = schema_errors(&daemonset_json(&wrong_type));
     assert!(
         errs.iter()
