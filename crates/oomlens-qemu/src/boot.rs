@@ -200,6 +200,11 @@ fn add_payload(
     let at = |p: &str| format!("{prefix}/{}", p.trim_start_matches('/'));
     for tool in &bed.tools {
         let name = tool.file_name().unwrap().to_string_lossy();
+        // The Debian package is for the systemd guest's dpkg; in the busybox guest it would
+        // only take RAM (the initramfs is unpacked into the guest's 256 MiB).
+        if prefix.is_empty() && name.ends_with(".deb") {
+            continue;
+        }
         let dest = at(&format!("usr/local/bin/{name}"));
         a.parents(&dest, seen);
         a.file(&dest, 0o755, &read(tool)?);

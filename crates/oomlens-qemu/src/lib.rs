@@ -26,8 +26,10 @@ use provision::{BedError, Cache, CacheLock, Result};
 pub const GUEST_TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// The RUSTFLAGS of guest binaries. `--target` keeps them off build scripts and
-/// proc-macros, which cannot be static.
-pub const GUEST_RUSTFLAGS: &str = "-C target-feature=+crt-static";
+/// proc-macros, which cannot be static. Debug info is stripped: the busybox guest unpacks
+/// its whole payload into a tmpfs of half its 256 MiB, and the static `oomlens` with line
+/// tables (50 MB) no longer fit beside the test binaries (9.7 MB without them).
+pub const GUEST_RUSTFLAGS: &str = "-C target-feature=+crt-static -C strip=debuginfo";
 
 /// The static tools every guest gets in `/usr/local/bin`: (package, binary).
 pub const GUEST_TOOLS: &[(&str, &str)] = &[

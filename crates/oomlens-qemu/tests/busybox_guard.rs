@@ -43,16 +43,10 @@ fn stop(mut g: Child) -> String {
     err
 }
 
-/// Ignored until oomlens-parse keeps an oom.group kill in one incident: when the kernel
-/// (6.1) prints `OOM victim 104 (grp-hog) is already exiting. Skip killing the task` between
-/// the member kills (2 of 3 runs here), the parser (`oomlens explain` on the saved kmsg.txt
-/// too) starts a second incident there (victims 104, 102, 103, then 105) and the final
-/// incident count fails; in the runs without that line the test passes. The kills are
-/// counted per process and none is lost in both cases. Run with `oomlens-qemu run --test
-/// busybox_guard -- --ignored` (and, while the payload outgrows 256 MiB,
-/// `OOMLENS_QEMU_MEM_MIB=512`).
+/// A memory.oom.group kill in a cgroup v2 guest: the guard counts each killed process once
+/// and records the group kill once, also when the kernel (6.1) prints `OOM victim N (comm) is
+/// already exiting. Skip killing the task` between the member kills (which once split it).
 #[test]
-#[ignore = "oomlens-parse splits an oom.group kill at `OOM victim N ... is already exiting`"]
 fn an_oom_group_kill_is_one_incident_and_one_kill_per_killed_process() {
     guest::require("busybox");
     guest::sh("ip link set lo up");
