@@ -81,6 +81,9 @@ pub struct Stats {
     pub watch_events: u64,
     /// Records that could not be written.
     pub write_errors: u64,
+    /// systemd notices of kernel kills, read from the journal while the kernel's own
+    /// reports come from /dev/kmsg: not recorded again.
+    pub notices_skipped: u64,
 }
 
 /// The pipeline's sink: explained incidents wait here for their lines and window.
@@ -566,7 +569,19 @@ impl Daemon {
             self.stats.event_passes += 1;
             self.pass();
         }
+        let kernel_from_kmsg = self.inputs.iter().any(|i| i.name == "kmsg");
         for p in std::mem::take(&mut self.parsed) {
+            // systemd's "killed by the OOM killer" lines about a unit are its word on a kill
+            // the kernel reports on /dev/kmsg, which this guard records from there. Read from
+            // a journal without kernel lines, nothing can join them to that report, and each
+            // would be a second incident of the same kill.
+            if kernel_from_kmsg
+                && p.incident.source.file.as_deref() == Some("journal")
+                && p.incident.kind == Some(oomlens_model::Kind::SystemdNotice)
+            {
+                self.stats.notices_skipped += 1;
+                continue;
+            }
             self.pipeline.incident(&p.incident);
             let Some((inc, expl, json)) = self.pipeline.sink_mut().pending.pop() else {
                 continue;

@@ -225,6 +225,17 @@ fn the_package_installs_a_guard_that_records_a_kill() {
         Some(1.0),
         "oomlens_kills_total of {HOG_UNIT}"
     );
+    // systemd's own line about the kill (read from the journal, the kernel's report from
+    // /dev/kmsg) is not counted as a second kill.
+    assert_eq!(
+        sample(
+            &body,
+            "oomlens_kills_total",
+            &[("kind", "systemd-notice"), ("unit", HOG_UNIT)]
+        ),
+        None,
+        "systemd's notice counted again: {body}"
+    );
 
     // The journal entry, found by its MESSAGE_ID, with the victim's fields.
     let pid = hog_pid.to_string();
