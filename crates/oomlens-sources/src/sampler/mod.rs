@@ -63,6 +63,22 @@ pub const FULL_EVERY: u64 = 60;
 /// of them per tick (new and removed cgroups show within it).
 pub const WALK_EVERY: u64 = 30;
 
+/// The guard's profile ([`SamplerConfig::guard`]): a quiet cgroup's counters and processes
+/// are read at least every this many ticks (5 minutes at one tick a second)...
+pub const GUARD_FULL_EVERY: u64 = 300;
+
+/// ...its directories re-listed within this many ticks...
+pub const GUARD_WALK_EVERY: u64 = 60;
+
+/// ...and a cgroup whose usage moved is read in full at once only when at risk: its usage
+/// at least this share of its effective limit (the smallest of its own and its
+/// ancestors'; not MemTotal, which usage, page cache included, nears on any busy host).
+pub const GUARD_RISK_SHARE: f64 = 0.5;
+
+/// In the guard's profile every cgroup that moved is at risk while MemAvailable is below
+/// this share of MemTotal (a system-wide OOM may take a process of any cgroup).
+pub const SYSTEM_RISK_AVAILABLE: f64 = 0.1;
+
 /// Why a sampler could not be made or a pass not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SamplerError {
@@ -108,6 +124,17 @@ pub struct SamplerConfig {
     /// The owner label of a cgroup path (unit, pod, container), worked out once per cgroup
     /// (the caller passes `oomlens_analysis::owner`'s; sources do not import analysis).
     pub owner_label: fn(&str) -> Option<String>,
+    /// Every directory is re-listed within this many ticks.
+    pub walk_every: u64,
+    /// `None`: a cgroup whose usage moved beyond [`CHANGE_BYTES`] is read in full (counters
+    /// and processes) at once. `Some(share)`: only when it is also at risk (usage at least
+    /// `share` of its effective limit, see [`GUARD_RISK_SHARE`]); the others wait for
+    /// their `full_every` turn, their usage still read each tick their parent moved.
+    pub risk_share: Option<f64>,
+    /// Read the mounts (`statfs` of each) every tick.
+    pub mounts: bool,
+    /// Run the rolling deleted-but-open file scan.
+    pub deleted_files: bool,
 }
 
 impl SamplerConfig {
@@ -121,6 +148,33 @@ impl SamplerConfig {
             full_every: FULL_EVERY,
             budget: Some(PASS_BUDGET),
             owner_label: |_| None,
+            walk_every: WALK_EVERY,
+            risk_share: None,
+            mounts: true,
+            deleted_files: true,
+        }
+    }
+
+    /// The guard's profile: what its recorder needs at the cost of an idle daemon.
+    ///
+    /// Cadence, per kind of read (one tick per `--interval`):
+    /// - `/proc/meminfo` and `/proc/pressure/memory`: every tick;
+    /// - a cgroup's usage (one `pread` of a held file): every tick its parent moved beyond
+    ///   [`CHANGE_BYTES`] since its last full read (the focus: every tick);
+    /// - a cgroup's other counters, `cgroup.procs` and its processes' `status`: at once
+    ///   when it moved and is at risk ([`GUARD_RISK_SHARE`], [`SYSTEM_RISK_AVAILABLE`]) or
+    ///   was named by [`Sampler::mark_urgent`]; otherwise every [`GUARD_FULL_EVERY`] ticks,
+    ///   staggered;
+    /// - directories: 1/[`GUARD_WALK_EVERY`] of them re-listed per tick;
+    /// - mounts and deleted-but-open files: never.
+    pub fn guard(root: PathBuf, page_size: u64, hold_files: usize) -> SamplerConfig {
+        SamplerConfig {
+            full_every: GUARD_FULL_EVERY,
+            walk_every: GUARD_WALK_EVERY,
+            risk_share: Some(GUARD_RISK_SHARE),
+            mounts: false,
+            deleted_files: false,
+            ..SamplerConfig::new(root, page_size, hold_files)
         }
     }
 }
@@ -159,6 +213,8 @@ struct CgNode {
     pending_since: Option<u64>,
     /// Its files vanished: it was removed.
     gone: bool,
+    /// Named by [`Sampler::mark_urgent`]: read in full next tick, before the budget.
+    urgent: bool,
 }
 
 /// What the last full read of a cgroup found.
@@ -203,6 +259,13 @@ pub struct Sampler {
     owners: FastMap<String, Option<String>>,
     /// Where the rolling re-listing of directories goes on (an index of the walk).
     list_cursor: usize,
+    walk_every: u64,
+    risk_share: Option<f64>,
+    mounts: bool,
+    deleted_files: bool,
+    /// The node of each row of `last.cgroups`, and of the pass under way.
+    last_nodes: Vec<usize>,
+    pass_nodes: Vec<usize>,
 }
 
 impl Sampler {
@@ -244,6 +307,12 @@ impl Sampler {
             owner_label: cfg.owner_label,
             owners: FastMap::default(),
             list_cursor: 0,
+            walk_every: cfg.walk_every.max(1),
+            risk_share: cfg.risk_share,
+            mounts: cfg.mounts,
+            deleted_files: cfg.deleted_files,
+            last_nodes: Vec::new(),
+            pass_nodes: Vec::new(),
         })
     }
 
@@ -317,11 +386,44 @@ impl Sampler {
             .collect()
     }
 
+    /// Each cgroup of the last sample with its processes (as [`Sampler::processes_of`]), in
+    /// walk order, without collecting, sorting or hashing every process (as
+    /// [`Sampler::processes`] and a grouping by path would, each pass). Nothing without a
+    /// memory cgroup hierarchy.
+    pub fn cgroups_with_processes(
+        &self,
+    ) -> impl Iterator<Item = (&CgroupSample, &[ProcessSample])> {
+        self.last
+            .cgroups
+            .iter()
+            .zip(&self.last_nodes)
+            .map(|(c, &i)| match (self.tree.get(i), self.nodes.get(i)) {
+                // A pass that failed half way may have changed the walk: check the path.
+                (Some(p), Some(n)) if *p == c.path => {
+                    (c, n.full.as_ref().map_or(&[][..], |st| &st.procs[..]))
+                }
+                _ => (c, &[][..]),
+            })
+    }
+
     /// The unit, pod or container a cgroup belongs to (worked out once per cgroup).
     pub fn owner_label(&self, path: &str) -> Option<String> {
         match self.owners.get(path) {
             Some(o) => o.clone(),
             None => (self.owner_label)(path),
+        }
+    }
+
+    /// Has the next tick read cgroup `path` in full (counters and processes) whatever its
+    /// usage did and before the pass's budget counts: for a cgroup an event named (a limit
+    /// hit, a pressure trigger). False when the walk does not hold it (yet).
+    pub fn mark_urgent(&mut self, path: &str) -> bool {
+        match self.tree.iter().position(|p| p == path) {
+            Some(i) if !self.nodes[i].gone => {
+                self.nodes[i].urgent = true;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -346,6 +448,7 @@ impl Sampler {
             ..Sample::default()
         };
         if let Some(fs) = self.cgfs.clone() {
+            self.last_nodes.clear(); // `last.cgroups` is recycled by the pass
             self.sample_cgroups(&fs, tick, &mut s)?;
         } else {
             for pid in self.proc.pids()? {
@@ -363,7 +466,13 @@ impl Sampler {
                     .filter(|p| !now.contains(p)),
             );
         }
-        for m in mounts::mounts(&self.root)? {
+        for m in self
+            .mounts
+            .then(|| mounts::mounts(&self.root))
+            .transpose()?
+            .into_iter()
+            .flatten()
+        {
             s.mounts.push(MountSample {
                 mount_point: m.mount_point,
                 fstype: m.fstype,
@@ -373,7 +482,10 @@ impl Sampler {
             });
         }
         self.last = s;
-        self.scan_deleted(tick == 1)?;
+        std::mem::swap(&mut self.last_nodes, &mut self.pass_nodes);
+        if self.deleted_files {
+            self.scan_deleted(tick == 1)?;
+        }
         Ok(())
     }
 
@@ -403,5 +515,7 @@ impl Sampler {
     }
 }
 
+#[cfg(test)]
+mod guard_tests;
 #[cfg(test)]
 mod tests;

@@ -41,6 +41,11 @@ impl Sampler {
     ///    [`FULL_EVERY`] rotation. After the first pass they stop at [`PASS_BUDGET`]; the
     ///    rest wait for the next pass (they keep their place) and meanwhile show their last
     ///    counters with this pass's usage (`counters_t` says when those were read).
+    ///    With a `risk_share` (the guard's profile), a moved cgroup is read at once only
+    ///    when at risk (usage at least that share of the smallest limit on its path; any
+    ///    cgroup while MemAvailable is below
+    ///    [`super::SYSTEM_RISK_AVAILABLE`] of MemTotal) or marked urgent (these before the others,
+    ///    outside the budget); the others wait for their rotation turn.
     pub(super) fn sample_cgroups(
         &mut self,
         fs: &CgroupFs,
@@ -55,6 +60,14 @@ impl Sampler {
         }
         let n = self.tree.len();
         let mut moved = vec![false; n];
+        // The smallest limit on each cgroup's path (risk_share only). Not MemTotal at the
+        // top: usage counts page cache, so the root sits near MemTotal on any busy host;
+        // the system's risk is MemAvailable's (system_risk).
+        let mut eff_limit = vec![u64::MAX; n];
+        let system_risk = match (s.mem_available, s.mem_total, self.risk_share) {
+            (Some(a), Some(t), Some(_)) => (a as f64) < t as f64 * super::SYSTEM_RISK_AVAILABLE,
+            _ => false,
+        };
         // (order class, waiting since, index)
         let mut wanted: Vec<(u8, u64, usize)> = Vec::new();
         for i in 0..n {
@@ -82,11 +95,24 @@ impl Sampler {
                 (Some(st), Some(u)) => u.abs_diff(st.full_usage) > CHANGE_BYTES,
                 _ => false,
             };
-            if changed {
+            moved[i] = never || changed;
+            let own = node.full.as_ref().and_then(|st| st.sample.max?.bytes());
+            let above = node.parent.map_or(u64::MAX, |p| eff_limit[p]);
+            eff_limit[i] = own.map_or(above, |l| l.min(above));
+            let urgent = std::mem::take(&mut node.urgent);
+            let wait = match self.risk_share {
+                Some(share) => {
+                    !system_risk
+                        && node
+                            .usage
+                            .is_none_or(|u| (u as f64) < share * eff_limit[i] as f64)
+                }
+                None => false,
+            };
+            if changed && !wait {
                 node.pending_since.get_or_insert(tick);
             }
-            moved[i] = never || changed;
-            if never {
+            if never || urgent {
                 wanted.push((0, 0, i));
             } else if self.full_every <= 1 {
                 wanted.push((2, 0, i));
@@ -101,28 +127,41 @@ impl Sampler {
             .budget
             .filter(|_| tick > 1 && self.full_every > 1)
             .map(|b| pass_start + b);
-        for (k, &(_, _, i)) in wanted.iter().enumerate() {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+        // In the guard's profile what is urgent or at risk (class 0 and 1) is read whatever
+        // the budget: it is what an incident's record needs.
+        let guard = self.risk_share.is_some();
+        let keep = |class: u8| guard && class < 2;
+        for (k, &(class, _, i)) in wanted.iter().enumerate() {
+            if !keep(class) && deadline.is_some_and(|d| Instant::now() >= d) {
                 self.stats.deferred = wanted.len() - k;
                 break;
             }
             self.full_read(fs, i, tick, s)?;
         }
-        for (path, node) in self.tree.iter().zip(&self.nodes) {
+        // The last pass's rows are recycled: a path is copied into the old row's string
+        // (no allocation once the tree is steady; each pass writes a row per cgroup).
+        let mut recycled = std::mem::take(&mut self.last.cgroups).into_iter();
+        self.pass_nodes.clear();
+        for (i, (path, node)) in self.tree.iter().zip(&self.nodes).enumerate() {
             if node.gone {
                 continue;
             }
+            let mut p = recycled.next().map(|c| c.path).unwrap_or_default();
+            p.clear();
+            p.push_str(path);
             s.cgroups.push(match &node.full {
                 Some(st) => CgroupSample {
+                    path: p,
                     usage: node.usage.or(st.sample.usage),
-                    ..st.sample.clone()
+                    ..st.sample
                 },
                 None => CgroupSample {
-                    path: path.clone(),
+                    path: p,
                     usage: node.usage,
                     ..CgroupSample::default()
                 },
             });
+            self.pass_nodes.push(i);
         }
         self.ancestors.clear();
         if self.focus != "/" {
