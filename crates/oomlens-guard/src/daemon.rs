@@ -21,7 +21,6 @@
 //! events and at each pass for [`HOT_SECONDS`] after one. Nothing is read for an idle
 //! watched cgroup between passes.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -290,7 +289,7 @@ impl Daemon {
             oomlens_sources::procfs::host_page_size(),
         ));
         let mut cfg =
-            SamplerConfig::new(root.clone(), oomlens_sources::procfs::host_page_size(), 256);
+            SamplerConfig::guard(root.clone(), oomlens_sources::procfs::host_page_size(), 256);
         cfg.focus = self.args.cgroup.clone();
         cfg.owner_label = |p| oomlens_analysis::owner::owner_of(p).label();
         self.sampler = Some(Sampler::new(cfg, Box::new(SystemClock)).map_err(GuardError::Sampler)?);
@@ -500,6 +499,9 @@ impl Daemon {
             self.orphans.counted(&f.path, f.new_kills, mono, &sig);
         }
         self.signals.push(sig);
+        if let Some(s) = self.sampler.as_mut() {
+            s.mark_urgent(&f.path); // its counters and processes in the next pass
+        }
         if mono - self.last_pass >= EVENT_PASS_GAP {
             self.stats.event_passes += 1;
             self.pass();
@@ -519,14 +521,13 @@ impl Daemon {
         }
         self.stats.passes += 1;
         let s = sampler.last();
-        let mut by_cgroup: HashMap<&str, Vec<&ProcessSample>, foldhash::fast::RandomState> =
-            HashMap::default();
-        for p in sampler.processes() {
-            by_cgroup.entry(p.cgroup.as_str()).or_default().push(p);
-        }
-        for c in &s.cgroups {
-            let procs = by_cgroup.get(c.path.as_str()).map_or(&[][..], |v| &v[..]);
-            self.window.push(s.unix, c, procs, &[]);
+        // Each cgroup with its processes as the sampler holds them (no per-pass grouping
+        // of every process by path: that was most of an idle pass on a large tree).
+        let mut procs: Vec<&ProcessSample> = Vec::new();
+        for (c, ps) in sampler.cgroups_with_processes() {
+            procs.clear();
+            procs.extend(ps);
+            self.window.push(s.unix, c, &procs, &[]);
         }
         self.window.evict(s.unix);
         if let Some(ws) = self.watches.as_mut() {
