@@ -19,6 +19,7 @@
 
 mod clock;
 mod deleted;
+mod held;
 mod pass;
 mod tree;
 
@@ -266,6 +267,9 @@ pub struct Sampler {
     /// The node of each row of `last.cgroups`, and of the pass under way.
     last_nodes: Vec<usize>,
     pass_nodes: Vec<usize>,
+    /// `proc/meminfo` and `proc/pressure/memory`, read every tick.
+    meminfo: held::HeldText,
+    pressure: held::HeldText,
 }
 
 impl Sampler {
@@ -285,6 +289,8 @@ impl Sampler {
                 });
             }
         }
+        let meminfo = held::HeldText::open(&root.join("proc/meminfo"));
+        let pressure = held::HeldText::open(&root.join("proc/pressure/memory"));
         Ok(Sampler {
             proc: ProcFs::new(&root),
             root,
@@ -313,6 +319,8 @@ impl Sampler {
             deleted_files: cfg.deleted_files,
             last_nodes: Vec::new(),
             pass_nodes: Vec::new(),
+            meminfo,
+            pressure,
         })
     }
 
@@ -438,13 +446,24 @@ impl Sampler {
         self.stats = PassStats::default();
         self.vanished.clear();
         let tick = self.tick;
-        let meminfo = self.proc.meminfo().ok();
+        let meminfo = match self.meminfo.read() {
+            Ok(Some(text)) => crate::procfs::parse_meminfo(text).ok(),
+            _ => None,
+        };
+        let psi = match self.pressure.read()? {
+            Some(text) => Some(
+                crate::formats::parse_pressure(text)
+                    .map_err(|p| crate::files::format_err(self.pressure.path(), p))?
+                    .some_avg10,
+            ),
+            None => None,
+        };
         let mut s = Sample {
             unix: self.clock.unix(),
             mono: self.clock.mono(),
             mem_total: meminfo.map(|m| m.mem_total),
             mem_available: meminfo.and_then(|m| m.mem_available),
-            psi_some_avg10: self.proc.pressure_memory()?.map(|p| p.some_avg10),
+            psi_some_avg10: psi,
             ..Sample::default()
         };
         if let Some(fs) = self.cgfs.clone() {
