@@ -208,3 +208,45 @@ fn cgroups_with_processes_pairs_rows_and_processes() {
         "a removed cgroup's row goes"
     );
 }
+
+/// The rows updated in place on quiet ticks are the rows a rebuild would make, through
+/// usage moves, full reads, a cgroup made and one removed (for the fake, shown by
+/// re-listing, as its held usage file still reads).
+#[test]
+fn rows_kept_in_place_match_a_rebuild() {
+    let t = fake("rows");
+    let (mut sm, clock) = guard(t.root());
+    let check = |sm: &Sampler, what: &str| {
+        let rebuilt: Vec<CgroupSample> = sm
+            .tree
+            .iter()
+            .zip(&sm.nodes)
+            .filter(|(_, n)| !n.gone)
+            .map(|(p, n)| super::pass::node_row(p.clone(), n))
+            .collect();
+        assert_eq!(sm.last().cgroups, rebuilt, "{what}");
+    };
+    for k in 0..6u64 {
+        tick(&mut sm, &clock);
+        check(&sm, "stagger");
+        set_usage(&t, "/svc/leaky", (2 + k) << 20);
+    }
+    let shape = sm.shape;
+    set_usage(&t, "/svc/leaky", 40 << 20); // at risk: a full read
+    tick(&mut sm, &clock);
+    assert_eq!(sm.shape, shape, "in place");
+    assert_eq!(row(&sm, "/svc/leaky").anon, Some(40 << 20));
+    check(&sm, "full read");
+    t.cgroup_v1("/svc/new")
+        .usage(1 << 20)
+        .limit(None)
+        .stat("total_rss 0\n")
+        .procs(&[]);
+    std::fs::remove_dir_all(t.root().join("sys/fs/cgroup/memory/svc/idle")).unwrap();
+    for _ in 0..GUARD_WALK_EVERY {
+        tick(&mut sm, &clock);
+        check(&sm, "re-listing");
+    }
+    let paths: Vec<&str> = sm.last().cgroups.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["/", "/svc", "/svc/leaky", "/svc/new"]);
+}

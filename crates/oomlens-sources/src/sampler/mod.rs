@@ -216,6 +216,8 @@ struct CgNode {
     gone: bool,
     /// Named by [`Sampler::mark_urgent`]: read in full next tick, before the budget.
     urgent: bool,
+    /// Its row changed since the rows were last written (usage or a full read).
+    dirty: bool,
 }
 
 /// What the last full read of a cgroup found.
@@ -267,6 +269,10 @@ pub struct Sampler {
     /// The node of each row of `last.cgroups`, and of the pass under way.
     last_nodes: Vec<usize>,
     pass_nodes: Vec<usize>,
+    /// Bumped whenever the walk changes (splice, rewalk); `rows_shape`: its value when the
+    /// rows were last built.
+    shape: u64,
+    rows_shape: u64,
     /// `proc/meminfo` and `proc/pressure/memory`, read every tick.
     meminfo: held::HeldText,
     pressure: held::HeldText,
@@ -319,6 +325,8 @@ impl Sampler {
             deleted_files: cfg.deleted_files,
             last_nodes: Vec::new(),
             pass_nodes: Vec::new(),
+            shape: 0,
+            rows_shape: u64::MAX,
             meminfo,
             pressure,
         })
@@ -405,12 +413,12 @@ impl Sampler {
             .cgroups
             .iter()
             .zip(&self.last_nodes)
-            .map(|(c, &i)| match (self.tree.get(i), self.nodes.get(i)) {
-                // A pass that failed half way may have changed the walk: check the path.
-                (Some(p), Some(n)) if *p == c.path => {
-                    (c, n.full.as_ref().map_or(&[][..], |st| &st.procs[..]))
-                }
-                _ => (c, &[][..]),
+            .map(|(c, &i)| {
+                // A pass that fails leaves `last_nodes` empty (taken at its start), so the
+                // pairs always come from one pass.
+                debug_assert_eq!(self.tree[i], c.path);
+                let procs = self.nodes[i].full.as_ref();
+                (c, procs.map_or(&[][..], |st| &st.procs[..]))
             })
     }
 
@@ -467,7 +475,6 @@ impl Sampler {
             ..Sample::default()
         };
         if let Some(fs) = self.cgfs.clone() {
-            self.last_nodes.clear(); // `last.cgroups` is recycled by the pass
             self.sample_cgroups(&fs, tick, &mut s)?;
         } else {
             for pid in self.proc.pids()? {

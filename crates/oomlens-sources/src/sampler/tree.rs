@@ -166,6 +166,7 @@ impl Sampler {
     /// Sets every node's parent index from the paths (depth-first order: a parent is the
     /// nearest earlier path it is a prefix of).
     pub(super) fn link_parents(&mut self) {
+        self.shape += 1; // the walk changed: rows are built again
         let mut stack: Vec<usize> = Vec::new();
         for j in 0..self.tree.len() {
             while let Some(&top) = stack.last() {
