@@ -180,7 +180,7 @@ fn cgroups_with_processes_pairs_rows_and_processes() {
         tick(&mut sm, &clock);
         let pairs: Vec<(String, Vec<u32>)> = sm
             .cgroups_with_processes()
-            .map(|(c, ps)| (c.path.clone(), ps.iter().map(|p| p.pid).collect()))
+            .map(|(c, ps, _)| (c.path.clone(), ps.iter().map(|p| p.pid).collect()))
             .collect();
         assert_eq!(
             pairs,
@@ -200,7 +200,7 @@ fn cgroups_with_processes_pairs_rows_and_processes() {
     }
     let paths: Vec<&str> = sm
         .cgroups_with_processes()
-        .map(|(c, _)| c.path.as_str())
+        .map(|(c, _, _)| c.path.as_str())
         .collect();
     assert_eq!(
         paths,
@@ -231,10 +231,21 @@ fn rows_kept_in_place_match_a_rebuild() {
         check(&sm, "stagger");
         set_usage(&t, "/svc/leaky", (2 + k) << 20);
     }
+    let changed = |sm: &Sampler| -> Vec<String> {
+        sm.cgroups_with_processes()
+            .filter(|(_, _, ch)| *ch)
+            .map(|(c, _, _)| c.path.clone())
+            .collect()
+    };
+    tick(&mut sm, &clock); // leaky's last move: /, /svc, /svc/leaky re-read usage
+    assert_eq!(changed(&sm), ["/", "/svc", "/svc/leaky"]);
+    tick(&mut sm, &clock);
+    assert!(changed(&sm).is_empty(), "a quiet tick changes no row");
     let shape = sm.shape;
     set_usage(&t, "/svc/leaky", 40 << 20); // at risk: a full read
     tick(&mut sm, &clock);
     assert_eq!(sm.shape, shape, "in place");
+    assert_eq!(changed(&sm), ["/", "/svc", "/svc/leaky"]);
     assert_eq!(row(&sm, "/svc/leaky").anon, Some(40 << 20));
     check(&sm, "full read");
     t.cgroup_v1("/svc/new")

@@ -269,6 +269,8 @@ pub struct Sampler {
     /// The node of each row of `last.cgroups`, and of the pass under way.
     last_nodes: Vec<usize>,
     pass_nodes: Vec<usize>,
+    /// Aligned with `last.cgroups`: the row changed in the last pass (all, when rebuilt).
+    last_changed: Vec<bool>,
     /// Bumped whenever the walk changes (splice, rewalk); `rows_shape`: its value when the
     /// rows were last built.
     shape: u64,
@@ -325,6 +327,7 @@ impl Sampler {
             deleted_files: cfg.deleted_files,
             last_nodes: Vec::new(),
             pass_nodes: Vec::new(),
+            last_changed: Vec::new(),
             shape: 0,
             rows_shape: u64::MAX,
             meminfo,
@@ -402,23 +405,26 @@ impl Sampler {
             .collect()
     }
 
-    /// Each cgroup of the last sample with its processes (as [`Sampler::processes_of`]), in
-    /// walk order, without collecting, sorting or hashing every process (as
+    /// Each cgroup of the last sample with its processes (as [`Sampler::processes_of`]) and
+    /// whether the row or its processes changed in the last pass (`false`: equal to the
+    /// pass before, so a consumer that keeps runs of equal values may just extend its
+    /// last run), in walk order, without collecting, sorting or hashing every process (as
     /// [`Sampler::processes`] and a grouping by path would, each pass). Nothing without a
     /// memory cgroup hierarchy.
     pub fn cgroups_with_processes(
         &self,
-    ) -> impl Iterator<Item = (&CgroupSample, &[ProcessSample])> {
+    ) -> impl Iterator<Item = (&CgroupSample, &[ProcessSample], bool)> {
         self.last
             .cgroups
             .iter()
             .zip(&self.last_nodes)
-            .map(|(c, &i)| {
+            .zip(&self.last_changed)
+            .map(|((c, &i), &changed)| {
                 // A pass that fails leaves `last_nodes` empty (taken at its start), so the
                 // pairs always come from one pass.
                 debug_assert_eq!(self.tree[i], c.path);
                 let procs = self.nodes[i].full.as_ref();
-                (c, procs.map_or(&[][..], |st| &st.procs[..]))
+                (c, procs.map_or(&[][..], |st| &st.procs[..]), changed)
             })
     }
 

@@ -184,13 +184,16 @@ impl Sampler {
         let same = self.rows_shape == self.shape
             && rows.len() == prev_nodes.len()
             && prev_nodes.iter().all(|&i| !self.nodes[i].gone);
+        self.last_changed.clear();
         if same {
             for (row, &i) in rows.iter_mut().zip(&prev_nodes) {
                 let node = &mut self.nodes[i];
-                if std::mem::take(&mut node.dirty) {
+                let dirty = std::mem::take(&mut node.dirty);
+                if dirty {
                     let path = std::mem::take(&mut row.path);
                     *row = node_row(path, node);
                 }
+                self.last_changed.push(dirty);
             }
             s.cgroups = rows;
             self.pass_nodes = prev_nodes;
@@ -209,6 +212,7 @@ impl Sampler {
             s.cgroups.push(node_row(p, node));
             self.pass_nodes.push(i);
         }
+        self.last_changed.resize(s.cgroups.len(), true);
         self.rows_shape = self.shape;
     }
 
