@@ -524,7 +524,10 @@ impl Daemon {
         // Each cgroup with its processes as the sampler holds them (no per-pass grouping
         // of every process by path: that was most of an idle pass on a large tree).
         let mut procs: Vec<&ProcessSample> = Vec::new();
-        for (c, ps) in sampler.cgroups_with_processes() {
+        for (c, ps, changed) in sampler.cgroups_with_processes() {
+            if !changed && self.window.stretch(s.unix, &c.path) {
+                continue; // as the last pass: its runs extended
+            }
             procs.clear();
             procs.extend(ps);
             self.window.push(s.unix, c, &procs, &[]);
