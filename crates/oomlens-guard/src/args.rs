@@ -78,6 +78,11 @@ pub struct GuardArgs {
     /// PSI trigger: stall time within --psi-window that fires it.
     #[arg(long, value_name = "DURATION", default_value = "150ms", value_parser = parse_duration)]
     pub psi_stall: Duration,
+    /// A kernel log that brought a report's kill line and then stays quiet this long has
+    /// finished that report: it is recorded then. Longer waits for the member kills of a
+    /// `memory.oom.group` kill printed slowly (an emulated machine); shorter records sooner.
+    #[arg(long, value_name = "DURATION", default_value = "5ms", value_parser = parse_duration)]
+    pub report_quiet: Duration,
     /// Do not fdatasync each record (tests and benchmarks only: a kernel crash may then
     /// lose the last records).
     #[arg(long, hide = true)]

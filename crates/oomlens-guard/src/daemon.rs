@@ -3,7 +3,7 @@
 //! Sources and what each costs:
 //! - the logs ([`crate::klog`]): read when epoll reports them readable (a followed regular
 //!   file, which epoll cannot watch, is woken by inotify and read at each pass); a log that
-//!   brought lines and then pauses for [`IDLE_FLUSH`] has its parser told, so a report is
+//!   brought lines and then pauses for `--report-quiet` has its parser told, so a report is
 //!   closed and recorded within that long of its last line;
 //! - the watch set ([`crate::watch`]): inotify, eventfds and PSI triggers; an event
 //!   records a signal, re-reads that cgroup's `oom_kill`, and brings the next sampler pass
@@ -45,8 +45,6 @@ use crate::record::{self, HostFacts, Orphans, Signals};
 use crate::watch::{self, WatchSet};
 use crate::window::Window;
 
-/// A log that brought lines and then paused this long is told it paused.
-pub const IDLE_FLUSH: Duration = Duration::from_millis(5);
 /// At most one event-driven sampler pass per this many seconds.
 pub const EVENT_PASS_GAP: f64 = 0.1;
 /// After an event, a watched cgroup's `oom_kill` is re-read at each pass this long.
@@ -336,7 +334,7 @@ impl Daemon {
             let mut wake = next_tick;
             for (i, input) in self.inputs.iter().enumerate() {
                 if input.idle_due {
-                    wake = wake.min(self.data_at[i] + IDLE_FLUSH);
+                    wake = wake.min(self.data_at[i] + self.args.report_quiet);
                 }
             }
             if let Some(t) = self.outputs.next_deadline() {
@@ -376,7 +374,7 @@ impl Daemon {
             }
             let now = Instant::now();
             for i in 0..self.inputs.len() {
-                if self.inputs[i].idle_due && now >= self.data_at[i] + IDLE_FLUSH {
+                if self.inputs[i].idle_due && now >= self.data_at[i] + self.args.report_quiet {
                     self.inputs[i].idle(&mut self.parsed);
                 }
             }
@@ -812,6 +810,9 @@ fn validate(args: &GuardArgs) -> Result<(), GuardError> {
     }
     if args.psi_stall.is_zero() || args.psi_stall > args.psi_window {
         return bad("psi-stall", "must be more than 0 and at most --psi-window");
+    }
+    if args.report_quiet > Duration::from_secs(10) {
+        return bad("report-quiet", "at most 10s: reports would wait too long");
     }
     if !args.cgroup.starts_with('/') {
         return bad("cgroup", "a cgroup path starts with /");

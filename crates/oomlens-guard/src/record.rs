@@ -89,9 +89,14 @@ impl Orphans {
         }
     }
 
-    /// A report recorded with a kill in `cgroup` at monotonic `now`.
+    /// A report recorded with a kill in `cgroup` at monotonic `now` ([`ANY_CGROUP`]: the
+    /// report did not say where; it then matches the oldest counted kill anywhere).
     pub fn reported(&mut self, cgroup: &str, now: f64) {
-        match self.counted.iter().position(|(c, _, _)| c == cgroup) {
+        match self
+            .counted
+            .iter()
+            .position(|(c, _, _)| c == cgroup || cgroup == ANY_CGROUP)
+        {
             Some(i) => {
                 self.counted.remove(i);
             }
@@ -120,17 +125,22 @@ impl Orphans {
     }
 }
 
-/// The cgroup of each kill of an incident (the victim's, else the task memcg).
+/// Stands for the cgroup of a kill whose report does not name one.
+pub const ANY_CGROUP: &str = "*";
+
+/// The cgroup of each kill of an incident: its own, else the task memcg, else the OOM
+/// memcg, else [`ANY_CGROUP`] (old kernels print no `oom-kill:` line).
 pub fn kill_cgroups(inc: &Incident) -> Vec<String> {
-    let mut v: Vec<String> = inc
-        .kills
+    inc.kills
         .iter()
-        .filter_map(|k| k.cgroup.clone().or_else(|| inc.task_memcg.clone()))
-        .collect();
-    if v.is_empty() {
-        v.extend(inc.task_memcg.clone());
-    }
-    v
+        .map(|k| {
+            k.cgroup
+                .clone()
+                .or_else(|| inc.task_memcg.clone())
+                .or_else(|| inc.oom_memcg.clone())
+                .unwrap_or_else(|| ANY_CGROUP.to_string())
+        })
+        .collect()
 }
 
 /// The cgroups of the record: the victim's, its ancestors up to the OOM memcg (or up to
@@ -252,6 +262,9 @@ mod tests {
         o.reported("/a", 10.2);
         o.reported("/b", 11.0);
         o.counted("/b", 1, 11.1, &sig("/b"));
+        // A report that names no cgroup matches a counted kill anywhere.
+        o.counted("/c", 1, 12.0, &sig("/c"));
+        o.reported(ANY_CGROUP, 12.5);
         assert!(o.expired(100.0).is_empty());
         assert_eq!(o.recorded, 0);
     }
