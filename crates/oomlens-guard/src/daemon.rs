@@ -120,6 +120,8 @@ pub struct Daemon {
     last_pass: f64,
     last_prune: f64,
     outputs: Outputs,
+    /// `--log auto` and the journal not followed yet (see [`crate::killers`]).
+    journal_pending: bool,
     /// Stop asked.
     stop: bool,
     /// What it did.
@@ -204,11 +206,15 @@ impl Daemon {
             last_pass: f64::NEG_INFINITY,
             last_prune: 0.0,
             outputs: Outputs::new((!args.no_metrics).then_some(args.listen.as_str()))?,
+            journal_pending: false,
             stop: false,
             stats: Stats::default(),
         };
         d.open_logs()?;
         d.open_sampler()?;
+        if d.journal_pending && d.sampler.is_none() {
+            d.follow_journal(); // no processes to look at: follow it, as before
+        }
         if let Some(fd) = d.outputs.fd() {
             add(&d.ep, &fd, TOKEN_METRICS)?;
         }
@@ -237,10 +243,9 @@ impl Daemon {
             "auto" => {
                 self.inputs
                     .push(LogInput::kmsg(&kmsg, boot).map_err(GuardError::Log)?);
-                // The userspace killers' lines, when this host has a journal.
-                if let Ok(j) = LogInput::journal(&journalctl, true) {
-                    self.inputs.push(j);
-                }
+                // The userspace killers' lines: the journal is followed once one of them
+                // runs as a systemd service (crate::killers; checked at passes).
+                self.journal_pending = true;
             }
             file => {
                 let path = Path::new(file);
@@ -506,6 +511,24 @@ impl Daemon {
         }
     }
 
+    /// Starts following the journal for the userspace killers' lines (`--log auto`); without
+    /// journalctl the guard goes on with /dev/kmsg alone, as at start.
+    fn follow_journal(&mut self) {
+        self.journal_pending = false;
+        let Ok(j) = LogInput::journal(&PathBuf::from("journalctl"), true) else {
+            return;
+        };
+        let token = TOKEN_LOG + self.inputs.len() as u64;
+        if let Some(fd) = j.fd() {
+            if let Err(e) = add(&self.ep, &fd, token) {
+                eprintln!("oomlens guard: {}", escape(&error_chain(&e)));
+                return;
+            }
+        }
+        self.inputs.push(j);
+        self.data_at.push(Instant::now());
+    }
+
     /// One sampler pass into the window; the watch set follows the walk.
     fn pass(&mut self) {
         let mono = self.mono();
@@ -552,6 +575,21 @@ impl Daemon {
                         self.signals.push(sig);
                     }
                 }
+            }
+        }
+        let check = (self.stats.passes - 1) % crate::killers::CHECK_EVERY_PASSES == 0;
+        if self.journal_pending && check {
+            let procs = self
+                .sampler
+                .iter()
+                .flat_map(|sm| sm.cgroups_with_processes());
+            let procs = procs.flat_map(|(_, ps, _)| ps);
+            if let Some(pid) = crate::killers::journal_killer(procs, &self.args.root) {
+                eprintln!(
+                    "oomlens guard: pid {pid}, a userspace OOM killer, runs as a service: \
+                     following the journal"
+                );
+                self.follow_journal();
             }
         }
         if mono - self.last_prune > 86_400.0 {
