@@ -13,13 +13,19 @@
 //!   (prune the store, re-list the watch set now), through a self-pipe (signal-hook);
 //! - the epoll timeout, for one sampler pass per `--interval`.
 //!
-//! How often each file is read: the sampler (`oomlens_sources::sampler`) reads each
-//! cgroup's usage file once per pass (held open, one pread), and a cgroup's other files
-//! (`memory.stat`, limits, events, pressure) and its processes' `status` only when its
-//! usage moved by more than `CHANGE_BYTES` or every `FULL_EVERY` passes; directories are
-//! re-listed 1/`WALK_EVERY` per pass. Watched cgroups' `oom_kill` is read on each of their
+//! How often each file is read (the sampler's guard profile,
+//! `oomlens_sources::sampler::SamplerConfig::guard`, one pass per `--interval`):
+//! `/proc/meminfo` and `/proc/pressure/memory` every pass (held open, one pread each); a
+//! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` (held open, one
+//! pread; the top cgroup every pass); a cgroup's other files (`memory.stat`, limits,
+//! events, pressure) and its processes' `status` at once when it moved and is at risk
+//! (usage at least `GUARD_RISK_SHARE` of the smallest limit on its path, or MemAvailable
+//! below `SYSTEM_RISK_AVAILABLE` of MemTotal) or a watch event named it, otherwise every
+//! `GUARD_FULL_EVERY` passes; directories re-listed 1/`GUARD_WALK_EVERY` per pass; no
+//! mounts, no deleted-file scan. Watched cgroups' `oom_kill` is read on each of their
 //! events and at each pass for [`HOT_SECONDS`] after one. Nothing is read for an idle
-//! watched cgroup between passes.
+//! watched cgroup between passes. The window is pushed only the cgroups whose values
+//! changed; the others' runs are stretched.
 
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
