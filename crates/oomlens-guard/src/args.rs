@@ -59,7 +59,8 @@ pub struct GuardArgs {
     #[arg(long, value_name = "PATH", default_value = "/")]
     pub cgroup: String,
     /// The kernel log: `auto` (/dev/kmsg for kernel reports, plus the journal for
-    /// systemd-oomd, earlyoom and kubelet lines when journalctl works), `kmsg`, `journal`
+    /// systemd-oomd, earlyoom and kubelet lines once one of them runs as a systemd service,
+    /// looked for every 60 passes, when journalctl works), `kmsg`, `journal`
     /// (everything from the journal), or a FILE followed as it grows (`tail -f`).
     #[arg(long, value_name = "auto|kmsg|journal|FILE", default_value = "auto")]
     pub log: String,

@@ -13,15 +13,20 @@
 //!   (prune the store, re-list the watch set now), through a self-pipe (signal-hook);
 //! - the epoll timeout, for one sampler pass per `--interval`.
 //!
-//! How often each file is read: the sampler (`oomlens_sources::sampler`) reads each
-//! cgroup's usage file once per pass (held open, one pread), and a cgroup's other files
-//! (`memory.stat`, limits, events, pressure) and its processes' `status` only when its
-//! usage moved by more than `CHANGE_BYTES` or every `FULL_EVERY` passes; directories are
-//! re-listed 1/`WALK_EVERY` per pass. Watched cgroups' `oom_kill` is read on each of their
+//! How often each file is read (the sampler's guard profile,
+//! `oomlens_sources::sampler::SamplerConfig::guard`, one pass per `--interval`):
+//! `/proc/meminfo` and `/proc/pressure/memory` every pass (held open, one pread each); a
+//! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` (held open, one
+//! pread; the top cgroup every pass); a cgroup's other files (`memory.stat`, limits,
+//! events, pressure) and its processes' `status` at once when it moved and is at risk
+//! (usage at least `GUARD_RISK_SHARE` of the smallest limit on its path, or MemAvailable
+//! below `SYSTEM_RISK_AVAILABLE` of MemTotal) or a watch event named it, otherwise every
+//! `GUARD_FULL_EVERY` passes; directories re-listed 1/`GUARD_WALK_EVERY` per pass; no
+//! mounts, no deleted-file scan. Watched cgroups' `oom_kill` is read on each of their
 //! events and at each pass for [`HOT_SECONDS`] after one. Nothing is read for an idle
-//! watched cgroup between passes.
+//! watched cgroup between passes. The window is pushed only the cgroups whose values
+//! changed; the others' runs are stretched.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -124,6 +129,8 @@ pub struct Daemon {
     last_pass: f64,
     last_prune: f64,
     outputs: Outputs,
+    /// `--log auto` and the journal not followed yet (see [`crate::killers`]).
+    journal_pending: bool,
     /// Stop asked.
     stop: bool,
     /// What it did.
@@ -208,11 +215,15 @@ impl Daemon {
             last_pass: f64::NEG_INFINITY,
             last_prune: 0.0,
             outputs: Outputs::new((!args.no_metrics).then_some(args.listen.as_str()))?,
+            journal_pending: false,
             stop: false,
             stats: Stats::default(),
         };
         d.open_logs()?;
         d.open_sampler()?;
+        if d.journal_pending && d.sampler.is_none() {
+            d.follow_journal(); // no processes to look at: follow it, as before
+        }
         if let Some(fd) = d.outputs.fd() {
             add(&d.ep, &fd, TOKEN_METRICS)?;
         }
@@ -241,10 +252,9 @@ impl Daemon {
             "auto" => {
                 self.inputs
                     .push(LogInput::kmsg(&kmsg, boot).map_err(GuardError::Log)?);
-                // The userspace killers' lines, when this host has a journal.
-                if let Ok(j) = LogInput::journal(&journalctl, true) {
-                    self.inputs.push(j);
-                }
+                // The userspace killers' lines: the journal is followed once one of them
+                // runs as a systemd service (crate::killers; checked at passes).
+                self.journal_pending = true;
             }
             file => {
                 let path = Path::new(file);
@@ -291,7 +301,7 @@ impl Daemon {
             oomlens_sources::procfs::host_page_size(),
         ));
         let mut cfg =
-            SamplerConfig::new(root.clone(), oomlens_sources::procfs::host_page_size(), 256);
+            SamplerConfig::guard(root.clone(), oomlens_sources::procfs::host_page_size(), 256);
         cfg.focus = self.args.cgroup.clone();
         cfg.owner_label = |p| oomlens_analysis::owner::owner_of(p).label();
         self.sampler = Some(Sampler::new(cfg, Box::new(SystemClock)).map_err(GuardError::Sampler)?);
@@ -501,10 +511,31 @@ impl Daemon {
             self.orphans.counted(&f.path, f.new_kills, mono, &sig);
         }
         self.signals.push(sig);
+        if let Some(s) = self.sampler.as_mut() {
+            s.mark_urgent(&f.path); // its counters and processes in the next pass
+        }
         if mono - self.last_pass >= EVENT_PASS_GAP {
             self.stats.event_passes += 1;
             self.pass();
         }
+    }
+
+    /// Starts following the journal for the userspace killers' lines (`--log auto`); without
+    /// journalctl the guard goes on with /dev/kmsg alone, as at start.
+    fn follow_journal(&mut self) {
+        self.journal_pending = false;
+        let Ok(j) = LogInput::journal(&PathBuf::from("journalctl"), true) else {
+            return;
+        };
+        let token = TOKEN_LOG + self.inputs.len() as u64;
+        if let Some(fd) = j.fd() {
+            if let Err(e) = add(&self.ep, &fd, token) {
+                eprintln!("oomlens guard: {}", escape(&error_chain(&e)));
+                return;
+            }
+        }
+        self.inputs.push(j);
+        self.data_at.push(Instant::now());
     }
 
     /// One sampler pass into the window; the watch set follows the walk.
@@ -520,14 +551,16 @@ impl Daemon {
         }
         self.stats.passes += 1;
         let s = sampler.last();
-        let mut by_cgroup: HashMap<&str, Vec<&ProcessSample>, foldhash::fast::RandomState> =
-            HashMap::default();
-        for p in sampler.processes() {
-            by_cgroup.entry(p.cgroup.as_str()).or_default().push(p);
-        }
-        for c in &s.cgroups {
-            let procs = by_cgroup.get(c.path.as_str()).map_or(&[][..], |v| &v[..]);
-            self.window.push(s.unix, c, procs, &[]);
+        // Each cgroup with its processes as the sampler holds them (no per-pass grouping
+        // of every process by path: that was most of an idle pass on a large tree).
+        let mut procs: Vec<&ProcessSample> = Vec::new();
+        for (c, ps, changed) in sampler.cgroups_with_processes() {
+            if !changed && self.window.stretch(s.unix, &c.path) {
+                continue; // as the last pass: its runs extended
+            }
+            procs.clear();
+            procs.extend(ps);
+            self.window.push(s.unix, c, &procs, &[]);
         }
         self.window.evict(s.unix);
         if let Some(ws) = self.watches.as_mut() {
@@ -551,6 +584,21 @@ impl Daemon {
                         self.signals.push(sig);
                     }
                 }
+            }
+        }
+        let check = (self.stats.passes - 1) % crate::killers::CHECK_EVERY_PASSES == 0;
+        if self.journal_pending && check {
+            let procs = self
+                .sampler
+                .iter()
+                .flat_map(|sm| sm.cgroups_with_processes());
+            let procs = procs.flat_map(|(_, ps, _)| ps);
+            if let Some(pid) = crate::killers::journal_killer(procs, &self.args.root) {
+                eprintln!(
+                    "oomlens guard: pid {pid}, a userspace OOM killer, runs as a service: \
+                     following the journal"
+                );
+                self.follow_journal();
             }
         }
         if mono - self.last_prune > 86_400.0 {

@@ -16,6 +16,7 @@
 pub mod args;
 pub mod daemon;
 pub mod error;
+pub mod killers;
 pub mod klog;
 pub mod outputs;
 pub mod record;

@@ -5,7 +5,7 @@
 //! counted only in the victim's own cgroup, and a leaf is where the victim runs), at most
 //! `--max-watched` in all, limited cgroups first. The list is worked out again after each
 //! sampler pass from the sampler's walk (which re-lists every directory within
-//! `oomlens_sources::sampler::WALK_EVERY` passes), so new cgroups gain watches and removed
+//! `oomlens_sources::sampler::GUARD_WALK_EVERY` passes), so new cgroups gain watches and removed
 //! ones lose them.
 //!
 //! Per watched cgroup:

@@ -167,6 +167,34 @@ impl Window {
         Some(r)
     }
 
+    /// One pass of a cgroup whose counters and processes equal its last push's (the
+    /// sampler says so): its last runs are extended to `t`, as [`Window::push`] of the
+    /// same values would, without building and sorting them again. False when no ring
+    /// holds it (then push).
+    pub fn stretch(&mut self, t: f64, path: &str) -> bool {
+        let (span, max_points) = (self.span, self.max_points);
+        let Some(r) = self.rings.get_mut(path) else {
+            return false;
+        };
+        let Some(last) = r.points.back_mut() else {
+            return false;
+        };
+        if t < last.t1 {
+            return false;
+        }
+        // The runs of the last push's processes end with its point, among the last few
+        // (where push looks for them too).
+        let old = std::mem::replace(&mut last.t1, t);
+        for q in r.procs.iter_mut().rev().take(4 * TOP_PROCESSES) {
+            if q.t1 == old {
+                q.t1 = t;
+            }
+        }
+        r.last_seen = t;
+        evict(r, t - span, max_points);
+        true
+    }
+
     /// Add one pass of one cgroup at Unix time `t`, with its processes (the
     /// [`TOP_PROCESSES`] largest are kept, and any pid in `pinned`).
     pub fn push(&mut self, t: f64, c: &CgroupSample, procs: &[&ProcessSample], pinned: &[u32]) {
@@ -406,6 +434,33 @@ mod tests {
         assert_eq!(procs.len(), 1);
         assert_eq!((procs[0].pid, procs[0].comm.as_str()), (7, "idle"));
         assert_eq!(procs[0].points.len(), 2);
+    }
+
+    /// Stretching an unchanged cgroup gives the window a push of the same values gives
+    /// (series and processes alike, with a process that left the top in between), and
+    /// refuses a cgroup it holds no ring of.
+    #[test]
+    fn stretch_equals_a_push_of_the_same_values() {
+        let (mut pushed, mut stretched) = (Window::new(60.0, 1.0, 10), Window::new(60.0, 1.0, 10));
+        let ps: Vec<ProcessSample> = (1..=7).map(|i| proc(i, "p", i as u64 * 4096)).collect();
+        let all: Vec<&ProcessSample> = ps.iter().collect();
+        let fewer: Vec<&ProcessSample> = ps[..6].iter().collect();
+        for w in [&mut pushed, &mut stretched] {
+            w.push(1.0, &cg("/a", 1), &all, &[]);
+            w.push(2.0, &cg("/a", 2), &fewer, &[]);
+        }
+        for t in 3..40 {
+            pushed.push(t as f64, &cg("/a", 2), &fewer, &[]);
+            assert!(stretched.stretch(t as f64, "/a"));
+        }
+        assert_eq!(pushed.series("/a"), stretched.series("/a"));
+        assert_eq!(pushed.processes("/a"), stretched.processes("/a"));
+        assert_eq!(pushed.points(), stretched.points());
+        assert_eq!(
+            stretched.series("/a").unwrap().points.last().unwrap().unix,
+            39.0
+        );
+        assert!(!stretched.stretch(40.0, "/b"), "no ring: push instead");
     }
 
     #[test]

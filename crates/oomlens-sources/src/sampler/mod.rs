@@ -19,6 +19,7 @@
 
 mod clock;
 mod deleted;
+mod held;
 mod pass;
 mod tree;
 
@@ -62,6 +63,22 @@ pub const FULL_EVERY: u64 = 60;
 /// Every directory of the cgroup tree is listed again within this many ticks, 1/WALK_EVERY
 /// of them per tick (new and removed cgroups show within it).
 pub const WALK_EVERY: u64 = 30;
+
+/// The guard's profile ([`SamplerConfig::guard`]): a quiet cgroup's counters and processes
+/// are read at least every this many ticks (5 minutes at one tick a second)...
+pub const GUARD_FULL_EVERY: u64 = 300;
+
+/// ...its directories re-listed within this many ticks...
+pub const GUARD_WALK_EVERY: u64 = 60;
+
+/// ...and a cgroup whose usage moved is read in full at once only when at risk: its usage
+/// at least this share of its effective limit (the smallest of its own and its
+/// ancestors'; not MemTotal, which usage, page cache included, nears on any busy host).
+pub const GUARD_RISK_SHARE: f64 = 0.5;
+
+/// In the guard's profile every cgroup that moved is at risk while MemAvailable is below
+/// this share of MemTotal (a system-wide OOM may take a process of any cgroup).
+pub const SYSTEM_RISK_AVAILABLE: f64 = 0.1;
 
 /// Why a sampler could not be made or a pass not be read.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +125,17 @@ pub struct SamplerConfig {
     /// The owner label of a cgroup path (unit, pod, container), worked out once per cgroup
     /// (the caller passes `oomlens_analysis::owner`'s; sources do not import analysis).
     pub owner_label: fn(&str) -> Option<String>,
+    /// Every directory is re-listed within this many ticks.
+    pub walk_every: u64,
+    /// `None`: a cgroup whose usage moved beyond [`CHANGE_BYTES`] is read in full (counters
+    /// and processes) at once. `Some(share)`: only when it is also at risk (usage at least
+    /// `share` of its effective limit, see [`GUARD_RISK_SHARE`]); the others wait for
+    /// their `full_every` turn, their usage still read each tick their parent moved.
+    pub risk_share: Option<f64>,
+    /// Read the mounts (`statfs` of each) every tick.
+    pub mounts: bool,
+    /// Run the rolling deleted-but-open file scan.
+    pub deleted_files: bool,
 }
 
 impl SamplerConfig {
@@ -121,6 +149,33 @@ impl SamplerConfig {
             full_every: FULL_EVERY,
             budget: Some(PASS_BUDGET),
             owner_label: |_| None,
+            walk_every: WALK_EVERY,
+            risk_share: None,
+            mounts: true,
+            deleted_files: true,
+        }
+    }
+
+    /// The guard's profile: what its recorder needs at the cost of an idle daemon.
+    ///
+    /// Cadence, per kind of read (one tick per `--interval`):
+    /// - `/proc/meminfo` and `/proc/pressure/memory`: every tick;
+    /// - a cgroup's usage (one `pread` of a held file): every tick its parent moved beyond
+    ///   [`CHANGE_BYTES`] since its last full read (the focus: every tick);
+    /// - a cgroup's other counters, `cgroup.procs` and its processes' `status`: at once
+    ///   when it moved and is at risk ([`GUARD_RISK_SHARE`], [`SYSTEM_RISK_AVAILABLE`]) or
+    ///   was named by [`Sampler::mark_urgent`]; otherwise every [`GUARD_FULL_EVERY`] ticks,
+    ///   staggered;
+    /// - directories: 1/[`GUARD_WALK_EVERY`] of them re-listed per tick;
+    /// - mounts and deleted-but-open files: never.
+    pub fn guard(root: PathBuf, page_size: u64, hold_files: usize) -> SamplerConfig {
+        SamplerConfig {
+            full_every: GUARD_FULL_EVERY,
+            walk_every: GUARD_WALK_EVERY,
+            risk_share: Some(GUARD_RISK_SHARE),
+            mounts: false,
+            deleted_files: false,
+            ..SamplerConfig::new(root, page_size, hold_files)
         }
     }
 }
@@ -159,6 +214,10 @@ struct CgNode {
     pending_since: Option<u64>,
     /// Its files vanished: it was removed.
     gone: bool,
+    /// Named by [`Sampler::mark_urgent`]: read in full next tick, before the budget.
+    urgent: bool,
+    /// Its row changed since the rows were last written (usage or a full read).
+    dirty: bool,
 }
 
 /// What the last full read of a cgroup found.
@@ -203,6 +262,22 @@ pub struct Sampler {
     owners: FastMap<String, Option<String>>,
     /// Where the rolling re-listing of directories goes on (an index of the walk).
     list_cursor: usize,
+    walk_every: u64,
+    risk_share: Option<f64>,
+    mounts: bool,
+    deleted_files: bool,
+    /// The node of each row of `last.cgroups`, and of the pass under way.
+    last_nodes: Vec<usize>,
+    pass_nodes: Vec<usize>,
+    /// Aligned with `last.cgroups`: the row changed in the last pass (all, when rebuilt).
+    last_changed: Vec<bool>,
+    /// Bumped whenever the walk changes (splice, rewalk); `rows_shape`: its value when the
+    /// rows were last built.
+    shape: u64,
+    rows_shape: u64,
+    /// `proc/meminfo` and `proc/pressure/memory`, read every tick.
+    meminfo: held::HeldText,
+    pressure: held::HeldText,
 }
 
 impl Sampler {
@@ -222,6 +297,8 @@ impl Sampler {
                 });
             }
         }
+        let meminfo = held::HeldText::open(&root.join("proc/meminfo"));
+        let pressure = held::HeldText::open(&root.join("proc/pressure/memory"));
         Ok(Sampler {
             proc: ProcFs::new(&root),
             root,
@@ -244,6 +321,17 @@ impl Sampler {
             owner_label: cfg.owner_label,
             owners: FastMap::default(),
             list_cursor: 0,
+            walk_every: cfg.walk_every.max(1),
+            risk_share: cfg.risk_share,
+            mounts: cfg.mounts,
+            deleted_files: cfg.deleted_files,
+            last_nodes: Vec::new(),
+            pass_nodes: Vec::new(),
+            last_changed: Vec::new(),
+            shape: 0,
+            rows_shape: u64::MAX,
+            meminfo,
+            pressure,
         })
     }
 
@@ -317,11 +405,47 @@ impl Sampler {
             .collect()
     }
 
+    /// Each cgroup of the last sample with its processes (as [`Sampler::processes_of`]) and
+    /// whether the row or its processes changed in the last pass (`false`: equal to the
+    /// pass before, so a consumer that keeps runs of equal values may just extend its
+    /// last run), in walk order, without collecting, sorting or hashing every process (as
+    /// [`Sampler::processes`] and a grouping by path would, each pass). Nothing without a
+    /// memory cgroup hierarchy.
+    pub fn cgroups_with_processes(
+        &self,
+    ) -> impl Iterator<Item = (&CgroupSample, &[ProcessSample], bool)> {
+        self.last
+            .cgroups
+            .iter()
+            .zip(&self.last_nodes)
+            .zip(&self.last_changed)
+            .map(|((c, &i), &changed)| {
+                // A pass that fails leaves `last_nodes` empty (taken at its start), so the
+                // pairs always come from one pass.
+                debug_assert_eq!(self.tree[i], c.path);
+                let procs = self.nodes[i].full.as_ref();
+                (c, procs.map_or(&[][..], |st| &st.procs[..]), changed)
+            })
+    }
+
     /// The unit, pod or container a cgroup belongs to (worked out once per cgroup).
     pub fn owner_label(&self, path: &str) -> Option<String> {
         match self.owners.get(path) {
             Some(o) => o.clone(),
             None => (self.owner_label)(path),
+        }
+    }
+
+    /// Has the next tick read cgroup `path` in full (counters and processes) whatever its
+    /// usage did and before the pass's budget counts: for a cgroup an event named (a limit
+    /// hit, a pressure trigger). False when the walk does not hold it (yet).
+    pub fn mark_urgent(&mut self, path: &str) -> bool {
+        match self.tree.iter().position(|p| p == path) {
+            Some(i) if !self.nodes[i].gone => {
+                self.nodes[i].urgent = true;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -336,13 +460,24 @@ impl Sampler {
         self.stats = PassStats::default();
         self.vanished.clear();
         let tick = self.tick;
-        let meminfo = self.proc.meminfo().ok();
+        let meminfo = match self.meminfo.read() {
+            Ok(Some(text)) => crate::procfs::parse_meminfo(text).ok(),
+            _ => None,
+        };
+        let psi = match self.pressure.read()? {
+            Some(text) => Some(
+                crate::formats::parse_pressure(text)
+                    .map_err(|p| crate::files::format_err(self.pressure.path(), p))?
+                    .some_avg10,
+            ),
+            None => None,
+        };
         let mut s = Sample {
             unix: self.clock.unix(),
             mono: self.clock.mono(),
             mem_total: meminfo.map(|m| m.mem_total),
             mem_available: meminfo.and_then(|m| m.mem_available),
-            psi_some_avg10: self.proc.pressure_memory()?.map(|p| p.some_avg10),
+            psi_some_avg10: psi,
             ..Sample::default()
         };
         if let Some(fs) = self.cgfs.clone() {
@@ -363,7 +498,13 @@ impl Sampler {
                     .filter(|p| !now.contains(p)),
             );
         }
-        for m in mounts::mounts(&self.root)? {
+        for m in self
+            .mounts
+            .then(|| mounts::mounts(&self.root))
+            .transpose()?
+            .into_iter()
+            .flatten()
+        {
             s.mounts.push(MountSample {
                 mount_point: m.mount_point,
                 fstype: m.fstype,
@@ -373,7 +514,10 @@ impl Sampler {
             });
         }
         self.last = s;
-        self.scan_deleted(tick == 1)?;
+        std::mem::swap(&mut self.last_nodes, &mut self.pass_nodes);
+        if self.deleted_files {
+            self.scan_deleted(tick == 1)?;
+        }
         Ok(())
     }
 
@@ -403,5 +547,7 @@ impl Sampler {
     }
 }
 
+#[cfg(test)]
+mod guard_tests;
 #[cfg(test)]
 mod tests;

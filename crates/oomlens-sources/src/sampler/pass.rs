@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use oomlens_model::{cgroup_path, CgroupMemory, CgroupSample, Sample};
 
-use super::{CgState, Sampler, CHANGE_BYTES};
+use super::{CgNode, CgState, Sampler, CHANGE_BYTES};
 use crate::cgroupfs::{CgroupFs, Detail};
 use crate::SourceError;
 
@@ -30,6 +30,22 @@ fn cgroup_sample(path: &str, c: CgroupMemory, t: f64) -> CgroupSample {
     }
 }
 
+/// The row of a cgroup: its last full read with this pass's usage, or its usage alone.
+pub(super) fn node_row(path: String, node: &CgNode) -> CgroupSample {
+    match &node.full {
+        Some(st) => CgroupSample {
+            path,
+            usage: node.usage.or(st.sample.usage),
+            ..st.sample
+        },
+        None => CgroupSample {
+            path,
+            usage: node.usage,
+            ..CgroupSample::default()
+        },
+    }
+}
+
 impl Sampler {
     /// The cgroup part of a pass.
     ///
@@ -41,6 +57,11 @@ impl Sampler {
     ///    [`FULL_EVERY`] rotation. After the first pass they stop at [`PASS_BUDGET`]; the
     ///    rest wait for the next pass (they keep their place) and meanwhile show their last
     ///    counters with this pass's usage (`counters_t` says when those were read).
+    ///    With a `risk_share` (the guard's profile), a moved cgroup is read at once only
+    ///    when at risk (usage at least that share of the smallest limit on its path; any
+    ///    cgroup while MemAvailable is below
+    ///    [`super::SYSTEM_RISK_AVAILABLE`] of MemTotal) or marked urgent (these before the others,
+    ///    outside the budget); the others wait for their rotation turn.
     pub(super) fn sample_cgroups(
         &mut self,
         fs: &CgroupFs,
@@ -48,6 +69,8 @@ impl Sampler {
         s: &mut Sample,
     ) -> Result<(), SourceError> {
         let pass_start = Instant::now();
+        // Taken first: a pass that fails leaves no rows paired with nodes.
+        let prev_nodes = std::mem::take(&mut self.last_nodes);
         if self.tree.is_empty() || self.full_every == 1 {
             self.rewalk(fs)?;
         } else {
@@ -55,6 +78,14 @@ impl Sampler {
         }
         let n = self.tree.len();
         let mut moved = vec![false; n];
+        // The smallest limit on each cgroup's path (risk_share only). Not MemTotal at the
+        // top: usage counts page cache, so the root sits near MemTotal on any busy host;
+        // the system's risk is MemAvailable's (system_risk).
+        let mut eff_limit = vec![u64::MAX; n];
+        let system_risk = match (s.mem_available, s.mem_total, self.risk_share) {
+            (Some(a), Some(t), Some(_)) => (a as f64) < t as f64 * super::SYSTEM_RISK_AVAILABLE,
+            _ => false,
+        };
         // (order class, waiting since, index)
         let mut wanted: Vec<(u8, u64, usize)> = Vec::new();
         for i in 0..n {
@@ -71,7 +102,10 @@ impl Sampler {
                 };
                 self.stats.usage_reads += 1;
                 match file.read()? {
-                    Some(u) => node.usage = Some(u),
+                    Some(u) => {
+                        node.dirty |= node.usage != Some(u);
+                        node.usage = Some(u);
+                    }
                     None => {
                         node.gone = true;
                         continue;
@@ -82,11 +116,24 @@ impl Sampler {
                 (Some(st), Some(u)) => u.abs_diff(st.full_usage) > CHANGE_BYTES,
                 _ => false,
             };
-            if changed {
+            moved[i] = never || changed;
+            let own = node.full.as_ref().and_then(|st| st.sample.max?.bytes());
+            let above = node.parent.map_or(u64::MAX, |p| eff_limit[p]);
+            eff_limit[i] = own.map_or(above, |l| l.min(above));
+            let urgent = std::mem::take(&mut node.urgent);
+            let wait = match self.risk_share {
+                Some(share) => {
+                    !system_risk
+                        && node
+                            .usage
+                            .is_none_or(|u| (u as f64) < share * eff_limit[i] as f64)
+                }
+                None => false,
+            };
+            if changed && !wait {
                 node.pending_since.get_or_insert(tick);
             }
-            moved[i] = never || changed;
-            if never {
+            if never || urgent {
                 wanted.push((0, 0, i));
             } else if self.full_every <= 1 {
                 wanted.push((2, 0, i));
@@ -101,29 +148,18 @@ impl Sampler {
             .budget
             .filter(|_| tick > 1 && self.full_every > 1)
             .map(|b| pass_start + b);
-        for (k, &(_, _, i)) in wanted.iter().enumerate() {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+        // In the guard's profile what is urgent or at risk (class 0 and 1) is read whatever
+        // the budget: it is what an incident's record needs.
+        let guard = self.risk_share.is_some();
+        let keep = |class: u8| guard && class < 2;
+        for (k, &(class, _, i)) in wanted.iter().enumerate() {
+            if !keep(class) && deadline.is_some_and(|d| Instant::now() >= d) {
                 self.stats.deferred = wanted.len() - k;
                 break;
             }
             self.full_read(fs, i, tick, s)?;
         }
-        for (path, node) in self.tree.iter().zip(&self.nodes) {
-            if node.gone {
-                continue;
-            }
-            s.cgroups.push(match &node.full {
-                Some(st) => CgroupSample {
-                    usage: node.usage.or(st.sample.usage),
-                    ..st.sample.clone()
-                },
-                None => CgroupSample {
-                    path: path.clone(),
-                    usage: node.usage,
-                    ..CgroupSample::default()
-                },
-            });
-        }
+        self.rows(prev_nodes, s);
         self.ancestors.clear();
         if self.focus != "/" {
             let above: Vec<String> = cgroup_path::ancestors(&self.focus)
@@ -136,6 +172,48 @@ impl Sampler {
             }
         }
         Ok(())
+    }
+
+    /// The rows of the sample (`s.cgroups`, one per cgroup not gone, in walk order) and
+    /// their nodes (`pass_nodes`). While the walk kept its shape (no splice, no rewalk, no
+    /// cgroup gone) the last pass's rows are updated in place where their node changed
+    /// (`dirty`): a quiet tree of 10,000 cgroups then costs no copy of 10,000 rows a pass.
+    /// Otherwise they are built again, each recycling an old row's path string.
+    fn rows(&mut self, prev_nodes: Vec<usize>, s: &mut Sample) {
+        let mut rows = std::mem::take(&mut self.last.cgroups);
+        let same = self.rows_shape == self.shape
+            && rows.len() == prev_nodes.len()
+            && prev_nodes.iter().all(|&i| !self.nodes[i].gone);
+        self.last_changed.clear();
+        if same {
+            for (row, &i) in rows.iter_mut().zip(&prev_nodes) {
+                let node = &mut self.nodes[i];
+                let dirty = std::mem::take(&mut node.dirty);
+                if dirty {
+                    let path = std::mem::take(&mut row.path);
+                    *row = node_row(path, node);
+                }
+                self.last_changed.push(dirty);
+            }
+            s.cgroups = rows;
+            self.pass_nodes = prev_nodes;
+            return;
+        }
+        let mut recycled = rows.into_iter();
+        self.pass_nodes.clear();
+        for (i, (path, node)) in self.tree.iter().zip(&mut self.nodes).enumerate() {
+            node.dirty = false;
+            if node.gone {
+                continue;
+            }
+            let mut p = recycled.next().map(|c| c.path).unwrap_or_default();
+            p.clear();
+            p.push_str(path);
+            s.cgroups.push(node_row(p, node));
+            self.pass_nodes.push(i);
+        }
+        self.last_changed.resize(s.cgroups.len(), true);
+        self.rows_shape = self.shape;
     }
 
     /// Reads cgroup `i` in full, with its processes.
@@ -180,6 +258,7 @@ impl Sampler {
             procs,
         });
         node.pending_since = None;
+        node.dirty = true;
         // The first full reads are staggered over the rotation, so each later pass
         // refreshes about 1/FULL_EVERY of the tree.
         let every = self.full_every.max(1);

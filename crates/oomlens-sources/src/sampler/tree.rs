@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use oomlens_model::cgroup_path;
 
-use super::{CgNode, FastMap, Sampler, WALK_EVERY};
+use super::{CgNode, FastMap, Sampler};
 use crate::cgroupfs::{CgroupFs, UsageFile};
 use crate::SourceError;
 
@@ -42,14 +42,14 @@ impl Sampler {
         Ok(())
     }
 
-    /// Re-lists the next 1/[`WALK_EVERY`] of the walk's directories (round robin) and
-    /// splices in what changed, so that a pass pays a slice of a walk instead of every
-    /// [`WALK_EVERY`]th pass paying all of it: a cgroup made or removed anywhere is seen
-    /// within [`WALK_EVERY`] passes either way.
+    /// Re-lists the next 1/`walk_every` ([`super::WALK_EVERY`] by default) of the walk's
+    /// directories (round robin) and splices in what changed, so that a pass pays a slice
+    /// of a walk instead of every `walk_every`th pass paying all of it: a cgroup made or
+    /// removed anywhere is seen within `walk_every` passes either way.
     pub(super) fn relist(&mut self, fs: &CgroupFs) -> Result<(), SourceError> {
         let n = self.tree.len();
         let mut changed: Vec<(String, Option<Vec<String>>)> = Vec::new();
-        for _ in 0..n.div_ceil(WALK_EVERY as usize) {
+        for _ in 0..n.div_ceil(self.walk_every as usize) {
             let i = self.list_cursor % n;
             self.list_cursor = i + 1;
             if self.nodes[i].gone && i > 0 {
@@ -166,6 +166,7 @@ impl Sampler {
     /// Sets every node's parent index from the paths (depth-first order: a parent is the
     /// nearest earlier path it is a prefix of).
     pub(super) fn link_parents(&mut self) {
+        self.shape += 1; // the walk changed: rows are built again
         let mut stack: Vec<usize> = Vec::new();
         for j in 0..self.tree.len() {
             while let Some(&top) = stack.last() {

@@ -1,0 +1,263 @@
+//! The guard's profile ([`SamplerConfig::guard`]): which files are read on which tick.
+
+use std::path::Path;
+use std::time::Duration;
+
+use oomlens_testkit::faketree::{leaky_v1, set_v1_usage as set_usage, FakeTree};
+
+use super::*;
+
+/// A guard-profile sampler of the whole tree below `root`, its clock advanced one second
+/// per tick by `tick`.
+fn guard(root: &Path) -> (Sampler, ManualClock) {
+    let cfg = SamplerConfig::guard(root.to_path_buf(), 4096, 4096);
+    let clock = ManualClock::new(1_700_000_000.0, 0.0);
+    (Sampler::new(cfg, Box::new(clock.clone())).unwrap(), clock)
+}
+
+fn tick(sm: &mut Sampler, clock: &ManualClock) -> PassStats {
+    clock.advance(1.0);
+    sm.tick().unwrap();
+    sm.stats()
+}
+
+/// Ticks past the first full reads' stagger: cgroup i of the walk (4 in leaky_v1) is due
+/// again at tick 2 + i, then not before GUARD_FULL_EVERY ticks later.
+fn settle(sm: &mut Sampler, clock: &ManualClock) {
+    for _ in 0..4 {
+        assert_eq!(tick(sm, clock).full_reads, 1, "the stagger");
+    }
+}
+
+fn fake(tag: &str) -> FakeTree {
+    leaky_v1(&format!("sampler-guard-{tag}"))
+}
+
+fn row<'a>(sm: &'a Sampler, path: &str) -> &'a CgroupSample {
+    sm.last().cgroups.iter().find(|c| c.path == path).unwrap()
+}
+
+/// In leaky_v1, /svc/leaky (limit 48 MiB, pid 4242) lies below /svc (64 MiB) below the
+/// unlimited root; /svc/idle has no limit of its own. A move far from the limit costs
+/// usage reads only; at half the smallest limit on the path it brings a full read with
+/// the processes, in the same tick.
+#[test]
+fn a_moved_cgroup_is_read_in_full_only_at_risk() {
+    let t = fake("risk");
+    let (mut sm, clock) = guard(t.root());
+    let st = tick(&mut sm, &clock);
+    assert_eq!(
+        (st.full_reads, sm.last().processes.len()),
+        (4, 1),
+        "first pass: all"
+    );
+    assert!(sm.last().mounts.is_empty(), "mounts are not read");
+    assert_eq!(st.fd_scans, 0, "no deleted-file scan");
+    settle(&mut sm, &clock);
+
+    // 2 MiB of 48 (and 3 of 64 above): not at risk.
+    set_usage(&t, "/svc/leaky", 2 << 20);
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.full_reads, 0);
+    assert_eq!(
+        st.usage_reads, 4,
+        "/ moved, so /svc; /svc moved, so both children"
+    );
+    let leaky = row(&sm, "/svc/leaky");
+    assert_eq!(leaky.usage, Some(2 << 20), "this tick's usage");
+    assert_eq!(leaky.anon, Some(1 << 20), "the first pass's split");
+    assert!(sm.last().processes.is_empty(), "no status read");
+    assert_eq!(sm.processes_of("/svc/leaky").len(), 1, "still known");
+
+    // 30 MiB of 48: at risk; /svc at 31 MiB of 64 is not, nor the unlimited root.
+    set_usage(&t, "/svc/leaky", 30 << 20);
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.full_reads, 1);
+    assert_eq!(row(&sm, "/svc/leaky").anon, Some(30 << 20));
+    assert_eq!(row(&sm, "/svc").anon, Some(1 << 20), "/svc not re-read");
+    assert_eq!(sm.last().processes.len(), 1, "4242 re-read with its cgroup");
+
+    // /svc/idle has no limit, but /svc's 64 MiB is on its path: 40 MiB is at risk, and
+    // so is /svc with 41 MiB (leaky stays where it was).
+    set_usage(&t, "/svc/idle", 40 << 20);
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.full_reads, 2, "/svc and /svc/idle");
+    assert_eq!(row(&sm, "/svc/idle").anon, Some(40 << 20));
+    assert_eq!(row(&sm, "/svc").anon, Some(41 << 20));
+    assert_eq!(
+        row(&sm, "/").anon,
+        Some(1 << 20),
+        "the unlimited root waits"
+    );
+}
+
+/// With MemAvailable below SYSTEM_RISK_AVAILABLE of MemTotal, any moved cgroup is at
+/// risk (a system OOM may pick a process anywhere), limit or not.
+#[test]
+fn low_memavailable_puts_every_moved_cgroup_at_risk() {
+    let t = fake("system");
+    let (mut sm, clock) = guard(t.root());
+    tick(&mut sm, &clock);
+    settle(&mut sm, &clock);
+    set_usage(&t, "/svc/idle", 2 << 20);
+    assert_eq!(tick(&mut sm, &clock).full_reads, 0, "MemAvailable 75 %");
+    t.meminfo(1_048_576, 50_000, 50_000); // 4.8 % available
+    set_usage(&t, "/svc/idle", 3 << 20);
+    let st = tick(&mut sm, &clock);
+    assert_eq!(
+        st.full_reads, 3,
+        "/, /svc, /svc/idle moved; /svc/leaky did not"
+    );
+    assert_eq!(row(&sm, "/svc/idle").anon, Some(3 << 20));
+}
+
+/// A quiet tree costs one usage read per tick (the root's); each cgroup is read in full
+/// once per GUARD_FULL_EVERY ticks, staggered one a tick here, and 1/GUARD_WALK_EVERY
+/// of the directories is re-listed per tick.
+#[test]
+fn a_quiet_tree_is_read_on_the_rotation_only() {
+    let t = fake("rotation");
+    for k in 0..100 {
+        t.cgroup_v1(&format!("/svc/k{k:02}"))
+            .usage(1 << 20)
+            .limit(None)
+            .stat("total_rss 0\n")
+            .procs(&[]);
+    }
+    let (mut sm, clock) = guard(t.root());
+    assert_eq!(tick(&mut sm, &clock).full_reads, 104);
+    let n = sm.tree.len();
+    let mut full_at: Vec<u64> = Vec::new();
+    for k in 2..=GUARD_FULL_EVERY + 1 {
+        let st = tick(&mut sm, &clock);
+        assert_eq!(st.usage_reads, 1, "tick {k}: the root's usage only");
+        assert_eq!(
+            st.listings,
+            n.div_ceil(GUARD_WALK_EVERY as usize),
+            "tick {k}"
+        );
+        assert!(st.full_reads <= 1, "tick {k}: staggered");
+        if st.full_reads == 1 {
+            full_at.push(k);
+        }
+    }
+    // Cgroup i of the walk was first due at tick 2 + i, then every GUARD_FULL_EVERY.
+    assert_eq!(full_at, (2..2 + n as u64).collect::<Vec<_>>());
+    assert_eq!(tick(&mut sm, &clock).full_reads, 1, "the root again");
+    assert_eq!(tick(&mut sm, &clock).full_reads, 1, "then /svc");
+}
+
+/// A cgroup an event named is read in full (with its processes) the next tick, outside
+/// the pass budget; a path the walk does not hold is refused.
+#[test]
+fn an_urgent_cgroup_is_read_next_tick_whatever_the_budget() {
+    let t = fake("urgent");
+    let (mut sm, clock) = guard(t.root());
+    tick(&mut sm, &clock);
+    settle(&mut sm, &clock);
+    sm.budget = Some(Duration::ZERO);
+    t.cgroup_v1("/svc/leaky").stat("total_rss 7340032\n");
+    assert!(sm.mark_urgent("/svc/leaky"));
+    assert!(!sm.mark_urgent("/svc/nope"));
+    let st = tick(&mut sm, &clock);
+    assert_eq!((st.full_reads, st.deferred), (1, 0));
+    assert_eq!(
+        row(&sm, "/svc/leaky").anon,
+        Some(7 << 20),
+        "quiet usage, read anyway"
+    );
+    assert_eq!(sm.last().processes.len(), 1);
+    assert_eq!(tick(&mut sm, &clock).full_reads, 0, "once");
+}
+
+/// cgroups_with_processes gives each row of the last sample with the processes
+/// processes_of has for it, read this tick or carried over.
+#[test]
+fn cgroups_with_processes_pairs_rows_and_processes() {
+    let t = fake("pairs");
+    let (mut sm, clock) = guard(t.root());
+    for _ in 0..3 {
+        tick(&mut sm, &clock);
+        let pairs: Vec<(String, Vec<u32>)> = sm
+            .cgroups_with_processes()
+            .map(|(c, ps, _)| (c.path.clone(), ps.iter().map(|p| p.pid).collect()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("/".to_string(), vec![]),
+                ("/svc".to_string(), vec![]),
+                ("/svc/idle".to_string(), vec![]),
+                ("/svc/leaky".to_string(), vec![4242]),
+            ]
+        );
+    }
+    std::fs::remove_dir_all(t.root().join("sys/fs/cgroup/memory/svc/leaky")).unwrap();
+    // The fake's held usage file still reads (the kernel's gives ENODEV): the removal
+    // shows when /svc is re-listed, within GUARD_WALK_EVERY ticks.
+    for _ in 0..GUARD_WALK_EVERY {
+        tick(&mut sm, &clock);
+    }
+    let paths: Vec<&str> = sm
+        .cgroups_with_processes()
+        .map(|(c, _, _)| c.path.as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/", "/svc", "/svc/idle"],
+        "a removed cgroup's row goes"
+    );
+}
+
+/// The rows updated in place on quiet ticks are the rows a rebuild would make, through
+/// usage moves, full reads, a cgroup made and one removed (for the fake, shown by
+/// re-listing, as its held usage file still reads).
+#[test]
+fn rows_kept_in_place_match_a_rebuild() {
+    let t = fake("rows");
+    let (mut sm, clock) = guard(t.root());
+    let check = |sm: &Sampler, what: &str| {
+        let rebuilt: Vec<CgroupSample> = sm
+            .tree
+            .iter()
+            .zip(&sm.nodes)
+            .filter(|(_, n)| !n.gone)
+            .map(|(p, n)| super::pass::node_row(p.clone(), n))
+            .collect();
+        assert_eq!(sm.last().cgroups, rebuilt, "{what}");
+    };
+    for k in 0..6u64 {
+        tick(&mut sm, &clock);
+        check(&sm, "stagger");
+        set_usage(&t, "/svc/leaky", (2 + k) << 20);
+    }
+    let changed = |sm: &Sampler| -> Vec<String> {
+        sm.cgroups_with_processes()
+            .filter(|(_, _, ch)| *ch)
+            .map(|(c, _, _)| c.path.clone())
+            .collect()
+    };
+    tick(&mut sm, &clock); // leaky's last move: /, /svc, /svc/leaky re-read usage
+    assert_eq!(changed(&sm), ["/", "/svc", "/svc/leaky"]);
+    tick(&mut sm, &clock);
+    assert!(changed(&sm).is_empty(), "a quiet tick changes no row");
+    let shape = sm.shape;
+    set_usage(&t, "/svc/leaky", 40 << 20); // at risk: a full read
+    tick(&mut sm, &clock);
+    assert_eq!(sm.shape, shape, "in place");
+    assert_eq!(changed(&sm), ["/", "/svc", "/svc/leaky"]);
+    assert_eq!(row(&sm, "/svc/leaky").anon, Some(40 << 20));
+    check(&sm, "full read");
+    t.cgroup_v1("/svc/new")
+        .usage(1 << 20)
+        .limit(None)
+        .stat("total_rss 0\n")
+        .procs(&[]);
+    std::fs::remove_dir_all(t.root().join("sys/fs/cgroup/memory/svc/idle")).unwrap();
+    for _ in 0..GUARD_WALK_EVERY {
+        tick(&mut sm, &clock);
+        check(&sm, "re-listing");
+    }
+    let paths: Vec<&str> = sm.last().cgroups.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["/", "/svc", "/svc/leaky", "/svc/new"]);
+}
