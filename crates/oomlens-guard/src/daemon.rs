@@ -44,6 +44,7 @@ use rustix::event::epoll;
 use rustix::fs::inotify;
 
 use crate::args::GuardArgs;
+use crate::dirs::DirWatch;
 use crate::error::GuardError;
 use crate::klog::{Drained, LogInput, Parsed};
 use crate::outputs::Outputs;
@@ -63,6 +64,7 @@ const TOKEN_HUP: u64 = 2;
 const TOKEN_WATCH_INOTIFY: u64 = 3;
 const TOKEN_FILE_INOTIFY: u64 = 4;
 const TOKEN_METRICS: u64 = 5;
+const TOKEN_DIRS: u64 = 6;
 const TOKEN_LOG: u64 = 16;
 
 /// What the guard has done so far (printed at exit; the metrics read the same).
@@ -115,6 +117,10 @@ pub struct Daemon {
     cgroupfs: Option<oomlens_sources::cgroupfs::CgroupFs>,
     window: Window,
     watches: Option<WatchSet>,
+    /// New and removed cgroups (inotify on the tree's directories).
+    dirs: Option<DirWatch>,
+    /// How many paths the walk had when the directory watches last followed it.
+    dirs_followed: usize,
     inputs: Vec<LogInput>,
     data_at: Vec<Instant>,
     file_inotify: Option<OwnedFd>,
@@ -197,6 +203,8 @@ impl Daemon {
             sampler: None,
             cgroupfs: None,
             watches: None,
+            dirs: None,
+            dirs_followed: 0,
             inputs: Vec::new(),
             data_at: Vec::new(),
             file_inotify: None,
@@ -318,12 +326,18 @@ impl Daemon {
         // Without PSI (kernel built without it, `psi=0`) the other sources still work.
         let _ = ws.open_system_psi(&self.ep, &root);
         self.watches = Some(ws);
+        // Without inotify on the tree, the rolling re-listing still finds new cgroups.
+        if let Ok(d) = DirWatch::new(crate::dirs::MAX_DIR_WATCHES) {
+            add(&self.ep, d.fd(), TOKEN_DIRS)?;
+            self.dirs = Some(d);
+        }
         Ok(())
     }
 
     /// Run until SIGTERM or SIGINT.
     pub fn run(&mut self) -> Result<(), GuardError> {
         self.pass();
+        self.follow_dirs();
         let (watched, psi) = self
             .watches
             .as_ref()
@@ -422,6 +436,7 @@ impl Daemon {
                 self.pass();
             }
             TOKEN_METRICS => self.outputs.poll(),
+            TOKEN_DIRS => self.dirs_changed(),
             TOKEN_WATCH_INOTIFY => {
                 let fired = match &mut self.watches {
                     Some(ws) => ws.on_inotify(&self.ep),
@@ -538,8 +553,42 @@ impl Daemon {
         self.data_at.push(Instant::now());
     }
 
+    /// Directories of the tree gained or lost a cgroup: re-list them now, so that a new
+    /// cgroup is read in full (limit, processes) on the next pass.
+    fn dirs_changed(&mut self) {
+        let changed = match &mut self.dirs {
+            Some(d) => d.changed(),
+            None => return,
+        };
+        let Some(sampler) = self.sampler.as_mut() else {
+            return;
+        };
+        for dir in changed {
+            if let Err(e) = sampler.relist_dir(&dir) {
+                eprintln!("oomlens guard: {}", escape(&error_chain(&e)));
+            }
+        }
+        self.follow_dirs();
+    }
+
+    /// Watch the directories of the walk, when it changed since the last time.
+    fn follow_dirs(&mut self) {
+        let (Some(d), Some(sampler), Some(fs)) = (&mut self.dirs, &self.sampler, &self.cgroupfs)
+        else {
+            return;
+        };
+        let paths = sampler.paths();
+        if paths.len() == self.dirs_followed {
+            return;
+        }
+        self.dirs_followed = paths.len();
+        d.follow(paths.iter().map(String::as_str), |p| fs.dir_of(p));
+    }
+
     /// One sampler pass into the window; the watch set follows the walk.
     fn pass(&mut self) {
+        // The walk of the last pass (this one's shows on the next).
+        self.follow_dirs();
         let mono = self.mono();
         self.last_pass = mono;
         let Some(sampler) = self.sampler.as_mut() else {

@@ -15,6 +15,7 @@
 
 pub mod args;
 pub mod daemon;
+pub mod dirs;
 pub mod error;
 pub mod killers;
 pub mod klog;

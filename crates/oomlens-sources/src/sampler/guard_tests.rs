@@ -261,3 +261,33 @@ fn rows_kept_in_place_match_a_rebuild() {
     let paths: Vec<&str> = sm.last().cgroups.iter().map(|c| c.path.as_str()).collect();
     assert_eq!(paths, ["/", "/svc", "/svc/leaky", "/svc/new"]);
 }
+
+/// A cgroup made after the walk is in the sample the tick after `relist_dir` of its parent
+/// (what the guard calls on inotify's IN_CREATE), read in full with its limit, long before
+/// its turn in the rolling re-listing; a directory that did not change costs no splice.
+#[test]
+fn a_new_cgroup_is_sampled_the_tick_after_its_parent_is_relisted() {
+    let t = fake("relist");
+    let (mut sm, clock) = guard(t.root());
+    tick(&mut sm, &clock);
+    settle(&mut sm, &clock);
+    assert!(!sm.relist_dir("/svc").unwrap(), "nothing new yet");
+    assert!(!sm.relist_dir("/nope").unwrap(), "not in the walk");
+    t.cgroup_v1("/svc/fresh")
+        .usage(3 << 20)
+        .limit(Some(32 << 20))
+        .stat("total_rss 3145728\n")
+        .procs(&[]);
+    assert!(!sm.paths().iter().any(|p| p == "/svc/fresh"));
+    assert!(sm.relist_dir("/svc").unwrap());
+    assert!(sm.paths().iter().any(|p| p == "/svc/fresh"));
+    tick(&mut sm, &clock);
+    let fresh = row(&sm, "/svc/fresh");
+    assert_eq!(fresh.usage, Some(3 << 20));
+    assert_eq!(fresh.max, Some(oomlens_model::Limit::Bytes(32 << 20)));
+    assert_eq!(fresh.anon, Some(3 << 20), "read in full at once");
+    // Removed again: the next relist takes it out of the walk.
+    std::fs::remove_dir_all(t.root().join("sys/fs/cgroup/memory/svc/fresh")).unwrap();
+    assert!(sm.relist_dir("/svc").unwrap());
+    assert!(!sm.paths().iter().any(|p| p == "/svc/fresh"));
+}

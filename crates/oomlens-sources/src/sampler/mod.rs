@@ -449,6 +449,40 @@ impl Sampler {
         }
     }
 
+    /// Lists the children of `dir` now and splices in what changed (new cgroups walked and
+    /// marked urgent, so the next pass reads them in full; removed ones forgotten), instead
+    /// of waiting for its turn in the rolling re-listing: the guard calls it when inotify
+    /// says a directory of the tree gained or lost a child. True when something changed;
+    /// false for a path outside the walk.
+    pub fn relist_dir(&mut self, dir: &str) -> Result<bool, SamplerError> {
+        let Some(fs) = self.cgfs.clone() else {
+            return Ok(false);
+        };
+        let Some(i) = self.tree.iter().position(|p| p == dir) else {
+            return Ok(false);
+        };
+        let names = match fs.children(dir)? {
+            Some(names) => names,
+            None => return Ok(false), // gone: its parent's listing takes it out
+        };
+        if names.iter().map(String::as_str).eq(self.child_names(i)) {
+            return Ok(false);
+        }
+        let known: std::collections::HashSet<String> = self.tree.iter().cloned().collect();
+        self.splice(&fs, dir, &names)?;
+        for i in 0..self.tree.len() {
+            if !known.contains(&self.tree[i]) {
+                self.nodes[i].urgent = true;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The cgroup paths of the walk, parents before children.
+    pub fn paths(&self) -> &[String] {
+        &self.tree
+    }
+
     /// The memory cgroup version sampled (`None`: no memory cgroup hierarchy mounted).
     pub fn version(&self) -> Option<CgroupVersion> {
         self.cgfs.as_ref().map(|f| f.hierarchy().version)
