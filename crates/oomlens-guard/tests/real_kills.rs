@@ -65,15 +65,7 @@ fn each_real_kill_is_recorded_once_with_its_cgroup_pid_and_lines() {
     };
     let dir = TempDir::new("guard-kills").unwrap();
     let store = dir.path().join("store");
-    let mut g = Guard::start(&[
-        "--log",
-        "kmsg",
-        "--cgroup",
-        &rk.own.path,
-        "--state-dir",
-        store.to_str().unwrap(),
-    ]);
-    g.wait_for("ready", Duration::from_secs(30));
+    let g = Guard::ready_on("kmsg", &rk.own.path, &store);
     let mut killed = Vec::new();
     let mut cgroups = Vec::new();
     for i in 0..3 {
@@ -147,15 +139,7 @@ fn a_killed_subprocess_is_recorded_with_sixty_seconds_of_its_cgroup_while_the_ma
         .spawn(Command::new(&rk.hog).args(["--comm", "guardmain", "hold", "--mib", "8"]))
         .unwrap();
     main.wait_line("ready", Duration::from_secs(10)).unwrap();
-    let mut g = Guard::start(&[
-        "--log",
-        "kmsg",
-        "--cgroup",
-        &rk.own.path,
-        "--state-dir",
-        store.to_str().unwrap(),
-    ]);
-    g.wait_for("ready", Duration::from_secs(30));
+    let g = Guard::ready_on("kmsg", &rk.own.path, &store);
     std::thread::sleep(Duration::from_secs(66));
     // A short-lived job inside the same cgroup grows until the kernel kills it.
     let sub = cg
@@ -227,15 +211,7 @@ fn a_kill_the_log_never_reports_is_recorded_from_the_cgroup_counter() {
     let log = dir.path().join("empty.log");
     std::fs::write(&log, "").unwrap();
     let mut cg = MemoryCgroup::create_under(&rk.own, 32 * MIB).unwrap();
-    let mut g = Guard::start(&[
-        "--log",
-        log.to_str().unwrap(),
-        "--cgroup",
-        &rk.own.path,
-        "--state-dir",
-        store.to_str().unwrap(),
-    ]);
-    g.wait_for("ready", Duration::from_secs(30));
+    let g = Guard::ready_on(log.to_str().unwrap(), &rk.own.path, &store);
     let p = cg
         .spawn(Command::new(&rk.hog).args([
             "--comm",

@@ -62,15 +62,7 @@ fn a_removed_cgroup_closes_its_psi_trigger_costs_no_cpu_and_recording_goes_on() 
     let log = dir.path().join("kern.log");
     std::fs::write(&log, "").unwrap();
     let store = dir.path().join("store");
-    let mut g = Guard::start(&[
-        "--log",
-        log.to_str().unwrap(),
-        "--cgroup",
-        &rk.own.path,
-        "--state-dir",
-        store.to_str().unwrap(),
-    ]);
-    g.wait_for("ready", Duration::from_secs(30));
+    let mut g = Guard::ready_on(log.to_str().unwrap(), &rk.own.path, &store);
     let pid = g.pid();
     assert!(
         wait_until(Duration::from_secs(10), || !fds_below(pid, &unified)

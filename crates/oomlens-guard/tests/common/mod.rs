@@ -24,6 +24,21 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// Start the guard on `log` (`kmsg` or a file), watching the subtree `cgroup`, writing
+    /// to `store`, and wait until it is ready.
+    pub fn ready_on(log: &str, cgroup: &str, store: &std::path::Path) -> Guard {
+        let mut g = Guard::start(&[
+            "--log",
+            log,
+            "--cgroup",
+            cgroup,
+            "--state-dir",
+            store.to_str().expect("a UTF-8 store path"),
+        ]);
+        g.wait_for("ready", Duration::from_secs(30));
+        g
+    }
+
     /// Start the guard with `args` (no metrics endpoint).
     pub fn start(args: &[&str]) -> Guard {
         let mut cmd = Command::new(guard_bin());
