@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -14,42 +14,9 @@ use oomlens_testkit::fs::TempDir;
 const N: usize = 8;
 const WRITES: usize = 40;
 
-/// Builds the example into the test's own target directory and profile (as
-/// oomlens-testkit's `bin_path` does for its binaries) and returns its path.
+/// Builds the example into the test's own target directory and profile.
 fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "oomlens-guard", "--example", name])
-        .arg("--message-format=json")
-        .arg("--manifest-path")
-        .arg(&manifest);
-    let exe = std::env::current_exe().expect("current_exe");
-    // A test executable lives in <target-dir>/<profile-dir>/deps/.
-    let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
-    if let Some(p) = profile_dir.file_name().and_then(|n| n.to_str()) {
-        if p != "debug" {
-            cmd.args(["--profile", p]);
-        }
-    }
-    if let Some(t) = profile_dir
-        .ancestors()
-        .find(|d| d.join("CACHEDIR.TAG").is_file())
-    {
-        cmd.arg("--target-dir").arg(t);
-    }
-    let out = cmd.output().expect("run cargo build");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo reported no {name} executable"))
+    oomlens_testkit::build_target("oomlens-guard", "--example", name).unwrap()
 }
 
 fn free_port() -> u16 {

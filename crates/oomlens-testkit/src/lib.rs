@@ -79,10 +79,17 @@ pub fn bin_path(name: &str) -> Result<PathBuf, String> {
 }
 
 fn build_bin(name: &str) -> Result<PathBuf, String> {
+    build_target("oomlens-testkit", "--bin", name)
+}
+
+/// Builds target `name` of workspace package `package` (`kind`: `--bin` or `--example`)
+/// into the calling test's own target directory and profile, and returns the executable
+/// cargo reports for it. Not cached: [`bin_path`] caches this crate's binaries.
+pub fn build_target(package: &str, kind: &str, name: &str) -> Result<PathBuf, String> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "oomlens-testkit", "--bin", name])
+    cmd.args(["build", "--quiet", "-p", package, kind, name])
         .arg("--message-format=json")
         .arg("--manifest-path")
         .arg(&manifest);
