@@ -468,11 +468,16 @@ impl Sampler {
         if names.iter().map(String::as_str).eq(self.child_names(i)) {
             return Ok(false);
         }
-        let known: std::collections::HashSet<String> = self.tree.iter().cloned().collect();
+        // Only this directory's subtree changes: what it held before tells the new cgroups.
+        let known: std::collections::HashSet<String> =
+            self.tree[i..self.subtree_end(i)].iter().cloned().collect();
         self.splice(&fs, dir, &names)?;
-        for i in 0..self.tree.len() {
-            if !known.contains(&self.tree[i]) {
-                self.nodes[i].urgent = true;
+        let Some(i) = self.tree.iter().position(|p| p == dir) else {
+            return Ok(true);
+        };
+        for j in i..self.subtree_end(i) {
+            if !known.contains(&self.tree[j]) {
+                self.nodes[j].urgent = true;
             }
         }
         Ok(true)
