@@ -11,7 +11,8 @@
 //! Modules: [`source`] picks and opens a live log, [`oneshot`] reads inputs once,
 //! [`follow`] reads a live log as it grows, [`pipeline`] explains, enriches, filters and
 //! counts, [`window`] is the time window. [`recorded_cmd`] is the exception to "no flags":
-//! `oomlens incidents` and `explain --recorded`, which read the guard's store (its doc says why).
+//! `oomlens incidents` and `explain --recorded`, which read the guard's store (its doc says why),
+//! and [`report_cmd`], `oomlens report`, for the same reason.
 
 #![deny(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod follow;
 pub mod oneshot;
 pub mod pipeline;
 pub mod recorded_cmd;
+pub mod report_cmd;
 pub mod source;
 pub mod window;
 

@@ -26,6 +26,23 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` for HTML text or a quoted attribute: control characters as [`escape`] writes them,
+/// then `&`, `<`, `>`, `"` and `'` as character references.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in escape(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn is_control(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -33,7 +50,15 @@ fn is_control(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, escape_html};
+
+    #[test]
+    fn html_specials_and_control_characters_are_escaped() {
+        assert_eq!(
+            escape_html("<script>a&b\"c'\x1b"),
+            "&lt;script&gt;a&amp;b&quot;c&#39;\\x1b"
+        );
+    }
 
     #[test]
     fn control_characters_are_escaped() {
