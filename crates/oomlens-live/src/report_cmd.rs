@@ -87,7 +87,7 @@ EXAMPLES:
   oomlens report /var/log/kern.log -o oom.html    # every incident of a log
   oomlens report 3 --format md -o incident.md     # Markdown for a ticket
   oomlens report 3 --svg memory.svg --chart memory
-  oomlens report 7 8 9 --state-dir /srv/oomlens -o loop.html
+  oomlens report 0 1 2 --state-dir /srv/oomlens -o three.html   # one time axis
 
 EXIT STATUS:
   0  the report was written
@@ -145,10 +145,26 @@ fn is_id(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Unix seconds of a parsed incident: its UTC time where the log gave one.
+/// Seconds of a parsed incident on the report's common axis: its UTC time where the log
+/// gave one; else its local time read as if UTC (the log's kills keep their distances, the
+/// axis is relative to the last kill anyway); else its seconds since boot (one boot).
 fn unix_of(inc: &Incident) -> Option<f64> {
-    let t: jiff::Timestamp = inc.time.utc.as_deref()?.parse().ok()?;
-    Some(t.as_microsecond() as f64 / 1e6)
+    let t = &inc.time;
+    if let Some(ts) = t
+        .utc
+        .as_deref()
+        .and_then(|u| u.parse::<jiff::Timestamp>().ok())
+    {
+        return Some(ts.as_microsecond() as f64 / 1e6);
+    }
+    let local = t
+        .local
+        .as_deref()
+        .and_then(|l| l.parse::<jiff::civil::DateTime>().ok());
+    if let Some(ts) = local.and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok()) {
+        return Some(ts.timestamp().as_microsecond() as f64 / 1e6);
+    }
+    t.monotonic_us.map(|us| us as f64 / 1e6)
 }
 
 /// Lines `first..=last` (1-based) of `r`, as text.
@@ -288,7 +304,13 @@ fn write_out(path: &Path, bytes: &[u8]) -> Result<(), ReportCmdError> {
         .prefix(".oomlens-report-")
         .tempfile_in(dir)
         .map_err(fail)?;
-    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(fail)?;
+    // tempfile creates 0600; a report is for sharing: 0644 like any file the user writes.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::Permissions::from_mode(0o644);
+    tmp.as_file().set_permissions(mode).map_err(fail)?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
 }
@@ -334,9 +356,12 @@ pub fn run_report(args: &ReportArgs) -> Result<u8, ReportCmdError> {
     if let Some((path, format)) = chart_file {
         let kind = match args.chart {
             Some(k) => k,
-            None => *oomlens_report::available(&report).first().ok_or(
-                ReportCmdError::Chart(ReportError::NoChart("any", "no incident holds chart data")),
-            )?,
+            None => *oomlens_report::available(&report)
+                .first()
+                .ok_or(ReportCmdError::Chart(ReportError::NoChart(
+                    "any",
+                    "no incident holds chart data",
+                )))?,
         };
         let bytes = render_chart(&report, kind, format).map_err(|e| match e {
             e @ ReportError::NoChart(..) => ReportCmdError::Chart(e),

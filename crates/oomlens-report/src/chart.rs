@@ -8,6 +8,7 @@
 use std::ops::Range;
 use std::str::FromStr;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -247,7 +248,10 @@ pub fn render_chart(
 /// The SVG with the bundled font embedded, so that a viewer shows the text with the font it
 /// was measured with: a `<style>` right after the opening `<svg …>` tag.
 fn with_font(svg: &str) -> String {
-    let Some(open) = svg.find("<svg").and_then(|i| svg[i..].find('>').map(|j| i + j + 1)) else {
+    let Some(open) = svg
+        .find("<svg")
+        .and_then(|i| svg[i..].find('>').map(|j| i + j + 1))
+    else {
         return svg.to_string();
     };
     format!(
@@ -294,15 +298,18 @@ fn padded(lo: f64, hi: f64) -> Range<f64> {
     (lo - span * 0.02)..(hi + span * 0.05)
 }
 
+/// A chart with seconds across and MiB up.
+type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A layer of the stacked memory: its name, colour and height at a sample.
+type Layer = (&'static str, RGBColor, fn(&series::MemPoint) -> f64);
+
 fn time_chart<'a, DB: DrawingBackend>(
     root: &'a DrawingArea<DB, Shift>,
     kind: ChartKind,
     x: Range<f64>,
     y_max: f64,
-) -> Result<
-    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
-    DrawingAreaErrorKind<DB::ErrorType>,
-> {
+) -> Result<TimeChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
     let mut chart = ChartBuilder::on(root)
         .caption(kind.title(), text(16))
         .margin(12)
@@ -315,13 +322,25 @@ fn time_chart<'a, DB: DrawingBackend>(
         .disable_mesh()
         .x_labels(8)
         .y_labels(6)
-        .x_label_formatter(&|t| relative_text(*t))
+        .x_label_formatter(&|t| axis_time(*t))
         .y_label_formatter(&|v| format!("{v:.0} MiB"))
         .x_desc("time relative to the last kill")
         .label_style(text(12))
         .axis_desc_style(text(12))
         .draw()?;
     Ok(chart)
+}
+
+/// An axis label relative to the last kill: as `explain --recorded` writes times up to two
+/// hours (`-12.0s`, `-4m05s`), then hours and minutes, then days and hours.
+fn axis_time(t: f64) -> String {
+    let a = t.abs().round() as u64;
+    let sign = if t < 0.0 { "-" } else { "+" };
+    match a {
+        0..7200 => relative_text(t),
+        7200..172_800 => format!("{sign}{}h{:02}m", a / 3600, a % 3600 / 60),
+        _ => format!("{sign}{}d{:02}h", a / 86_400, a % 86_400 / 3600),
+    }
 }
 
 fn legend_box(c: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
@@ -351,7 +370,7 @@ fn draw_memory<DB: DrawingBackend>(
     for (n, r) in recs.iter().enumerate() {
         let first = n == 0;
         // Stacked: draw the sum first, then the lower layers over it.
-        let layers: [(&str, RGBColor, fn(&series::MemPoint) -> f64); 3] = [
+        let layers: [Layer; 3] = [
             ("shmem", SHMEM, |p| p.anon + p.file + p.shmem),
             ("file", FILE, |p| p.anon + p.file),
             ("anon", ANON, |p| p.anon),
@@ -398,15 +417,16 @@ fn draw_memory<DB: DrawingBackend>(
             s.label("kill").legend(legend_box(KILL));
         }
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
 ) -> DrawResult<DB> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(at)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .label_font(text(12))
@@ -434,7 +454,7 @@ fn draw_processes<DB: DrawingBackend>(
             .label(label)
             .legend(legend_box(c));
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn draw_bars<DB: DrawingBackend>(
@@ -452,7 +472,11 @@ fn draw_bars<DB: DrawingBackend>(
         .build_cartesian_2d(0.0..x_max, (0..n).into_segmented())?;
     chart.plotting_area().fill(&bg(kind))?;
     let label_of = |v: &SegmentValue<u32>| match v {
-        SegmentValue::CenterOf(i) => bars.get(*i as usize).map_or(String::new(), |b| b.label.clone()),
+        // The first bar (the largest) at the top: segment 0 is at the bottom.
+        SegmentValue::CenterOf(i) => (n as usize)
+            .checked_sub(*i as usize + 1)
+            .and_then(|k| bars.get(k))
+            .map_or(String::new(), |b| b.label.clone()),
         _ => String::new(),
     };
     chart
@@ -465,9 +489,12 @@ fn draw_bars<DB: DrawingBackend>(
         .draw()?;
     chart.draw_series(bars.iter().enumerate().map(|(i, b)| {
         let c = if b.highlight { VICTIM } else { BAR };
-        let i = i as u32;
+        let i = n - 1 - i as u32;
         let mut r = Rectangle::new(
-            [(0.0, SegmentValue::Exact(i)), (b.mib, SegmentValue::Exact(i + 1))],
+            [
+                (0.0, SegmentValue::Exact(i)),
+                (b.mib, SegmentValue::Exact(i + 1)),
+            ],
             c.filled(),
         );
         r.set_margin(3, 3, 0, 0);
@@ -480,10 +507,14 @@ fn draw_kills<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     kills: &[KillPoint],
 ) -> DrawResult<DB> {
-    let (lo, hi, y_max) = kills.iter().fold((f64::MAX, f64::MIN, 0.0f64), |(a, b, m), k| {
-        (a.min(k.t), b.max(k.t), m.max(k.mib))
-    });
-    let mut chart = time_chart(root, ChartKind::Kills, padded(lo, hi), y_max)?;
+    let (lo, hi, y_max) = kills
+        .iter()
+        .fold((f64::MAX, f64::MIN, 0.0f64), |(a, b, m), k| {
+            (a.min(k.t), b.max(k.t), m.max(k.mib))
+        });
+    let span = (hi - lo).max(1.0);
+    let x = (lo - span * 0.05)..(hi + span * 0.05);
+    let mut chart = time_chart(root, ChartKind::Kills, x, y_max)?;
     let mut owners: Vec<&str> = kills.iter().map(|k| k.owner.as_str()).collect();
     owners.dedup();
     owners.sort_unstable();
@@ -492,12 +523,30 @@ fn draw_kills<DB: DrawingBackend>(
         let c = LINES[i % LINES.len()];
         let mine: Vec<&KillPoint> = kills.iter().filter(|k| k.owner == *owner).collect();
         chart
-            .draw_series(mine.iter().map(|k| {
-                PathElement::new([(k.t, 0.0), (k.t, k.mib)], c.stroke_width(3))
-            }))?
+            .draw_series(
+                mine.iter()
+                    .map(|k| PathElement::new([(k.t, 0.0), (k.t, k.mib)], c.stroke_width(3))),
+            )?
             .label(owner.to_string())
             .legend(legend_box(c));
-        chart.draw_series(mine.iter().map(|k| Circle::new((k.t, k.mib), 5, c.filled())))?;
+        chart.draw_series(
+            mine.iter()
+                .map(|k| Circle::new((k.t, k.mib), 5, c.filled())),
+        )?;
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::UpperMiddle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::axis_time;
+
+    #[test]
+    fn axis_times_read_in_the_unit_of_their_span() {
+        assert_eq!(axis_time(-12.04), "-12.0s");
+        assert_eq!(axis_time(-245.0), "-4m05s");
+        assert_eq!(axis_time(-3.0 * 3600.0 - 60.0), "-3h01m");
+        assert_eq!(axis_time(-200_000.0), "-2d07h");
+        assert_eq!(axis_time(0.0), "+0.0s");
+    }
 }

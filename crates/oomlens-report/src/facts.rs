@@ -89,7 +89,8 @@ fn kill_text(k: &oomlens_model::Kill) -> String {
         (Some(c), Some(p)) => format!("{c} (pid {p})"),
         (Some(c), None) => c.to_string(),
         (None, Some(p)) => format!("pid {p}"),
-        (None, None) => "?".into(),
+        // systemd-oomd kills a whole cgroup.
+        (None, None) => k.cgroup.clone().unwrap_or_else(|| "?".into()),
     };
     let mut parts = vec![who];
     for (name, v) in [
@@ -126,7 +127,11 @@ fn owner_rows(i: &ReportIncident) -> Vec<Row> {
     if let Some(cg) = inc.task_memcg.as_deref().or(inc.oom_memcg.as_deref()) {
         rows.push(("cgroup", cg.to_string()));
     }
-    if let Some(m) = inc.oom_memcg.as_deref().filter(|m| Some(*m) != inc.task_memcg.as_deref()) {
+    if let Some(m) = inc
+        .oom_memcg
+        .as_deref()
+        .filter(|m| Some(*m) != inc.task_memcg.as_deref())
+    {
         rows.push(("limited cgroup", m.to_string()));
     }
     if rows.is_empty() {
@@ -137,11 +142,16 @@ fn owner_rows(i: &ReportIncident) -> Vec<Row> {
 
 fn fact_rows(inc: &Incident) -> Vec<Row> {
     let mut rows = Vec::new();
-    let when = inc.time.utc.clone().or_else(|| inc.time.local.clone()).or_else(|| {
-        inc.time
-            .monotonic_us
-            .map(|us| format!("{:.6} s after boot", us as f64 / 1e6))
-    });
+    let when = inc
+        .time
+        .utc
+        .clone()
+        .or_else(|| inc.time.local.clone())
+        .or_else(|| {
+            inc.time
+                .monotonic_us
+                .map(|us| format!("{:.6} s after boot", us as f64 / 1e6))
+        });
     if let Some(w) = when {
         rows.push(("when", w));
     }
@@ -187,7 +197,13 @@ fn fact_rows(inc: &Incident) -> Vec<Row> {
         let v = |s: &Option<String>| s.clone().unwrap_or_else(|| "?".into());
         rows.push((
             "trigger",
-            format!("{} {} > {} for {}", t.reason, v(&t.value), v(&t.limit), v(&t.duration)),
+            format!(
+                "{} {} > {} for {}",
+                t.reason,
+                v(&t.value),
+                v(&t.limit),
+                v(&t.duration)
+            ),
         ));
     }
     rows.push((
@@ -272,18 +288,38 @@ fn recorded_rows(i: &ReportIncident) -> Vec<Row> {
     }
     for (name, at) in [("start", r.start), ("peak", r.peak), ("end", r.end)] {
         if let Some(at) = at {
-            rows.push((name, format!("{} at {}", human_bytes(at.usage), relative_text(at.t))));
+            rows.push((
+                name,
+                format!("{} at {}", human_bytes(at.usage), relative_text(at.t)),
+            ));
         }
     }
     if let Some(g) = &r.growth {
         let eta = g
             .limit_at
-            .map(|t| format!("; at that rate the limit is reached at {}", relative_text(t)))
+            .map(|t| {
+                format!(
+                    "; at that rate the limit is reached at {}",
+                    relative_text(t)
+                )
+            })
             .unwrap_or_default();
-        rows.push(("growth", format!("{} ({}){eta}", mib_per_min(g.rate), g.class)));
+        rows.push((
+            "growth",
+            format!("{} ({}){eta}", mib_per_min(g.rate), g.class),
+        ));
     }
     for s in &r.signals {
-        rows.push(("signal", format!("{} {} {} {}", relative_text(s.t), s.source, s.cgroup, s.detail)));
+        rows.push((
+            "signal",
+            format!(
+                "{} {} {} {}",
+                relative_text(s.t),
+                s.source,
+                s.cgroup,
+                s.detail
+            ),
+        ));
     }
     rows
 }

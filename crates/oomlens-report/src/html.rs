@@ -133,7 +133,11 @@ fn write_section(
             let class = if i == 0 { " class=\"victim\"" } else { "" };
             write!(out, "<tr{class}>")?;
             for (c, cell) in row.iter().enumerate() {
-                let num = if matches!(c, 1 | 8) { "" } else { " class=\"num\"" };
+                let num = if matches!(c, 1 | 8) {
+                    ""
+                } else {
+                    " class=\"num\""
+                };
                 write!(out, "<td{num}>{}</td>", h(cell))?;
             }
             writeln!(out, "</tr>")?;
@@ -155,7 +159,10 @@ fn write_section(
         }
     }
     if !s.recorded.is_empty() {
-        writeln!(out, "<h3>The minutes before (recorded by oomlens guard)</h3>")?;
+        writeln!(
+            out,
+            "<h3>The minutes before (recorded by oomlens guard)</h3>"
+        )?;
         kv(out, "recorded", &s.recorded)?;
     }
     if !s.findings.is_empty() {
@@ -180,7 +187,8 @@ fn write_section(
                 writeln!(out, "<p class=\"target\">{}</p>", h(t))?;
             }
             if !a.snippet.is_empty() {
-                writeln!(out, "<pre>{}</pre>", h(&a.snippet))?;
+                let lines: Vec<String> = a.snippet.lines().map(h).collect();
+                writeln!(out, "<pre>{}</pre>", lines.join("\n"))?;
             }
             writeln!(out, "</div>")?;
         }

@@ -28,8 +28,6 @@ pub use chart::{available, render_chart, ChartFormat, ChartKind};
 pub use html::write_html;
 pub use markdown::write_markdown;
 
-
-
 /// One incident of a report.
 #[derive(Debug, Clone)]
 pub struct ReportIncident {

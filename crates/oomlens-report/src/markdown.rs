@@ -29,12 +29,7 @@ fn md(s: &str) -> String {
 fn fenced(out: &mut dyn Write, lines: &[&str]) -> io::Result<()> {
     let longest = lines
         .iter()
-        .map(|l| {
-            l.split(|c| c != '`')
-                .map(str::len)
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|l| l.split(|c| c != '`').map(str::len).max().unwrap_or(0))
         .max()
         .unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);

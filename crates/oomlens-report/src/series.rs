@@ -105,15 +105,34 @@ fn kill_unix(rec: &RecordedIncident) -> f64 {
     rec.logged_unix.unwrap_or(rec.recorded_unix)
 }
 
-/// The memory chart: every recording of the report on one axis.
+/// The memory chart: every recording of the report on one axis. The windows of kills a
+/// few minutes apart overlap (each holds the minutes before its kill, the previous kill
+/// among them): each recording is drawn from the previous kill on.
 pub fn memory(report: &Report) -> Vec<MemoryRecording> {
     let zero = zero(report);
-    report
+    let mut out: Vec<MemoryRecording> = report
         .incidents
         .iter()
         .filter_map(|i| i.recorded.as_ref())
         .filter_map(|(id, rec)| memory_of(*id, rec, zero))
-        .collect()
+        .collect();
+    out.sort_by(|a, b| a.kill_t.total_cmp(&b.kill_t));
+    for i in 1..out.len() {
+        let after = out[i - 1].kill_t;
+        let r = &mut out[i];
+        r.stack.retain(|p| p.t > after);
+        for v in [&mut r.usage, &mut r.max, &mut r.high] {
+            v.retain(|p| p.0 > after);
+        }
+        if let Some(f) = &mut r.forecast {
+            if f[0].0 < after && f[1].0 > f[0].0 {
+                let y = f[0].1 + (f[1].1 - f[0].1) * (after - f[0].0) / (f[1].0 - f[0].0);
+                f[0] = (after, y);
+            }
+        }
+    }
+    out.retain(|r| !r.stack.is_empty() || !r.usage.is_empty());
+    out
 }
 
 fn memory_of(id: u64, rec: &RecordedIncident, zero: f64) -> Option<MemoryRecording> {
@@ -169,10 +188,10 @@ fn rss(p: &ProcessPoint) -> Option<u64> {
 }
 
 /// The process chart: the top processes of each recording (the timeline's choice), RSS
-/// over time.
+/// over time; a process in several recordings (overlapping windows) is one line.
 pub fn processes(report: &Report) -> Vec<ProcessLine> {
     let zero = zero(report);
-    let mut out = Vec::new();
+    let mut out: Vec<(u32, ProcessLine)> = Vec::new();
     for (id, rec) in report.incidents.iter().filter_map(|i| i.recorded.as_ref()) {
         let top = recording(*id, rec).processes;
         for g in top.iter().take(PROCESS_LINES) {
@@ -187,14 +206,25 @@ pub fn processes(report: &Report) -> Vec<ProcessLine> {
             if points.is_empty() {
                 continue;
             }
-            out.push(ProcessLine {
-                label: format!("{} (pid {})", escape(&s.comm), s.pid),
-                victim: g.victim,
-                points,
-            });
+            match out.iter_mut().find(|(pid, _)| *pid == s.pid) {
+                Some((_, line)) => {
+                    line.victim |= g.victim;
+                    line.points.extend(points);
+                    line.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    line.points.dedup_by(|a, b| a.0 == b.0);
+                }
+                None => out.push((
+                    s.pid,
+                    ProcessLine {
+                        label: format!("{} (pid {})", escape(&s.comm), s.pid),
+                        victim: g.victim,
+                        points,
+                    },
+                )),
+            }
         }
     }
-    out
+    out.into_iter().map(|(_, l)| l).collect()
 }
 
 /// The task table of `inc` as bars: the [`TASK_BARS`] largest by RSS, the victim marked.
@@ -210,15 +240,25 @@ pub fn tasks(inc: &Incident) -> Vec<Bar> {
         .filter_map(|r| {
             let pages = r.rss.or_else(|| {
                 let parts = [r.rss_anon, r.rss_file, r.rss_shmem];
-                parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
+                parts
+                    .iter()
+                    .any(Option::is_some)
+                    .then(|| parts.iter().flatten().sum())
             })?;
             let bytes = pages * kb * 1024;
             let highlight = victim == Some(r.pid) || victim == r.tgid;
             let label = format!("{} ({})", escape(&r.name), r.pid);
-            Some((bytes, Bar { label, mib: mib(bytes), highlight }))
+            Some((
+                bytes,
+                Bar {
+                    label,
+                    mib: mib(bytes),
+                    highlight,
+                },
+            ))
         })
         .collect();
-    bars.sort_by(|a, b| b.0.cmp(&a.0));
+    bars.sort_by_key(|b| std::cmp::Reverse(b.0));
     bars.into_iter().take(TASK_BARS).map(|(_, b)| b).collect()
 }
 
@@ -228,8 +268,6 @@ const STAT_PARTS: &[(&str, &[&str])] = &[
     ("anon", &["anon", "total_rss", "rss"]),
     ("file (page cache)", &["file", "total_cache", "cache"]),
     ("shmem", &["shmem", "total_shmem"]),
-    ("mapped file", &["file_mapped", "total_mapped_file", "mapped_file"]),
-    ("dirty", &["file_dirty", "total_dirty"]),
     ("kernel", &["kernel"]),
     ("slab", &["slab"]),
     ("kernel stacks", &["kernel_stack"]),
@@ -321,7 +359,11 @@ mod tests {
         let mut inc = Incident::new(0, Default::default());
         inc.task_table = Some(TaskTable {
             columns: vec![],
-            rows: vec![row(1, 256, "small"), row(2, 2560, "big\x1b"), row(3, 512, "mid")],
+            rows: vec![
+                row(1, 256, "small"),
+                row(2, 2560, "big\x1b"),
+                row(3, 512, "mid"),
+            ],
             rows_dropped: 0,
         });
         inc.kills.push(oomlens_model::Kill {
@@ -330,11 +372,17 @@ mod tests {
         });
         let bars = tasks(&inc);
         // 4 KiB pages: 2560 pages = 10 MiB, 512 = 2 MiB, 256 = 1 MiB.
-        let got: Vec<(&str, f64, bool)> =
-            bars.iter().map(|b| (b.label.as_str(), b.mib, b.highlight)).collect();
+        let got: Vec<(&str, f64, bool)> = bars
+            .iter()
+            .map(|b| (b.label.as_str(), b.mib, b.highlight))
+            .collect();
         assert_eq!(
             got,
-            [("big\\x1b (2)", 10.0, false), ("mid (3)", 2.0, true), ("small (1)", 1.0, false)]
+            [
+                ("big\\x1b (2)", 10.0, false),
+                ("mid (3)", 2.0, true),
+                ("small (1)", 1.0, false)
+            ]
         );
     }
 
@@ -344,15 +392,31 @@ mod tests {
         inc.memory_stat = Some(oomlens_model::MemoryStat {
             cgroup: None,
             entries: vec![
-                StatEntry { key: "total_rss".into(), value: 2048, unit: StatUnit::Kib },
-                StatEntry { key: "total_cache".into(), value: 1024, unit: StatUnit::Kib },
-                StatEntry { key: "sock".into(), value: 1 << 20, unit: StatUnit::Plain },
+                StatEntry {
+                    key: "total_rss".into(),
+                    value: 2048,
+                    unit: StatUnit::Kib,
+                },
+                StatEntry {
+                    key: "total_cache".into(),
+                    value: 1024,
+                    unit: StatUnit::Kib,
+                },
+                StatEntry {
+                    key: "sock".into(),
+                    value: 1 << 20,
+                    unit: StatUnit::Plain,
+                },
             ],
         });
         let got: Vec<(String, f64)> = stat(&inc).into_iter().map(|b| (b.label, b.mib)).collect();
         assert_eq!(
             got,
-            [("anon".into(), 2.0), ("file (page cache)".into(), 1.0), ("sockets".into(), 1.0)]
+            [
+                ("anon".into(), 2.0),
+                ("file (page cache)".into(), 1.0),
+                ("sockets".into(), 1.0)
+            ]
         );
     }
 }

@@ -93,6 +93,9 @@ pub enum Command {
     Guard(oomlens_guard::GuardArgs),
     /// List the incidents `oomlens guard` recorded, with the minutes before each.
     Incidents(oomlens_live::recorded_cmd::IncidentsArgs),
+    /// Write an incident report to share: one self-contained HTML page with charts, or
+    /// Markdown for a ticket, from recorded incident IDs or log files.
+    Report(oomlens_live::report_cmd::ReportArgs),
     /// Print the man page or a shell completion script.
     #[command(hide = true)]
     Generate {

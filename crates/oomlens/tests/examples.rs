@@ -150,6 +150,7 @@ const HELP_COMMANDS: &[&[&str]] = &[
     &["audit"],
     &["fix"],
     &["incidents"],
+    &["report"],
 ];
 
 /// The lines of the `EXAMPLES:` section of a help text (up to the next blank line).
@@ -793,7 +794,100 @@ fn cases() -> Vec<Case> {
     all.extend(audit_cases());
     all.extend(bench_cases());
     all.extend(recorded_cases());
+    all.extend(report_cases());
     all
+}
+
+/// `oomlens report` on the store of [`recorded_cases`] (`example_store`: record 3 is a
+/// `worker.service` leak of 2 MiB/s, 60 samples against 512 MiB) and on a corpus report;
+/// the files it writes go to a temporary directory instead of the workspace.
+fn report_cases() -> Vec<Case> {
+    let store = std::sync::Arc::new(TempDir::new("examples-report-store").unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    oomlens_testkit::recorded::example_store(store.path(), now);
+    let dir = store.path().display().to_string();
+    let out = |name: &str| store.path().join(name).display().to_string();
+    let held = || store.clone();
+    let read = |path: String| move || std::fs::read_to_string(&path).unwrap();
+    let kern_log = corpus("038-arch-6.7-memcg-cgv2-systemd-run-user-service-dmesg.log");
+    vec![
+        case("oomlens report 3 -o incident.html", Mode::Exits(&[0]), {
+            let (held, page) = (held(), read(out("incident.html")));
+            move |_| {
+                let _store = &held;
+                let page = page();
+                assert!(page.contains("<h2 class=\"headline\">memcg OOM in worker.service"));
+                for chart in ["memory", "processes"] {
+                    assert!(page.contains(&format!("data-chart=\"{chart}\"")), "{chart}");
+                }
+            }
+        })
+        .subst("incident.html", out("incident.html"))
+        .extra(&["--state-dir", &dir]),
+        case(
+            "oomlens report /var/log/kern.log -o oom.html",
+            Mode::Exits(&[0]),
+            {
+                let page = read(out("oom.html"));
+                move |_| {
+                    let page = page();
+                    assert!(page.contains("<h2 class=\"headline\">memcg OOM in run-u640.service"));
+                    assert!(page.contains("data-chart=\"tasks\""));
+                }
+            },
+        )
+        .subst("/var/log/kern.log", kern_log)
+        .subst("oom.html", out("oom.html")),
+        case(
+            "oomlens report 3 --format md -o incident.md",
+            Mode::Exits(&[0]),
+            {
+                let (held, md) = (held(), read(out("incident.md")));
+                move |_| {
+                    let _store = &held;
+                    let md = md();
+                    assert!(md.starts_with("# memcg OOM in worker.service"), "{md}");
+                    // 2 MiB/s is 120 MiB/min.
+                    assert!(md.contains("| growth | +120.0 MiB/min (leak)"), "{md}");
+                }
+            },
+        )
+        .subst("incident.md", out("incident.md"))
+        .extra(&["--state-dir", &dir]),
+        case(
+            "oomlens report 3 --svg memory.svg --chart memory",
+            Mode::Exits(&[0]),
+            {
+                let (held, svg) = (held(), read(out("memory.svg")));
+                move |_| {
+                    let _store = &held;
+                    let svg = svg();
+                    assert!(svg.starts_with("<svg"), "{svg}");
+                    assert!(svg.contains("victim cgroup memory before the kill"));
+                }
+            },
+        )
+        .subst("memory.svg", out("memory.svg"))
+        .extra(&["--state-dir", &dir]),
+        case(
+            "oomlens report 0 1 2 --state-dir /srv/oomlens -o three.html",
+            Mode::Exits(&[0]),
+            {
+                let (held, page) = (held(), read(out("three.html")));
+                move |_| {
+                    let _store = &held;
+                    let page = page();
+                    assert!(page.contains("<h1 id=\"title\">3 OOM incidents</h1>"));
+                    assert!(page.contains("data-chart=\"kills\""));
+                }
+            },
+        )
+        .subst("/srv/oomlens", dir.clone())
+        .subst("three.html", out("three.html")),
+    ]
 }
 
 /// `oomlens incidents` and `explain --recorded` on a store written with the recorder
