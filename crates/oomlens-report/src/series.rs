@@ -342,7 +342,157 @@ pub fn kills(report: &Report) -> Vec<KillPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oomlens_model::{StatEntry, StatUnit, TaskRow, TaskTable};
+    use oomlens_analysis::explain::Explanation;
+    use oomlens_model::recorded::{
+        CgroupSeries, ProcessSeries, RecordedIncident, RecordedWindow, RECORDED_SCHEMA,
+    };
+    use oomlens_model::{Limit, StatEntry, StatUnit, TaskRow, TaskTable};
+
+    const MB: u64 = 1 << 20;
+
+    /// A kill at `kill` (Unix s) of pid `pid` in /job (limit 64 MiB): 20 samples 1 s apart
+    /// before it, anon growing 2 MiB/s from 10 MiB, file 4 MiB, shmem 1 MiB; the process
+    /// `pid` holds the anon part.
+    fn recorded(kill: f64, pid: u32) -> ReportIncident {
+        let mut inc = Incident::new(0, Default::default());
+        inc.oom_memcg = Some("/job".into());
+        inc.kills.push(oomlens_model::Kill {
+            pid: Some(pid),
+            ..Default::default()
+        });
+        let at = |i: u64| kill - 20.0 + i as f64;
+        let points = (0..20)
+            .map(|i| CgroupPoint {
+                unix: at(i),
+                usage: Some((15 + 2 * i) * MB),
+                anon: Some((10 + 2 * i) * MB),
+                file: Some(4 * MB),
+                shmem: Some(MB),
+                max: Some(Limit::Bytes(64 * MB)),
+                ..Default::default()
+            })
+            .collect();
+        let proc_points = (0..20)
+            .map(|i| ProcessPoint {
+                unix: at(i),
+                anon: Some((10 + 2 * i) * MB),
+                ..Default::default()
+            })
+            .collect();
+        let rec = RecordedIncident {
+            schema: RECORDED_SCHEMA.into(),
+            recorded_unix: kill + 0.5,
+            logged_unix: Some(kill),
+            host: None,
+            boot_id: None,
+            guard_version: "0".into(),
+            log_source: "kmsg".into(),
+            signals: vec![],
+            raw: vec![],
+            incident: inc.clone(),
+            explanation_json: None,
+            window: RecordedWindow {
+                seconds: 600.0,
+                interval: 1.0,
+                cgroups: vec![CgroupSeries {
+                    path: "/job".into(),
+                    points,
+                }],
+                processes: vec![ProcessSeries {
+                    pid,
+                    comm: "job".into(),
+                    cgroup: "/job".into(),
+                    points: proc_points,
+                }],
+            },
+        };
+        ReportIncident {
+            incident: inc,
+            explanation: Explanation {
+                owner: None,
+                ranking: None,
+                findings: vec![],
+                advice: vec![],
+                restart_loop: None,
+            },
+            raw: vec![],
+            origin: "test".into(),
+            unix: Some(kill),
+            recorded: Some((0, Box::new(rec))),
+        }
+    }
+
+    #[test]
+    fn one_recording_is_stacked_with_its_limit_and_forecast_relative_to_the_kill() {
+        let report = Report {
+            incidents: vec![recorded(1000.0, 7)],
+        };
+        let m = memory(&report);
+        assert_eq!(m.len(), 1);
+        let r = &m[0];
+        assert_eq!(r.kill_t, 0.0);
+        assert_eq!(r.stack.len(), 20);
+        // The first sample: 20 s before the kill, anon 10, file 4, shmem 1 MiB.
+        assert_eq!(
+            r.stack[0],
+            MemPoint {
+                t: -20.0,
+                anon: 10.0,
+                file: 4.0,
+                shmem: 1.0
+            }
+        );
+        assert_eq!(r.max[0], (-20.0, 64.0));
+        // Usage grows 2 MiB/s: 15 MiB at -20 s, 53 MiB at -1 s; at that rate it meets
+        // 64 MiB 5.5 s later, at +4.5 s, within one window span of the last sample.
+        let [a, b] = r.forecast.unwrap();
+        assert!(
+            (a.0 + 20.0).abs() < 1e-9 && (a.1 - 15.0).abs() < 1e-6,
+            "{a:?}"
+        );
+        assert!(
+            (b.0 - 4.5).abs() < 1e-6 && (b.1 - 64.0).abs() < 1e-6,
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn a_restart_loop_is_drawn_from_each_previous_kill_on_with_one_line_per_process() {
+        // Kills at 1000 and 1010: the second window (990-1009) overlaps the first kill.
+        let mut second = recorded(1010.0, 8);
+        // The second record also sampled pid 7 (the first victim) before its kill.
+        let first = recorded(1000.0, 7);
+        let (_, rec) = second.recorded.as_mut().unwrap();
+        let (_, first_rec) = first.recorded.as_ref().unwrap();
+        rec.window
+            .processes
+            .push(first_rec.window.processes[0].clone());
+        let report = Report {
+            incidents: vec![first, second],
+        };
+        let m = memory(&report);
+        // Times relative to the last kill (1010): the first kill at -10 s.
+        assert_eq!(m[0].kill_t, -10.0);
+        assert_eq!(m[1].kill_t, 0.0);
+        // The second's samples at 990..1009 are kept from after 1000 on: 1001..1009.
+        let ts: Vec<f64> = m[1].stack.iter().map(|p| p.t).collect();
+        assert_eq!(ts, (1..10).map(|i| i as f64 - 10.0).collect::<Vec<_>>());
+        assert!(m[1].forecast.unwrap()[0].0 >= -10.0);
+        // Pid 7 is one line (both windows), marked as the victim; pid 8 another.
+        let p = processes(&report);
+        let labels: Vec<(&str, bool, usize)> = p
+            .iter()
+            .map(|l| (l.label.as_str(), l.victim, l.points.len()))
+            .collect();
+        assert_eq!(
+            labels,
+            [("job (pid 7)", true, 20), ("job (pid 8)", true, 20)]
+        );
+        // The kills chart: both, 10 s apart, victim sizes unknown (no kill line sizes).
+        let k = kills(&report);
+        let ts: Vec<f64> = k.iter().map(|k| k.t).collect();
+        assert_eq!(ts, [-10.0, 0.0]);
+    }
 
     fn row(pid: u32, rss: u64, name: &str) -> TaskRow {
         TaskRow {
