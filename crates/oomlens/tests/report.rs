@@ -740,11 +740,14 @@ fn untrusted_text_is_escaped_in_html_and_markdown() {
         html.contains("&lt;b&gt;x|*\\x1b[2J (pid 128825)"),
         "escaped comm"
     );
+    // From standard input too, with the report's own lines (107 of them) kept.
     let md = oomlens!()
-        .args(["report", "--format", "md"])
-        .arg(&log)
+        .args(["report", "--format", "md", "-"])
+        .stdin_file(&log)
         .run();
     let md = md.success().stdout();
+    assert!(md.contains("from -:1-107\n"), "{md}");
+    assert!(md.contains("The kernel's report (107 lines)"), "{md}");
     assert!(!md.contains('\x1b'));
     assert!(
         md.contains("\\<b\\>x\\|\\*\\\\x1b\\[2J (pid 128825)"),
