@@ -261,9 +261,12 @@ fn filled(inc: &Incident) -> Vec<Row> {
     if let Some(b) = series::victim_bytes(inc) {
         rows.push(("victim RSS", human_bytes(b)));
     }
-    for b in series::stat(inc) {
-        let bytes = (b.mib * 1024.0 * 1024.0).round() as u64;
-        rows.push(("memory.stat", format!("{} {}", b.label, human_bytes(bytes))));
+    if let Some(st) = inc.memory_stat.as_ref() {
+        for (label, keys) in series::STAT_PARTS {
+            if let Some((key, b)) = keys.iter().find_map(|k| Some((k, st.bytes(k)?))) {
+                rows.push((label, format!("{} (memory.stat {key})", human_bytes(b))));
+            }
+        }
     }
     rows
 }

@@ -264,7 +264,7 @@ pub fn tasks(inc: &Incident) -> Vec<Bar> {
 
 /// memory.stat keys shown, by what they mean: v2 name first, then v1's hierarchical
 /// (`total_*`, the whole subtree, which the OOM report prints for v1) and local names.
-const STAT_PARTS: &[(&str, &[&str])] = &[
+pub const STAT_PARTS: &[(&str, &[&str])] = &[
     ("anon", &["anon", "total_rss", "rss"]),
     ("file (page cache)", &["file", "total_cache", "cache"]),
     ("shmem", &["shmem", "total_shmem"]),
