@@ -93,6 +93,9 @@ pub enum Command {
     Guard(oomlens_guard::GuardArgs),
     /// List the incidents `oomlens guard` recorded, with the minutes before each.
     Incidents(oomlens_live::recorded_cmd::IncidentsArgs),
+    /// A fire drill: a controlled OOM kill in a throwaway cgroup, then checks that oomlens
+    /// explains it and the guard recorded and counted it; PASS/FAIL per step.
+    Drill(oomlens_drill::DrillArgs),
     /// Print the man page or a shell completion script.
     #[command(hide = true)]
     Generate {
