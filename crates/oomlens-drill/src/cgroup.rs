@@ -255,7 +255,7 @@ impl Drop for DrillCgroup {
 }
 
 /// A random suffix of 6 lowercase letters.
-fn random_suffix() -> String {
+pub fn random_suffix() -> String {
     let mut rng = fastrand::Rng::new();
     (0..6).map(|_| rng.lowercase()).collect()
 }

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use oomlens_analysis::explain::Explanation;
-use oomlens_live::follow::{open_follow, Follow, StreamFollower};
+use oomlens_live::follow::{open_follow, Follow, JournalFollower, StreamFollower};
 use oomlens_live::{IncidentSink, Pipeline, SourceKind, SourceOptions, Window};
 use oomlens_model::Incident;
 use oomlens_parse::{Clock, Format, Options, Parser};
@@ -126,13 +126,20 @@ const TICK: Duration = Duration::from_millis(200);
 
 impl LogWatch {
     /// Opens the log (at its end: only what is logged from now on) and starts following it.
-    /// The error says which log could not be opened and why.
+    /// `userspace`: the whole journal (systemd-oomd's kills), not only the kernel's
+    /// messages. The error says which log could not be opened and why.
     pub fn start(
         choice: &LogChoice,
         kmsg_path: &Path,
         journalctl: &Path,
+        userspace: bool,
     ) -> Result<LogWatch, String> {
         let (name, src, format): (String, Box<dyn Follow + Send>, Format) = match choice {
+            LogChoice::Auto | LogChoice::Journal if userspace => {
+                let f = JournalFollower::spawn(journalctl, false)
+                    .map_err(|e| format!("the journal is unreadable: {e}"))?;
+                ("journal".to_string(), Box::new(f), Format::JournalJson)
+            }
             LogChoice::File(path) => {
                 let mut f = std::fs::File::open(path)
                     .map_err(|e| format!("cannot read the kernel log {}: {e}", path.display()))?;

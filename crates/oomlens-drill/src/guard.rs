@@ -98,11 +98,12 @@ impl GuardAt {
         })
     }
 
-    /// Waits until the flight recorder holds an incident killing `pid` in `cgroup`.
+    /// Waits until the flight recorder holds an incident killing `pid` in `cgroup` (any
+    /// kill in `cgroup` when `pid` is `None`: systemd-oomd kills a cgroup).
     pub fn wait_recorded(
         &self,
         cgroup: &str,
-        pid: u32,
+        pid: Option<u32>,
         timeout: Duration,
         interrupted: &AtomicBool,
     ) -> Result<String, String> {
@@ -116,7 +117,12 @@ impl GuardAt {
                         self.state_dir.display()
                     ))
                 }
-                Ok(None) => why = format!("no record of pid {pid} in {cgroup}"),
+                Ok(None) => {
+                    why = match pid {
+                        Some(pid) => format!("no record of pid {pid} in {cgroup}"),
+                        None => format!("no record of a kill in {cgroup}"),
+                    }
+                }
                 Err(e) => why = e,
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -129,12 +135,13 @@ impl GuardAt {
     }
 }
 
-fn find_recorded(dir: &Path, cgroup: &str, pid: u32) -> Result<Option<u64>, String> {
+fn find_recorded(dir: &Path, cgroup: &str, pid: Option<u32>) -> Result<Option<u64>, String> {
     let store = Incidents::open(dir).map_err(|e| e.to_string())?;
     let mut found = None;
     store.each(|l| {
         let inc = &l.incident.incident;
-        if inc.task_memcg.as_deref() == Some(cgroup) && inc.kills.iter().any(|k| k.pid == Some(pid))
+        if inc.task_memcg.as_deref() == Some(cgroup)
+            && (pid.is_none() || inc.kills.iter().any(|k| k.pid == pid))
         {
             found = Some(l.id);
         }

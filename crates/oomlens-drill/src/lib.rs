@@ -19,6 +19,7 @@ pub mod child;
 pub mod detect;
 pub mod error;
 pub mod guard;
+pub mod oomd;
 pub mod run;
 
 use std::path::PathBuf;
@@ -66,8 +67,9 @@ impl DrillKind {
 STEPS:
   safe       enough free memory that the drill can never cause a machine-wide OOM
   cgroup     a throwaway memory cgroup oomlens-drill-PID-RANDOM (v2 where possible, else v1
-             below this process's own cgroup) with the limit
-  log        the kernel log, followed from now on (--log)
+             below this process's own cgroup) with the limit; for oomd, the name of a
+             transient unit with MemoryHigh= and ManagedOOMMemoryPressure=kill
+  log        the kernel log, followed from now on (--log); for oomd, the whole journal
   guard      an oomlens guard answering on --listen (skipped when there is no guard; a
              failure when --state-dir exists but nothing answers)
   allocate   the allocator (this program) moved into the cgroup before it allocates

@@ -15,10 +15,11 @@ use oomlens_model::fields::AsFields;
 use oomlens_model::CgroupVersion;
 use oomlens_sinks::escape::escape;
 
-use crate::cgroup::{placement, DrillCgroup};
+use crate::cgroup::{placement, random_suffix, DrillCgroup, NAME_PREFIX};
 use crate::child::{self, Mode, Spec};
 use crate::detect::{LogChoice, LogWatch, Seen};
 use crate::guard::{GuardAt, Presence};
+use crate::oomd::{self, OomdUnit};
 use crate::{DrillArgs, DrillError, DrillKind, EXIT_COULD_NOT_RUN, EXIT_FAIL, EXIT_PASS};
 
 /// Runs `oomlens drill` (or, with the hidden `--child`, the allocator) and returns the exit
@@ -70,6 +71,10 @@ struct Drill<'a> {
     started: Instant,
     steps: Vec<DrillStep>,
     cgroup: Option<DrillCgroup>,
+    /// The oomd drill's transient unit and its cgroup.
+    unit: Option<OomdUnit>,
+    unit_cgroup: Option<String>,
+    unit_name: Option<String>,
     watch: Option<LogWatch>,
     guard: Option<Presence>,
     /// The allocator meant to be killed, and for `adj` the larger one meant to survive.
@@ -91,6 +96,9 @@ impl<'a> Drill<'a> {
             started: Instant::now(),
             steps: Vec::new(),
             cgroup: None,
+            unit: None,
+            unit_cgroup: None,
+            unit_name: None,
             watch: None,
             guard: None,
             victim: None,
@@ -197,11 +205,15 @@ impl<'a> Drill<'a> {
             outcome,
             exit_code,
             limit: self.args.limit,
-            cgroup: self.cgroup.as_ref().map(|c| c.path().to_string()),
-            cgroup_version: self.cgroup.as_ref().map(|c| match c.version() {
-                CgroupVersion::V1 => "v1",
-                CgroupVersion::V2 => "v2",
-            }),
+            cgroup: self.target_cgroup(),
+            cgroup_version: match (&self.cgroup, &self.unit_cgroup) {
+                (Some(c), _) => Some(match c.version() {
+                    CgroupVersion::V1 => "v1",
+                    CgroupVersion::V2 => "v2",
+                }),
+                (None, Some(_)) => Some("v2"),
+                (None, None) => None,
+            },
             victim_pid: self.victim_pid,
             seconds: self.started.elapsed().as_secs_f64(),
             steps: std::mem::take(&mut self.steps),
@@ -213,7 +225,7 @@ impl<'a> Drill<'a> {
     /// the machine nor an enclosing cgroup can run out because of the drill.
     fn safe(&mut self) -> Result<String, DrillError> {
         if self.args.kind == DrillKind::Oomd {
-            oomd_available()?;
+            oomd::available()?;
         }
         let meminfo =
             std::fs::read_to_string("/proc/meminfo").map_err(|source| DrillError::Read {
@@ -264,11 +276,19 @@ impl<'a> Drill<'a> {
 
     fn create_cgroup(&mut self) -> Found {
         if self.args.kind == DrillKind::Oomd {
-            // Checked by `safe`; systemd creates the unit's cgroup itself.
-            return (
-                Outcome::Error,
-                "systemd-oomd drills are not implemented".into(),
+            // systemd creates the unit's cgroup when the allocate step starts it.
+            let name = format!(
+                "{NAME_PREFIX}{}-{}.service",
+                std::process::id(),
+                random_suffix()
             );
+            let detail = format!(
+                "transient unit {name}: MemoryHigh={} MiB, no swap, \
+                 ManagedOOMMemoryPressure=kill at 1%",
+                self.args.limit >> 20
+            );
+            self.unit_name = Some(name);
+            return (Outcome::Pass, detail);
         }
         match placement().and_then(|at| DrillCgroup::create(&at, self.args.limit)) {
             Ok(cg) => {
@@ -290,13 +310,57 @@ impl<'a> Drill<'a> {
 
     fn open_log(&mut self) -> Found {
         let choice = LogChoice::parse(&self.args.log);
-        match LogWatch::start(&choice, &self.args.kmsg_path, &self.args.journalctl) {
+        // systemd-oomd's kills are in the journal, not the kernel log.
+        let userspace = self.args.kind == DrillKind::Oomd;
+        match LogWatch::start(
+            &choice,
+            &self.args.kmsg_path,
+            &self.args.journalctl,
+            userspace,
+        ) {
             Ok(w) => {
                 let detail = format!("following {} from now on", w.name);
                 self.watch = Some(w);
                 (Outcome::Pass, detail)
             }
             Err(e) => (Outcome::Fail, e),
+        }
+    }
+
+    /// The cgroup the victim lived in: the drill cgroup, or the oomd drill's unit.
+    fn target_cgroup(&self) -> Option<String> {
+        match &self.cgroup {
+            Some(c) => Some(c.path().to_string()),
+            None => self.unit_cgroup.clone(),
+        }
+    }
+
+    /// The oomd drill's allocate step: the transient unit, its cgroup and main pid.
+    fn start_unit(&mut self) -> Found {
+        let Some(name) = self.unit_name.clone() else {
+            return (Outcome::Error, "no unit name".into());
+        };
+        let cap = 3 * (self.args.limit >> 20);
+        let unit = match OomdUnit::start(&name, self.args.limit, cap) {
+            Ok(u) => u,
+            Err(e) => return (Outcome::Error, e.to_string()),
+        };
+        let (cgroup, pid) = (unit.cgroup(), unit.main_pid());
+        self.unit = Some(unit);
+        self.victim_pid = pid;
+        match cgroup {
+            Some(cg) => {
+                let detail = format!(
+                    "{name} (pid {}) allocates above MemoryHigh in {cg}",
+                    pid.map_or("?".into(), |p| p.to_string())
+                );
+                self.unit_cgroup = Some(cg);
+                (Outcome::Pass, detail)
+            }
+            None => (
+                Outcome::Fail,
+                format!("{name} has no cgroup: it did not start"),
+            ),
         }
     }
 
@@ -326,6 +390,9 @@ impl<'a> Drill<'a> {
     }
 
     fn allocate(&mut self) -> Found {
+        if self.args.kind == DrillKind::Oomd {
+            return self.start_unit();
+        }
         let Some(cg) = &self.cgroup else {
             return (Outcome::Error, "no cgroup".into());
         };
@@ -391,6 +458,21 @@ impl<'a> Drill<'a> {
     }
 
     fn wait_kill(&mut self) -> Found {
+        if let Some(unit) = &self.unit {
+            // systemd-oomd acts only after the pressure lasted its duration (30 s by default).
+            let timeout = self.timeout().max(Duration::from_secs(150));
+            return match unit.wait_ended(timeout, &self.interrupted) {
+                Ok(r) if r == "oom-kill" => (
+                    Outcome::Pass,
+                    format!("{} ended with Result=oom-kill", unit.name),
+                ),
+                Ok(r) => (
+                    Outcome::Fail,
+                    format!("{} ended with Result={r}", unit.name),
+                ),
+                Err(e) => (Outcome::Fail, format!("{} {e}", unit.name)),
+            };
+        }
         let timeout = self.timeout();
         let Some(c) = self.victim.as_mut() else {
             return (Outcome::Error, "no allocator".into());
@@ -438,6 +520,26 @@ impl<'a> Drill<'a> {
     }
 
     fn explained(&mut self) -> Found {
+        if let Some(cgroup) = self.unit_cgroup.clone() {
+            let timeout = self.timeout().min(Duration::from_secs(15));
+            let Some(watch) = self.watch.as_mut() else {
+                return (
+                    Outcome::Fail,
+                    "the journal could not be read (see the log step)".into(),
+                );
+            };
+            let oomd = |s: &Seen| {
+                s.incident.kind == Some(oomlens_model::Kind::SystemdOomd)
+                    && s.incident.task_memcg.as_deref() == Some(cgroup.as_str())
+            };
+            return match watch.wait_until(timeout, &self.interrupted, oomd) {
+                Ok(seen) => judge(self.args.kind, &seen, None),
+                Err(why) => (
+                    Outcome::Fail,
+                    format!("{why}: no systemd-oomd report of the kill of {cgroup}"),
+                ),
+            };
+        }
         let (Some(cg), Some(pid)) = (&self.cgroup, self.victim_pid) else {
             return (Outcome::Error, "nothing was killed".into());
         };
@@ -456,10 +558,11 @@ impl<'a> Drill<'a> {
     }
 
     fn guard_steps(&mut self) {
-        let (Some(cg), Some(pid)) = (&self.cgroup, self.victim_pid) else {
+        let Some(path) = self.target_cgroup() else {
             return;
         };
-        let path = cg.path().to_string();
+        // systemd-oomd kills a cgroup: its record need not name a pid.
+        let pid = self.victim_pid.filter(|_| self.unit.is_none());
         let at = self.guard_at();
         let timeout = self.timeout().min(Duration::from_secs(15));
         match self.guard.clone() {
@@ -495,6 +598,12 @@ impl<'a> Drill<'a> {
 
     fn cleanup(&mut self) -> Found {
         let mut notes = Vec::new();
+        if let Some(unit) = self.unit.as_mut() {
+            match unit.stop() {
+                Ok(s) => notes.push(s),
+                Err(e) => return (Outcome::Fail, e),
+            }
+        }
         for c in [self.victim.as_mut(), self.survivor.as_mut()]
             .into_iter()
             .flatten()
@@ -506,7 +615,8 @@ impl<'a> Drill<'a> {
         match self.cgroup.as_mut().map(DrillCgroup::remove) {
             Some(Ok(s)) => notes.push(s),
             Some(Err(e)) => return (Outcome::Fail, e),
-            None => notes.push("nothing to remove".into()),
+            None if notes.is_empty() => notes.push("nothing to remove".into()),
+            None => {}
         }
         (Outcome::Pass, notes.join("; "))
     }
@@ -520,7 +630,8 @@ fn judge(kind: DrillKind, seen: &Seen, survivor: Option<u32>) -> Found {
     let need = match kind {
         DrillKind::Tmpfs => Some("shmem-not-heap"),
         DrillKind::Adj => Some("largest-survived-by-adj"),
-        _ => None,
+        DrillKind::Oomd => Some("oomd-pressure"),
+        DrillKind::Memcg => None,
     };
     let line = inc.source.first_line;
     let base = format!(
@@ -628,27 +739,4 @@ fn ancestors_headroom(at: &crate::cgroup::Placement) -> Option<(String, u64)> {
             Some(i) => path[..i].to_string(),
         };
     }
-}
-
-/// Whether systemd-oomd runs here: PID 1 is systemd and oomd's socket exists.
-fn oomd_available() -> Result<(), DrillError> {
-    let unsupported = |reason: String| DrillError::Unsupported {
-        kind: "oomd",
-        reason,
-    };
-    let comm = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
-    if comm.trim() != "systemd" {
-        return Err(unsupported(format!(
-            "systemd-oomd is not running: PID 1 is {:?}, not systemd",
-            comm.trim()
-        )));
-    }
-    if !std::path::Path::new("/run/systemd/io.system.ManagedOOM").exists() {
-        return Err(unsupported(
-            "systemd-oomd is not running (no /run/systemd/io.system.ManagedOOM)".into(),
-        ));
-    }
-    Err(unsupported(
-        "systemd-oomd drills are not implemented in this version".into(),
-    ))
 }
