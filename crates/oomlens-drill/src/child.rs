@@ -11,6 +11,12 @@
 //!   charged to the cgroup; the mount dies with the namespace, i.e. with this process, so
 //!   nothing is left behind whatever happens to the drill.
 //!
+//! - `pressure:CAP:D`: like `alloc`, and after each MiB rewrite 1 MiB of an unlinked
+//!   scratch file in the temp directory (cycling over its first CAP/2 MiB), so that the
+//!   cgroup always holds page cache that reclaim scans. systemd-oomd acts on pressure only
+//!   while the cgroup's `pgscan` rises (oomd-manager.c: no kill without reclaim activity in
+//!   the last 30 s), and without swap the kernel does not scan anonymous memory at all.
+//!
 //! D is a pause in milliseconds before the first allocation (tests use it to interrupt a
 //! drill while its processes are alive). Exit statuses when not killed: 3 the cap was
 //! reached (the limit did not act), 4 an allocation or write failed.
@@ -38,6 +44,8 @@ pub enum Mode {
     Hold,
     /// A tmpfs file until killed.
     Tmpfs,
+    /// Anonymous memory and page cache until killed (systemd-oomd's drill).
+    Pressure,
 }
 
 /// A parsed SPEC.
@@ -58,6 +66,7 @@ impl Spec {
             Mode::Alloc => "alloc",
             Mode::Hold => "hold",
             Mode::Tmpfs => "tmpfs",
+            Mode::Pressure => "pressure",
         };
         format!("{mode}:{}:{}", self.mib, self.delay_ms)
     }
@@ -70,6 +79,7 @@ impl Spec {
             Some("alloc") => Mode::Alloc,
             Some("hold") => Mode::Hold,
             Some("tmpfs") => Mode::Tmpfs,
+            Some("pressure") => Mode::Pressure,
             _ => return Err(bad()),
         };
         let mib = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
@@ -116,6 +126,13 @@ pub fn run(spec: Spec) -> i32 {
                 std::hint::black_box(&kept);
             }
         }
+        Mode::Pressure => match pressure(spec.mib) {
+            Ok(()) => EXIT_CAP,
+            Err(e) => {
+                eprintln!("oomlens drill allocator: {e}");
+                EXIT_ALLOC_FAILED
+            }
+        },
         Mode::Tmpfs => match fill_tmpfs(spec.mib) {
             Ok(()) => EXIT_CAP,
             Err(e) => {
@@ -124,6 +141,28 @@ pub fn run(spec: Spec) -> i32 {
             }
         },
     }
+}
+
+/// Anonymous memory plus page cache that reclaim can scan (see the module doc).
+fn pressure(cap_mib: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let path = std::env::temp_dir().join(format!("oomlens-drill-{}", std::process::id()));
+    let f = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    // Unlinked at once: its blocks are freed when this process dies, however it dies.
+    std::fs::remove_file(&path)?;
+    let chunk = vec![0x5a; MIB];
+    let span = (cap_mib / 2).max(1);
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for i in 0..cap_mib {
+        kept.push(vec![0x5a; MIB]);
+        f.write_all_at(&chunk, (i % span) * MIB as u64)?;
+    }
+    std::hint::black_box(&kept);
+    Ok(())
 }
 
 /// Mounts a private tmpfs on the temp directory and fills a file in it.
@@ -218,7 +257,7 @@ mod tests {
 
     #[test]
     fn specs_round_trip_and_bad_ones_are_refused() {
-        for s in ["alloc:256:0", "hold:40:10", "tmpfs:256:0"] {
+        for s in ["alloc:256:0", "hold:40:10", "tmpfs:256:0", "pressure:96:0"] {
             assert_eq!(Spec::parse(s).unwrap().to_arg(), s);
         }
         for s in ["", "alloc", "alloc:x:0", "alloc:1:2:3", "grow:1:0"] {

@@ -1,6 +1,7 @@
 //! The `oomd` drill: systemd-oomd, not the kernel, kills. A transient service
 //! (`systemd-run`) with `ManagedOOMMemoryPressure=kill` at a 1 % limit runs the allocator
-//! above its `MemoryHigh=` without swap, so the kernel throttles it and its memory pressure
+//! (`pressure` mode: anonymous memory and page cache, see `child.rs`) above its
+//! `MemoryHigh=` without swap, so the kernel throttles it and its memory pressure
 //! stays high until systemd-oomd kills the unit (after its `DefaultMemoryPressureDurationSec=`,
 //! 30 s unless configured). No shell is involved; the unit is stopped and its failed state
 //! reset at the end.
@@ -63,7 +64,7 @@ impl OomdUnit {
             source,
         })?;
         let spec = Spec {
-            mode: Mode::Alloc,
+            mode: Mode::Pressure,
             mib: cap_mib,
             delay_ms: 0,
         };
