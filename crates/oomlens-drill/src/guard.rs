@@ -181,23 +181,91 @@ fn get_metrics(listen: &str) -> Result<String, String> {
     Ok(body.to_string())
 }
 
+/// The hook-run counter of the guard's `[[hook]]` tables, labelled `hook` and `result`
+/// (`ok`, `failed`, `timeout`, `spawn-error`, `dropped`). It is the `hook_runs` entry of
+/// `CONFIGURED_COUNTER_FIELDS` on the protect branch, not merged when this was written:
+/// take the name from the registry once it is.
+pub const HOOK_RUNS_METRIC: &str = "oomlens_hook_runs_total";
+
+/// Hook runs by result, from one metrics page; `None` when the page has no hook-run
+/// series (no `[[hook]]` configured, or a guard without hooks).
+pub fn hook_runs(text: &str) -> Option<(f64, f64)> {
+    let present = text.lines().any(|l| {
+        l.strip_prefix(HOOK_RUNS_METRIC)
+            .is_some_and(|r| r.starts_with(['{', ' ']))
+    });
+    present.then(|| {
+        let ok = sum_where(text, HOOK_RUNS_METRIC, Some(("result", "ok")));
+        (ok, sum_metric(text, HOOK_RUNS_METRIC) - ok)
+    })
+}
+
+impl GuardAt {
+    /// Hook runs now (ok, other results), `Ok(None)` when the guard exports none.
+    pub fn hooks(&self) -> Result<Option<(f64, f64)>, String> {
+        get_metrics(&self.listen).map(|body| hook_runs(&body))
+    }
+
+    /// Waits for an `ok` hook run beyond `before` (ok, other).
+    pub fn wait_hook(
+        &self,
+        before: (f64, f64),
+        timeout: Duration,
+        interrupted: &AtomicBool,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        let mut last = Ok(Some(before));
+        while Instant::now() < deadline && !interrupted.load(Ordering::Relaxed) {
+            last = self.hooks();
+            if let Ok(Some((ok, _))) = last {
+                if ok > before.0 {
+                    return Ok(format!(
+                        "{HOOK_RUNS_METRIC}{{result=\"ok\"}} {} -> {ok}",
+                        before.0
+                    ));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(match last {
+            Ok(Some((ok, other))) => format!(
+                "no hook ran ok: {HOOK_RUNS_METRIC} ok {ok} (was {}), other results {other} (was {})",
+                before.0, before.1
+            ),
+            Ok(None) => format!("{HOOK_RUNS_METRIC} disappeared"),
+            Err(e) => format!("{HOOK_RUNS_METRIC} could not be read: {e}"),
+        })
+    }
+}
+
 /// The sum of every sample of `name` in a Prometheus or OpenMetrics text.
 pub fn sum_metric(text: &str, name: &str) -> f64 {
+    sum_where(text, name, None)
+}
+
+/// The sum of the samples of `name` whose label `label.0` has the value `label.1` (all
+/// samples when `None`).
+fn sum_where(text: &str, name: &str, label: Option<(&str, &str)>) -> f64 {
     let mut sum = 0.0;
     for line in text.lines() {
         let Some(rest) = line.strip_prefix(name) else {
             continue;
         };
-        let after_labels = if let Some(labels) = rest.strip_prefix('{') {
+        let (labels, after_labels) = if let Some(labels) = rest.strip_prefix('{') {
             match labels_end(labels) {
-                Some(i) => &labels[i + 1..],
+                Some(i) => (&labels[..i], &labels[i + 1..]),
                 None => continue,
             }
         } else if rest.starts_with(' ') {
-            rest
+            ("", rest)
         } else {
             continue; // a longer name with this prefix
         };
+        if let Some((key, want)) = label {
+            if label_value(labels, key).as_deref() != Some(want) {
+                continue;
+            }
+        }
         if let Some(v) = after_labels
             .split_whitespace()
             .next()
@@ -207,6 +275,30 @@ pub fn sum_metric(text: &str, name: &str) -> f64 {
         }
     }
     sum
+}
+
+/// The value of label `key` in a label set `a="x",b="y\"z"`, unescaped.
+fn label_value(labels: &str, key: &str) -> Option<String> {
+    let mut rest = labels;
+    loop {
+        let (name, after) = rest.trim_start_matches([',', ' ']).split_once("=\"")?;
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (_, '\\') => match chars.next()?.1 {
+                    'n' => value.push('\n'),
+                    c => value.push(c),
+                },
+                (i, '"') => break i,
+                (_, c) => value.push(c),
+            }
+        };
+        if name == key {
+            return Some(value);
+        }
+        rest = &after[end + 1..];
+    }
 }
 
 /// The index of the `}` closing a label set, skipping quoted values (`\"` escapes).
@@ -242,5 +334,50 @@ mod tests {
             4.0
         );
         assert_eq!(sum_metric("", "oomlens_kills_total"), 0.0);
+    }
+
+    #[test]
+    fn hook_runs_are_split_by_result_and_absent_without_hooks() {
+        let page = "oomlens_hook_runs_total{hook=\"page \\\"me\\\", result=\\\"ok\\\"\",result=\"failed\"} 2\n\
+            oomlens_hook_runs_total{hook=\"page\",result=\"ok\"} 3\n\
+            oomlens_hook_runs_total{result=\"timeout\",hook=\"b\"} 1\n";
+        assert_eq!(hook_runs(page), Some((3.0, 3.0)));
+        assert_eq!(hook_runs("oomlens_kills_total 1\n"), None);
+        assert_eq!(
+            label_value("a=\"x\",b=\"y\\\"z\"", "b").as_deref(),
+            Some("y\"z")
+        );
+        assert_eq!(label_value("a=\"x\"", "b"), None);
+    }
+
+    /// A guard stand-in serving two pages: before the kill no ok run, after it one.
+    #[test]
+    fn wait_hook_sees_an_ok_run_rise_on_the_endpoint() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listen = listener.local_addr().unwrap().to_string();
+        let pages = [
+            "oomlens_hook_runs_total{hook=\"h\",result=\"ok\"} 0\n",
+            "oomlens_hook_runs_total{hook=\"h\",result=\"ok\"} 1\n",
+        ];
+        let server = std::thread::spawn(move || {
+            for page in pages {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut req = [0u8; 1024];
+                let _ = s.read(&mut req);
+                let resp = format!("HTTP/1.0 200 OK\r\n\r\n{page}");
+                s.write_all(resp.as_bytes()).unwrap();
+            }
+        });
+        let at = GuardAt {
+            state_dir: PathBuf::from("/nonexistent"),
+            listen,
+        };
+        let before = at.hooks().unwrap().unwrap();
+        assert_eq!(before, (0.0, 0.0));
+        let got = at
+            .wait_hook(before, Duration::from_secs(5), &AtomicBool::new(false))
+            .unwrap();
+        assert!(got.ends_with("0 -> 1"), "{got}");
+        server.join().unwrap();
     }
 }

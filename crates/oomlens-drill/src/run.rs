@@ -77,6 +77,8 @@ struct Drill<'a> {
     unit_name: Option<String>,
     watch: Option<LogWatch>,
     guard: Option<Presence>,
+    /// The guard's hook runs (ok, other) before the kill; `None` without hooks.
+    hooks_before: Option<(f64, f64)>,
     /// The allocator meant to be killed, and for `adj` the larger one meant to survive.
     victim: Option<Child>,
     survivor: Option<Child>,
@@ -101,6 +103,7 @@ impl<'a> Drill<'a> {
             unit_name: None,
             watch: None,
             guard: None,
+            hooks_before: None,
             victim: None,
             survivor: None,
             victim_pid: None,
@@ -372,7 +375,11 @@ impl<'a> Drill<'a> {
     }
 
     fn find_guard(&mut self) -> Found {
-        let p = self.guard_at().presence();
+        let at = self.guard_at();
+        let p = at.presence();
+        if matches!(p, Presence::Running { .. }) {
+            self.hooks_before = at.hooks().ok().flatten();
+        }
         let found = match &p {
             Presence::Absent(why) => (Outcome::Skip, why.clone()),
             Presence::Stopped(why) => (Outcome::Fail, format!("guard stopped: {why}")),
@@ -580,11 +587,20 @@ impl<'a> Drill<'a> {
                         Err(e) => (Outcome::Fail, e),
                     }
                 });
-                self.step("hook", |_| {
-                    (
+                let hooks = self.hooks_before;
+                self.step("hook", |_| match hooks {
+                    Some(before) => match at.wait_hook(before, timeout, &flag) {
+                        Ok(s) => (Outcome::Pass, s),
+                        Err(e) => (Outcome::Fail, e),
+                    },
+                    None => (
                         Outcome::Skip,
-                        "not checked: this oomlens's guard has no hooks".into(),
-                    )
+                        format!(
+                            "the guard exports no {}: no [[hook]] configured, or a guard \
+                             without hooks",
+                            crate::guard::HOOK_RUNS_METRIC
+                        ),
+                    ),
                 });
             }
             Some(Presence::Stopped(why)) => {
