@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod explain_out;
 pub mod follow;
 pub mod oneshot;
 pub mod pipeline;
