@@ -16,6 +16,7 @@ use oomlens_model::Incident;
 use oomlens_parse::{Clock, Format, Options, Parser};
 
 use crate::cgroup::NAME_PREFIX;
+use crate::child::COMM;
 
 /// Which kernel log the drill reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +75,11 @@ struct Collect {
 impl IncidentSink for Collect {
     fn incident(&mut self, inc: &Incident, expl: &Explanation) -> std::io::Result<()> {
         let ours = |p: &Option<String>| p.as_deref().is_some_and(|p| p.contains(NAME_PREFIX));
-        if ours(&inc.task_memcg) || ours(&inc.oom_memcg) {
+        // A lone `Killed process N (oomlens-drill)` line (the report rate-limited) names
+        // no cgroup: kept by the allocator's comm.
+        let comm = COMM.to_str().unwrap_or_default();
+        let drill_comm = inc.kills.iter().any(|k| k.comm.as_deref() == Some(comm));
+        if ours(&inc.task_memcg) || ours(&inc.oom_memcg) || drill_comm {
             if let Ok(mut seen) = self.seen.lock() {
                 seen.push(Seen {
                     incident: inc.clone(),
@@ -201,8 +206,25 @@ impl LogWatch {
         timeout: Duration,
         interrupted: &AtomicBool,
     ) -> Result<Seen, String> {
-        self.wait_until(timeout, interrupted, |s| s.kills(cgroup, pid))
-            .map_err(|why| format!("{why}: no report of the kill of pid {pid} in {cgroup}"))
+        let mut lone = false;
+        let found = self.wait_until(timeout, interrupted, |s| {
+            // mm/oom_kill.c prints the report (and its `oom-kill:` summary) only within
+            // `oom_rs`, 10 reports per 5 s for the whole host; `Killed process` always.
+            lone |= s.incident.task_memcg.is_none()
+                && s.incident.kills.iter().any(|k| k.pid == Some(pid));
+            s.kills(cgroup, pid) || lone
+        });
+        match found {
+            Ok(_) if lone => Err(format!(
+                "the kernel printed only `Killed process {pid}`: its OOM report was \
+                 rate-limited (mm/oom_kill.c: at most 10 reports per 5 s for the whole host), \
+                 so the log names no cgroup and nothing can be explained; run the drill again"
+            )),
+            Ok(s) => Ok(s),
+            Err(why) => Err(format!(
+                "{why}: no report of the kill of pid {pid} in {cgroup}"
+            )),
+        }
     }
 
     /// Waits up to `timeout` for an incident that `want` accepts.
@@ -210,7 +232,7 @@ impl LogWatch {
         &mut self,
         timeout: Duration,
         interrupted: &AtomicBool,
-        want: impl Fn(&Seen) -> bool,
+        mut want: impl FnMut(&Seen) -> bool,
     ) -> Result<Seen, String> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -246,5 +268,53 @@ impl Drop for LogWatch {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A report cut by the kernel's rate limit to its `Killed process` line: the drill's
+    /// pid is recognised (by the allocator's comm) and the failure says why.
+    #[test]
+    fn a_lone_killed_process_line_is_reported_as_rate_limited() {
+        let dir = std::env::temp_dir().join(format!("oomlens-drill-detect-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("kern.log");
+        std::fs::write(&log, "").unwrap();
+        let mut w = LogWatch::start(
+            &LogChoice::File(log.clone()),
+            Path::new("/dev/null"),
+            Path::new("journalctl"),
+            false,
+        )
+        .unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        writeln!(
+            f,
+            "[55109.242922] Memory cgroup out of memory: Killed process 22233 (oomlens-drill) \
+             total-vm:11540kB, anon-rss:1408kB, file-rss:4044kB, shmem-rss:0kB, UID:0 \
+             pgtables:60kB oom_score_adj:0"
+        )
+        .unwrap();
+        let stop = AtomicBool::new(false);
+        let e = w
+            .wait_for("/a/oomlens-drill-1-x", 22233, Duration::from_secs(5), &stop)
+            .unwrap_err();
+        assert!(e.contains("rate-limited"), "{e}");
+        assert!(e.contains("Killed process 22233"), "{e}");
+        let e = w
+            .wait_for(
+                "/a/oomlens-drill-1-x",
+                4242,
+                Duration::from_millis(300),
+                &stop,
+            )
+            .unwrap_err();
+        assert!(e.contains("no report of the kill of pid 4242"), "{e}");
+        drop(w);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

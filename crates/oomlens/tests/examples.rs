@@ -815,6 +815,11 @@ fn drill_cases() -> Vec<Case> {
                 assert_eq!(r.code, Some(2), "{}", r.stdout);
                 return;
             }
+            // The kernel prints at most 10 OOM reports per 5 s for the whole host: under
+            // other tests' kills the drill may find only `Killed process`, and says so.
+            if r.code == Some(1) && r.stdout.contains("rate-limited") {
+                return;
+            }
             assert_eq!(r.code, Some(0), "{}", r.stdout);
             if json {
                 let v = r.json();
@@ -834,19 +839,19 @@ fn drill_cases() -> Vec<Case> {
     vec![
         case(
             "oomlens drill",
-            Mode::Exits(&[0, 2]),
+            Mode::Exits(&[0, 1, 2]),
             verdict("memcg", false),
         )
         .extra(&no_guard),
         case(
             "oomlens drill --kind tmpfs --limit 32M",
-            Mode::Exits(&[0, 2]),
+            Mode::Exits(&[0, 1, 2]),
             verdict("tmpfs", false),
         )
         .extra(&no_guard),
         case(
             "oomlens drill --kind adj --json",
-            Mode::Exits(&[0, 2]),
+            Mode::Exits(&[0, 1, 2]),
             verdict("adj", true),
         )
         .extra(&no_guard),
