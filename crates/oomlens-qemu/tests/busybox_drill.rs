@@ -19,6 +19,11 @@ fn drill(args: &[&str]) -> (Option<i32>, Value) {
         .timeout(Duration::from_secs(120))
         .run();
     println!("{r}");
+    // Each drill's report is kept as an artifact: drill-<args>.json.
+    guest::save_artifact(
+        &format!("drill-{}.json", args.join("_").replace('/', "")),
+        &r.stdout,
+    );
     let v: Value = serde_json::from_slice(&r.stdout).expect("one JSON document");
     assert_eq!(v["schema"], "oomlens.drill/1");
     (r.exit_code(), v)

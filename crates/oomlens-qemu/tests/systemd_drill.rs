@@ -24,6 +24,11 @@ fn drill(args: &[&str]) -> (Option<i32>, Value) {
         .timeout(Duration::from_secs(180))
         .run();
     println!("{r}");
+    // Each drill's report is kept as an artifact: drill-<args>.json.
+    guest::save_artifact(
+        &format!("drill-{}.json", args.join("_").replace('/', "")),
+        &r.stdout,
+    );
     let v: Value = serde_json::from_slice(&r.stdout).expect("one JSON document");
     assert_eq!(v["schema"], "oomlens.drill/1");
     (r.exit_code(), v)
@@ -86,6 +91,7 @@ fn oomd_kills_the_drill_unit_and_the_drill_passes() {
         .timeout(Duration::from_secs(300))
         .run();
     println!("{r}");
+    guest::save_artifact("drill-oomd.json", &r.stdout);
     let v: Value = serde_json::from_slice(&r.stdout).expect("one JSON document");
     assert_eq!(r.exit_code(), Some(0), "{v:#}");
     assert_eq!(v["result"], "pass");
