@@ -9,6 +9,7 @@
 
 mod cgroup;
 pub mod cgroup_path;
+pub mod drill;
 pub mod fields;
 mod incident;
 pub mod incident_fields;

@@ -96,6 +96,9 @@ pub enum Command {
     /// Write an incident report to share: one self-contained HTML page with charts, or
     /// Markdown for a ticket, from recorded incident IDs or log files.
     Report(oomlens_live::report_cmd::ReportArgs),
+    /// A fire drill: a controlled OOM kill in a throwaway cgroup, then checks that oomlens
+    /// explains it and the guard recorded and counted it; PASS/FAIL per step.
+    Drill(oomlens_drill::DrillArgs),
     /// Print the man page or a shell completion script.
     #[command(hide = true)]
     Generate {

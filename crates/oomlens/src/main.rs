@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Guard(ref args) => oomlens_guard::run(args)
             .map(|()| oomlens_guard::EXIT_STOPPED)
             .map_err(anyhow::Error::from),
+        Command::Drill(ref args) => oomlens_drill::run(args).map_err(Into::into),
         Command::Generate { what } => generate(what).map(|_| 0),
     };
     match result {
