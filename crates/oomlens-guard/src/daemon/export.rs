@@ -1,10 +1,22 @@
-//! The metrics of each timed pass.
+//! The metrics' gauges, worked out when scraped (not at each pass): kernel log totals,
+//! host pressure, and per watched cgroup its usage trend and seconds to its limit.
 
 use super::Daemon;
 
 impl Daemon {
-    /// The metrics of this pass: kernel log totals, host pressure, watched cgroups.
+    /// The gauges as of the latest pass: kernel log totals, host pressure, watched
+    /// cgroups; once per pass (and kernel log totals), however many times a scrape wakes
+    /// the loop.
     pub(super) fn export(&mut self) {
+        let key = (
+            self.stats.passes,
+            self.stats.records_lost,
+            self.stats.overruns,
+        );
+        if self.exported == Some(key) {
+            return;
+        }
+        self.exported = Some(key);
         self.outputs
             .kmsg(self.stats.records_lost, self.stats.overruns);
         let psi = self.sampler.as_ref().and_then(|s| s.last().psi_some_avg10);

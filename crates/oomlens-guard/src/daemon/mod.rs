@@ -63,6 +63,11 @@ use incidents::Explained;
 pub const EVENT_PASS_GAP: f64 = 0.1;
 /// After an event, a watched cgroup's `oom_kill` is re-read at each pass this long.
 pub const HOT_SECONDS: f64 = 10.0;
+/// A cgroup's PSI events read it in full (counters, processes) and bring a pass forward
+/// at most once per this many seconds (its usage is read every pass regardless).
+pub const PSI_REREAD_SECONDS: f64 = 10.0;
+/// The window's sweep over every ring runs once per this many passes.
+pub const EVICT_EVERY: u64 = 60;
 /// Cgroups kept in the window at most.
 pub const WINDOW_CGROUPS: usize = 4096;
 
@@ -130,6 +135,10 @@ pub struct Daemon {
     outputs: Outputs,
     /// `--log auto` and the journal not followed yet (see [`crate::killers`]).
     journal_pending: bool,
+    /// When a PSI event last read each cgroup in full (see [`PSI_REREAD_SECONDS`]).
+    psi_read: std::collections::HashMap<String, f64>,
+    /// (passes, kernel records lost, overruns) when the gauges were last exported.
+    exported: Option<(u64, u64, u64)>,
     /// Stop asked.
     stop: bool,
     /// What it did.
@@ -224,13 +233,15 @@ impl Daemon {
                 self.drain_files()?;
                 self.pass();
                 self.expire_orphans();
-                self.export();
                 next_tick += interval;
                 if next_tick < now {
                     next_tick = now + interval;
                 }
             }
             self.record_parsed();
+            if self.outputs.serving() {
+                self.export(); // a scrape under way: answered with this pass's values
+            }
             self.outputs.poll();
         }
         self.shutdown()
@@ -248,7 +259,11 @@ impl Daemon {
                 self.last_pass = f64::NEG_INFINITY;
                 self.pass();
             }
-            TOKEN_METRICS => self.outputs.poll(),
+            // The gauges are worked out when scraped, not at each pass.
+            TOKEN_METRICS => {
+                self.export();
+                self.outputs.poll();
+            }
             TOKEN_DIRS => self.dirs_changed(),
             TOKEN_WATCH_INOTIFY => {
                 let fired = match &mut self.watches {

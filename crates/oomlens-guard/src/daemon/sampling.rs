@@ -7,7 +7,9 @@ use oomlens_model::recorded::Signal;
 use oomlens_model::ProcessSample;
 use oomlens_sinks::escape::escape;
 
-use super::{error_chain, unix_now, Daemon, EVENT_PASS_GAP, HOT_SECONDS};
+use super::{
+    error_chain, unix_now, Daemon, EVENT_PASS_GAP, EVICT_EVERY, HOT_SECONDS, PSI_REREAD_SECONDS,
+};
 use crate::watch;
 
 impl Daemon {
@@ -32,6 +34,13 @@ impl Daemon {
             self.orphans.counted(&f.path, f.new_kills, mono, &sig);
         }
         self.signals.push(sig);
+        // A PSI trigger fires again every window (2 s by default) while a stall lasts: one
+        // of them per PSI_REREAD_SECONDS reads the cgroup's processes and brings a pass
+        // forward; the usage of every cgroup is still read each pass, and a kill brings its
+        // own event (memory.events, oom_control), which always does.
+        if f.source == "psi" && !self.psi_due(&f.path, mono) {
+            return;
+        }
         if let Some(s) = self.sampler.as_mut() {
             s.mark_urgent(&f.path); // its counters and processes in the next pass
         }
@@ -39,6 +48,24 @@ impl Daemon {
             self.stats.event_passes += 1;
             self.pass();
         }
+    }
+
+    /// True when a PSI event of `path` may read it in full now (the last one that did is
+    /// [`PSI_REREAD_SECONDS`] old); remembers it then.
+    fn psi_due(&mut self, path: &str, mono: f64) -> bool {
+        if self
+            .psi_read
+            .get(path)
+            .is_some_and(|&t| mono - t < PSI_REREAD_SECONDS)
+        {
+            return false;
+        }
+        // Bounded by the watched cgroups (and `/`): forget the stale ones as it grows.
+        if self.psi_read.len() > 2 * self.args.max_watched + 1 {
+            self.psi_read.retain(|_, t| mono - *t < PSI_REREAD_SECONDS);
+        }
+        self.psi_read.insert(path.to_string(), mono);
+        true
     }
 
     /// Directories of the tree gained or lost a cgroup: re-list them now, so that a new
@@ -70,7 +97,15 @@ impl Daemon {
             return;
         }
         self.dirs_followed = paths.len();
-        d.follow(paths.iter().map(String::as_str), |p| fs.dir_of(p));
+        let added: Vec<String> = d
+            .follow(paths.iter().map(String::as_str), |p| fs.dir_of(p))
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        // Watched directories are re-listed on their events, not in the sampler's rotation.
+        if let Some(sampler) = self.sampler.as_mut() {
+            sampler.watch_dirs(added.iter().map(String::as_str), true);
+        }
     }
 
     /// One sampler pass into the window; the watch set follows the walk.
@@ -89,19 +124,40 @@ impl Daemon {
         self.stats.passes += 1;
         let s = sampler.last();
         // Each cgroup with its processes as the sampler holds them (no per-pass grouping
-        // of every process by path: that was most of an idle pass on a large tree).
+        // of every process by path: that was most of an idle pass on a large tree). Only
+        // rows that changed are pushed; the others' rings follow the pass clock, so an idle
+        // cgroup costs no lookup per pass.
+        self.window.pass(s.unix);
         let mut procs: Vec<&ProcessSample> = Vec::new();
+        let mut all_changed = true;
         for (c, ps, changed) in sampler.cgroups_with_processes() {
-            if !changed && self.window.stretch(s.unix, &c.path) {
-                continue; // as the last pass: its runs extended
+            if !changed {
+                all_changed = false;
+                continue;
             }
             procs.clear();
             procs.extend(ps);
             self.window.push(s.unix, c, &procs, &[]);
         }
-        self.window.evict(s.unix);
+        if all_changed {
+            // Rows rebuilt (the walk changed): every cgroup was pushed, those not are gone.
+            self.window.unfollow_unseen();
+        }
+        // Quiet rings hold one point and changed ones are evicted as they are pushed: the
+        // sweep over every ring (for points aged out of a quiet ring's processes, and
+        // rings of cgroups gone) runs once per EVICT_EVERY passes.
+        if all_changed || self.stats.passes % EVICT_EVERY == 0 {
+            self.window.evict(s.unix);
+        }
+        // Which cgroups are watched depends on the walk and the limits, which change only
+        // with the rows' shape or a full read; once per EVICT_EVERY passes anyway, to retry
+        // watches that could not be opened.
+        let resync =
+            all_changed || sampler.stats().full_reads > 0 || self.stats.passes % EVICT_EVERY == 0;
         if let Some(ws) = self.watches.as_mut() {
-            ws.update(&self.ep, &watch::desired(&s.cgroups, self.args.max_watched));
+            if resync {
+                ws.update(&self.ep, &watch::desired(&s.cgroups, self.args.max_watched));
+            }
             let hot: Vec<usize> = ws
                 .iter_mut()
                 .filter(|(_, w)| w.hot_until > mono)

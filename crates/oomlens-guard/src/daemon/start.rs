@@ -99,6 +99,8 @@ impl Daemon {
             last_prune: 0.0,
             outputs: Outputs::new((!args.no_metrics).then_some(args.listen.as_str()))?,
             journal_pending: false,
+            psi_read: Default::default(),
+            exported: None,
             stop: false,
             stats: Stats::default(),
         };
@@ -198,7 +200,7 @@ impl Daemon {
         let _ = ws.open_system_psi(&self.ep, &root);
         self.watches = Some(ws);
         // Without inotify on the tree, the rolling re-listing still finds new cgroups.
-        if let Ok(d) = DirWatch::new(crate::dirs::MAX_DIR_WATCHES) {
+        if let Ok(d) = DirWatch::new(crate::dirs::cap()) {
             add(&self.ep, d.fd(), TOKEN_DIRS)?;
             self.dirs = Some(d);
         }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use oomlens_model::{cgroup_path, CgroupMemory, CgroupSample, Sample};
 
 use super::{CgNode, CgState, Sampler, CHANGE_BYTES};
-use crate::cgroupfs::{CgroupFs, Detail};
+use crate::cgroupfs::{CgroupFs, Detail, UsageFile};
 use crate::SourceError;
 
 fn cgroup_sample(path: &str, c: CgroupMemory, t: f64) -> CgroupSample {
@@ -140,7 +140,35 @@ impl Sampler {
             } else if let Some(since) = node.pending_since {
                 wanted.push((1, since, i));
             } else if node.next_due <= tick {
-                wanted.push((2, node.next_due, i));
+                // Its rotation turn: passed when its usage has not changed by a byte since
+                // its last full read (read now if the parent's quiet spared it this tick),
+                // up to quiet_full_every ticks after that read.
+                let quiet_until = self.quiet_full_every.map(|q| node.full_tick + q);
+                let mut quiet = false;
+                if let (Some(until), Some(st)) = (quiet_until, &node.full) {
+                    if tick < until {
+                        if !(parent_moved || never) {
+                            self.stats.usage_reads += 1;
+                            match node.usage_file.as_ref().map(UsageFile::read).transpose()? {
+                                Some(Some(u)) => {
+                                    node.dirty |= node.usage != Some(u);
+                                    node.usage = Some(u);
+                                }
+                                _ => {
+                                    node.gone = true;
+                                    continue;
+                                }
+                            }
+                        }
+                        quiet = node.usage == Some(st.full_usage);
+                    }
+                }
+                if quiet {
+                    self.stats.quiet_skips += 1;
+                    node.next_due = tick + self.full_every;
+                } else {
+                    wanted.push((2, node.next_due, i));
+                }
             }
         }
         wanted.sort_unstable();
@@ -259,6 +287,7 @@ impl Sampler {
         });
         node.pending_since = None;
         node.dirty = true;
+        node.full_tick = tick;
         // The first full reads are staggered over the rotation, so each later pass
         // refreshes about 1/FULL_EVERY of the tree.
         let every = self.full_every.max(1);
