@@ -1,5 +1,6 @@
-//! The guard alone, for this crate's tests (they cannot run the `oomlens` binary, which
-//! depends on this crate); the shipped command is `oomlens guard`, with the same flags.
+//! The guard alone: the daemon `oomlens guard` execs when it is installed beside `oomlens`
+//! (see `oomlens_guard::exec`), and what this crate's tests run (they cannot run the
+//! `oomlens` binary, which depends on this crate). Same flags as `oomlens guard`.
 
 use std::process::ExitCode;
 
