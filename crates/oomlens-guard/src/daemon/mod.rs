@@ -20,12 +20,16 @@
 //! pread; the top cgroup every pass); a cgroup's other files (`memory.stat`, limits,
 //! events, pressure) and its processes' `status` at once when it moved and is at risk
 //! (usage at least `GUARD_RISK_SHARE` of the smallest limit on its path, or MemAvailable
-//! below `SYSTEM_RISK_AVAILABLE` of MemTotal) or a watch event named it, otherwise every
-//! `GUARD_FULL_EVERY` passes; directories re-listed 1/`GUARD_WALK_EVERY` per pass; no
-//! mounts, no deleted-file scan. Watched cgroups' `oom_kill` is read on each of their
-//! events and at each pass for [`HOT_SECONDS`] after one. Nothing is read for an idle
-//! watched cgroup between passes. The window is pushed only the cgroups whose values
-//! changed; the others' runs are stretched.
+//! below `SYSTEM_RISK_AVAILABLE` of MemTotal) or a watch event named it (a PSI event at
+//! most once per [`PSI_REREAD_SECONDS`]), otherwise at its turn every `GUARD_FULL_EVERY`
+//! passes if its usage changed at all since its last full read, every
+//! `GUARD_QUIET_FULL_EVERY` if not; directories watched by inotify ([`crate::dirs`], up to
+//! a quarter of `max_user_watches`) are re-listed on their events, the others
+//! 1/`GUARD_WALK_EVERY` per pass; no mounts, no deleted-file scan. Watched cgroups'
+//! `oom_kill` is read on each of their events and at each pass for [`HOT_SECONDS`] after
+//! one. Nothing is read for an idle watched cgroup between passes. The window is pushed
+//! only the cgroups whose values changed; the others' rings follow the pass clock. The
+//! metrics' gauges are computed when scraped.
 //!
 //! Files: this one holds the loop ([`Daemon::run`]: epoll, dispatch by token, the timed
 //! pass, stop); [`start`] opens the sources, [`logs`] reads the logs, [`sampling`] runs the

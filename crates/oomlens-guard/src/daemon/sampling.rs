@@ -41,6 +41,12 @@ impl Daemon {
         if f.source == "psi" && !self.psi_due(&f.path, mono) {
             return;
         }
+        // The system's trigger names no cgroup: reading the top cgroup's own processes
+        // would not follow the pressure to where it is; MemAvailable (read every pass)
+        // puts every cgroup that moves at risk when memory is short.
+        if f.source == "psi" && f.path == "/" && !self.watching("/") {
+            return;
+        }
         if let Some(s) = self.sampler.as_mut() {
             s.mark_urgent(&f.path); // its counters and processes in the next pass
         }
@@ -48,6 +54,13 @@ impl Daemon {
             self.stats.event_passes += 1;
             self.pass();
         }
+    }
+
+    /// True when the watch set holds `path` (its own triggers and events).
+    fn watching(&mut self, path: &str) -> bool {
+        self.watches
+            .as_mut()
+            .is_some_and(|ws| ws.iter_mut().any(|(_, w)| *w.path == *path))
     }
 
     /// True when a PSI event of `path` may read it in full now (the last one that did is
