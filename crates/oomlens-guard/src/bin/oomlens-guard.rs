@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "oomlens-guard")]
+// Named as the command users type: `oomlens guard` execs this binary (its help and its
+// errors then read as the in-process subcommand's).
+#[command(name = "oomlens guard", bin_name = "oomlens guard")]
 struct Cli {
     #[command(flatten)]
     args: oomlens_guard::GuardArgs,
