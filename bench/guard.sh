@@ -84,12 +84,17 @@ while [ "$run" -le "$RUNS" ]; do
 		kill -0 "$p" 2>/dev/null || { echo "bench/guard.sh: $d exited early; see $OUT/*.$run.log" >&2; exit 1; }
 		eval "rss_$d=$(rss_kib "$p") orss_$d=$(own_rss_kib "$p") t0_$d=$(cpu_ticks "$p") n0_$d=$(cpu_ns "$p") o0_$d=$(own_cpu_ns "$p")"
 	done
+	# The kernel log is shared with other containers: their OOM kills are incidents this
+	# guard records (work, not idling). Counted over the CPU window, and printed.
+	inc0=$(grep -c 'recorded incident' "$OUT/guard.$run.log" 2>/dev/null || true)
 	if [ "$procs" != earlyoom ]; then
 		# Metrics on means served: count the guard's series once, before the CPU window.
 		series=$(curl -s -m 5 "http://127.0.0.1:$port/metrics" | grep -c '^oomlens_' || true)
 		echo "metrics $run $series" >> "$RESULTS"
 	fi
 	sleep "$WINDOW"
+	inc1=$(grep -c 'recorded incident' "$OUT/guard.$run.log" 2>/dev/null || true)
+	echo "foreign $run $((${inc1:-0} - ${inc0:-0}))" >> "$RESULTS"
 	for d in $procs; do
 		eval "p=\$pid_$d"
 		eval "t1_$d=$(cpu_ticks "$p") n1_$d=$(cpu_ns "$p") o1_$d=$(own_cpu_ns "$p")"
@@ -120,6 +125,7 @@ field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p"; }
 echo "$GUARD_NAME vs earlyoom $(earlyoom -v 2>&1 | head -1 | sed 's/^earlyoom //') ($earlyoom_args): $RUNS runs, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fake tree: $CGROUPS cgroups, $PROCESSES processes; $KILLS kills per run"
 awk '$1 == "metrics" {printf "run %s: the guard'"'"'s /metrics answered with %s oomlens_ samples\n", $2, $3}' "$RESULTS"
+awk '$1 == "foreign" {printf "run %s: the guard recorded %s incident(s) of other processes during the CPU window\n", $2, $3}' "$RESULTS"
 [ "$procs" = earlyoom ] && echo "NO GUARD in this build: earlyoom only"
 echo "(RSS and CPU include living children, e.g. the guard's journalctl; 'own' is the process alone)"
 printf '%-4s %-10s %9s %12s %12s %10s %9s %12s\n' run process 'RSS KiB' 'CPU ms/min' 'sched ms/min' '% of core' 'own RSS' 'own sched'

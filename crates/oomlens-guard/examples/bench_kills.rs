@@ -14,12 +14,14 @@
 //!   guard stamps it when it starts building the record, before encoding and fdatasync;
 //!   `seen` below covers the whole path.
 //!
-//! Clocks: the kmsg timestamp is the kernel's `local_clock()`, the clock CLOCK_MONOTONIC
-//! follows (both count from boot; on a stable TSC they agree to a few µs, and oomlens-testkit's
-//! OOM budget compares them directly too). It is put on the Unix clock with the offset
-//! CLOCK_REALTIME − CLOCK_MONOTONIC taken at start (the read of CLOCK_REALTIME bracketed by
-//! two CLOCK_MONOTONIC reads, the tightest of 20 tries). A sanity bound is printed: the
-//! kill record's time must come before our own CLOCK_MONOTONIC after reaping the hog
+//! Clocks: the kmsg timestamp is the kernel's `local_clock()`, which drifts from
+//! CLOCK_MONOTONIC (NTP slews the latter, not the former: here 100–190 ms apart after 15 h
+//! of uptime, found by this bench's order check). So the two are tied at start by probes:
+//! a marker record written to /dev/kmsg between two CLOCK_MONOTONIC reads and read back
+//! with its kernel timestamp (the tightest of 20), then put on the Unix clock with the
+//! offset CLOCK_REALTIME − CLOCK_MONOTONIC (the read of CLOCK_REALTIME bracketed by two
+//! CLOCK_MONOTONIC reads, the tightest of 20 tries). A sanity bound is printed: the kill
+//! record's time must come before our own CLOCK_MONOTONIC after reaping the hog
 //! (`reap_gap_ms` per kill, `clock_order_violations` in the summary).
 //!
 //! Output: one line per kill (`kill N pid=.. latency_ms=.. seen_ms=..`), then
@@ -55,6 +57,35 @@ fn realtime_offset() -> (i128, i128) {
         .expect("20 tries")
 }
 
+/// kmsg's clock − CLOCK_MONOTONIC in ns and the uncertainty in ns: a marker written to
+/// /dev/kmsg between two CLOCK_MONOTONIC reads is stamped by printk in between. Five
+/// probes: writes to /dev/kmsg are rate-limited (`printk_devkmsg`, a burst of 10).
+fn kmsg_offset(kmsg: &mut Kmsg) -> (i128, i128) {
+    use std::io::Write;
+    let mut dev = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")
+        .expect("open /dev/kmsg for writing");
+    (0..5)
+        .filter_map(|k| {
+            let marker = format!("oomlens bench_kills clock probe {} {k}", std::process::id());
+            let from = kmsg.records.len();
+            let a = ns(ClockId::Monotonic);
+            dev.write_all(format!("{marker}\n").as_bytes()).ok()?;
+            let b = ns(ClockId::Monotonic);
+            let i = kmsg
+                .wait_for(from, Duration::from_secs(2), |r| {
+                    r.message.contains(&marker)
+                })
+                .expect("read /dev/kmsg")?;
+            let t = kmsg.records[i].usec as i128 * 1000;
+            // µs resolution: half a µs more either way.
+            Some((t - (a + b) / 2, (b - a) / 2 + 500))
+        })
+        .min_by_key(|&(_, half)| half)
+        .expect("a clock probe came back from /dev/kmsg")
+}
+
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     if a.len() < 3 {
@@ -69,6 +100,8 @@ fn main() {
     println!("clock offset realtime-monotonic {offset} ns (±{half} ns)");
 
     let mut kmsg = Kmsg::open_at_end().expect("open /dev/kmsg");
+    let (kmsg_off, kmsg_half) = kmsg_offset(&mut kmsg);
+    println!("clock offset kmsg-monotonic {kmsg_off} ns (±{kmsg_half} ns)");
     let mut lat = Vec::new();
     let mut seen = Vec::new();
     let mut missing = 0;
@@ -97,7 +130,7 @@ fn main() {
             missing += 1;
             continue;
         };
-        let kill_mono = kmsg.records[i].usec as i128 * 1000;
+        let kill_mono = kmsg.records[i].usec as i128 * 1000 - kmsg_off;
         if kill_mono > reaped_mono {
             order_violations += 1;
         }

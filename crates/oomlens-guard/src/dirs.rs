@@ -6,8 +6,12 @@
 //! `mkdir(2)` and `rmdir(2)` on cgroupfs go through the VFS (`vfs_mkdir` → `fsnotify_mkdir`,
 //! `vfs_rmdir` → `fsnotify_rmdir`), so a watch on the parent directory sees every cgroup
 //! made or removed, whoever makes it (systemd, containerd, a shell). Watches cost the
-//! kernel about a kilobyte each and the guard nothing while quiet; they are bounded by
-//! [`MAX_DIR_WATCHES`], shallow directories first (where units, slices and pods appear).
+//! kernel up to about a kilobyte each (the sizing behind `max_user_watches`' default,
+//! fs/notify/inotify/inotify_user.c) and the guard nothing while quiet; they are bounded by
+//! [`cap`] (a quarter of the user's `max_user_watches`, at least [`MAX_DIR_WATCHES`]),
+//! shallow directories first (where units, slices and pods appear). The sampler re-lists
+//! only the directories not watched ([`oomlens_sources::sampler::Sampler::watch_dirs`]);
+//! when the event queue overflows, every watched directory is re-listed once.
 
 use std::collections::HashMap;
 use std::io;
@@ -16,8 +20,23 @@ use std::path::Path;
 
 use rustix::fs::inotify;
 
-/// At most this many directories are watched.
+/// At least this many directories are watched (when the system's limit allows)...
 pub const MAX_DIR_WATCHES: usize = 4096;
+
+/// ...and at most this share of `/proc/sys/fs/inotify/max_user_watches` (a per-user
+/// limit that other programs of the same user, e.g. systemd and editors, share).
+pub const WATCH_SHARE: usize = 4;
+
+/// How many directories to watch: a [`WATCH_SHARE`]th of the user's `max_user_watches`
+/// (192,530 on this 24 GiB machine: 48,132), at least [`MAX_DIR_WATCHES`];
+/// [`MAX_DIR_WATCHES`] when the limit cannot be read. The running kernel's limit, also
+/// for a tree under `--root`: the watches are this kernel's.
+pub fn cap() -> usize {
+    std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .map_or(MAX_DIR_WATCHES, |m| (m / WATCH_SHARE).max(MAX_DIR_WATCHES))
+}
 
 /// Directories of the tree and what inotify says of them.
 pub struct DirWatch {
@@ -27,6 +46,8 @@ pub struct DirWatch {
     /// Cgroup path → watch descriptor.
     by_path: HashMap<String, i32>,
     max: usize,
+    /// Event queue overflows seen (each re-lists every watched directory).
+    pub overflows: u64,
 }
 
 impl DirWatch {
@@ -38,6 +59,7 @@ impl DirWatch {
             by_wd: HashMap::new(),
             by_path: HashMap::new(),
             max,
+            overflows: 0,
         })
     }
 
@@ -57,14 +79,16 @@ impl DirWatch {
     }
 
     /// Watch the directories of `paths` (cgroup paths, each with the directory `dir_of`
-    /// gives) not watched yet, shallowest first, up to the bound.
+    /// gives) not watched yet, shallowest first, up to the bound; returns those it began
+    /// to watch.
     pub fn follow<'a>(
         &mut self,
         paths: impl IntoIterator<Item = &'a str>,
         dir_of: impl Fn(&str) -> Option<std::path::PathBuf>,
-    ) {
+    ) -> Vec<&'a str> {
+        let mut added = Vec::new();
         if self.by_wd.len() >= self.max {
-            return;
+            return added;
         }
         let mut new: Vec<&str> = paths
             .into_iter()
@@ -79,18 +103,27 @@ impl DirWatch {
             if let Ok(wd) = add(&self.ino, &dir) {
                 self.by_wd.insert(wd, p.to_string());
                 self.by_path.insert(p.to_string(), wd);
+                added.push(p);
             }
         }
+        added
     }
 
     /// Read what inotify has: the watched directories that gained or lost a child
     /// directory (each once). A removed watched directory drops its watch (`IN_IGNORED`).
+    /// After a queue overflow (events lost) every watched directory is in the list.
     pub fn changed(&mut self) -> Vec<String> {
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
         let mut out: Vec<String> = Vec::new();
         let mut r = inotify::Reader::new(&self.ino, &mut buf);
         while let Ok(ev) = r.next() {
             let wd = ev.wd();
+            if ev.events().contains(inotify::ReadFlags::QUEUE_OVERFLOW) {
+                self.overflows += 1;
+                out = self.by_path.keys().cloned().collect();
+                out.sort();
+                continue;
+            }
             if ev.events().contains(inotify::ReadFlags::IGNORED) {
                 if let Some(p) = self.by_wd.remove(&wd) {
                     self.by_path.remove(&p);

@@ -83,6 +83,11 @@ impl Outputs {
         self.server.as_ref()?.local_addr().ok()
     }
 
+    /// True while a metrics connection is open (a scrape under way).
+    pub fn serving(&self) -> bool {
+        self.server.as_ref().is_some_and(|s| s.connections() > 0)
+    }
+
     /// When the loop must wake for the outputs (watchdog, a connection's deadline).
     pub fn next_deadline(&self) -> Option<Instant> {
         let w = self.watchdog.map(|(every, last)| last + every);

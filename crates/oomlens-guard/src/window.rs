@@ -6,7 +6,10 @@
 //! 16 bytes (the kernel's `TASK_COMM_LEN`); each cgroup path is held once, as the key of
 //! its ring. A sample equal to the one before (an idle cgroup, an idle process) does not
 //! add a point: it stretches the last point's end time (`t1`), so an idle cgroup costs one
-//! point however long the window. Bounded: points older than the window are evicted at
+//! point however long the window. An idle cgroup costs nothing per pass either: after a
+//! push its ring *follows* the window's pass clock ([`Window::pass`]), its last runs
+//! ending at the latest pass until the next push or [`Window::unfollow_unseen`] (readers
+//! see them so; they are written out at the next push or eviction). Bounded: points older than the window are evicted at
 //! each push, each ring also has a hard cap on its length, cgroups not seen for a whole
 //! window are dropped, and at most `max_cgroups` cgroups are kept (later ones are counted
 //! in [`Window::refused`], not stored).
@@ -66,6 +69,33 @@ struct Ring {
     points: VecDeque<CgPt>,
     procs: VecDeque<ProcPt>,
     last_seen: f64,
+    /// Its cgroup is unchanged since its last push: its last runs reach the latest pass.
+    follows: bool,
+}
+
+impl Ring {
+    /// Writes out the runs a following ring has been extending: its last point and the
+    /// process runs that ended with it now end at `upto` (as a push of the same values
+    /// at each pass up to `upto` would have made them).
+    fn settle(&mut self, upto: f64) {
+        if !self.follows {
+            return;
+        }
+        let Some(last) = self.points.back_mut() else {
+            return;
+        };
+        if upto <= last.t1 {
+            return;
+        }
+        let old = std::mem::replace(&mut last.t1, upto);
+        // The last push's processes are among the last few runs (as push looks for them).
+        for q in self.procs.iter_mut().rev().take(4 * TOP_PROCESSES) {
+            if q.t1 == old {
+                q.t1 = upto;
+            }
+        }
+        self.last_seen = self.last_seen.max(upto);
+    }
 }
 
 /// The window of every sampled cgroup.
@@ -77,6 +107,9 @@ pub struct Window {
     max_cgroups: usize,
     rings: FastMap<Box<str>, Ring>,
     refused: u64,
+    /// The latest pass ([`Window::pass`]) and the one before.
+    now: f64,
+    prev: f64,
 }
 
 fn opt(v: Option<u64>) -> u64 {
@@ -129,6 +162,8 @@ impl Window {
             max_cgroups,
             rings: FastMap::default(),
             refused: 0,
+            now: f64::NEG_INFINITY,
+            prev: f64::NEG_INFINITY,
         }
     }
 
@@ -167,41 +202,49 @@ impl Window {
         Some(r)
     }
 
-    /// One pass of a cgroup whose counters and processes equal its last push's (the
-    /// sampler says so): its last runs are extended to `t`, as [`Window::push`] of the
-    /// same values would, without building and sorting them again. False when no ring
-    /// holds it (then push).
-    pub fn stretch(&mut self, t: f64, path: &str) -> bool {
-        let (span, max_points) = (self.span, self.max_points);
-        let Some(r) = self.rings.get_mut(path) else {
-            return false;
-        };
-        let Some(last) = r.points.back_mut() else {
-            return false;
-        };
-        if t < last.t1 {
-            return false;
+    /// A sampler pass at `t`: every following ring's runs now reach `t` (its cgroup was in
+    /// this pass and unchanged). Call it before the pass's pushes.
+    pub fn pass(&mut self, t: f64) {
+        if t > self.now {
+            self.prev = self.now;
+            self.now = t;
         }
-        // The runs of the last push's processes end with its point, among the last few
-        // (where push looks for them too).
-        let old = std::mem::replace(&mut last.t1, t);
-        for q in r.procs.iter_mut().rev().take(4 * TOP_PROCESSES) {
-            if q.t1 == old {
-                q.t1 = t;
+    }
+
+    /// After a pass that pushed every cgroup it had (the sampler rebuilt its rows): the
+    /// rings not pushed in it (cgroups gone) stop following, their runs ending at the pass
+    /// before.
+    pub fn unfollow_unseen(&mut self) {
+        let (now, prev) = (self.now, self.prev);
+        for r in self.rings.values_mut() {
+            if r.follows && r.last_seen < now {
+                r.settle(prev);
+                r.follows = false;
             }
         }
-        r.last_seen = t;
-        evict(r, t - span, max_points);
-        true
+    }
+
+    /// The end of a run ending at `t1` in `r`: the latest pass for the last runs of a
+    /// following ring.
+    fn end(&self, r: &Ring, t1: f64) -> f64 {
+        match r.points.back() {
+            Some(last) if r.follows && t1 == last.t1 => t1.max(self.now),
+            _ => t1,
+        }
     }
 
     /// Add one pass of one cgroup at Unix time `t`, with its processes (the
     /// [`TOP_PROCESSES`] largest are kept, and any pid in `pinned`).
     pub fn push(&mut self, t: f64, c: &CgroupSample, procs: &[&ProcessSample], pinned: &[u32]) {
         let (span, max_points) = (self.span, self.max_points);
+        // A following ring was unchanged up to the pass before this one (a push between
+        // passes, at an incident: up to the latest pass).
+        let upto = if t > self.now { self.now } else { self.prev };
         let Some(r) = self.ring(&c.path, t) else {
             return;
         };
+        r.settle(upto);
+        r.follows = true;
         let v = CgVals {
             usage: opt(c.usage),
             anon: opt(c.anon),
@@ -259,10 +302,12 @@ impl Window {
         evict(r, t - span, max_points);
     }
 
-    /// Drop what is older than the window at `now`, and cgroups not seen within it.
+    /// Drop what is older than the window at `now`, and cgroups not seen within it
+    /// (following rings are seen at the latest pass).
     pub fn evict(&mut self, now: f64) {
-        let (oldest, max_points) = (now - self.span, self.max_points);
+        let (oldest, max_points, latest) = (now - self.span, self.max_points, self.now);
         self.rings.retain(|_, r| {
+            r.settle(latest);
             evict(r, oldest, max_points);
             r.last_seen >= oldest
         });
@@ -279,8 +324,9 @@ impl Window {
         let mut usage = Vec::with_capacity(r.points.len() * 2);
         for p in r.points.iter().filter(|p| p.v.usage != NONE) {
             usage.push((p.t0, p.v.usage as f64));
-            if p.t1 > p.t0 {
-                usage.push((p.t1, p.v.usage as f64));
+            let t1 = self.end(r, p.t1);
+            if t1 > p.t0 {
+                usage.push((t1, p.v.usage as f64));
             }
         }
         let last = r.points.back()?.v;
@@ -316,8 +362,9 @@ impl Window {
                 psi_some_avg10: back(p.v.psi).map(|x| x as f64 / 100.0),
             };
             points.push(point(p.t0));
-            if p.t1 > p.t0 {
-                points.push(point(p.t1));
+            let t1 = self.end(r, p.t1);
+            if t1 > p.t0 {
+                points.push(point(t1));
             }
         }
         Some(CgroupSeries {
@@ -353,8 +400,9 @@ impl Window {
                 swap: back(p.swap),
             };
             out[i].points.push(point(p.t0));
-            if p.t1 > p.t0 {
-                out[i].points.push(point(p.t1));
+            let t1 = self.end(r, p.t1);
+            if t1 > p.t0 {
+                out[i].points.push(point(t1));
             }
         }
         out
@@ -436,31 +484,56 @@ mod tests {
         assert_eq!(procs[0].points.len(), 2);
     }
 
-    /// Stretching an unchanged cgroup gives the window a push of the same values gives
-    /// (series and processes alike, with a process that left the top in between), and
-    /// refuses a cgroup it holds no ring of.
+    /// Passes that push nothing (the cgroup unchanged) give the series, processes and
+    /// points that pushing the same values at each pass gives, before and after the next
+    /// change, at an incident between passes, and once the cgroup is gone
+    /// (`unfollow_unseen` after a pass that pushed every other cgroup).
     #[test]
-    fn stretch_equals_a_push_of_the_same_values() {
-        let (mut pushed, mut stretched) = (Window::new(60.0, 1.0, 10), Window::new(60.0, 1.0, 10));
+    fn following_equals_pushing_the_same_values() {
+        let (mut pushed, mut followed) = (Window::new(60.0, 1.0, 10), Window::new(60.0, 1.0, 10));
         let ps: Vec<ProcessSample> = (1..=7).map(|i| proc(i, "p", i as u64 * 4096)).collect();
         let all: Vec<&ProcessSample> = ps.iter().collect();
         let fewer: Vec<&ProcessSample> = ps[..6].iter().collect();
-        for w in [&mut pushed, &mut stretched] {
+        let same = |a: &Window, b: &Window, what: &str| {
+            assert_eq!(a.series("/a"), b.series("/a"), "{what}");
+            assert_eq!(a.processes("/a"), b.processes("/a"), "{what}");
+            assert_eq!(a.gauges("/a"), b.gauges("/a"), "{what}");
+        };
+        for w in [&mut pushed, &mut followed] {
+            w.pass(1.0);
             w.push(1.0, &cg("/a", 1), &all, &[]);
+            w.pass(2.0);
             w.push(2.0, &cg("/a", 2), &fewer, &[]);
         }
         for t in 3..40 {
+            pushed.pass(t as f64);
             pushed.push(t as f64, &cg("/a", 2), &fewer, &[]);
-            assert!(stretched.stretch(t as f64, "/a"));
+            followed.pass(t as f64);
         }
-        assert_eq!(pushed.series("/a"), stretched.series("/a"));
-        assert_eq!(pushed.processes("/a"), stretched.processes("/a"));
-        assert_eq!(pushed.points(), stretched.points());
-        assert_eq!(
-            stretched.series("/a").unwrap().points.last().unwrap().unix,
-            39.0
-        );
-        assert!(!stretched.stretch(40.0, "/b"), "no ring: push instead");
+        same(&pushed, &followed, "quiet");
+        let last = followed.series("/a").unwrap().points.last().unwrap().unix;
+        assert_eq!(last, 39.0, "the run reaches the latest pass");
+        // An incident between passes pushes a cgroup the window has: as of the last pass.
+        for w in [&mut pushed, &mut followed] {
+            w.pass(40.0);
+            w.push(40.0, &cg("/a", 3), &fewer, &[]);
+            w.push(40.5, &cg("/b", 1), &[], &[]);
+        }
+        same(&pushed, &followed, "changed");
+        for w in [&mut pushed, &mut followed] {
+            w.pass(41.0);
+            w.push(41.0, &cg("/b", 1), &[], &[]); // every row there is: /a is gone
+            w.unfollow_unseen();
+            w.pass(42.0);
+            w.push(42.0, &cg("/b", 1), &[], &[]);
+        }
+        same(&pushed, &followed, "gone");
+        let end = followed.series("/a").unwrap().points.last().unwrap().unix;
+        assert_eq!(end, 40.0, "a gone cgroup's run ends where it was last seen");
+        followed.evict(42.0);
+        pushed.evict(42.0);
+        assert_eq!(pushed.points(), followed.points());
+        same(&pushed, &followed, "evicted");
     }
 
     #[test]

@@ -17,6 +17,12 @@ use cli::{Cli, Command, Generate};
 use exit::EXIT_ERROR;
 
 fn main() -> ExitCode {
+    // `oomlens guard`: the daemon binary beside this one when installed (a smaller
+    // resident set for a process that runs for months).
+    if let Some(e) = oomlens_guard::exec::exec_daemon_if_guard() {
+        eprintln!("oomlens: {}", oomlens_sinks::escape::escape(&e.to_string()));
+        return ExitCode::from(EXIT_ERROR);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

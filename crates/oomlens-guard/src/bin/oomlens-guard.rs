@@ -1,12 +1,15 @@
-//! The guard alone, for this crate's tests (they cannot run the `oomlens` binary, which
-//! depends on this crate); the shipped command is `oomlens guard`, with the same flags.
+//! The guard alone: the daemon `oomlens guard` execs when it is installed beside `oomlens`
+//! (see `oomlens_guard::exec`), and what this crate's tests run (they cannot run the
+//! `oomlens` binary, which depends on this crate). Same flags as `oomlens guard`.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "oomlens-guard")]
+// Named as the command users type: `oomlens guard` execs this binary (its help and its
+// errors then read as the in-process subcommand's).
+#[command(name = "oomlens guard", bin_name = "oomlens guard")]
 struct Cli {
     #[command(flatten)]
     args: oomlens_guard::GuardArgs,

@@ -22,10 +22,12 @@ fn tick(sm: &mut Sampler, clock: &ManualClock) -> PassStats {
 }
 
 /// Ticks past the first full reads' stagger: cgroup i of the walk (4 in leaky_v1) is due
-/// again at tick 2 + i, then not before GUARD_FULL_EVERY ticks later.
+/// again at tick 2 + i, then not before GUARD_FULL_EVERY ticks later; its usage has not
+/// changed, so its turn passes with one usage read.
 fn settle(sm: &mut Sampler, clock: &ManualClock) {
     for _ in 0..4 {
-        assert_eq!(tick(sm, clock).full_reads, 1, "the stagger");
+        let st = tick(sm, clock);
+        assert_eq!((st.full_reads, st.quiet_skips), (0, 1), "the stagger");
     }
 }
 
@@ -111,9 +113,11 @@ fn low_memavailable_puts_every_moved_cgroup_at_risk() {
     assert_eq!(row(&sm, "/svc/idle").anon, Some(3 << 20));
 }
 
-/// A quiet tree costs one usage read per tick (the root's); each cgroup is read in full
-/// once per GUARD_FULL_EVERY ticks, staggered one a tick here, and 1/GUARD_WALK_EVERY
-/// of the directories is re-listed per tick.
+/// A quiet tree costs one usage read per tick (the root's); at each cgroup's turn in the
+/// GUARD_FULL_EVERY rotation (staggered, one a tick here) one more usage read says it has
+/// not changed and it is not read in full; 1/GUARD_WALK_EVERY of the directories is
+/// re-listed per tick. GUARD_QUIET_FULL_EVERY ticks after its last full read it is read in
+/// full anyway.
 #[test]
 fn a_quiet_tree_is_read_on_the_rotation_only() {
     let t = fake("rotation");
@@ -127,24 +131,118 @@ fn a_quiet_tree_is_read_on_the_rotation_only() {
     let (mut sm, clock) = guard(t.root());
     assert_eq!(tick(&mut sm, &clock).full_reads, 104);
     let n = sm.tree.len();
-    let mut full_at: Vec<u64> = Vec::new();
+    let mut turn_at: Vec<u64> = Vec::new();
     for k in 2..=GUARD_FULL_EVERY + 1 {
         let st = tick(&mut sm, &clock);
-        assert_eq!(st.usage_reads, 1, "tick {k}: the root's usage only");
+        assert_eq!(st.full_reads, 0, "tick {k}: nothing changed");
         assert_eq!(
             st.listings,
             n.div_ceil(GUARD_WALK_EVERY as usize),
             "tick {k}"
         );
-        assert!(st.full_reads <= 1, "tick {k}: staggered");
-        if st.full_reads == 1 {
-            full_at.push(k);
+        assert!(st.quiet_skips <= 1, "tick {k}: staggered");
+        // The root's usage is read every tick: its turn (tick 2) adds no read.
+        let turn_read = usize::from(k != 2 && st.quiet_skips == 1);
+        assert_eq!(
+            st.usage_reads,
+            1 + turn_read,
+            "tick {k}: the root's, the turn's"
+        );
+        if st.quiet_skips == 1 {
+            turn_at.push(k);
         }
     }
     // Cgroup i of the walk was first due at tick 2 + i, then every GUARD_FULL_EVERY.
-    assert_eq!(full_at, (2..2 + n as u64).collect::<Vec<_>>());
-    assert_eq!(tick(&mut sm, &clock).full_reads, 1, "the root again");
-    assert_eq!(tick(&mut sm, &clock).full_reads, 1, "then /svc");
+    assert_eq!(turn_at, (2..2 + n as u64).collect::<Vec<_>>());
+    // The root's turn at tick 2 + GUARD_FULL_EVERY passes too; until the backstop, the
+    // turns pass and nothing is read in full.
+    let mut full_at: Vec<u64> = Vec::new();
+    for k in GUARD_FULL_EVERY + 2..=GUARD_QUIET_FULL_EVERY + 1 + n as u64 {
+        let st = tick(&mut sm, &clock);
+        if st.full_reads > 0 {
+            assert_eq!(st.full_reads, 1, "tick {k}: staggered");
+            full_at.push(k);
+        }
+    }
+    // Read in full at tick 1; the first turn at or after tick 1 + GUARD_QUIET_FULL_EVERY
+    // reads it: cgroup i's turns are at 2 + i + j * GUARD_FULL_EVERY.
+    let expect: Vec<u64> = (0..n as u64)
+        .map(|i| {
+            let mut k = 2 + i;
+            while k < 1 + GUARD_QUIET_FULL_EVERY {
+                k += GUARD_FULL_EVERY;
+            }
+            k
+        })
+        .collect();
+    let mut expect_sorted = expect.clone();
+    expect_sorted.sort_unstable();
+    assert_eq!(full_at, expect_sorted);
+}
+
+/// A cgroup whose usage moved a little (less than CHANGE_BYTES, far from its limit) since
+/// its last full read is read in full at its rotation turn: only an unchanged one passes.
+#[test]
+fn a_cgroup_that_moved_a_little_is_read_at_its_turn() {
+    let t = fake("little");
+    let (mut sm, clock) = guard(t.root());
+    tick(&mut sm, &clock);
+    // /svc/idle is cgroup 2 of the walk: its turn is tick 4 (then 4 + GUARD_FULL_EVERY).
+    let idle = sm.tree.iter().position(|p| p == "/svc/idle").unwrap() as u64;
+    // Its own usage only: its parent's did not move (as when another child freed as much).
+    t.cgroup_v1("/svc/idle").usage((1 << 20) + 4096);
+    for k in 2..2 + idle {
+        let st = tick(&mut sm, &clock);
+        assert_eq!(
+            st.full_reads, 0,
+            "tick {k}: /svc/idle moved 4 KiB: not at risk"
+        );
+    }
+    let st = tick(&mut sm, &clock);
+    assert_eq!(
+        (st.full_reads, st.quiet_skips),
+        (1, 0),
+        "its turn: read in full"
+    );
+    assert_eq!(row(&sm, "/svc/idle").counters_t, Some(sm.last().mono));
+}
+
+/// Directories the caller watches (`watch_dirs`) are left out of the rolling re-listing;
+/// unwatched again, they are back in it.
+#[test]
+fn watched_directories_are_not_relisted() {
+    let t = fake("watched");
+    let (mut sm, clock) = guard(t.root());
+    tick(&mut sm, &clock);
+    let all: Vec<String> = sm.paths().to_vec();
+    assert_eq!(sm.watch_dirs(["/svc", "/svc/idle", "/nope"], true), 2);
+    // One directory a tick here (4 / GUARD_WALK_EVERY, rounded up): a round is 4 ticks.
+    let round =
+        |sm: &mut Sampler, n: usize| -> usize { (0..n).map(|_| tick(sm, &clock).listings).sum() };
+    assert_eq!(
+        round(&mut sm, all.len()),
+        all.len() - 2,
+        "the two unwatched"
+    );
+    assert_eq!(sm.watch_dirs(all.iter().map(String::as_str), true), 4);
+    assert_eq!(
+        round(&mut sm, 2 * all.len()),
+        0,
+        "all watched: nothing re-listed"
+    );
+    // What inotify would tell is still spliced in by relist_dir.
+    t.cgroup_v1("/svc/fresh")
+        .usage(1 << 20)
+        .limit(None)
+        .stat("total_rss 0\n")
+        .procs(&[]);
+    assert!(sm.relist_dir("/svc").unwrap());
+    assert_eq!(sm.watch_dirs(["/svc"], false), 1);
+    assert_eq!(
+        round(&mut sm, all.len() + 1),
+        2,
+        "/svc again, and /svc/fresh (new, unwatched)"
+    );
 }
 
 /// A cgroup an event named is read in full (with its processes) the next tick, outside

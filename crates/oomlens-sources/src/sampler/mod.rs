@@ -68,7 +68,15 @@ pub const WALK_EVERY: u64 = 30;
 /// are read at least every this many ticks (5 minutes at one tick a second)...
 pub const GUARD_FULL_EVERY: u64 = 300;
 
-/// ...its directories re-listed within this many ticks...
+/// ...unless its usage has not changed at all since its last full read: then its turn
+/// passes (one usage `pread` says so), up to this many ticks after that read (an hour at
+/// one tick a second). What can be missed meanwhile: a process that came or went, or a
+/// limit that changed, without moving the cgroup's usage by a single byte; an event
+/// naming the cgroup ([`Sampler::mark_urgent`]) or any move brings the full read sooner...
+pub const GUARD_QUIET_FULL_EVERY: u64 = 3600;
+
+/// ...its directories re-listed within this many ticks (those the caller watches with
+/// inotify, [`Sampler::watch_dirs`], not at all)...
 pub const GUARD_WALK_EVERY: u64 = 60;
 
 /// ...and a cgroup whose usage moved is read in full at once only when at risk: its usage
@@ -132,6 +140,10 @@ pub struct SamplerConfig {
     /// `share` of its effective limit, see [`GUARD_RISK_SHARE`]); the others wait for
     /// their `full_every` turn, their usage still read each tick their parent moved.
     pub risk_share: Option<f64>,
+    /// `Some(q)`: a cgroup due by the `full_every` rotation whose usage equals its last
+    /// full read's is not read in full, unless that read is `q` ticks old (see
+    /// [`GUARD_QUIET_FULL_EVERY`]). `None`: the rotation reads it regardless.
+    pub quiet_full_every: Option<u64>,
     /// Read the mounts (`statfs` of each) every tick.
     pub mounts: bool,
     /// Run the rolling deleted-but-open file scan.
@@ -151,6 +163,7 @@ impl SamplerConfig {
             owner_label: |_| None,
             walk_every: WALK_EVERY,
             risk_share: None,
+            quiet_full_every: None,
             mounts: true,
             deleted_files: true,
         }
@@ -165,14 +178,17 @@ impl SamplerConfig {
     /// - a cgroup's other counters, `cgroup.procs` and its processes' `status`: at once
     ///   when it moved and is at risk ([`GUARD_RISK_SHARE`], [`SYSTEM_RISK_AVAILABLE`]) or
     ///   was named by [`Sampler::mark_urgent`]; otherwise every [`GUARD_FULL_EVERY`] ticks,
-    ///   staggered;
-    /// - directories: 1/[`GUARD_WALK_EVERY`] of them re-listed per tick;
+    ///   staggered, when its usage changed since its last full read (one `pread` at its
+    ///   turn says so), and every [`GUARD_QUIET_FULL_EVERY`] ticks when it did not;
+    /// - directories: 1/[`GUARD_WALK_EVERY`] of them re-listed per tick, skipping those
+    ///   the caller watches ([`Sampler::watch_dirs`]);
     /// - mounts and deleted-but-open files: never.
     pub fn guard(root: PathBuf, page_size: u64, hold_files: usize) -> SamplerConfig {
         SamplerConfig {
             full_every: GUARD_FULL_EVERY,
             walk_every: GUARD_WALK_EVERY,
             risk_share: Some(GUARD_RISK_SHARE),
+            quiet_full_every: Some(GUARD_QUIET_FULL_EVERY),
             mounts: false,
             deleted_files: false,
             ..SamplerConfig::new(root, page_size, hold_files)
@@ -193,6 +209,8 @@ pub struct PassStats {
     pub fd_scans: usize,
     /// Cgroup directories re-listed.
     pub listings: usize,
+    /// Rotation turns passed because the cgroup's usage had not changed at all.
+    pub quiet_skips: usize,
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -218,6 +236,10 @@ struct CgNode {
     urgent: bool,
     /// Its row changed since the rows were last written (usage or a full read).
     dirty: bool,
+    /// The caller watches its directory (inotify): the rolling re-listing skips it.
+    dir_watched: bool,
+    /// The tick of its last full read.
+    full_tick: u64,
 }
 
 /// What the last full read of a cgroup found.
@@ -264,6 +286,7 @@ pub struct Sampler {
     list_cursor: usize,
     walk_every: u64,
     risk_share: Option<f64>,
+    quiet_full_every: Option<u64>,
     mounts: bool,
     deleted_files: bool,
     /// The node of each row of `last.cgroups`, and of the pass under way.
@@ -323,6 +346,7 @@ impl Sampler {
             list_cursor: 0,
             walk_every: cfg.walk_every.max(1),
             risk_share: cfg.risk_share,
+            quiet_full_every: cfg.quiet_full_every,
             mounts: cfg.mounts,
             deleted_files: cfg.deleted_files,
             last_nodes: Vec::new(),
@@ -481,6 +505,28 @@ impl Sampler {
             }
         }
         Ok(true)
+    }
+
+    /// Tells that the caller watches the directories of the cgroups `paths` for new and
+    /// removed children (inotify `IN_CREATE`/`IN_DELETE`, calling [`Sampler::relist_dir`]
+    /// on each), or no longer does (`watched` false, e.g. after the caller's event queue
+    /// overflowed): the rolling re-listing skips watched directories. A cgroup removed and
+    /// made again under the same name starts unwatched. Returns how many paths of the walk
+    /// were marked (others are ignored).
+    pub fn watch_dirs<'a>(
+        &mut self,
+        paths: impl IntoIterator<Item = &'a str>,
+        watched: bool,
+    ) -> usize {
+        let want: std::collections::HashSet<&str> = paths.into_iter().collect();
+        let mut n = 0;
+        for (p, node) in self.tree.iter().zip(&mut self.nodes) {
+            if want.contains(p.as_str()) {
+                node.dir_watched = watched;
+                n += 1;
+            }
+        }
+        n
     }
 
     /// The cgroup paths of the walk, parents before children.

@@ -6,7 +6,7 @@ use std::time::Instant;
 use oomlens_model::{cgroup_path, CgroupMemory, CgroupSample, Sample};
 
 use super::{CgNode, CgState, Sampler, CHANGE_BYTES};
-use crate::cgroupfs::{CgroupFs, Detail};
+use crate::cgroupfs::{CgroupFs, Detail, UsageFile};
 use crate::SourceError;
 
 fn cgroup_sample(path: &str, c: CgroupMemory, t: f64) -> CgroupSample {
@@ -140,7 +140,10 @@ impl Sampler {
             } else if let Some(since) = node.pending_since {
                 wanted.push((1, since, i));
             } else if node.next_due <= tick {
-                wanted.push((2, node.next_due, i));
+                let due = node.next_due;
+                if !self.quiet_turn(i, tick, parent_moved || never)? {
+                    wanted.push((2, due, i));
+                }
             }
         }
         wanted.sort_unstable();
@@ -172,6 +175,42 @@ impl Sampler {
             }
         }
         Ok(())
+    }
+
+    /// At cgroup `i`'s rotation turn: true when the turn passes, its usage not having
+    /// changed by a byte since its last full read (read now unless `usage_read` this tick),
+    /// up to `quiet_full_every` ticks after that read; it is then due a rotation later. A
+    /// cgroup whose usage file is gone is marked so, and its turn passes.
+    fn quiet_turn(&mut self, i: usize, tick: u64, usage_read: bool) -> Result<bool, SourceError> {
+        let node = &mut self.nodes[i];
+        let Some(q) = self.quiet_full_every else {
+            return Ok(false);
+        };
+        let Some(full_usage) = node.full.as_ref().map(|st| st.full_usage) else {
+            return Ok(false);
+        };
+        if tick >= node.full_tick + q {
+            return Ok(false); // the backstop: read in full
+        }
+        if !usage_read {
+            self.stats.usage_reads += 1;
+            match node.usage_file.as_ref().map(UsageFile::read).transpose()? {
+                Some(Some(u)) => {
+                    node.dirty |= node.usage != Some(u);
+                    node.usage = Some(u);
+                }
+                _ => {
+                    node.gone = true;
+                    return Ok(true);
+                }
+            }
+        }
+        if node.usage != Some(full_usage) {
+            return Ok(false);
+        }
+        self.stats.quiet_skips += 1;
+        node.next_due = tick + self.full_every;
+        Ok(true)
     }
 
     /// The rows of the sample (`s.cgroups`, one per cgroup not gone, in walk order) and
@@ -259,6 +298,7 @@ impl Sampler {
         });
         node.pending_since = None;
         node.dirty = true;
+        node.full_tick = tick;
         // The first full reads are staggered over the rotation, so each later pass
         // refreshes about 1/FULL_EVERY of the tree.
         let every = self.full_every.max(1);

@@ -55,6 +55,9 @@ impl Sampler {
             if self.nodes[i].gone && i > 0 {
                 continue; // its parent's listing says whether it is back
             }
+            if self.nodes[i].dir_watched && !self.nodes[i].gone {
+                continue; // inotify tells the caller, who calls relist_dir
+            }
             self.stats.listings += 1;
             let now = fs.children(&self.tree[i])?;
             let same = now
