@@ -11,7 +11,9 @@
 //! unit = "postgresql@*.service"   # and/or cgroup, comm, exe (globs; all given must match)
 //! adj = -900
 //!
-//! [[preempt]]                # a pre-emption policy (oomlens_analysis::preempt)
+//! [[preempt]]                # a pre-emption policy (oomlens_analysis::preempt::Policy)
+//! cgroup = "/system.slice/batch-*.service"
+//! share = 0.9
 //!
 //! [[hook]]                   # a program run on incidents of these kinds, without a shell
 //! name = "page"
@@ -33,6 +35,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use oomlens_analysis::preempt::Policy;
 use oomlens_model::Kind;
 use serde::Deserialize;
 use toml::Spanned;
@@ -116,14 +119,14 @@ pub struct ProtectRule {
     pub adj: i16,
 }
 
-/// `[[preempt]]`: one pre-emption policy, kept as its TOML table with its position; the
-/// policy type and its meaning belong to `oomlens_analysis::preempt`.
+/// `[[preempt]]`: one pre-emption policy with its position; the policy type, its keys and
+/// its meaning belong to `oomlens_analysis::preempt`.
 #[derive(Debug, Clone)]
 pub struct PreemptEntry {
     /// The line of its `[[preempt]]` header.
     pub line: usize,
-    /// The table as written.
-    pub table: toml::Table,
+    /// The policy, checked ([`Policy::check`]).
+    pub policy: Policy,
 }
 
 /// What a hook runs on.
@@ -327,11 +330,15 @@ fn toml_message(msg: &str) -> String {
     msg
 }
 
-/// The valid name closest to `bad`, when close enough to be a typo.
+/// The valid name closest to `bad`, when close enough to be a typo or a shortened key
+/// (`grace` for `grace-secs`).
 pub(crate) fn nearest<'a>(bad: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     valid
         .map(|v| (strsim::damerau_levenshtein(bad, v), v))
-        .filter(|&(d, v)| d <= 2.max(v.len() / 4) && d < v.len())
+        .filter(|&(d, v)| {
+            (d <= 2.max(v.len() / 4) && d < v.len())
+                || (bad.len() >= 3 && v.starts_with(bad) && v[bad.len()..].starts_with('-'))
+        })
         .min_by_key(|&(d, _)| d)
         .map(|(_, v)| v)
 }
@@ -346,7 +353,7 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub protect: Vec<Spanned<RawProtect>>,
     #[serde(default)]
-    pub preempt: Vec<Spanned<toml::Table>>,
+    pub preempt: Vec<Spanned<Policy>>,
     #[serde(default)]
     pub hook: Vec<Spanned<RawHook>>,
 }

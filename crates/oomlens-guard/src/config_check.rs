@@ -119,12 +119,26 @@ pub(crate) fn check(text: &str, raw: RawConfig) -> Result<Config, Vec<Problem>> 
         }
     }
     let mut preempt = Vec::new();
+    let mut names = HashMap::new();
     for t in raw.preempt {
-        let line = line_of(text, &t.span());
-        preempt.push(PreemptEntry {
-            line,
-            table: t.into_inner(),
-        });
+        let span = t.span();
+        let policy = t.into_inner();
+        let name = policy.display_name();
+        if let Some(first) = names.get(name) {
+            c.at(
+                &span,
+                format!("duplicate preempt name `{name}` (first used on line {first})"),
+            );
+        } else {
+            names.insert(name.to_owned(), line_of(text, &span));
+        }
+        match policy.check() {
+            Ok(()) => preempt.push(PreemptEntry {
+                line: line_of(text, &span),
+                policy,
+            }),
+            Err(e) => c.at(&span, format!("preempt `{name}`: {e}")),
+        }
     }
     let mut names = HashMap::new();
     let mut hooks = Vec::new();

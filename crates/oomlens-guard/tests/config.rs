@@ -127,6 +127,16 @@ const BAD: &[(&str, &str)] = &[
         "[[protect]\nname = \"db\"\n",
         "g.toml:1:11: unclosed array table, expected `]`",
     ),
+    // 22. a pre-emption policy that cannot arm: its problem at its table's header.
+    (
+        "[[preempt]]\ncgroup = \"/batch/*\"\nshare = 1.5\n",
+        "g.toml:1:1: preempt `/batch/*`: share must be above 0 and at most 1, not 1.5",
+    ),
+    // 23. a typo in a pre-emption key.
+    (
+        "[[preempt]]\ncgroup = \"/batch/*\"\ngrace = 5\n",
+        "g.toml:3:1: unknown key `grace`, did you mean `grace-secs`?",
+    ),
 ];
 
 #[test]
@@ -183,6 +193,12 @@ fn the_shipped_example_is_valid_and_says_what_it_shows() {
     assert_eq!(h.argv[0], "/usr/local/bin/page-oncall");
     assert_eq!(h.timeout, Duration::from_secs(10));
     assert_eq!(h.env.get("TEAM").map(String::as_str), Some("database"));
+    let p = &c.preempt[0].policy;
+    assert_eq!(
+        (p.display_name(), p.share, p.grace_secs),
+        ("batch", 0.9, 5.0)
+    );
+    assert_eq!(p.forecast.map(|f| f.within_secs), Some(30.0));
 }
 
 #[test]
