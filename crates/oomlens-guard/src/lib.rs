@@ -7,7 +7,9 @@
 //! one record ([`record`]) appended to the flight recorder (`oomlens_store::recorder`).
 //! The loop ([`daemon`]) is one thread over one epoll instance.
 //!
-//! Modules: [`args`] (flags, declared once), [`daemon`] (the loop, split by job: start-up, logs, sampling, incidents, export), [`klog`] (the logs
+//! Modules: [`args`] (flags, declared once), [`config`] (the TOML configuration),
+//! [`config_live`] (the configuration in force, SIGHUP), [`protect`] (oom_score_adj rules),
+//! [`hooks`] (programs run on incidents), [`daemon`] (the loop, split by job: start-up, logs, sampling, incidents, export), [`klog`] (the logs
 //! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`watch`] (which cgroups are watched, and how), [`window`] (the
 //! in-RAM window), [`record`] (what a record holds, kills without a report), [`error`].
 
@@ -16,12 +18,15 @@
 pub mod args;
 pub mod config;
 mod config_check;
+pub mod config_live;
 pub mod daemon;
 pub mod dirs;
 pub mod error;
+pub mod hooks;
 pub mod killers;
 pub mod klog;
 pub mod outputs;
+pub mod protect;
 pub mod record;
 pub mod watch;
 pub mod window;
