@@ -50,6 +50,7 @@ use oomlens_store::recorder::Recorder;
 use rustix::event::epoll;
 
 use crate::args::GuardArgs;
+use crate::config_live;
 use crate::dirs::DirWatch;
 use crate::error::GuardError;
 use crate::klog::{LogInput, Parsed};
@@ -132,6 +133,8 @@ pub struct Daemon {
     journal_pending: bool,
     /// Stop asked.
     stop: bool,
+    /// The configuration in force: protection rules, hooks.
+    live: config_live::Live,
     /// What it did.
     pub stats: Stats,
 }
@@ -181,6 +184,9 @@ impl Daemon {
             if let Some(t) = self.outputs.next_deadline() {
                 wake = wake.min(t);
             }
+            if let Some(t) = self.live.next_deadline() {
+                wake = wake.min(t);
+            }
             if self.inputs.iter().any(|i| i.more) {
                 wake = now;
             }
@@ -214,6 +220,7 @@ impl Daemon {
                 }
             }
             let now = Instant::now();
+            self.live.tick(now);
             for i in 0..self.inputs.len() {
                 if self.inputs[i].idle_due && now >= self.data_at[i] + self.args.report_quiet {
                     self.inputs[i].idle(&mut self.parsed);
@@ -244,11 +251,13 @@ impl Daemon {
             }
             TOKEN_HUP => {
                 drain_pipe(&mut self.hup);
+                self.live.reload();
                 let _ = self.recorder.prune(SystemTime::now());
                 self.last_pass = f64::NEG_INFINITY;
                 self.pass();
             }
             TOKEN_METRICS => self.outputs.poll(),
+            t @ (config_live::TOKEN_PROTECT | config_live::TOKEN_HOOKS) => self.live.ready(t),
             TOKEN_DIRS => self.dirs_changed(),
             TOKEN_WATCH_INOTIFY => {
                 let fired = match &mut self.watches {

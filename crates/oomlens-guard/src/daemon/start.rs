@@ -66,6 +66,7 @@ impl Daemon {
         let hup = signal_pipe(&[libc::SIGHUP])?;
         add(&ep, &term, TOKEN_TERM)?;
         add(&ep, &hup, TOKEN_HUP)?;
+        let live = crate::config_live::Live::open(args, &ep)?;
         let mut d = Daemon {
             args: args.clone(),
             window: Window::new(
@@ -100,6 +101,7 @@ impl Daemon {
             outputs: Outputs::new((!args.no_metrics).then_some(args.listen.as_str()))?,
             journal_pending: false,
             stop: false,
+            live,
             stats: Stats::default(),
         };
         d.open_logs()?;
