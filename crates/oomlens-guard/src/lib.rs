@@ -7,7 +7,7 @@
 //! one record ([`record`]) appended to the flight recorder (`oomlens_store::recorder`).
 //! The loop ([`daemon`]) is one thread over one epoll instance.
 //!
-//! Modules: [`args`] (flags, declared once), [`daemon`] (the loop), [`klog`] (the logs
+//! Modules: [`args`] (flags, declared once), [`daemon`] (the loop, split by job: start-up, logs, sampling, incidents, export), [`klog`] (the logs
 //! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`watch`] (which cgroups are watched, and how), [`window`] (the
 //! in-RAM window), [`record`] (what a record holds, kills without a report), [`error`].
 

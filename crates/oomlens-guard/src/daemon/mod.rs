@@ -1,0 +1,329 @@
+//! The event loop: one thread, one epoll instance (rustix), no async runtime.
+//!
+//! Sources and what each costs:
+//! - the logs ([`crate::klog`]): read when epoll reports them readable (a followed regular
+//!   file, which epoll cannot watch, is woken by inotify and read at each pass); a log that
+//!   brought lines and then pauses for `--report-quiet` has its parser told, so a report is
+//!   closed and recorded within that long of its last line;
+//! - the watch set ([`crate::watch`]): inotify, eventfds and PSI triggers; an event
+//!   records a signal, re-reads that cgroup's `oom_kill`, and brings the next sampler pass
+//!   forward (at most one extra pass per [`EVENT_PASS_GAP`]), so the window ends at the
+//!   kill and not up to an interval before it;
+//! - SIGTERM/SIGINT (stop: logs drained, open reports closed and recorded) and SIGHUP
+//!   (prune the store, re-list the watch set now), through a self-pipe (signal-hook);
+//! - the epoll timeout, for one sampler pass per `--interval`.
+//!
+//! How often each file is read (the sampler's guard profile,
+//! `oomlens_sources::sampler::SamplerConfig::guard`, one pass per `--interval`):
+//! `/proc/meminfo` and `/proc/pressure/memory` every pass (held open, one pread each); a
+//! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` (held open, one
+//! pread; the top cgroup every pass); a cgroup's other files (`memory.stat`, limits,
+//! events, pressure) and its processes' `status` at once when it moved and is at risk
+//! (usage at least `GUARD_RISK_SHARE` of the smallest limit on its path, or MemAvailable
+//! below `SYSTEM_RISK_AVAILABLE` of MemTotal) or a watch event named it, otherwise every
+//! `GUARD_FULL_EVERY` passes; directories re-listed 1/`GUARD_WALK_EVERY` per pass; no
+//! mounts, no deleted-file scan. Watched cgroups' `oom_kill` is read on each of their
+//! events and at each pass for [`HOT_SECONDS`] after one. Nothing is read for an idle
+//! watched cgroup between passes. The window is pushed only the cgroups whose values
+//! changed; the others' runs are stretched.
+//!
+//! Files: this one holds the loop ([`Daemon::run`]: epoll, dispatch by token, the timed
+//! pass, stop); [`start`] opens the sources, [`logs`] reads the logs, [`sampling`] runs the
+//! sampler passes and follows watch events and new directories, [`incidents`] explains and
+//! records, [`export`] fills the metrics. A new source or action is a new module here with
+//! a call from the loop.
+
+mod export;
+mod incidents;
+mod logs;
+mod sampling;
+mod start;
+
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use oomlens_live::Pipeline;
+use oomlens_sources::sampler::Sampler;
+use oomlens_store::recorder::Recorder;
+use rustix::event::epoll;
+
+use crate::args::GuardArgs;
+use crate::dirs::DirWatch;
+use crate::error::GuardError;
+use crate::klog::{LogInput, Parsed};
+use crate::outputs::Outputs;
+use crate::record::{HostFacts, Orphans, Signals};
+use crate::watch::{self, WatchSet};
+use crate::window::Window;
+use incidents::Explained;
+
+/// At most one event-driven sampler pass per this many seconds.
+pub const EVENT_PASS_GAP: f64 = 0.1;
+/// After an event, a watched cgroup's `oom_kill` is re-read at each pass this long.
+pub const HOT_SECONDS: f64 = 10.0;
+/// Cgroups kept in the window at most.
+pub const WINDOW_CGROUPS: usize = 4096;
+
+const TOKEN_TERM: u64 = 1;
+const TOKEN_HUP: u64 = 2;
+const TOKEN_WATCH_INOTIFY: u64 = 3;
+const TOKEN_FILE_INOTIFY: u64 = 4;
+const TOKEN_METRICS: u64 = 5;
+const TOKEN_DIRS: u64 = 6;
+const TOKEN_LOG: u64 = 16;
+
+/// What the guard has done so far (printed at exit; the metrics read the same).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    /// Incidents recorded from a log report.
+    pub recorded: u64,
+    /// Kills recorded from a counter alone (no report came).
+    pub unreported: u64,
+    /// Log lines read.
+    pub lines: u64,
+    /// Kernel log records lost (overwritten before read).
+    pub records_lost: u64,
+    /// Kernel log overruns survived.
+    pub overruns: u64,
+    /// Sampler passes (timed and event-driven).
+    pub passes: u64,
+    /// Event-driven passes among them.
+    pub event_passes: u64,
+    /// Watch events (inotify, eventfd, PSI).
+    pub watch_events: u64,
+    /// Records that could not be written.
+    pub write_errors: u64,
+    /// systemd notices of kernel kills, read from the journal while the kernel's own
+    /// reports come from /dev/kmsg: not recorded again.
+    pub notices_skipped: u64,
+}
+
+/// The running guard.
+pub struct Daemon {
+    args: GuardArgs,
+    ep: OwnedFd,
+    recorder: Recorder,
+    sampler: Option<Sampler>,
+    /// The memory hierarchy, for reading a cgroup the sampler has not reached.
+    cgroupfs: Option<oomlens_sources::cgroupfs::CgroupFs>,
+    window: Window,
+    watches: Option<WatchSet>,
+    /// New and removed cgroups (inotify on the tree's directories).
+    dirs: Option<DirWatch>,
+    /// How many paths the walk had when the directory watches last followed it.
+    dirs_followed: usize,
+    inputs: Vec<LogInput>,
+    data_at: Vec<Instant>,
+    file_inotify: Option<OwnedFd>,
+    pipeline: Pipeline<Explained>,
+    parsed: Vec<Parsed>,
+    signals: Signals,
+    orphans: Orphans,
+    host: HostFacts,
+    term: UnixStream,
+    hup: UnixStream,
+    start: Instant,
+    last_pass: f64,
+    last_prune: f64,
+    outputs: Outputs,
+    /// `--log auto` and the journal not followed yet (see [`crate::killers`]).
+    journal_pending: bool,
+    /// Stop asked.
+    stop: bool,
+    /// What it did.
+    pub stats: Stats,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Daemon {
+    fn mono(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Run until SIGTERM or SIGINT.
+    pub fn run(&mut self) -> Result<(), GuardError> {
+        self.pass();
+        self.follow_dirs();
+        let (watched, psi) = self
+            .watches
+            .as_ref()
+            .map_or((0, 0), |w| (w.len(), w.psi_open()));
+        let detail = format!(
+            "{} log(s), {} cgroup(s) watched, {} PSI trigger(s), metrics on {}",
+            self.inputs.len(),
+            watched,
+            psi,
+            self.outputs
+                .local_addr()
+                .map_or("none".to_string(), |a| a.to_string())
+        );
+        eprintln!("oomlens guard: ready: {detail}");
+        self.outputs.ready(&detail);
+        self.drain_files()?;
+        let interval = self.args.interval;
+        let mut next_tick = Instant::now() + interval;
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
+        while !self.stop {
+            let now = Instant::now();
+            let mut wake = next_tick;
+            for (i, input) in self.inputs.iter().enumerate() {
+                if input.idle_due {
+                    wake = wake.min(self.data_at[i] + self.args.report_quiet);
+                }
+            }
+            if let Some(t) = self.outputs.next_deadline() {
+                wake = wake.min(t);
+            }
+            if self.inputs.iter().any(|i| i.more) {
+                wake = now;
+            }
+            let timeout = rustix::event::Timespec::try_from(wake.saturating_duration_since(now))
+                .unwrap_or(rustix::event::Timespec {
+                    tv_sec: 1,
+                    tv_nsec: 0,
+                });
+            events.clear();
+            match epoll::wait(
+                &self.ep,
+                rustix::buffer::spare_capacity(&mut events),
+                Some(&timeout),
+            ) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => {
+                    return Err(GuardError::Io {
+                        what: "epoll_wait".into(),
+                        source: e.into(),
+                    })
+                }
+            }
+            for ev in events.iter().copied() {
+                let (token, flags) = (ev.data.u64(), ev.flags);
+                self.dispatch(token, flags)?;
+            }
+            for i in 0..self.inputs.len() {
+                if self.inputs[i].more {
+                    self.drain(i)?;
+                }
+            }
+            let now = Instant::now();
+            for i in 0..self.inputs.len() {
+                if self.inputs[i].idle_due && now >= self.data_at[i] + self.args.report_quiet {
+                    self.inputs[i].idle(&mut self.parsed);
+                }
+            }
+            if now >= next_tick {
+                // A regular file gives no readiness: it is read at each pass too.
+                self.drain_files()?;
+                self.pass();
+                self.expire_orphans();
+                self.export();
+                next_tick += interval;
+                if next_tick < now {
+                    next_tick = now + interval;
+                }
+            }
+            self.record_parsed();
+            self.outputs.poll();
+        }
+        self.shutdown()
+    }
+
+    fn dispatch(&mut self, token: u64, flags: epoll::EventFlags) -> Result<(), GuardError> {
+        match token {
+            TOKEN_TERM => {
+                drain_pipe(&mut self.term);
+                self.stop = true;
+            }
+            TOKEN_HUP => {
+                drain_pipe(&mut self.hup);
+                let _ = self.recorder.prune(SystemTime::now());
+                self.last_pass = f64::NEG_INFINITY;
+                self.pass();
+            }
+            TOKEN_METRICS => self.outputs.poll(),
+            TOKEN_DIRS => self.dirs_changed(),
+            TOKEN_WATCH_INOTIFY => {
+                let fired = match &mut self.watches {
+                    Some(ws) => ws.on_inotify(&self.ep),
+                    None => Vec::new(),
+                };
+                for f in fired {
+                    self.fired(f);
+                }
+            }
+            TOKEN_FILE_INOTIFY => {
+                if let Some(ino) = &self.file_inotify {
+                    let mut buf = [0u8; 4096];
+                    while rustix::io::read(ino, &mut buf).is_ok_and(|n| n > 0) {}
+                }
+                self.drain_files()?;
+            }
+            t if t >= TOKEN_LOG && t < TOKEN_LOG + self.inputs.len() as u64 => {
+                self.drain((t - TOKEN_LOG) as usize)?;
+            }
+            t => {
+                let fired = match (&mut self.watches, watch::source_of(t)) {
+                    (Some(ws), Some(src)) => ws.on_event(&self.ep, src, flags),
+                    _ => None,
+                };
+                if let Some(f) = fired {
+                    self.fired(f);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self) -> Result<(), GuardError> {
+        self.outputs.stopping("SIGTERM or SIGINT");
+        for i in 0..self.inputs.len() {
+            self.drain(i)?;
+            self.inputs[i].finish(&mut self.parsed);
+        }
+        self.record_parsed();
+        let s = self.stats;
+        eprintln!(
+            "oomlens guard: stopped: {} incident(s) recorded, {} kill(s) without a report, \
+             {} kernel log record(s) lost in {} overrun(s), {} pass(es)",
+            s.recorded, s.unreported, s.records_lost, s.overruns, s.passes
+        );
+        Ok(())
+    }
+}
+
+fn add(ep: &OwnedFd, fd: &impl AsFd, token: u64) -> Result<(), GuardError> {
+    epoll::add(
+        ep,
+        fd,
+        epoll::EventData::new_u64(token),
+        epoll::EventFlags::IN,
+    )
+    .map_err(|e| GuardError::Io {
+        what: "epoll_ctl".into(),
+        source: e.into(),
+    })
+}
+
+fn drain_pipe(s: &mut UnixStream) {
+    let mut buf = [0u8; 64];
+    while s.read(&mut buf).is_ok_and(|n| n > 0) {}
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
