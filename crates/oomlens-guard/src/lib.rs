@@ -14,6 +14,8 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod config;
+mod config_check;
 pub mod daemon;
 pub mod dirs;
 pub mod error;
@@ -26,6 +28,25 @@ pub mod window;
 
 pub use args::{GuardArgs, EXIT_ERROR, EXIT_STOPPED};
 pub use error::GuardError;
+
+/// `oomlens guard`: with `--check-config`, check the file, print its problems on stderr
+/// and return 0 (valid) or [`EXIT_ERROR`]; otherwise [`run`] and return [`EXIT_STOPPED`].
+pub fn main(args: &GuardArgs) -> Result<u8, GuardError> {
+    let Some(path) = &args.check_config else {
+        return run(args).map(|()| EXIT_STOPPED);
+    };
+    match config::load(path) {
+        Ok(_) => Ok(EXIT_STOPPED),
+        Err(config::ConfigError::Invalid(p)) => {
+            let text = p.to_string();
+            for line in text.lines() {
+                eprintln!("{}", oomlens_sinks::escape::escape(line));
+            }
+            Ok(EXIT_ERROR)
+        }
+        Err(e) => Err(GuardError::Config(e)),
+    }
+}
 
 /// Run the guard until SIGTERM or SIGINT. An error at start (store, log, cgroup tree) or a
 /// log that fails for good is returned; exit with [`EXIT_ERROR`] then.

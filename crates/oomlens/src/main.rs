@@ -31,9 +31,7 @@ fn main() -> ExitCode {
         Command::Audit(ref args) => audit_cmd::run_audit(args),
         Command::Fix(ref args) => audit_cmd::run_fix(args),
         Command::Incidents(ref args) => args.run().map_err(Into::into),
-        Command::Guard(ref args) => oomlens_guard::run(args)
-            .map(|()| oomlens_guard::EXIT_STOPPED)
-            .map_err(anyhow::Error::from),
+        Command::Guard(ref args) => oomlens_guard::main(args).map_err(anyhow::Error::from),
         Command::Generate { what } => generate(what).map(|_| 0),
     };
     match result {

@@ -240,7 +240,8 @@ fn dpkg_deb(args: &[&std::ffi::OsStr]) -> String {
 
 /// contrib/debian/build-deb.sh packages the binary under test (with cargo-deb, which .ci/run
 /// installs): every file lands where Debian expects it, the unit and the catalog unchanged,
-/// /etc/default/oomlens-guard a conffile, and the unit enabled and started on install.
+/// /etc/default/oomlens-guard and the example /etc/oomlens/guard.toml.example conffiles, and
+/// the unit enabled and started on install.
 /// The QEMU guest test systemd_guard_deb installs the same package and runs it.
 #[test]
 fn the_debian_package_holds_what_it_should() {
@@ -272,7 +273,7 @@ fn the_debian_package_holds_what_it_should() {
     );
     assert_eq!(
         dpkg_deb(&[os("-I"), d, os("conffiles")]).trim(),
-        "/etc/default/oomlens-guard"
+        "/etc/default/oomlens-guard\n/etc/oomlens/guard.toml.example"
     );
     let postinst = dpkg_deb(&[os("-I"), d, os("postinst")]);
     assert!(postinst.contains("deb-systemd-helper enable oomlens-guard.service"));
@@ -298,6 +299,10 @@ fn the_debian_package_holds_what_it_should() {
     same(
         "etc/default/oomlens-guard",
         "contrib/systemd/oomlens-guard.default",
+    );
+    same(
+        "etc/oomlens/guard.toml.example",
+        "contrib/oomlens/guard.toml",
     );
     assert_eq!(
         std::fs::read(root.join("usr/bin/oomlens")).unwrap(),
