@@ -22,6 +22,7 @@ pub mod error;
 pub mod killers;
 pub mod klog;
 pub mod outputs;
+pub mod preempt;
 pub mod record;
 pub mod watch;
 pub mod window;
