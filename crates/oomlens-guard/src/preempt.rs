@@ -300,7 +300,7 @@ impl Preempter {
                 self.evaluate(ep, idx, "threshold", Some(woke));
             }
         } else {
-            self.advance(ep, woke, Some(idx as u64));
+            self.advance(ep, woke);
         }
     }
 
@@ -309,8 +309,18 @@ impl Preempter {
         self.running.iter().filter_map(|r| r.kill.deadline()).min()
     }
 
+    /// Prints the guard's line for each decision made since the last call.
+    pub fn report(&mut self) {
+        for m in &self.made {
+            if let Some(line) = log_line(m) {
+                eprintln!("{line}");
+            }
+        }
+        self.made.clear();
+    }
+
     /// Moves the kills in progress on: exits seen, SIGKILL at deadlines.
-    pub fn advance(&mut self, ep: &OwnedFd, now: Instant, _id: Option<u64>) {
+    pub fn advance(&mut self, ep: &OwnedFd, now: Instant) {
         let mut i = 0;
         while i < self.running.len() {
             let r = &mut self.running[i];
