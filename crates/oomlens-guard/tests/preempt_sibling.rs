@@ -41,6 +41,9 @@ struct Outcome {
     crossed_to_sigterm_ms: Option<f64>,
     /// The guard's own measure: eventfd read -> signal sent, ms.
     guard_latency_ms: Option<f64>,
+    /// With a peer killer: it was still running at the end of the run (else its column
+    /// would mean nothing).
+    peer_alive: Option<bool>,
 }
 
 fn runs() -> usize {
@@ -62,39 +65,81 @@ fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
-/// A userspace killer other than the guard, in its own pid namespace where it sees only the
-/// test's processes (it ignores cgroup limits and would otherwise act on the whole machine).
-fn peer(mode: &str) -> Option<Child> {
+/// A userspace killer other than the guard, as pid 1 of its own pid namespace (`unshare
+/// --pid --fork --mount-proc`): it sees only the processes of the run, which are started into
+/// that namespace with `nsenter`, and never the rest of the machine. It reads the host's
+/// /proc/meminfo, not the cgroup's limit. Returns the `unshare` child and the peer's host pid.
+fn peer(mode: &str) -> Option<(Peer, u32)> {
     let argv: Vec<&str> = match mode {
         "earlyoom" => vec!["earlyoom", "-r", "0"],
-        "nohang" => vec!["nohang", "--monitor"],
+        "nohang" => vec!["nohang", "--monitor", "--config", "/etc/nohang/nohang.conf"],
         _ => return None,
     };
-    Some(
+    let child = Peer(
         Command::new("unshare")
-            .args(["--pid", "--fork", "--mount-proc"])
+            .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
             .args(argv)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start the peer killer"),
-    )
+    );
+    let children = format!("/proc/{0}/task/{0}/children", child.0.id());
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = text.split_whitespace().next().and_then(|p| p.parse().ok()) {
+            // Let it start (nohang, in Python, takes a while).
+            std::thread::sleep(Duration::from_millis(1500));
+            return Some((child, pid));
+        }
+        assert!(Instant::now() < end, "{mode} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The peer's `unshare`; killed (and with it the namespace's pid 1, so every process of the
+/// namespace) and reaped on drop.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `hog ARGS`, or `nsenter -t NS -p -- hog ARGS` into a peer's pid namespace.
+fn hog(rk: &oomlens_testkit::RealKernel, ns: Option<u32>, args: &[&str]) -> Command {
+    match ns {
+        None => {
+            let mut c = Command::new(&rk.hog);
+            c.args(args);
+            c
+        }
+        Some(pid) => {
+            let mut c = Command::new("nsenter");
+            c.args(["-t", &pid.to_string(), "-p", "--"])
+                .arg(&rk.hog)
+                .args(args);
+            c
+        }
+    }
 }
 
 fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) -> Outcome {
     let mut cg = MemoryCgroup::create_under(&rk.own, LIMIT_MIB * MIB).unwrap();
+    let other = peer(mode);
+    let ns = other.as_ref().map(|o| o.1);
     let mut main = cg
-        .spawn(Command::new(&rk.hog).args([
-            "--comm",
-            "sibmain",
-            "hold",
-            "--mib",
-            &MAIN_MIB.to_string(),
-        ]))
+        .spawn(&mut hog(
+            rk,
+            ns,
+            &["--comm", "sibmain", "hold", "--mib", &MAIN_MIB.to_string()],
+        ))
         .unwrap();
     main.wait_line("ready", Duration::from_secs(30)).unwrap();
     let mut guard = None;
-    let mut other = None;
     if mode == "guard" {
         let config = dir.join("guard.toml");
         std::fs::write(
@@ -124,11 +169,6 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
         // Two passes: the main process is sampled (its baseline) before the leak starts.
         std::thread::sleep(Duration::from_millis(300));
         guard = Some(g);
-    } else {
-        other = peer(mode);
-        if other.is_some() {
-            std::thread::sleep(Duration::from_millis(500));
-        }
     }
     let threshold = ((LIMIT_MIB * MIB) as f64 * SHARE) as u64;
     let stamp = format!(
@@ -136,19 +176,23 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
         cg.dir().join("memory.usage_in_bytes").display()
     );
     let mut leak = cg
-        .spawn(Command::new(&rk.hog).args([
-            "--comm",
-            "sibleak",
-            "alloc",
-            "--mib",
-            "200",
-            "--rate",
-            &rate.to_string(),
-            "--sleep",
-            "--stamp-usage",
-            &stamp,
-            "--stamp-term",
-        ]))
+        .spawn(&mut hog(
+            rk,
+            ns,
+            &[
+                "--comm",
+                "sibleak",
+                "alloc",
+                "--mib",
+                "200",
+                "--rate",
+                &rate.to_string(),
+                "--sleep",
+                "--stamp-usage",
+                &stamp,
+                "--stamp-term",
+            ],
+        ))
         .unwrap();
     // The leaker ends one way or another: TERM (handler), or the kernel's SIGKILL; or the
     // main process dies first and the leaker then holds its 200 MiB.
@@ -192,16 +236,17 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
             ms.parse::<f64>().ok()
         })
     });
-    if let Some(mut c) = other {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    let main_survived = alive(main.pid);
+    let peer_alive = other.as_ref().map(|(_, pid)| alive(*pid));
+    // Only now: the namespace's processes die with its pid 1.
+    drop(other);
     Outcome {
-        main_survived: alive(main.pid),
+        main_survived,
         leaker_terminated: term.is_some(),
         kernel_kills: oom_kills(&cg),
         crossed_to_sigterm_ms: crossed.zip(term).map(|(c, t)| (t as f64 - c as f64) / 1e6),
         guard_latency_ms,
+        peer_alive,
     }
 }
 
@@ -274,12 +319,13 @@ fn table() {
             std::fs::create_dir_all(&run).unwrap();
             let o = one_run(rk, &mode, rate, &run);
             println!(
-                "{{\"mode\":\"{mode}\",\"rate\":{rate},\"run\":{i},\"main_survived\":{},\"leaker_terminated\":{},\"kernel_kills\":{},\"crossed_to_sigterm_ms\":{},\"guard_latency_ms\":{}}}",
+                "{{\"mode\":\"{mode}\",\"rate\":{rate},\"run\":{i},\"main_survived\":{},\"leaker_terminated\":{},\"kernel_kills\":{},\"crossed_to_sigterm_ms\":{},\"guard_latency_ms\":{},\"peer_alive\":{}}}",
                 o.main_survived,
                 o.leaker_terminated,
                 o.kernel_kills,
                 o.crossed_to_sigterm_ms.map_or("null".into(), |v| v.to_string()),
                 o.guard_latency_ms.map_or("null".into(), |v| v.to_string()),
+                o.peer_alive.map_or("null".into(), |v| v.to_string()),
             );
         }
     }
