@@ -35,9 +35,10 @@ pub struct Policy {
     /// A name for logs, metrics and the record; the cgroup glob when absent.
     #[serde(default)]
     pub name: Option<String>,
-    /// Glob (`*`, `?`, `[..]`, as the `glob` crate's `Pattern`) over the cgroup path as in
-    /// `/proc/PID/cgroup` (`/batch/job-*`). Only processes in the matching cgroup itself are
-    /// candidates, never those of its children or siblings.
+    /// Glob over the cgroup path as in `/proc/PID/cgroup` (`/batch/job-*`), matched as the
+    /// config's other globs are ([`GLOB_OPTIONS`]: `*` and `?` stay within one component,
+    /// `**` spans components). Only processes in the matching cgroup itself are candidates,
+    /// never those of its children or siblings.
     pub cgroup: String,
     /// The line the share is taken of.
     #[serde(default)]
@@ -135,10 +136,41 @@ fn default_settle() -> f64 {
     10.0
 }
 
+/// How the policy's globs match: `*` and `?` do not cross a `/` (as the guard config's
+/// other globs).
+pub const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
 impl Policy {
     /// The name shown in logs and metrics: [`Policy::name`] or the cgroup glob.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.cgroup)
+    }
+
+    /// Whether the policy's glob matches the cgroup `path` (false for a bad glob, which
+    /// [`Policy::check`] reports).
+    pub fn matches_cgroup(&self, path: &str) -> bool {
+        glob::Pattern::new(&self.cgroup).is_ok_and(|g| g.matches_with(path, GLOB_OPTIONS))
+    }
+
+    /// The directory below which every cgroup the glob can match lies: its components
+    /// before the first one with a wildcard (`/batch/job-*` -> `/batch`).
+    pub fn literal_prefix(&self) -> String {
+        let mut out = String::new();
+        for c in self.cgroup.split('/').filter(|c| !c.is_empty()) {
+            if c.contains(['*', '?', '[']) {
+                break;
+            }
+            out.push('/');
+            out.push_str(c);
+        }
+        if out.is_empty() {
+            out.push('/');
+        }
+        out
     }
 }
 
@@ -290,6 +322,11 @@ mod policy_tests {
             (5.0, 30.0, 10.0)
         );
         assert_eq!(p.display_name(), "/a");
+        assert_eq!(p.literal_prefix(), "/a");
+        let p = one("[[preempt]]\ncgroup = \"/batch/job-*/x\"\n").unwrap();
+        assert_eq!(p.literal_prefix(), "/batch");
+        assert!(p.matches_cgroup("/batch/job-1/x"));
+        assert!(!p.matches_cgroup("/batch/job-1/y/x"));
         let e = one("[[preempt]]\nline = \"high\"\n").unwrap_err();
         assert!(e.message().contains("missing field `cgroup`"), "{e}");
     }
@@ -750,7 +787,10 @@ fn choose<'a>(p: &Policy, cands: &[&'a Candidate]) -> Option<(&'a Candidate, Cho
                     .copied()
                     .filter(|c| {
                         g.matches(&c.comm)
-                            || (by_exe && c.exe.as_deref().is_some_and(|e| g.matches(e)))
+                            || (by_exe
+                                && c.exe
+                                    .as_deref()
+                                    .is_some_and(|e| g.matches_with(e, GLOB_OPTIONS)))
                     })
                     .collect();
                 if let Some((c, _)) = fastest(&hits) {

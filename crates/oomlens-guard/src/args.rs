@@ -99,6 +99,9 @@ pub struct GuardArgs {
     /// exit (0 valid, 2 invalid) without starting the guard.
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub check_config: Option<PathBuf>,
+    /// Pre-emption policies decide and record, but never signal.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `500ms`, `2s`, `10m`, `1h`, `90d`, or a bare number of seconds (`1.5`).

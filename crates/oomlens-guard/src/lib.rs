@@ -26,6 +26,7 @@ pub mod hooks;
 pub mod killers;
 pub mod klog;
 pub mod outputs;
+pub mod preempt;
 pub mod protect;
 pub mod record;
 pub mod watch;

@@ -137,6 +137,8 @@ pub struct Daemon {
     live: config_live::Live,
     /// What it did.
     pub stats: Stats,
+    /// The `[[preempt]]` policies at work (`crate::preempt`), when any.
+    preempt: Option<crate::preempt::Preempter>,
 }
 
 fn unix_now() -> f64 {
@@ -187,6 +189,9 @@ impl Daemon {
             if let Some(t) = self.live.next_deadline() {
                 wake = wake.min(t);
             }
+            if let Some(t) = self.preempt.as_ref().and_then(|p| p.next_deadline()) {
+                wake = wake.min(t);
+            }
             if self.inputs.iter().any(|i| i.more) {
                 wake = now;
             }
@@ -230,12 +235,19 @@ impl Daemon {
                 // A regular file gives no readiness: it is read at each pass too.
                 self.drain_files()?;
                 self.pass();
+                if let Some(p) = self.preempt.as_mut() {
+                    p.on_pass(&self.ep);
+                }
                 self.expire_orphans();
                 self.export();
                 next_tick += interval;
                 if next_tick < now {
                     next_tick = now + interval;
                 }
+            }
+            if let Some(p) = self.preempt.as_mut() {
+                p.advance(&self.ep, Instant::now());
+                p.report();
             }
             self.record_parsed();
             self.outputs.poll();
@@ -274,6 +286,11 @@ impl Daemon {
                     while rustix::io::read(ino, &mut buf).is_ok_and(|n| n > 0) {}
                 }
                 self.drain_files()?;
+            }
+            t if crate::preempt::owns(t) => {
+                if let Some(p) = self.preempt.as_mut() {
+                    p.on_event(&self.ep, t);
+                }
             }
             t if t >= TOKEN_LOG && t < TOKEN_LOG + self.inputs.len() as u64 => {
                 self.drain((t - TOKEN_LOG) as usize)?;
