@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use oomlens_model::metric_fields::{CONFIGURED_HOOKS, CONFIGURED_PROTECT};
 use rustix::event::epoll;
 
 use crate::config::{self, Config};
@@ -108,6 +109,24 @@ impl Live {
     pub fn tick(&mut self, now: Instant) {
         self.protect.tick(now);
         self.hooks.poll(now);
+    }
+
+    /// The counters of protect writes and hook runs (`CONFIGURED_COUNTER_FIELDS`: family 0
+    /// `oomlens_protect_writes_total{rule,result}`, 1 `oomlens_hook_runs_total{hook,result}`).
+    pub fn export(&self, m: &mut oomlens_sinks::metrics::GuardMetrics) {
+        let protect = self.protect.counts.iter().flat_map(|(rule, c)| {
+            [("applied", c.applied), ("failed", c.failed)]
+                .into_iter()
+                .filter(|&(_, n)| n > 0)
+                .map(move |(result, n)| (rule.as_str(), result, n))
+        });
+        m.configured(CONFIGURED_PROTECT, protect);
+        let hooks = self
+            .hooks
+            .counts
+            .iter()
+            .map(|((hook, outcome), n)| (hook.as_str(), outcome.as_str(), *n));
+        m.configured(CONFIGURED_HOOKS, hooks);
     }
 
     /// The earliest moment the loop must wake for this module (a hook's timeout).

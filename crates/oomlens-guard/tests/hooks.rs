@@ -30,6 +30,17 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     p
 }
 
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let end = Instant::now() + timeout;
     while !f() {
@@ -163,11 +174,14 @@ fn a_hanging_hook_is_killed_at_its_timeout_and_a_missing_one_is_counted_not_fata
     std::fs::copy(REPORT, dir.path().join("kern.log")).unwrap();
     let mut cmd = Command::new(common::guard_bin());
     cmd.current_dir(dir.path())
-        .args(["--log", "kern.log", "--state-dir", "store", "--no-metrics"])
+        .args(["--log", "kern.log", "--state-dir", "store"])
+        .args(["--listen", "127.0.0.1:0", "--interval", "100ms"])
         .arg("--config")
         .arg(&config);
     let started = Instant::now();
     let mut g = Guard::spawn(cmd);
+    let ready = g.wait_for("metrics on ", Duration::from_secs(20));
+    let addr = ready.rsplit("metrics on ").next().unwrap().to_string();
     let missing = g.wait_for("hook missing:", Duration::from_secs(20));
     assert!(
         missing.starts_with("oomlens guard: hook missing: spawn-error: No such file"),
@@ -192,6 +206,16 @@ fn a_hanging_hook_is_killed_at_its_timeout_and_a_missing_one_is_counted_not_fata
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
         "pid {pid} still there"
+    );
+    // Counted by hook and result.
+    let mut body = String::new();
+    wait_until("the hook counters", Duration::from_secs(5), || {
+        body = scrape(&addr);
+        body.contains("oomlens_hook_runs_total{hook=\"hang\",result=\"timeout\"} 1\n")
+    });
+    assert!(
+        body.contains("oomlens_hook_runs_total{hook=\"missing\",result=\"spawn-error\"} 1\n"),
+        "{body}"
     );
     // The guard goes on: it still records and stops cleanly.
     g.wait_for("recorded incident 0", Duration::from_secs(5));
