@@ -35,6 +35,8 @@ fn guest_suite() {
             "systemd_host_b",
             "--test",
             "systemd_guard_deb",
+            "--test",
+            "systemd_protect",
         ])
         .status();
     match st.code() {
