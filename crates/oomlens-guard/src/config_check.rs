@@ -9,7 +9,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::args::parse_duration;
-use crate::config::{
+use crate::config_schema::{
     line_of, nearest, problem_at, Config, GuardSettings, Hook, HookOn, PreemptEntry, Problem,
     ProtectRule, RawConfig, RawHook, RawProtect, HOOK_TIMEOUT_DEFAULT, HOOK_TIMEOUT_MAX,
 };

@@ -19,6 +19,7 @@ pub mod args;
 pub mod config;
 mod config_check;
 pub mod config_live;
+pub mod config_schema;
 pub mod daemon;
 pub mod dirs;
 pub mod error;
