@@ -231,3 +231,19 @@ fn check_config_exits_0_for_valid_and_2_with_the_problem_on_stderr() {
         )
     );
 }
+
+#[test]
+fn the_readme_config_blocks_are_valid() {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let text = std::fs::read_to_string(readme).unwrap();
+    let blocks: Vec<&str> = text
+        .split("```toml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(!blocks.is_empty(), "README.md has no toml block");
+    for b in blocks {
+        let c = config::parse(Path::new("README.md"), b).unwrap_or_else(|e| panic!("{e}\n{b}"));
+        assert!(!c.protect.is_empty() || !c.hooks.is_empty(), "{b}");
+    }
+}
