@@ -159,9 +159,9 @@ impl Protector {
             "a fake /proc: full passes only".to_string()
         } else {
             match connect() {
-                Ok(fd) => {
+                Ok((fd, which)) => {
                     self.connector = Some(fd);
-                    "the proc connector".to_string()
+                    format!("the proc connector ({which})")
                 }
                 Err(why) => format!(
                     "the proc connector is unavailable ({why}): a full /proc pass every {}s",
@@ -186,7 +186,7 @@ impl Protector {
     pub fn reload(&mut self, cfg: &Config) -> usize {
         self.set_rules(cfg);
         if self.connector.is_none() && !self.rules.is_empty() && self.proc == Path::new("/proc") {
-            self.connector = connect().ok();
+            self.connector = connect().ok().map(|(fd, _)| fd);
         }
         self.scan()
     }
@@ -428,8 +428,9 @@ pub fn parse_event(b: &[u8]) -> Option<Event> {
     }
 }
 
-/// A non-blocking connector socket subscribed to process events, once the kernel acked it.
-fn connect() -> Result<OwnedFd, String> {
+/// A non-blocking connector socket subscribed to process events, once the kernel acked it,
+/// and which events it gets.
+fn connect() -> Result<(OwnedFd, &'static str), String> {
     // SAFETY: plain socket(2); the descriptor is owned at once.
     let raw = unsafe {
         libc::socket(
@@ -458,8 +459,39 @@ fn connect() -> Result<OwnedFd, String> {
     if r < 0 {
         return Err(format!("bind: {}", std::io::Error::last_os_error()));
     }
-    let mut msg = Vec::with_capacity(NLMSG_HDR + CN_MSG + 4);
-    let len = (NLMSG_HDR + CN_MSG + 4) as u32;
+    subscribe(&fd, None)?;
+    // Since Linux 6.6 a listener can name the events it wants (struct proc_input: the op
+    // and an event mask; cn_filter in drivers/connector/cn_proc.c): only exec and comm
+    // events then wake the guard, not every fork, thread and exit of the host. The kernel's
+    // ack goes through the same filter (its `what` is PROC_EVENT_NONE, in no mask), so the
+    // plain subscription above is what is acked, and the mask is sent after it without
+    // waiting; a kernel before 6.6 ignores a message of that size and sends everything.
+    send_listen(&fd, Some(PROC_EVENT_EXEC | PROC_EVENT_COMM))?;
+    let filtered = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|r| {
+            let mut it = r.trim().split(['.', '-']);
+            Some((
+                it.next()?.parse::<u32>().ok()?,
+                it.next()?.parse::<u32>().ok()?,
+            ))
+        })
+        .is_some_and(|v| v >= (6, 6));
+    Ok((
+        fd,
+        if filtered {
+            "exec and comm events"
+        } else {
+            "all events: the kernel filters none before 6.6"
+        },
+    ))
+}
+
+/// Send `PROC_CN_MCAST_LISTEN`, with an event mask when `events` is given.
+fn send_listen(fd: &OwnedFd, events: Option<u32>) -> Result<(), String> {
+    let data_len = if events.is_some() { 8 } else { 4 };
+    let mut msg = Vec::with_capacity(NLMSG_HDR + CN_MSG + data_len);
+    let len = (NLMSG_HDR + CN_MSG + data_len) as u32;
     msg.extend_from_slice(&len.to_ne_bytes());
     msg.extend_from_slice(&(libc::NLMSG_DONE as u16).to_ne_bytes());
     msg.extend_from_slice(&0u16.to_ne_bytes()); // flags
@@ -469,14 +501,23 @@ fn connect() -> Result<OwnedFd, String> {
     msg.extend_from_slice(&CN_VAL_PROC.to_ne_bytes());
     msg.extend_from_slice(&0u32.to_ne_bytes()); // seq
     msg.extend_from_slice(&0u32.to_ne_bytes()); // ack
-    msg.extend_from_slice(&4u16.to_ne_bytes()); // len
+    msg.extend_from_slice(&(data_len as u16).to_ne_bytes()); // len
     msg.extend_from_slice(&0u16.to_ne_bytes()); // flags
     msg.extend_from_slice(&PROC_CN_MCAST_LISTEN.to_ne_bytes());
+    if let Some(mask) = events {
+        msg.extend_from_slice(&mask.to_ne_bytes());
+    }
     // SAFETY: msg is valid for its length.
     let r = unsafe { libc::send(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
     if r < 0 {
         return Err(format!("send: {}", std::io::Error::last_os_error()));
     }
+    Ok(())
+}
+
+/// Send the plain `PROC_CN_MCAST_LISTEN` and wait up to [`ACK_WAIT`] for the kernel's ack.
+fn subscribe(fd: &OwnedFd, events: Option<u32>) -> Result<(), String> {
+    send_listen(fd, events)?;
     let deadline = Instant::now() + ACK_WAIT;
     let mut buf = [0u8; 4096];
     loop {
@@ -503,7 +544,7 @@ fn connect() -> Result<OwnedFd, String> {
             return Err(format!("recv: {e}"));
         }
         match parse_event(&buf[..n as usize]) {
-            Some(Event::Ack(0)) => return Ok(fd),
+            Some(Event::Ack(0)) => return Ok(()),
             Some(Event::Ack(e)) => {
                 return Err(format!(
                     "refused: {}",

@@ -181,7 +181,7 @@ fn a_rule_raises_a_processes_adj_and_rank_then_picks_it() {
     // A process exec'd after the guard started: the proc connector's exec event, or where
     // the connector is unavailable (the log says so) the next full pass.
     let how = g.wait_for("new processes seen by");
-    if how.ends_with("seen by the proc connector") {
+    if how.contains("seen by the proc connector (") {
         let later = hold(env, &mut cg, "pr-small", 1);
         wait_adj(later.pid, 1000);
     } else {
