@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{Seek, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -297,5 +297,18 @@ fn spawn(job: &Job) -> std::io::Result<Child> {
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
+    // The guard runs with oom_score_adj -1000 (its unit), which a child inherits: a hook
+    // must stay an ordinary OOM candidate, so it starts at 0 (raising needs no privilege).
+    // SAFETY: only open/write/close, async-signal-safe, on a path built before the fork.
+    unsafe {
+        cmd.pre_exec(|| {
+            let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+            if fd >= 0 {
+                libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
     cmd.spawn()
 }

@@ -62,7 +62,7 @@ fn a_hook_receives_the_json_and_env_of_a_real_kill() {
         dir.path(),
         "hook",
         &format!(
-            "cat > {o}/$$.json\nenv > {o}/$$.env\nmv {o}/$$.env {o}/$$.done",
+            "cat > {o}/$$.json\ncat /proc/self/oom_score_adj > {o}/$$.adj\nenv > {o}/$$.env\nmv {o}/$$.env {o}/$$.done",
             o = out.display()
         ),
     );
@@ -82,8 +82,19 @@ fn a_hook_receives_the_json_and_env_of_a_real_kill() {
         .arg(&store)
         .arg("--config")
         .arg(&config);
+    // The guard at adj 300 (the shipped unit runs it at -1000): its hooks start at 0.
+    // SAFETY: only open/write/close between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            std::fs::write("/proc/self/oom_score_adj", "300")
+        });
+    }
     let mut g = Guard::spawn(cmd);
     g.wait_for("ready", Duration::from_secs(30));
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{}/oom_score_adj", g.pid())).unwrap(),
+        "300\n"
+    );
 
     let mut cg = MemoryCgroup::create_under(&rk.own, 32 * MIB).unwrap();
     let p = cg
@@ -128,6 +139,11 @@ fn a_hook_receives_the_json_and_env_of_a_real_kill() {
         .unwrap();
     // Nothing of the guard's own environment leaks in (cargo sets CARGO_* for the test).
     assert!(!vars.iter().any(|v| v.starts_with("CARGO")), "{vars:#?}");
+    assert_eq!(
+        std::fs::read_to_string(done.with_extension("adj")).unwrap(),
+        "0\n",
+        "a hook does not inherit the guard's oom_score_adj"
+    );
     let json = std::fs::read(done.with_extension("json")).unwrap();
     let rec: RecordedIncident = serde_json::from_slice(&json).unwrap();
     let victim = rec.incident.victim().unwrap();
