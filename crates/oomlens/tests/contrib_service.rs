@@ -92,7 +92,9 @@ fn the_unit_has_what_the_service_needs() {
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
         "Restart=on-failure",
-        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE CAP_SYS_RESOURCE",
+        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE CAP_SYS_RESOURCE CAP_NET_ADMIN",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+        "ExecReload=/bin/kill -HUP $MAINPID",
         "DeviceAllow=/dev/kmsg r",
         "ReadWritePaths=/sys/fs/cgroup",
     ] {
