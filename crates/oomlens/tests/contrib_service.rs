@@ -42,6 +42,9 @@ fn unit_root(unit_text: &str) -> TempDir {
         .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // ExecReload= runs `kill` (procps), found on systemd's search path.
+    let kill = root.write("usr/bin/kill", "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&kill, std::fs::Permissions::from_mode(0o755)).unwrap();
     root
 }
 
@@ -94,7 +97,7 @@ fn the_unit_has_what_the_service_needs() {
         "Restart=on-failure",
         "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE CAP_SYS_RESOURCE CAP_NET_ADMIN",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
-        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ExecReload=kill -HUP $MAINPID",
         "DeviceAllow=/dev/kmsg r",
         "ReadWritePaths=/sys/fs/cgroup",
     ] {
