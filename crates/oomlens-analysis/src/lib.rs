@@ -10,6 +10,7 @@ pub mod explanation;
 pub mod finding_codes;
 mod history;
 pub mod owner;
+pub mod preempt;
 pub mod timeline;
 pub mod top;
 pub mod trend;

@@ -33,8 +33,10 @@ EXAMPLES:
   oomlens guard --state-dir rec --log kern.log --no-metrics   # follow a forwarded log file
 
 EXIT STATUS:
-  0  stopped by SIGTERM or SIGINT (the recorder holds every incident seen)
-  2  an error at start (store, log, cgroup tree) or a log source that failed for good")]
+  0  stopped by SIGTERM or SIGINT (the recorder holds every incident seen);
+     with --check-config: the file is valid
+  2  an error at start (store, log, cgroup tree, configuration) or a log source that failed
+     for good; with --check-config: the file is invalid (each problem on stderr)")]
 pub struct GuardArgs {
     /// The flight recorder's directory (created if missing; one writer at a time).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
@@ -88,6 +90,18 @@ pub struct GuardArgs {
     /// lose the last records).
     #[arg(long, hide = true)]
     pub no_sync: bool,
+    /// The configuration: protection rules, pre-emption policies, hooks (TOML). Without
+    /// it, /etc/oomlens/guard.toml is read when it exists. SIGHUP reads it again; a file
+    /// that is no longer valid is refused and the running configuration kept.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub config: Option<PathBuf>,
+    /// Check FILE as a configuration, print every problem as FILE:LINE:COLUMN: why, and
+    /// exit (0 valid, 2 invalid) without starting the guard.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub check_config: Option<PathBuf>,
+    /// Pre-emption policies decide and record, but never signal.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `500ms`, `2s`, `10m`, `1h`, `90d`, or a bare number of seconds (`1.5`).

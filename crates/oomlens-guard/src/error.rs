@@ -28,6 +28,9 @@ pub enum GuardError {
     /// The cgroup tree could not be sampled.
     #[error("sampling the cgroup tree")]
     Sampler(#[source] oomlens_sources::sampler::SamplerError),
+    /// The configuration file cannot be read or is invalid.
+    #[error("the configuration")]
+    Config(#[source] crate::config::ConfigError),
     /// An event source (epoll, inotify, signals) could not be set up.
     #[error("{what}")]
     Io {

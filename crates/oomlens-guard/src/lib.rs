@@ -7,7 +7,9 @@
 //! one record ([`record`]) appended to the flight recorder (`oomlens_store::recorder`).
 //! The loop ([`daemon`]) is one thread over one epoll instance.
 //!
-//! Modules: [`args`] (flags, declared once), [`daemon`] (the loop, split by job: start-up, logs, sampling, incidents, export), [`klog`] (the logs
+//! Modules: [`args`] (flags, declared once), [`config`] (the TOML configuration),
+//! [`config_live`] (the configuration in force, SIGHUP), [`protect`] (oom_score_adj rules),
+//! [`hooks`] (programs run on incidents), [`daemon`] (the loop, split by job: start-up, logs, sampling, incidents, export), [`klog`] (the logs
 //! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`watch`] (which cgroups are watched, and how), [`window`] (the
 //! in-RAM window), [`record`] (what a record holds, kills without a report), [`exec`] (`oomlens guard` as
 //! the small `oomlens-guard` binary), [`error`].
@@ -15,19 +17,45 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod config;
+mod config_check;
+pub mod config_live;
+pub mod config_schema;
 pub mod daemon;
 pub mod dirs;
 pub mod error;
 pub mod exec;
+pub mod hooks;
 pub mod killers;
 pub mod klog;
 pub mod outputs;
+pub mod preempt;
+pub mod protect;
 pub mod record;
 pub mod watch;
 pub mod window;
 
 pub use args::{GuardArgs, EXIT_ERROR, EXIT_STOPPED};
 pub use error::GuardError;
+
+/// `oomlens guard`: with `--check-config`, check the file, print its problems on stderr
+/// and return 0 (valid) or [`EXIT_ERROR`]; otherwise [`run`] and return [`EXIT_STOPPED`].
+pub fn main(args: &GuardArgs) -> Result<u8, GuardError> {
+    let Some(path) = &args.check_config else {
+        return run(args).map(|()| EXIT_STOPPED);
+    };
+    match config::load(path) {
+        Ok(_) => Ok(EXIT_STOPPED),
+        Err(config::ConfigError::Invalid(p)) => {
+            let text = p.to_string();
+            for line in text.lines() {
+                eprintln!("{}", oomlens_sinks::escape::escape(line));
+            }
+            Ok(EXIT_ERROR)
+        }
+        Err(e) => Err(GuardError::Config(e)),
+    }
+}
 
 /// Run the guard until SIGTERM or SIGINT. An error at start (store, log, cgroup tree) or a
 /// log that fails for good is returned; exit with [`EXIT_ERROR`] then.

@@ -174,6 +174,11 @@ impl Outputs {
         self.metrics.kmsg(lost, overruns);
     }
 
+    /// The metrics, for the configured actions' counters (`crate::config_live`).
+    pub fn metrics_mut(&mut self) -> &mut GuardMetrics {
+        &mut self.metrics
+    }
+
     /// The host's PSI, percent as the kernel prints it.
     pub fn system_pressure(&mut self, some_avg10: Option<f64>) {
         self.metrics

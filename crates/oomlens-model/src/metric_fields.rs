@@ -302,6 +302,43 @@ pub static BUILD_INFO_LABEL_FIELDS: &[Field<BuildInfo>] = &[
     ),
 ];
 
+/// One count of what the guard's configuration made it do, under two labels.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ConfiguredCount {
+    /// Runs or writes so far.
+    pub count: u64,
+}
+
+/// Index of `oomlens_protect_writes_total` in [`CONFIGURED_COUNTER_FIELDS`].
+pub const CONFIGURED_PROTECT: usize = 0;
+/// Index of `oomlens_hook_runs_total` in [`CONFIGURED_COUNTER_FIELDS`].
+pub const CONFIGURED_HOOKS: usize = 1;
+
+/// Counters of the guard's configured actions, each labelled by the configured item's
+/// name and a result: `(field, [name label, result label])`.
+pub static CONFIGURED_COUNTER_FIELDS: &[(Field<ConfiguredCount>, [&str; 2])] = &[
+    (
+        Field::new(
+            "protect_writes",
+            U::Count,
+            K::Counter,
+            "oom_score_adj writes by [[protect]] rule and result (applied, failed).",
+            |c| V::U64(c.count),
+        ),
+        ["rule", "result"],
+    ),
+    (
+        Field::new(
+            "hook_runs",
+            U::Count,
+            K::Counter,
+            "Hook runs by [[hook]] name and result (ok, failed, timeout, spawn-error, dropped).",
+            |c| V::U64(c.count),
+        ),
+        ["hook", "result"],
+    ),
+];
+
 /// The help text of `oomlens_build_info`.
 pub const BUILD_INFO_HELP: &str =
     "The running oomlens: its version and the record schema it writes; always 1.";
@@ -317,6 +354,11 @@ pub fn metric_families() -> Vec<String> {
         .chain(names(CGROUP_PREFIX, CGROUP_GAUGE_FIELDS))
         .chain(names(PREFIX, SYSTEM_GAUGE_FIELDS))
         .chain(names(PREFIX, CGROUP_EXPORT_FIELDS))
+        .chain(
+            CONFIGURED_COUNTER_FIELDS
+                .iter()
+                .filter_map(|(f, _)| f.metric_name(PREFIX)),
+        )
         .chain(std::iter::once(BUILD_INFO_METRIC.to_string()))
         .collect()
 }
@@ -346,6 +388,8 @@ mod tests {
                 "oomlens_memory_pressure_full_avg10_ratio",
                 "oomlens_cgroups_exported",
                 "oomlens_cgroups_unexported",
+                "oomlens_protect_writes_total",
+                "oomlens_hook_runs_total",
                 "oomlens_build_info",
             ]
         );

@@ -37,6 +37,8 @@ fn guest_suite() {
             "systemd_guard_deb",
             "--test",
             "systemd_drill",
+            "--test",
+            "systemd_protect",
         ])
         .status();
     match st.code() {

@@ -40,10 +40,10 @@ use oomlens_analysis::explanation::Explanation;
 use oomlens_analysis::owner::Owner;
 use oomlens_model::fields::{Field, Unit, Value};
 use oomlens_model::metric_fields::{
-    BuildInfo, CgroupExport, CgroupGauges, GuardTotals, SystemPressure, BUILD_INFO_HELP,
-    BUILD_INFO_LABEL_FIELDS, BUILD_INFO_METRIC, CGROUP_EXPORT_FIELDS, CGROUP_GAUGE_FIELDS,
-    CGROUP_LABEL, CGROUP_PREFIX, GUARD_COUNTER_FIELDS, OWNER_COUNTER_FIELDS, PREFIX,
-    SYSTEM_GAUGE_FIELDS,
+    BuildInfo, CgroupExport, CgroupGauges, ConfiguredCount, GuardTotals, SystemPressure,
+    BUILD_INFO_HELP, BUILD_INFO_LABEL_FIELDS, BUILD_INFO_METRIC, CGROUP_EXPORT_FIELDS,
+    CGROUP_GAUGE_FIELDS, CGROUP_LABEL, CGROUP_PREFIX, CONFIGURED_COUNTER_FIELDS,
+    GUARD_COUNTER_FIELDS, OWNER_COUNTER_FIELDS, PREFIX, SYSTEM_GAUGE_FIELDS,
 };
 use oomlens_model::Incident;
 
@@ -165,6 +165,8 @@ pub struct GuardMetrics {
     cgroup_gauges: Vec<GaugeFamily>,
     system_gauges: Vec<GaugeFamily>,
     export_gauges: Vec<Gauge>,
+    /// `CONFIGURED_COUNTER_FIELDS`' families, in table order.
+    configured: Vec<Family<Labels, Counter>>,
     totals: GuardTotals,
     /// Last kmsg totals reported, to turn running totals into increments.
     kmsg_seen: (u64, u64),
@@ -222,6 +224,15 @@ impl GuardMetrics {
                 g
             })
             .collect();
+        let configured = CONFIGURED_COUNTER_FIELDS
+            .iter()
+            .map(|(f, _)| {
+                let fam = Family::<Labels, Counter>::default();
+                let (name, help, unit) = registration(f, PREFIX);
+                register(&mut registry, &name, help, unit, fam.clone());
+                fam
+            })
+            .collect();
         GuardMetrics {
             registry,
             by_owner,
@@ -229,6 +240,7 @@ impl GuardMetrics {
             cgroup_gauges,
             system_gauges,
             export_gauges,
+            configured,
             totals: GuardTotals::default(),
             kmsg_seen: (0, 0),
             owners: OwnerCaps::new(limits),
@@ -329,6 +341,33 @@ impl GuardMetrics {
         self.totals
     }
 
+    /// Takes the running totals of one of `CONFIGURED_COUNTER_FIELDS` (`family` is its
+    /// index): `(name, result, total)` per series; names are escaped. A total below the
+    /// series' value (a restart of the count) is ignored.
+    pub fn configured<'a>(
+        &mut self,
+        family: usize,
+        totals: impl IntoIterator<Item = (&'a str, &'a str, u64)>,
+    ) {
+        let (Some((f, [name_label, result_label])), Some(fam)) = (
+            CONFIGURED_COUNTER_FIELDS.get(family),
+            self.configured.get(family),
+        ) else {
+            return;
+        };
+        for (name, result, total) in totals {
+            let labels: Labels = vec![
+                (*name_label, escape(name).into_owned()),
+                (*result_label, result.to_string()),
+            ];
+            let want = count_of(f, &ConfiguredCount { count: total });
+            let c = fam.get_or_create(&labels);
+            if want > c.get() {
+                c.inc_by(want - c.get());
+            }
+        }
+    }
+
     /// Appends the OpenMetrics text of every family to `out`, ending with `# EOF`.
     pub fn encode(&self, out: &mut String) -> std::fmt::Result {
         prometheus_client::encoding::text::encode(out, &self.registry)
@@ -396,6 +435,11 @@ fn count(f: &Field<GuardTotals>, totals: &GuardTotals) -> u64 {
         // The tables read every total as U64; anything else would be a table bug.
         other => other.as_f64().map_or(0, |v| v as u64),
     }
+}
+
+/// A configured counter's value through its table accessor.
+fn count_of(f: &Field<ConfiguredCount>, c: &ConfiguredCount) -> u64 {
+    (f.get)(c).as_f64().map_or(0, |v| v as u64)
 }
 
 fn value_text(v: &Value<'_>) -> String {

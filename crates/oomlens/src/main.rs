@@ -38,9 +38,7 @@ fn main() -> ExitCode {
         Command::Fix(ref args) => audit_cmd::run_fix(args),
         Command::Incidents(ref args) => args.run().map_err(Into::into),
         Command::Report(ref args) => args.run().map_err(Into::into),
-        Command::Guard(ref args) => oomlens_guard::run(args)
-            .map(|()| oomlens_guard::EXIT_STOPPED)
-            .map_err(anyhow::Error::from),
+        Command::Guard(ref args) => oomlens_guard::main(args).map_err(anyhow::Error::from),
         Command::Drill(ref args) => oomlens_drill::run(args).map_err(Into::into),
         Command::Generate { what } => generate(what).map(|_| 0),
     };

@@ -42,6 +42,9 @@ fn unit_root(unit_text: &str) -> TempDir {
         .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // ExecReload= runs `kill` (procps), found on systemd's search path.
+    let kill = root.write("usr/bin/kill", "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&kill, std::fs::Permissions::from_mode(0o755)).unwrap();
     root
 }
 
@@ -92,7 +95,9 @@ fn the_unit_has_what_the_service_needs() {
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
         "Restart=on-failure",
-        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE CAP_SYS_RESOURCE",
+        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE CAP_SYS_RESOURCE CAP_NET_ADMIN",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+        "ExecReload=kill -HUP $MAINPID",
         "DeviceAllow=/dev/kmsg r",
         "ReadWritePaths=/sys/fs/cgroup",
     ] {
@@ -240,7 +245,8 @@ fn dpkg_deb(args: &[&std::ffi::OsStr]) -> String {
 
 /// contrib/debian/build-deb.sh packages the binary under test (with cargo-deb, which .ci/run
 /// installs): every file lands where Debian expects it, the unit and the catalog unchanged,
-/// /etc/default/oomlens-guard a conffile, and the unit enabled and started on install.
+/// /etc/default/oomlens-guard and the example /etc/oomlens/guard.toml.example conffiles, and
+/// the unit enabled and started on install.
 /// The QEMU guest test systemd_guard_deb installs the same package and runs it.
 #[test]
 fn the_debian_package_holds_what_it_should() {
@@ -272,7 +278,7 @@ fn the_debian_package_holds_what_it_should() {
     );
     assert_eq!(
         dpkg_deb(&[os("-I"), d, os("conffiles")]).trim(),
-        "/etc/default/oomlens-guard"
+        "/etc/default/oomlens-guard\n/etc/oomlens/guard.toml.example"
     );
     let postinst = dpkg_deb(&[os("-I"), d, os("postinst")]);
     assert!(postinst.contains("deb-systemd-helper enable oomlens-guard.service"));
@@ -298,6 +304,10 @@ fn the_debian_package_holds_what_it_should() {
     same(
         "etc/default/oomlens-guard",
         "contrib/systemd/oomlens-guard.default",
+    );
+    same(
+        "etc/oomlens/guard.toml.example",
+        "contrib/oomlens/guard.toml",
     );
     assert_eq!(
         std::fs::read(root.join("usr/bin/oomlens")).unwrap(),

@@ -585,6 +585,11 @@ fn command_cases() -> Vec<Case> {
     let tree_s = tree.display().to_string();
     let me = std::process::id().to_string();
     vec![
+        case(
+            "oomlens guard --check-config contrib/oomlens/guard.toml",
+            Mode::Exits(&[0]),
+            |r| assert!(r.stderr.is_empty() && r.stdout.is_empty(), "{}", r.stderr),
+        ),
         case("oomlens rank", Mode::Exits(&[0, 1]), |r| {
             assert!(r.stdout.starts_with("machine (global OOM"), "{}", r.stdout)
         }),

@@ -17,8 +17,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match oomlens_guard::run(&cli.args) {
-        Ok(()) => ExitCode::from(oomlens_guard::EXIT_STOPPED),
+    match oomlens_guard::main(&cli.args) {
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             let mut msg = format!("oomlens guard: {e}");
             let mut cur = std::error::Error::source(&e);

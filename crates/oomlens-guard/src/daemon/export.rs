@@ -21,6 +21,7 @@ impl Daemon {
             .kmsg(self.stats.records_lost, self.stats.overruns);
         let psi = self.sampler.as_ref().and_then(|s| s.last().psi_some_avg10);
         self.outputs.system_pressure(psi);
+        self.live.export(self.outputs.metrics_mut());
         let Some(ws) = self.watches.as_mut() else {
             return;
         };

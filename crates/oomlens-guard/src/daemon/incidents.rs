@@ -101,6 +101,7 @@ impl Daemon {
         if id.is_some() {
             self.stats.recorded += 1;
         }
+        self.live.incident(&rec, id);
         self.outputs.incident(&rec.incident, explanation, id);
     }
 
@@ -200,6 +201,7 @@ impl Daemon {
             if id.is_some() {
                 self.stats.unreported += 1;
             }
+            self.live.incident(&rec, id);
             self.outputs
                 .counted_only(&cgroup, &rec.incident, id.is_some());
         }

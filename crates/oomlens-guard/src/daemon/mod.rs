@@ -54,6 +54,7 @@ use oomlens_store::recorder::Recorder;
 use rustix::event::epoll;
 
 use crate::args::GuardArgs;
+use crate::config_live;
 use crate::dirs::DirWatch;
 use crate::error::GuardError;
 use crate::klog::{LogInput, Parsed};
@@ -145,8 +146,12 @@ pub struct Daemon {
     exported: Option<(u64, u64, u64)>,
     /// Stop asked.
     stop: bool,
+    /// The configuration in force: protection rules, hooks.
+    live: config_live::Live,
     /// What it did.
     pub stats: Stats,
+    /// The `[[preempt]]` policies at work (`crate::preempt`), when any.
+    preempt: Option<crate::preempt::Preempter>,
 }
 
 fn unix_now() -> f64 {
@@ -194,6 +199,12 @@ impl Daemon {
             if let Some(t) = self.outputs.next_deadline() {
                 wake = wake.min(t);
             }
+            if let Some(t) = self.live.next_deadline() {
+                wake = wake.min(t);
+            }
+            if let Some(t) = self.preempt.as_ref().and_then(|p| p.next_deadline()) {
+                wake = wake.min(t);
+            }
             if self.inputs.iter().any(|i| i.more) {
                 wake = now;
             }
@@ -227,6 +238,7 @@ impl Daemon {
                 }
             }
             let now = Instant::now();
+            self.live.tick(now);
             for i in 0..self.inputs.len() {
                 if self.inputs[i].idle_due && now >= self.data_at[i] + self.args.report_quiet {
                     self.inputs[i].idle(&mut self.parsed);
@@ -236,11 +248,18 @@ impl Daemon {
                 // A regular file gives no readiness: it is read at each pass too.
                 self.drain_files()?;
                 self.pass();
+                if let Some(p) = self.preempt.as_mut() {
+                    p.on_pass(&self.ep);
+                }
                 self.expire_orphans();
                 next_tick += interval;
                 if next_tick < now {
                     next_tick = now + interval;
                 }
+            }
+            if let Some(p) = self.preempt.as_mut() {
+                p.advance(&self.ep, Instant::now());
+                p.report();
             }
             self.record_parsed();
             if self.outputs.serving() {
@@ -259,6 +278,7 @@ impl Daemon {
             }
             TOKEN_HUP => {
                 drain_pipe(&mut self.hup);
+                self.live.reload();
                 let _ = self.recorder.prune(SystemTime::now());
                 self.last_pass = f64::NEG_INFINITY;
                 self.pass();
@@ -268,6 +288,7 @@ impl Daemon {
                 self.export();
                 self.outputs.poll();
             }
+            t @ (config_live::TOKEN_PROTECT | config_live::TOKEN_HOOKS) => self.live.ready(t),
             TOKEN_DIRS => self.dirs_changed(),
             TOKEN_WATCH_INOTIFY => {
                 let fired = match &mut self.watches {
@@ -284,6 +305,11 @@ impl Daemon {
                     while rustix::io::read(ino, &mut buf).is_ok_and(|n| n > 0) {}
                 }
                 self.drain_files()?;
+            }
+            t if crate::preempt::owns(t) => {
+                if let Some(p) = self.preempt.as_mut() {
+                    p.on_event(&self.ep, t);
+                }
             }
             t if t >= TOKEN_LOG && t < TOKEN_LOG + self.inputs.len() as u64 => {
                 self.drain((t - TOKEN_LOG) as usize)?;

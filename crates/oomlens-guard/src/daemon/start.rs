@@ -66,6 +66,7 @@ impl Daemon {
         let hup = signal_pipe(&[libc::SIGHUP])?;
         add(&ep, &term, TOKEN_TERM)?;
         add(&ep, &hup, TOKEN_HUP)?;
+        let live = crate::config_live::Live::open(args, &ep)?;
         let mut d = Daemon {
             args: args.clone(),
             window: Window::new(
@@ -102,7 +103,9 @@ impl Daemon {
             psi_read: Default::default(),
             exported: None,
             stop: false,
+            live,
             stats: Stats::default(),
+            preempt: None,
         };
         d.open_logs()?;
         d.open_sampler()?;
@@ -189,8 +192,8 @@ impl Daemon {
         let mut ws = WatchSet::new(
             &root,
             mem.version,
-            mem.dir,
-            mem.mount_root,
+            mem.dir.clone(),
+            mem.mount_root.clone(),
             self.args.psi_stall,
             self.args.psi_window,
         )
@@ -199,6 +202,17 @@ impl Daemon {
         // Without PSI (kernel built without it, `psi=0`) the other sources still work.
         let _ = ws.open_system_psi(&self.ep, &root);
         self.watches = Some(ws);
+        let policies = crate::preempt::load_policies(self.args.config.as_deref(), &root)?;
+        if !policies.is_empty() {
+            self.preempt = Some(crate::preempt::Preempter::new(
+                policies,
+                &root,
+                mem.dir,
+                mem.mount_root,
+                mem.version,
+                self.args.dry_run,
+            ));
+        }
         // Without inotify on the tree, the rolling re-listing still finds new cgroups.
         if let Ok(d) = DirWatch::new(crate::dirs::cap()) {
             add(&self.ep, d.fd(), TOKEN_DIRS)?;

@@ -4,8 +4,8 @@
 use oomlens_model::fields::{Field, Kind, Unit};
 use oomlens_model::metric_fields::{
     BUILD_INFO_HELP, BUILD_INFO_LABEL_FIELDS, BUILD_INFO_METRIC, CGROUP_EXPORT_FIELDS,
-    CGROUP_GAUGE_FIELDS, CGROUP_LABEL, CGROUP_PREFIX, GUARD_COUNTER_FIELDS, OWNER_COUNTER_FIELDS,
-    OWNER_LABEL_FIELDS, PREFIX, SYSTEM_GAUGE_FIELDS,
+    CGROUP_GAUGE_FIELDS, CGROUP_LABEL, CGROUP_PREFIX, CONFIGURED_COUNTER_FIELDS,
+    GUARD_COUNTER_FIELDS, OWNER_COUNTER_FIELDS, OWNER_LABEL_FIELDS, PREFIX, SYSTEM_GAUGE_FIELDS,
 };
 
 /// One markdown table row per metric family: name, type, unit, labels, meaning.
@@ -19,6 +19,14 @@ pub fn markdown() -> String {
     rows(&mut out, CGROUP_PREFIX, CGROUP_GAUGE_FIELDS, CGROUP_LABEL);
     rows(&mut out, PREFIX, SYSTEM_GAUGE_FIELDS, "");
     rows(&mut out, PREFIX, CGROUP_EXPORT_FIELDS, "");
+    for (f, labels) in CONFIGURED_COUNTER_FIELDS {
+        rows(
+            &mut out,
+            PREFIX,
+            std::slice::from_ref(f),
+            &labels.join(", "),
+        );
+    }
     let build: Vec<&str> = BUILD_INFO_LABEL_FIELDS.iter().map(|f| f.name).collect();
     out.push_str(&format!(
         "| `{BUILD_INFO_METRIC}` | gauge | | {} | {BUILD_INFO_HELP} |\n",

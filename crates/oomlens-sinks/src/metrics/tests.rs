@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use oomlens_analysis::explanation::Explanation;
 use oomlens_analysis::owner::Owner;
-use oomlens_model::metric_fields::{metric_families, CgroupGauges};
+use oomlens_model::metric_fields::{
+    metric_families, CgroupGauges, CONFIGURED_HOOKS, CONFIGURED_PROTECT,
+};
 use oomlens_model::{Incident, Kill, Kind, LogTime};
 
 use super::{GuardMetrics, LabelLimits, OVERFLOW};
@@ -401,7 +403,39 @@ pub(super) fn filled() -> GuardMetrics {
         },
     );
     m.system_pressure(0.01, 0.0);
+    m.configured(CONFIGURED_PROTECT, [("postgres", "applied", 2)]);
+    m.configured(CONFIGURED_HOOKS, [("page", "timeout", 1)]);
     m
+}
+
+#[test]
+fn configured_counters_take_running_totals_by_name_and_result() {
+    let mut m = GuardMetrics::new(LabelLimits::default());
+    m.configured(
+        CONFIGURED_PROTECT,
+        [("pg", "applied", 2), ("pg", "failed", 1)],
+    );
+    m.configured(CONFIGURED_PROTECT, [("pg", "applied", 5)]);
+    m.configured(
+        CONFIGURED_HOOKS,
+        [("pa\x1bge", "ok", 3), ("pa\x1bge", "ok", 1)],
+    );
+    let s = parse(&text(&m));
+    let w = "oomlens_protect_writes_total";
+    assert_eq!(
+        value(&s, w, &[("rule", "pg"), ("result", "applied")]),
+        Some(5.0)
+    );
+    assert_eq!(
+        value(&s, w, &[("rule", "pg"), ("result", "failed")]),
+        Some(1.0)
+    );
+    // A name is escaped; a lower total than the series holds is not a decrease.
+    let h = "oomlens_hook_runs_total";
+    assert_eq!(
+        value(&s, h, &[("hook", "pa\\x1bge"), ("result", "ok")]),
+        Some(3.0)
+    );
 }
 
 #[test]

@@ -2,9 +2,16 @@
 //!
 //! ```text
 //! oomlens-hog [--comm BYTES] [--oom-score-adj N] COMMAND
-//!   alloc --mib N [--rate MIBPS] [--sleep]   allocate N MiB of anon memory (every byte 0xa5),
+//!   alloc --mib N [--rate MIBPS] [--sleep] [--stamp-usage FILE:BYTES] [--stamp-term]
+//!                                            allocate N MiB of anon memory (every byte 0xa5),
 //!                                            at MIBPS MiB/s if given; then exit, or with
-//!                                            --sleep hold it forever
+//!                                            --sleep hold it forever. --stamp-usage reads FILE
+//!                                            (a cgroup's usage) after each MiB and prints
+//!                                            `crossed <ns>` once it is >= BYTES, <ns> being
+//!                                            when that MiB began; --stamp-term prints
+//!                                            `sigterm <ns> <chunk-ns>` when SIGTERM arrives
+//!                                            (chunk-ns: when the MiB in flight began), then
+//!                                            exits 143. ns: CLOCK_MONOTONIC
 //!   hold --mib M                             allocate M MiB at full speed, then hold it forever
 //!   tmpfs --path FILE --mib N [--until-oom-kill]
 //!                                            write N MiB of 0xa5 into FILE (on a tmpfs), exit;
@@ -43,6 +50,8 @@ struct Alloc {
     rate: Option<f64>,
     /// Hold the memory forever once allocated.
     sleep: bool,
+    /// Print `crossed <ns>` once this file's number reaches this many bytes.
+    stamp_usage: Option<(&'static str, u64)>,
 }
 
 fn main() {
@@ -122,12 +131,26 @@ fn parse_alloc(args: &[OsString], sleep: bool) -> Result<Alloc, String> {
         mib: 0,
         rate: None,
         sleep,
+        stamp_usage: None,
     };
     let mut i = 0;
     while i < args.len() {
         match args[i].to_str() {
             Some("--mib") => alloc.mib = number(args, i)?,
             Some("--rate") => alloc.rate = Some(number(args, i)?),
+            Some("--stamp-usage") => {
+                let v = value(args, i)?.to_string_lossy().into_owned();
+                let (file, bytes) = v
+                    .rsplit_once(':')
+                    .and_then(|(f, b)| Some((f.to_string(), b.parse().ok()?)))
+                    .ok_or("--stamp-usage FILE:BYTES")?;
+                alloc.stamp_usage = Some((Box::leak(file.into_boxed_str()), bytes));
+            }
+            Some("--stamp-term") => {
+                stamp_sigterm()?;
+                i += 1;
+                continue;
+            }
             Some("--sleep") => {
                 alloc.sleep = true;
                 i += 1;
@@ -189,10 +212,22 @@ fn allocate(alloc: Alloc) {
 fn allocate_pages(alloc: Alloc) -> Vec<Vec<u8>> {
     let start = Instant::now();
     let mut held: Vec<Vec<u8>> = Vec::with_capacity(alloc.mib);
+    let mut stamp = alloc.stamp_usage;
     for n in 0..alloc.mib {
         // vec! with a non-zero byte writes every byte, so every page is faulted in and
         // charged (a zero fill could be served by untouched zero pages).
+        let began = mono_ns();
+        CHUNK_START.store(began, std::sync::atomic::Ordering::Relaxed);
         held.push(std::hint::black_box(vec![0xa5u8; MIB]));
+        if let Some((file, bytes)) = stamp {
+            let now: Option<u64> = std::fs::read_to_string(file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            if now.is_some_and(|u| u >= bytes) {
+                say(&format!("crossed {began}"));
+                stamp = None;
+            }
+        }
         if let Some(rate) = alloc.rate {
             let due = Duration::from_secs_f64((n + 1) as f64 / rate);
             if let Some(wait) = due.checked_sub(start.elapsed()) {
@@ -350,6 +385,69 @@ fn threads(args: &[OsString]) -> Result<(), String> {
     say(&format!("ready {}", std::process::id()));
     if alloc.sleep {
         sleep_forever(held.into_iter().flatten().collect());
+    }
+    Ok(())
+}
+
+/// When the MiB being allocated began (`--stamp-term` prints it).
+static CHUNK_START: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `CLOCK_MONOTONIC` in nanoseconds (async-signal-safe: a vDSO call).
+fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The SIGTERM handler of `--stamp-term`: `sigterm <ns>` with one write(2), then _exit(143).
+/// Only async-signal-safe calls: the number is formatted by hand into a stack buffer (no
+/// allocation, no lock).
+extern "C" fn on_sigterm(_: libc::c_int) {
+    let mut buf = [0u8; 64];
+    buf[..8].copy_from_slice(b"sigterm ");
+    let mut len = 8;
+    let chunk = CHUNK_START.load(std::sync::atomic::Ordering::Relaxed);
+    for (i, v) in [mono_ns(), chunk].into_iter().enumerate() {
+        if i > 0 {
+            buf[len] = b' ';
+            len += 1;
+        }
+        let mut digits = [0u8; 20];
+        let (mut v, mut n) = (v, 0);
+        loop {
+            digits[n] = b'0' + (v % 10) as u8;
+            n += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for k in 0..n {
+            buf[len + k] = digits[n - 1 - k];
+        }
+        len += n;
+    }
+    buf[len] = b'\n';
+    // SAFETY: write and _exit are async-signal-safe; buf is initialised up to len + 1.
+    unsafe {
+        libc::write(1, buf.as_ptr().cast(), len + 1);
+        libc::_exit(143);
+    }
+}
+
+fn stamp_sigterm() -> Result<(), String> {
+    // SAFETY: installs a handler that only makes async-signal-safe calls.
+    let prev =
+        unsafe { libc::signal(libc::SIGTERM, on_sigterm as *const () as libc::sighandler_t) };
+    if prev == libc::SIG_ERR {
+        return Err(format!(
+            "signal(SIGTERM): {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }

@@ -1,0 +1,578 @@
+//! Pre-emption in the guard: the cgroups the `[[preempt]]` policies match, their usage
+//! thresholds as events, the decision (`oomlens_analysis::preempt::decide`) and the action
+//! (`oomlens_act`), all driven from the daemon's epoll loop by a few calls.
+//!
+//! Why events: a leak of 500 MiB/s crosses the last 10% of a 1 GiB limit in 0.2 s; one pass
+//! a second is too slow. On cgroup v1 each matched cgroup gets a usage threshold
+//! (`cgroup.event_control` = `<eventfd> <fd of memory.usage_in_bytes> <share × limit>`,
+//! Documentation/admin-guide/cgroup-v1/memory.rst, "Memory thresholds"): the kernel signals the
+//! eventfd when usage crosses it (checked on charge, mm/memcontrol-v1.c
+//! `mem_cgroup_threshold`, every 128 page events), and the event is handled at once: the
+//! cgroup's processes read then and compared with the last sample taken at a pass to find the
+//! fastest-growing. On v2 the decision runs at each pass and on each `memory.events` change the
+//! watch set reports (memory.high breaches).
+//!
+//! Per pass, each matched cgroup's usage and limit are read (files held open, one pread each)
+//! and its processes' `stat` and `statm`: only cgroups a policy names, so the cost is the
+//! configuration's. A process with no earlier sample (started since the last pass) grows at
+//! its RSS over its age.
+//!
+//! A kill in progress holds the target's pidfd in the epoll set (EPOLLIN at exit) and its
+//! SIGKILL deadline in [`Preempter::next_deadline`].
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oomlens_act::{ActError, Expected, Guard, Kill, Procfs, Target};
+use oomlens_analysis::preempt::{
+    decide, Candidate, CgroupPoint, Decision, Inputs, Policy, State, Target as Chosen, Verdict,
+};
+use oomlens_model::CgroupVersion;
+use rustix::event::epoll;
+
+/// Epoll tokens of the usage thresholds: this in the high half, the cgroup's slot below.
+pub const TOKEN_THRESHOLD: u64 = 3 << 32;
+/// Epoll tokens of the pidfds of kills in progress: this in the high half, the kill's id.
+pub const TOKEN_PIDFD: u64 = 4 << 32;
+/// Cgroup samples kept per matched cgroup (the pressure and forecast triggers look back
+/// this far).
+const HISTORY: usize = 64;
+/// Matched cgroups are looked for again every this many passes (and at start).
+const RESCAN_EVERY: u64 = 10;
+
+/// Whether an epoll token is ours.
+pub fn owns(token: u64) -> bool {
+    matches!(token >> 32, 3 | 4)
+}
+
+/// One decision to record and report, with its outcome.
+#[derive(Debug, Clone)]
+pub struct Made {
+    /// The policy's name.
+    pub policy: String,
+    /// The cgroup.
+    pub cgroup: String,
+    /// The decision and its numbers.
+    pub decision: Decision,
+    /// `dry-run`, `signalled`, `killed-cgroup`, or `refused: why` / `failed: why`.
+    pub result: String,
+    /// What woke the decision: `threshold` (v1 eventfd), `pass`, `event`.
+    pub trigger: &'static str,
+    /// Seconds from the wake-up (eventfd read) to the signal sent.
+    pub latency: Option<f64>,
+}
+
+struct Matched {
+    path: String,
+    dir: PathBuf,
+    policy: usize,
+    usage: File,
+    limit: Option<u64>,
+    threshold: Option<(OwnedFd, File, u64)>,
+    history: Vec<CgroupPoint>,
+    /// The last sample of each process: (t, rss, start time).
+    procs: HashMap<u32, (f64, u64, u64)>,
+    state: State,
+}
+
+struct Running {
+    cgroup: usize,
+    kill: Kill,
+}
+
+/// The pre-emption state of the guard.
+pub struct Preempter {
+    policies: Vec<Policy>,
+    procfs: Procfs,
+    mem_dir: PathBuf,
+    mount_root: String,
+    version: CgroupVersion,
+    own_pid: u32,
+    dry_run: bool,
+    matched: Vec<Matched>,
+    running: Vec<Running>,
+    next_id: u64,
+    passes: u64,
+    page: u64,
+    tick: f64,
+    boot_offset: f64,
+    /// Decisions to record, taken by the daemon.
+    pub made: Vec<Made>,
+}
+
+fn read_u64(f: &File) -> Option<u64> {
+    let mut buf = [0u8; 32];
+    let n = f.read_at(&mut buf, 0).ok()?;
+    std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+}
+
+fn read_limit(dir: &Path, version: CgroupVersion) -> Option<u64> {
+    let file = match version {
+        CgroupVersion::V1 => "memory.limit_in_bytes",
+        CgroupVersion::V2 => "memory.max",
+    };
+    let text = std::fs::read_to_string(dir.join(file)).ok()?;
+    let v: u64 = text.trim().parse().ok()?;
+    // v1 prints the page counter maximum (PAGE_COUNTER_MAX × page size) when unlimited.
+    (v < 1 << 62).then_some(v)
+}
+
+fn clock(id: rustix::time::ClockId) -> f64 {
+    let t = rustix::time::clock_gettime(id);
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+impl Preempter {
+    /// For `policies` (already checked) on the memory hierarchy at `mem_dir`; `dry_run`
+    /// forces every policy's dry run (`--dry-run`).
+    pub fn new(
+        policies: Vec<Policy>,
+        root: &Path,
+        mem_dir: PathBuf,
+        mount_root: String,
+        version: CgroupVersion,
+        dry_run: bool,
+    ) -> Preempter {
+        // SAFETY: sysconf has no preconditions.
+        let (page, hz) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PAGESIZE),
+                libc::sysconf(libc::_SC_CLK_TCK),
+            )
+        };
+        Preempter {
+            policies,
+            procfs: Procfs::new(root.join("proc")),
+            mem_dir,
+            mount_root,
+            version,
+            own_pid: std::process::id(),
+            dry_run,
+            matched: Vec::new(),
+            running: Vec::new(),
+            next_id: 0,
+            passes: 0,
+            page: page.max(1) as u64,
+            tick: 1.0 / hz.max(1) as f64,
+            // Start times count from boot (CLOCK_BOOTTIME); decisions use CLOCK_MONOTONIC.
+            boot_offset: clock(rustix::time::ClockId::Boottime)
+                - clock(rustix::time::ClockId::Monotonic),
+            made: Vec::new(),
+        }
+    }
+
+    /// Policies held.
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    /// No policy.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    fn dir_of(&self, path: &str) -> Option<PathBuf> {
+        let rel = path.strip_prefix(self.mount_root.trim_end_matches('/'))?;
+        Some(self.mem_dir.join(rel.trim_start_matches('/')))
+    }
+
+    /// Finds the cgroups the policies match (first policy wins), keeping those already held.
+    fn rescan(&mut self, ep: &OwnedFd) {
+        let mut found: Vec<(String, usize)> = Vec::new();
+        for (i, p) in self.policies.iter().enumerate() {
+            let prefix = p.literal_prefix();
+            let Some(dir) = self.dir_of(&prefix) else {
+                continue;
+            };
+            let mut stack = vec![(prefix.trim_end_matches('/').to_string(), dir)];
+            while let Some((path, dir)) = stack.pop() {
+                let shown = if path.is_empty() {
+                    "/".to_string()
+                } else {
+                    path.clone()
+                };
+                if p.matches_cgroup(&shown) && !found.iter().any(|f| f.0 == shown) {
+                    found.push((shown, i));
+                }
+                let Ok(rd) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for e in rd.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        stack.push((format!("{path}/{name}"), e.path()));
+                    }
+                }
+            }
+        }
+        self.matched.retain(|m| found.iter().any(|f| f.0 == m.path));
+        for (path, policy) in found {
+            if self.matched.iter().any(|m| m.path == path) {
+                continue;
+            }
+            let Some(dir) = self.dir_of(&path) else {
+                continue;
+            };
+            let usage_file = match self.version {
+                CgroupVersion::V1 => "memory.usage_in_bytes",
+                CgroupVersion::V2 => "memory.current",
+            };
+            let Ok(usage) = File::open(dir.join(usage_file)) else {
+                continue;
+            };
+            let limit = read_limit(&dir, self.version);
+            self.matched.push(Matched {
+                path,
+                dir,
+                policy,
+                usage,
+                limit,
+                threshold: None,
+                history: Vec::new(),
+                procs: HashMap::new(),
+                state: State::default(),
+            });
+        }
+        for slot in 0..self.matched.len() {
+            self.arm(ep, slot);
+        }
+    }
+
+    /// v1: registers (again, when the limit changed) the usage threshold at share × limit.
+    fn arm(&mut self, ep: &OwnedFd, slot: usize) {
+        if self.version != CgroupVersion::V1 {
+            return;
+        }
+        let m = &mut self.matched[slot];
+        let p = &self.policies[m.policy];
+        let Some(bytes) = m.limit.map(|l| (l as f64 * p.share) as u64) else {
+            return;
+        };
+        if m.threshold.as_ref().is_some_and(|t| t.2 == bytes) {
+            return;
+        }
+        let arm = || -> std::io::Result<(OwnedFd, File)> {
+            let efd = rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::NONBLOCK | rustix::event::EventfdFlags::CLOEXEC,
+            )?;
+            let usage = File::open(m.dir.join("memory.usage_in_bytes"))?;
+            std::fs::write(
+                m.dir.join("cgroup.event_control"),
+                format!("{} {} {bytes}", efd.as_raw_fd(), usage.as_raw_fd()),
+            )?;
+            epoll::add(
+                ep,
+                &efd,
+                epoll::EventData::new_u64(TOKEN_THRESHOLD | slot as u64),
+                epoll::EventFlags::IN,
+            )?;
+            Ok((efd, usage))
+        };
+        if let Ok((efd, usage)) = arm() {
+            m.threshold = Some((efd, usage, bytes));
+        }
+    }
+
+    /// A sampler pass: rescans now and then, samples each matched cgroup, decides.
+    pub fn on_pass(&mut self, ep: &OwnedFd) {
+        if self.passes % RESCAN_EVERY == 0 {
+            self.rescan(ep);
+        }
+        self.passes += 1;
+        for slot in 0..self.matched.len() {
+            self.evaluate(ep, slot, "pass", None);
+        }
+    }
+
+    /// An epoll event on one of our tokens.
+    pub fn on_event(&mut self, ep: &OwnedFd, token: u64) {
+        let woke = Instant::now();
+        let idx = (token & 0xffff_ffff) as usize;
+        if token >> 32 == TOKEN_THRESHOLD >> 32 {
+            if let Some((efd, _, _)) = self.matched.get(idx).and_then(|m| m.threshold.as_ref()) {
+                let mut buf = [0u8; 8];
+                let _ = rustix::io::read(efd, &mut buf);
+                self.evaluate(ep, idx, "threshold", Some(woke));
+            }
+        } else {
+            self.advance(ep, woke);
+        }
+    }
+
+    /// When [`Preempter::advance`] is due without an event (a SIGKILL deadline).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.running.iter().filter_map(|r| r.kill.deadline()).min()
+    }
+
+    /// Prints the guard's line for each decision made since the last call.
+    pub fn report(&mut self) {
+        for m in &self.made {
+            if let Some(line) = log_line(m) {
+                eprintln!("{line}");
+            }
+        }
+        self.made.clear();
+    }
+
+    /// Moves the kills in progress on: exits seen, SIGKILL at deadlines.
+    pub fn advance(&mut self, ep: &OwnedFd, now: Instant) {
+        let mut i = 0;
+        while i < self.running.len() {
+            let r = &mut self.running[i];
+            let step = r.kill.advance(now);
+            if matches!(step, Ok(oomlens_act::Step::Exited) | Err(_)) {
+                let r = self.running.swap_remove(i);
+                let _ = epoll::delete(ep, r.kill.as_fd());
+                if let Some(w) = self
+                    .matched
+                    .get_mut(r.cgroup)
+                    .and_then(|m| m.state.waiting.as_mut())
+                {
+                    w.exited = true;
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn sample_processes(&self, m: &Matched, now: f64) -> Vec<Candidate> {
+        let Ok(text) = std::fs::read_to_string(m.dir.join("cgroup.procs")) else {
+            return Vec::new();
+        };
+        let want_exe = self.policies[m.policy]
+            .prefer
+            .iter()
+            .any(|p| p.contains('/'));
+        let mut out = Vec::new();
+        for pid in text.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+            let base = self.procfs.root().join(pid.to_string());
+            let Ok(stat_text) = std::fs::read_to_string(base.join("stat")) else {
+                continue;
+            };
+            let Some(stat) = oomlens_act::StatFields::parse(&stat_text) else {
+                continue;
+            };
+            let comm = stat_text
+                .split_once('(')
+                .and_then(|(_, r)| r.rsplit_once(')'))
+                .map_or(String::new(), |(c, _)| c.to_string());
+            let rss = std::fs::read_to_string(base.join("statm"))
+                .ok()
+                .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .map_or(0, |pages| pages * self.page);
+            let exe = want_exe
+                .then(|| std::fs::read_link(base.join("exe")).ok())
+                .flatten()
+                .map(|p| p.to_string_lossy().into_owned());
+            let earlier = match m.procs.get(&pid) {
+                Some(&(t, r, st)) if st == stat.start_time => (t, r),
+                // New since the last sample: it grew from nothing since it started.
+                _ => (stat.start_time as f64 * self.tick - self.boot_offset, 0),
+            };
+            let mut series = vec![(earlier.0, earlier.1)];
+            if now > earlier.0 {
+                series.push((now, rss));
+            } else {
+                series[0] = (now, rss);
+            }
+            out.push(Candidate {
+                pid,
+                start_time: stat.start_time,
+                comm,
+                exe,
+                kernel_thread: stat.kernel_thread(),
+                rss: series,
+            });
+        }
+        out
+    }
+
+    fn protected(&self, procs: &[Candidate]) -> Vec<u32> {
+        // oom_score_adj -1000: the kernel never kills it either.
+        procs
+            .iter()
+            .filter(|c| {
+                std::fs::read_to_string(self.procfs.root().join(format!("{}/oom_score_adj", c.pid)))
+                    .is_ok_and(|s| s.trim() == "-1000")
+            })
+            .map(|c| c.pid)
+            .collect()
+    }
+
+    fn evaluate(
+        &mut self,
+        ep: &OwnedFd,
+        slot: usize,
+        trigger: &'static str,
+        woke: Option<Instant>,
+    ) {
+        let now = clock(rustix::time::ClockId::Monotonic);
+        let m = &self.matched[slot];
+        let Some(usage) = read_u64(&m.usage) else {
+            return;
+        };
+        let limit = if trigger == "pass" {
+            read_limit(&m.dir, self.version)
+        } else {
+            m.limit
+        };
+        let procs = self.sample_processes(m, now);
+        let protected = self.protected(&procs);
+        let m = &mut self.matched[slot];
+        m.limit = limit;
+        m.history.push(CgroupPoint {
+            t: now,
+            usage,
+            limit,
+            high: None,
+            psi_some_avg10: None,
+        });
+        if m.history.len() > HISTORY {
+            m.history.remove(0);
+        }
+        m.procs = procs
+            .iter()
+            .map(|c| (c.pid, (now, c.rss_now(), c.start_time)))
+            .collect();
+        let policy = &self.policies[m.policy];
+        let mut p = policy.clone();
+        p.dry_run |= self.dry_run;
+        let guard = [self.own_pid];
+        let decision = decide(&Inputs {
+            policy: &p,
+            cgroup: &m.history,
+            processes: &procs,
+            protected: &protected,
+            guard: &guard,
+            state: m.state,
+        });
+        m.state = m.state.after(&decision);
+        let target = match &decision.verdict {
+            Verdict::Act(t) => t.clone(),
+            Verdict::Settled { .. } => return self.evaluate(ep, slot, trigger, woke),
+            _ => return,
+        };
+        let (result, latency) = self.act(ep, slot, &target, &protected, woke);
+        let m = &self.matched[slot];
+        self.made.push(Made {
+            policy: self.policies[m.policy].display_name().to_string(),
+            cgroup: m.path.clone(),
+            decision,
+            result,
+            trigger,
+            latency,
+        });
+        if slot < self.matched.len() {
+            self.arm(ep, slot);
+        }
+    }
+
+    fn act(
+        &mut self,
+        ep: &OwnedFd,
+        slot: usize,
+        t: &Chosen,
+        protected: &[u32],
+        woke: Option<Instant>,
+    ) -> (String, Option<f64>) {
+        if t.dry_run {
+            return ("dry-run".into(), None);
+        }
+        let m = &self.matched[slot];
+        let guard = Guard {
+            own_pid: self.own_pid,
+            protected,
+        };
+        if t.whole_cgroup {
+            return match oomlens_act::kill_cgroup(&self.procfs, &m.dir, &m.path, &guard) {
+                Ok(_) => (
+                    "killed-cgroup".into(),
+                    woke.map(|w| w.elapsed().as_secs_f64()),
+                ),
+                Err(e) => (outcome(&e), None),
+            };
+        }
+        let want = Expected {
+            pid: t.pid,
+            start_time: t.start_time,
+            cgroup: &m.path,
+        };
+        let target = match Target::open(&self.procfs, &want, &guard) {
+            Ok(t) => t,
+            Err(e) => return (outcome(&e), None),
+        };
+        let grace = Duration::try_from_secs_f64(t.grace_secs).unwrap_or_default();
+        match Kill::start(target, grace, Instant::now()) {
+            Ok(kill) => {
+                let latency =
+                    woke.map(|w| kill.signalled_at.saturating_duration_since(w).as_secs_f64());
+                let id = self.next_id;
+                self.next_id += 1;
+                let _ = epoll::add(
+                    ep,
+                    kill.as_fd(),
+                    epoll::EventData::new_u64(TOKEN_PIDFD | id),
+                    epoll::EventFlags::IN,
+                );
+                self.running.push(Running { cgroup: slot, kill });
+                ("signalled".into(), latency)
+            }
+            Err(e) => (outcome(&e), None),
+        }
+    }
+}
+
+/// The `[[preempt]]` tables of the configuration (`--config`, or the default file when it
+/// exists) as policies, each checked ([`Policy::check`]); a bad one names the file and the
+/// line of its table.
+pub fn load_policies(
+    config: Option<&Path>,
+    root: &Path,
+) -> Result<Vec<Policy>, crate::error::GuardError> {
+    let cfg =
+        crate::config::load_default(config, root).map_err(crate::error::GuardError::Config)?;
+    // The configuration reader has deserialized each table into a Policy and checked it
+    // (a problem is reported as FILE:LINE:COLUMN there).
+    let out: Vec<Policy> = cfg.preempt.into_iter().map(|e| e.policy).collect();
+    Ok(out)
+}
+
+/// One line on stderr per decision that acted (or would have, dry run): the guard's own
+/// journal/log line, read back by `oomlens explain` (oomlens-parse, the guard as a killer).
+/// Untrusted text (comm, cgroup path) escaped.
+pub fn log_line(m: &Made) -> Option<String> {
+    use oomlens_sinks::escape::escape;
+    let Verdict::Act(t) = &m.decision.verdict else {
+        return None;
+    };
+    let n = &m.decision.numbers;
+    Some(format!(
+        "oomlens guard: preempt: {} pid {} ({}) in {}: usage {} of threshold {} (line {}), rss {}, growth {:.0} B/s, chosen by {:?}, policy {}, trigger {}{}",
+        m.result,
+        t.pid,
+        escape(&t.comm),
+        escape(&m.cgroup),
+        n.usage,
+        n.threshold.unwrap_or(0),
+        n.line.unwrap_or(0),
+        t.rss,
+        t.growth,
+        t.chosen_by,
+        escape(&m.policy),
+        m.trigger,
+        m.latency.map_or(String::new(), |l| format!(", {:.3} ms after the event", l * 1e3)),
+    ))
+}
+
+fn outcome(e: &ActError) -> String {
+    match e {
+        ActError::Refused(r) => format!("refused: {r}"),
+        e => format!("failed: {e}"),
+    }
+}
