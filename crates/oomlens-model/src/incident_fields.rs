@@ -691,6 +691,7 @@ pub fn evidence_name(e: KillEvidence) -> &'static str {
         KillEvidence::SystemdOomd => "systemd-oomd",
         KillEvidence::Earlyoom => "earlyoom",
         KillEvidence::Kubelet => "kubelet",
+        KillEvidence::OomlensGuard => "oomlens-guard",
     }
 }
 
@@ -735,6 +736,7 @@ mod tests {
             KillEvidence::SystemdOomd,
             KillEvidence::Earlyoom,
             KillEvidence::Kubelet,
+            KillEvidence::OomlensGuard,
         ] {
             assert_eq!(evidence_name(e), serde(serde_json::to_value(e).unwrap()));
         }
@@ -762,6 +764,7 @@ mod tests {
             crate::Kind::Earlyoom,
             crate::Kind::Kubelet,
             crate::Kind::SystemdNotice,
+            crate::Kind::OomlensGuard,
         ] {
             assert_eq!(kind_name(k), serde(serde_json::to_value(k).unwrap()));
         }
