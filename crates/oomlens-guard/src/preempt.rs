@@ -58,7 +58,7 @@ pub struct Made {
     pub cgroup: String,
     /// The decision and its numbers.
     pub decision: Decision,
-    /// `dry-run`, `signalled`, `killed-cgroup`, or `refused: why` / `failed: why`.
+    /// `dry-run`, `signalled`, `killed-cgroup`, or `refused (why)` / `failed (why)`.
     pub result: String,
     /// What woke the decision: `threshold` (v1 eventfd), `pass`, `event`.
     pub trigger: &'static str,
@@ -309,16 +309,6 @@ impl Preempter {
         self.running.iter().filter_map(|r| r.kill.deadline()).min()
     }
 
-    /// Prints the guard's line for each decision made since the last call.
-    pub fn report(&mut self) {
-        for m in &self.made {
-            if let Some(line) = log_line(m) {
-                eprintln!("{line}");
-            }
-        }
-        self.made.clear();
-    }
-
     /// Moves the kills in progress on: exits seen, SIGKILL at deadlines.
     pub fn advance(&mut self, ep: &OwnedFd, now: Instant) {
         let mut i = 0;
@@ -553,35 +543,69 @@ pub fn load_policies(
 }
 
 /// One line on stderr per decision that acted (or would have, dry run): the guard's own
-/// journal/log line, read back by `oomlens explain` (oomlens-parse, the guard as a killer).
-/// Untrusted text (comm, cgroup path) escaped.
+/// journal/log line, read back by `oomlens explain` like any other killer's
+/// (`oomlens-parse`, `userspace/guard.rs`). Untrusted text (comm, cgroup, policy name)
+/// escaped. Form:
+///
+/// `oomlens guard: OOM preempt pid PID (COMM) in CGROUP: result R, signal S, usage B, threshold B,
+/// line B, rss B, growth B/s, chosen-by C, trigger T[, latency-ms L], policy NAME`
 pub fn log_line(m: &Made) -> Option<String> {
+    use oomlens_analysis::preempt::ChosenBy;
     use oomlens_sinks::escape::escape;
     let Verdict::Act(t) = &m.decision.verdict else {
         return None;
     };
     let n = &m.decision.numbers;
+    let signal = if t.dry_run {
+        "none"
+    } else if t.whole_cgroup || t.grace_secs == 0.0 {
+        "SIGKILL"
+    } else {
+        "SIGTERM"
+    };
+    let chosen = match t.chosen_by {
+        ChosenBy::FastestGrowing => "fastest-growing".to_string(),
+        ChosenBy::Largest => "largest".to_string(),
+        ChosenBy::Prefer(i) => format!("prefer-{i}"),
+    };
+    let latency = m
+        .latency
+        .map_or(String::new(), |l| format!(", latency-ms {:.3}", l * 1e3));
     Some(format!(
-        "oomlens guard: preempt: {} pid {} ({}) in {}: usage {} of threshold {} (line {}), rss {}, growth {:.0} B/s, chosen by {:?}, policy {}, trigger {}{}",
-        m.result,
+        "oomlens guard: OOM preempt pid {} ({}) in {}: result {}, signal {signal}, usage {}, threshold {}, line {}, rss {}, growth {:.0}, chosen-by {chosen}, trigger {}{latency}, policy {}",
         t.pid,
         escape(&t.comm),
         escape(&m.cgroup),
+        escape(&m.result),
         n.usage,
         n.threshold.unwrap_or(0),
         n.line.unwrap_or(0),
         t.rss,
         t.growth,
-        t.chosen_by,
-        escape(&m.policy),
         m.trigger,
-        m.latency.map_or(String::new(), |l| format!(", {:.3} ms after the event", l * 1e3)),
+        escape(&m.policy),
     ))
+}
+
+impl Made {
+    /// What the record keeps beside the parsed line (`decision_json`): the policy, cgroup,
+    /// result, trigger, latency and the decision with its numbers.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "policy": self.policy,
+            "cgroup": self.cgroup,
+            "result": self.result,
+            "trigger": self.trigger,
+            "latency_secs": self.latency,
+            "decision": self.decision,
+        })
+        .to_string()
+    }
 }
 
 fn outcome(e: &ActError) -> String {
     match e {
-        ActError::Refused(r) => format!("refused: {r}"),
-        e => format!("failed: {e}"),
+        ActError::Refused(r) => format!("refused ({r})"),
+        e => format!("failed ({e})"),
     }
 }

@@ -140,6 +140,7 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
         .unwrap();
     main.wait_line("ready", Duration::from_secs(30)).unwrap();
     let mut guard = None;
+    let store = dir.join("store");
     if mode == "guard" {
         let config = dir.join("guard.toml");
         std::fs::write(
@@ -150,7 +151,6 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
             ),
         )
         .unwrap();
-        let store = dir.join("store");
         let log = dir.join("empty.log");
         std::fs::write(&log, "").unwrap();
         let mut g = Guard::start(&[
@@ -230,12 +230,62 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
     let guard_latency_ms = guard.take().and_then(|g| {
         let lines = g.stop();
         lines.iter().find_map(|l| {
-            let l = l.strip_prefix("oomlens guard: preempt: signalled pid ")?;
-            assert!(l.starts_with(&format!("{} (sibleak)", leak.pid)), "{l}");
-            let ms = l.rsplit_once(", ")?.1.strip_suffix(" ms after the event")?;
+            let l = l.strip_prefix("oomlens guard: OOM preempt pid ")?;
+            eprintln!("the guard's line: oomlens guard: OOM preempt pid {l}");
+            assert!(
+                l.starts_with(&format!(
+                    "{} (sibleak) in {}: result signalled, signal SIGTERM,",
+                    leak.pid,
+                    cg.path()
+                )),
+                "{l}"
+            );
+            // `oomlens explain` reads the guard's real line as a killer's.
+            let full = format!("oomlens guard: OOM preempt pid {l}\n");
+            let incs = oomlens_parse::parse_bytes(full.as_bytes(), Default::default());
+            assert_eq!(incs.len(), 1, "{full}");
+            let k = &incs[0].kills[0];
+            assert_eq!(incs[0].kind, Some(oomlens_model::Kind::OomlensGuard));
+            assert_eq!(
+                (
+                    k.pid,
+                    k.comm.as_deref(),
+                    k.cgroup.as_deref(),
+                    k.signal.as_deref()
+                ),
+                (
+                    Some(leak.pid),
+                    Some("sibleak"),
+                    Some(cg.path()),
+                    Some("SIGTERM")
+                )
+            );
+            assert_eq!(k.outcome.as_deref(), Some("signalled"));
+            let ms = l.split_once(", latency-ms ")?.1.split(',').next()?;
             ms.parse::<f64>().ok()
         })
     });
+    if guard_latency_ms.is_some() {
+        // The decision is an incident of its own kind in the recorder, with its numbers.
+        let recs = common::records(&store);
+        let r = recs
+            .iter()
+            .find(|r| r.incident.kind == Some(oomlens_model::Kind::OomlensGuard))
+            .expect("a pre-emption record");
+        assert_eq!(r.log_source, "oomlens-guard");
+        assert_eq!(r.incident.victim().and_then(|k| k.pid), Some(leak.pid));
+        let d: serde_json::Value =
+            serde_json::from_str(r.decision_json.as_deref().expect("decision_json")).unwrap();
+        assert_eq!(d["result"], "signalled");
+        assert_eq!(d["decision"]["verdict"]["verdict"], "act");
+        assert_eq!(d["decision"]["verdict"]["pid"], leak.pid);
+        let n = &d["decision"]["numbers"];
+        assert!(
+            n["usage"].as_u64().unwrap() >= n["threshold"].as_u64().unwrap(),
+            "{d}"
+        );
+        assert_eq!(n["line"].as_u64(), Some(LIMIT_MIB * MIB));
+    }
     let main_survived = alive(main.pid);
     let peer_alive = other.as_ref().map(|(_, pid)| alive(*pid));
     // Only now: the namespace's processes die with its pid 1.

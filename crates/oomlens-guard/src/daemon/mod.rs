@@ -36,6 +36,7 @@
 mod export;
 mod incidents;
 mod logs;
+mod preempting;
 mod sampling;
 mod start;
 
@@ -240,8 +241,8 @@ impl Daemon {
             }
             if let Some(p) = self.preempt.as_mut() {
                 p.advance(&self.ep, Instant::now());
-                p.report();
             }
+            self.record_preemptions();
             self.record_parsed();
             self.outputs.poll();
         }
