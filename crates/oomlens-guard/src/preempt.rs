@@ -64,6 +64,9 @@ pub struct Made {
     pub trigger: &'static str,
     /// Seconds from the wake-up (eventfd read) to the signal sent.
     pub latency: Option<f64>,
+    /// `CLOCK_MONOTONIC` seconds when the signal was sent (what a test compares with the
+    /// target's own clock).
+    pub signalled_mono: Option<f64>,
 }
 
 struct Matched {
@@ -115,6 +118,32 @@ fn read_limit(dir: &Path, version: CgroupVersion) -> Option<u64> {
         CgroupVersion::V1 => "memory.limit_in_bytes",
         CgroupVersion::V2 => "memory.max",
     };
+    read_bytes(dir, file)
+}
+
+/// v2 `memory.high`; `None` on v1 or when it is `max`.
+fn read_high(dir: &Path, version: CgroupVersion) -> Option<u64> {
+    match version {
+        CgroupVersion::V1 => None,
+        CgroupVersion::V2 => read_bytes(dir, "memory.high"),
+    }
+}
+
+/// `some avg10` of the cgroup's `memory.pressure` (v2; PSI, Documentation/accounting/psi.rst).
+/// On v1 the cgroup has no PSI file of its own: `None`, and a pressure trigger never holds.
+fn read_psi(dir: &Path, version: CgroupVersion) -> Option<f64> {
+    if version != CgroupVersion::V2 {
+        return None;
+    }
+    let text = std::fs::read_to_string(dir.join("memory.pressure")).ok()?;
+    let some = text.lines().find(|l| l.starts_with("some "))?;
+    some.split_whitespace()
+        .find_map(|w| w.strip_prefix("avg10="))?
+        .parse()
+        .ok()
+}
+
+fn read_bytes(dir: &Path, file: &str) -> Option<u64> {
     let text = std::fs::read_to_string(dir.join(file)).ok()?;
     let v: u64 = text.trim().parse().ok()?;
     // v1 prints the page counter maximum (PAGE_COUNTER_MAX × page size) when unlimited.
@@ -412,6 +441,8 @@ impl Preempter {
         } else {
             m.limit
         };
+        let high = read_high(&m.dir, self.version);
+        let psi = read_psi(&m.dir, self.version);
         let procs = self.sample_processes(m, now);
         let protected = self.protected(&procs);
         let m = &mut self.matched[slot];
@@ -420,8 +451,8 @@ impl Preempter {
             t: now,
             usage,
             limit,
-            high: None,
-            psi_some_avg10: None,
+            high,
+            psi_some_avg10: psi,
         });
         if m.history.len() > HISTORY {
             m.history.remove(0);
@@ -449,6 +480,8 @@ impl Preempter {
             _ => return,
         };
         let (result, latency) = self.act(ep, slot, &target, &protected, woke);
+        let signalled_mono = (result == "signalled" || result == "killed-cgroup")
+            .then(|| clock(rustix::time::ClockId::Monotonic));
         let m = &self.matched[slot];
         self.made.push(Made {
             policy: self.policies[m.policy].display_name().to_string(),
@@ -457,6 +490,7 @@ impl Preempter {
             result,
             trigger,
             latency,
+            signalled_mono,
         });
         if slot < self.matched.len() {
             self.arm(ep, slot);
@@ -597,6 +631,7 @@ impl Made {
             "result": self.result,
             "trigger": self.trigger,
             "latency_secs": self.latency,
+            "signalled_mono": self.signalled_mono,
             "decision": self.decision,
         })
         .to_string()

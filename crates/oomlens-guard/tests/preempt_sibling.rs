@@ -39,6 +39,9 @@ struct Outcome {
     /// the policy's threshold (read by the leaker after each MiB) to its SIGTERM handler: an
     /// upper bound of threshold crossed -> signal received (by at most one MiB's fill).
     crossed_to_sigterm_ms: Option<f64>,
+    /// CLOCK_MONOTONIC ms from the same crossing to the guard's pidfd_send_signal (its
+    /// record's `signalled_mono`): threshold crossed -> signal sent.
+    crossed_to_sent_ms: Option<f64>,
     /// The guard's own measure: eventfd read -> signal sent, ms.
     guard_latency_ms: Option<f64>,
     /// With a peer killer: it was still running at the end of the run (else its column
@@ -141,7 +144,7 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
     main.wait_line("ready", Duration::from_secs(30)).unwrap();
     let mut guard = None;
     let store = dir.join("store");
-    if mode == "guard" {
+    if mode == "guard" || mode == "guard-fifo" {
         let config = dir.join("guard.toml");
         std::fs::write(
             &config,
@@ -153,7 +156,7 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
         .unwrap();
         let log = dir.join("empty.log");
         std::fs::write(&log, "").unwrap();
-        let mut g = Guard::start(&[
+        let args = [
             "--log",
             log.to_str().unwrap(),
             "--cgroup",
@@ -164,7 +167,19 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
             "100ms",
             "--config",
             config.to_str().unwrap(),
-        ]);
+            "--no-metrics",
+        ];
+        // guard-fifo (bench only): the guard under SCHED_FIFO, to tell its own wake-up
+        // delay on a loaded machine from the rest.
+        let mut cmd = if mode == "guard-fifo" {
+            let mut c = Command::new("chrt");
+            c.args(["-f", "50"]).arg(common::guard_bin());
+            c
+        } else {
+            Command::new(common::guard_bin())
+        };
+        cmd.args(args);
+        let mut g = Guard::spawn(cmd);
         g.wait_for("ready", Duration::from_secs(30));
         // Two passes: the main process is sampled (its baseline) before the leak starts.
         std::thread::sleep(Duration::from_millis(300));
@@ -265,6 +280,7 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
             ms.parse::<f64>().ok()
         })
     });
+    let mut sent_mono = None;
     if guard_latency_ms.is_some() {
         // The decision is an incident of its own kind in the recorder, with its numbers.
         let recs = common::records(&store);
@@ -285,6 +301,7 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
             "{d}"
         );
         assert_eq!(n["line"].as_u64(), Some(LIMIT_MIB * MIB));
+        sent_mono = d["signalled_mono"].as_f64();
     }
     let main_survived = alive(main.pid);
     let peer_alive = other.as_ref().map(|(_, pid)| alive(*pid));
@@ -295,6 +312,9 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
         leaker_terminated: term.is_some(),
         kernel_kills: oom_kills(&cg),
         crossed_to_sigterm_ms: crossed.zip(term).map(|(c, t)| (t as f64 - c as f64) / 1e6),
+        crossed_to_sent_ms: crossed
+            .zip(sent_mono)
+            .map(|(c, s)| s * 1e3 - c as f64 / 1e6),
         guard_latency_ms,
         peer_alive,
     }
@@ -369,11 +389,12 @@ fn table() {
             std::fs::create_dir_all(&run).unwrap();
             let o = one_run(rk, &mode, rate, &run);
             println!(
-                "{{\"mode\":\"{mode}\",\"rate\":{rate},\"run\":{i},\"main_survived\":{},\"leaker_terminated\":{},\"kernel_kills\":{},\"crossed_to_sigterm_ms\":{},\"guard_latency_ms\":{},\"peer_alive\":{}}}",
+                "{{\"mode\":\"{mode}\",\"rate\":{rate},\"run\":{i},\"main_survived\":{},\"leaker_terminated\":{},\"kernel_kills\":{},\"crossed_to_sigterm_ms\":{},\"crossed_to_sent_ms\":{},\"guard_latency_ms\":{},\"peer_alive\":{}}}",
                 o.main_survived,
                 o.leaker_terminated,
                 o.kernel_kills,
                 o.crossed_to_sigterm_ms.map_or("null".into(), |v| v.to_string()),
+                o.crossed_to_sent_ms.map_or("null".into(), |v| v.to_string()),
                 o.guard_latency_ms.map_or("null".into(), |v| v.to_string()),
                 o.peer_alive.map_or("null".into(), |v| v.to_string()),
             );
