@@ -144,7 +144,7 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
     main.wait_line("ready", Duration::from_secs(30)).unwrap();
     let mut guard = None;
     let store = dir.join("store");
-    if mode == "guard" || mode == "guard-fifo" {
+    if mode.starts_with("guard") {
         let config = dir.join("guard.toml");
         std::fs::write(
             &config,
@@ -179,6 +179,9 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
             Command::new(common::guard_bin())
         };
         cmd.args(args);
+        if mode == "guard-dry-run" {
+            cmd.arg("--dry-run");
+        }
         let mut g = Guard::spawn(cmd);
         g.wait_for("ready", Duration::from_secs(30));
         // Two passes: the main process is sampled (its baseline) before the leak starts.
@@ -242,11 +245,16 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
         .first()
         .copied()
         .or(term_words.get(1).copied());
+    let mut dry_run_seen = false;
     let guard_latency_ms = guard.take().and_then(|g| {
         let lines = g.stop();
         lines.iter().find_map(|l| {
             let l = l.strip_prefix("oomlens guard: OOM preempt pid ")?;
             eprintln!("the guard's line: oomlens guard: OOM preempt pid {l}");
+            if mode == "guard-dry-run" {
+                assert!(l.contains(": result dry-run, signal none,"), "{l}");
+                return Some(-1.0); // marks the dry-run line (no signal, no latency)
+            }
             assert!(
                 l.starts_with(&format!(
                     "{} (sibleak) in {}: result signalled, signal SIGTERM,",
@@ -281,7 +289,20 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
         })
     });
     let mut sent_mono = None;
-    if guard_latency_ms.is_some() {
+    if guard_latency_ms == Some(-1.0) {
+        // --dry-run: the decision is recorded, nothing was signalled.
+        let recs = common::records(&store);
+        let r = recs
+            .iter()
+            .find(|r| r.incident.kind == Some(oomlens_model::Kind::OomlensGuard))
+            .expect("a dry-run record");
+        let d: serde_json::Value =
+            serde_json::from_str(r.decision_json.as_deref().unwrap()).unwrap();
+        assert_eq!(d["result"], "dry-run");
+        assert_eq!(d["decision"]["verdict"]["pid"], leak.pid);
+        assert!(d["signalled_mono"].is_null());
+        dry_run_seen = true;
+    } else if guard_latency_ms.is_some() {
         // The decision is an incident of its own kind in the recorder, with its numbers.
         let recs = common::records(&store);
         let r = recs
@@ -307,6 +328,10 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
     let peer_alive = other.as_ref().map(|(_, pid)| alive(*pid));
     // Only now: the namespace's processes die with its pid 1.
     drop(other);
+    assert!(
+        mode != "guard-dry-run" || dry_run_seen,
+        "no dry-run decision"
+    );
     Outcome {
         main_survived,
         leaker_terminated: term.is_some(),
@@ -352,6 +377,19 @@ fn scenario(rate: u64) {
         survived, n,
         "main survived {survived} of {n} runs at {rate} MiB/s"
     );
+}
+
+/// `--dry-run`: the guard decides on the leaker and records the decision, and never
+/// signals: the kernel then kills the main process as without it.
+#[test]
+fn dry_run_decides_and_records_but_never_signals() {
+    let Some(rk) = oomlens_testkit::real_kernel() else {
+        return;
+    };
+    let dir = TempDir::new("preempt-dry-run").unwrap();
+    let o = one_run(rk, "guard-dry-run", 50, dir.path());
+    assert!(!o.leaker_terminated, "{o:?}");
+    assert!(!o.main_survived && o.kernel_kills >= 1, "{o:?}");
 }
 
 #[test]
