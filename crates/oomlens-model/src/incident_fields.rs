@@ -50,7 +50,7 @@ fn invoker_num<T: Into<V<'static>>>(i: &Incident, f: fn(&crate::Invoker) -> Opti
 static INCIDENT_FIELDS: &[Field<Incident>] = &[
     text(
         "kind",
-        "Which killer acted, and for kernel OOMs in which domain: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice; null when the report was cut off before it said.",
+        "Which killer acted, and for kernel OOMs in which domain: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice, oomlens-guard; null when the report was cut off before it said.",
         |i| V::text(i.kind.map(kind_name)),
     ),
     text(
@@ -269,7 +269,7 @@ static KILL_FIELDS: &[Field<Kill>] = &[
     ),
     text(
         "evidence",
-        "Which line the kill was read from: killed-line, oom-kill-line, reaper, selection, systemd-oomd, earlyoom, kubelet.",
+        "Which line the kill was read from: killed-line, oom-kill-line, reaper, selection, systemd-oomd, earlyoom, kubelet, oomlens-guard.",
         |k| V::text(k.evidence.map(evidence_name)),
     ),
     text(

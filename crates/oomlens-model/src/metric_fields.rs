@@ -126,7 +126,7 @@ pub static OWNER_LABEL_FIELDS: &[Field<OwnerLabels>] = &[
         "kind",
         U::Text,
         K::Info,
-        "The incident's kind: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice or unknown.",
+        "The incident's kind: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice, oomlens-guard or unknown.",
         |l| V::Str(&l.kind),
     ),
     Field::new(
