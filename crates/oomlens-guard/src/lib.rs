@@ -8,7 +8,7 @@
 //! The loop ([`daemon`]) is one thread over one epoll instance.
 //!
 //! Modules: [`args`] (flags, declared once), [`daemon`] (the loop, split by job: start-up, logs, sampling, incidents, export), [`klog`] (the logs
-//! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`watch`] (which cgroups are watched, and how), [`window`] (the
+//! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`preempt`] (the `[[preempt]]` policies: thresholds, decisions, signals), [`watch`] (which cgroups are watched, and how), [`window`] (the
 //! in-RAM window), [`record`] (what a record holds, kills without a report), [`error`].
 
 #![deny(missing_docs)]
