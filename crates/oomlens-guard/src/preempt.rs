@@ -621,6 +621,18 @@ pub fn log_line(m: &Made) -> Option<String> {
     ))
 }
 
+/// The metric's `action` label of a decision: `sigterm`, `sigkill`, `kill-cgroup`, or `none`
+/// for a dry run.
+pub fn action_of(m: &Made) -> &'static str {
+    match &m.decision.verdict {
+        Verdict::Act(t) if t.dry_run => "none",
+        Verdict::Act(t) if t.whole_cgroup => "kill-cgroup",
+        Verdict::Act(t) if t.grace_secs == 0.0 => "sigkill",
+        Verdict::Act(_) => "sigterm",
+        _ => "none",
+    }
+}
+
 impl Made {
     /// What the record keeps beside the parsed line (`decision_json`): the policy, cgroup,
     /// result, trigger, latency and the decision with its numbers.

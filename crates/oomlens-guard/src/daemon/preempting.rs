@@ -18,6 +18,8 @@ impl Daemon {
                 continue;
             };
             eprintln!("{line}");
+            self.outputs
+                .preempt_action(crate::preempt::action_of(&m), &m.result);
             let text = format!("{line}\n");
             let parsed = oomlens_parse::parse_bytes(text.as_bytes(), Default::default());
             let Some(inc) = parsed.into_iter().next() else {
