@@ -17,13 +17,14 @@
 # Per run: whether the main process survived, whether the leaker got SIGTERM (its handler
 # stamps CLOCK_MONOTONIC), the cgroup's oom_kill count, and for the guard the latency from
 # the start of the MiB during which the cgroup's usage crossed 0.8 x limit (the leaker reads
-# memory.usage_in_bytes after each MiB) to the leaker's SIGTERM handler, and the guard's own
-# eventfd-read -> signal-sent time. systemd-oomd needs the QEMU systemd guest: not here.
+# memory.usage_in_bytes after each MiB) to the guard's pidfd_send_signal (its record's
+# signalled_mono) and to the leaker's SIGTERM handler, and the guard's own eventfd-read ->
+# signal-sent time. MODES=guard-fifo runs the guard under chrt -f 50. systemd-oomd needs the QEMU systemd guest: not here.
 # Requires root, a writable v1 memory cgroup (as the real-kernel tests), earlyoom, nohang.
 set -eu
 RUNS=${1:-20}
 RATES=${RATES:-10,50,500}
-MODES=${MODES:-kernel guard earlyoom nohang}
+MODES=${MODES:-kernel guard earlyoom nohang}  # also guard-fifo: the guard under chrt -f 50
 cd "$(dirname "$0")/.."
 for p in earlyoom nohang unshare nsenter; do
 	command -v $p >/dev/null || { echo "bench/preempt.sh: $p missing (apt-get install earlyoom nohang util-linux)" >&2; exit 2; }
@@ -35,7 +36,7 @@ export OOMLENS_HOG
 TEST=$(cargo test --release -q -p oomlens-guard --test preempt_sibling --no-run --message-format=json 2>/dev/null |
 	sed -n 's/.*"executable":"\([^"]*preempt_sibling[^"]*\)".*/\1/p' | tail -1)
 [ -x "$TEST" ] || { echo "bench/preempt.sh: no test binary" >&2; exit 2; }
-OUT=bench/out/preempt
+OUT=${OUT:-bench/out/preempt}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 for mode in $MODES; do
@@ -74,9 +75,13 @@ def pct(v, q):
     v = sorted(v)
     i = min(len(v) - 1, max(0, int(round(q * (len(v) - 1)))))
     return v[i]
-for key, what in [("crossed_to_sigterm_ms", "usage crossed -> leaker's SIGTERM handler"),
+for key, what in [("crossed_to_sent_ms", "usage crossed -> guard's pidfd_send_signal"),
+                  ("crossed_to_sigterm_ms", "usage crossed -> leaker's SIGTERM handler"),
                   ("guard_latency_ms", "guard: eventfd read -> signal sent")]:
     v = [r[key] for r in rows if r["mode"] == "guard" and r[key] is not None]
+    f = [r[key] for r in rows if r["mode"] == "guard-fifo" and r[key] is not None]
+    if f:
+        print(f"{what} (guard under SCHED_FIFO): n={len(f)} p50={pct(f, .5):.3f} ms p99={pct(f, .99):.3f} ms max={max(f):.3f} ms")
     if v:
         print(f"{what}: n={len(v)} p50={pct(v, .5):.3f} ms p99={pct(v, .99):.3f} ms max={max(v):.3f} ms")
 PY

@@ -257,6 +257,7 @@ mod tests {
             })
             .collect();
         RecordedIncident {
+            decision_json: None,
             schema: RECORDED_SCHEMA.into(),
             recorded_unix: 1000.5,
             logged_unix: Some(1000.0),

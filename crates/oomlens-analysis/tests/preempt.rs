@@ -395,3 +395,29 @@ proptest! {
         }
     }
 }
+
+/// The README's `[[preempt]]` example (section "Pre-emption") reads into a valid policy
+/// that means what the README says.
+#[test]
+fn the_readme_example_is_a_valid_policy() {
+    let readme = include_str!("../../../README.md");
+    let section = &readme[readme.find("### Pre-emption").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let end = start + section[start..].find("```").unwrap();
+    #[derive(serde::Deserialize)]
+    struct F {
+        preempt: Vec<Policy>,
+    }
+    let f: F = toml::from_str(&section[start..end]).unwrap();
+    let p = &f.preempt[0];
+    p.check().unwrap();
+    assert!(p.matches_cgroup("/batch/job-1") && !p.matches_cgroup("/batch/job-1/sub"));
+    assert_eq!((p.share, p.choose), (0.8, Choice::FastestGrowing));
+    assert_eq!((p.grace_secs, p.rate_limit_secs), (2.0, 30.0));
+    // "act when usage reaches 80% of the limit": 400 of 500 MiB acts, 399 does not.
+    let procs = sibling();
+    let d = decide_on(p, &[point(1.0, 400, 500)], &procs, State::default());
+    assert_eq!(target(&d).pid, 200);
+    let d = decide_on(p, &[point(1.0, 399, 500)], &procs, State::default());
+    assert_eq!(d.verdict, Verdict::Below);
+}

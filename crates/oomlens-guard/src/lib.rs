@@ -10,7 +10,7 @@
 //! Modules: [`args`] (flags, declared once), [`config`] (the TOML configuration),
 //! [`config_live`] (the configuration in force, SIGHUP), [`protect`] (oom_score_adj rules),
 //! [`hooks`] (programs run on incidents), [`daemon`] (the loop, split by job: start-up, logs, sampling, incidents, export), [`klog`] (the logs
-//! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`watch`] (which cgroups are watched, and how), [`window`] (the
+//! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`preempt`] (the `[[preempt]]` policies: thresholds, decisions, signals), [`watch`] (which cgroups are watched, and how), [`window`] (the
 //! in-RAM window), [`record`] (what a record holds, kills without a report), [`exec`] (`oomlens guard` as
 //! the small `oomlens-guard` binary), [`error`].
 

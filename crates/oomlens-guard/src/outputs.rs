@@ -155,6 +155,11 @@ impl Outputs {
         });
     }
 
+    /// One pre-emption decision: `oomlens_guard_actions_total{action,result}`.
+    pub fn preempt_action(&mut self, action: &str, result: &str) {
+        self.metrics.action(action, result);
+    }
+
     /// Kills counted in `cgroup` that no log reported; `inc` is their record's incident.
     pub fn counted_only(&mut self, cgroup: &str, inc: &Incident, recorded: bool) {
         let expl = Explainer::new().explain(inc);

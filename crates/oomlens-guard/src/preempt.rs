@@ -58,12 +58,15 @@ pub struct Made {
     pub cgroup: String,
     /// The decision and its numbers.
     pub decision: Decision,
-    /// `dry-run`, `signalled`, `killed-cgroup`, or `refused: why` / `failed: why`.
+    /// `dry-run`, `signalled`, `killed-cgroup`, or `refused (why)` / `failed (why)`.
     pub result: String,
     /// What woke the decision: `threshold` (v1 eventfd), `pass`, `event`.
     pub trigger: &'static str,
     /// Seconds from the wake-up (eventfd read) to the signal sent.
     pub latency: Option<f64>,
+    /// `CLOCK_MONOTONIC` seconds when the signal was sent (what a test compares with the
+    /// target's own clock).
+    pub signalled_mono: Option<f64>,
 }
 
 struct Matched {
@@ -115,6 +118,32 @@ fn read_limit(dir: &Path, version: CgroupVersion) -> Option<u64> {
         CgroupVersion::V1 => "memory.limit_in_bytes",
         CgroupVersion::V2 => "memory.max",
     };
+    read_bytes(dir, file)
+}
+
+/// v2 `memory.high`; `None` on v1 or when it is `max`.
+fn read_high(dir: &Path, version: CgroupVersion) -> Option<u64> {
+    match version {
+        CgroupVersion::V1 => None,
+        CgroupVersion::V2 => read_bytes(dir, "memory.high"),
+    }
+}
+
+/// `some avg10` of the cgroup's `memory.pressure` (v2; PSI, Documentation/accounting/psi.rst).
+/// On v1 the cgroup has no PSI file of its own: `None`, and a pressure trigger never holds.
+fn read_psi(dir: &Path, version: CgroupVersion) -> Option<f64> {
+    if version != CgroupVersion::V2 {
+        return None;
+    }
+    let text = std::fs::read_to_string(dir.join("memory.pressure")).ok()?;
+    let some = text.lines().find(|l| l.starts_with("some "))?;
+    some.split_whitespace()
+        .find_map(|w| w.strip_prefix("avg10="))?
+        .parse()
+        .ok()
+}
+
+fn read_bytes(dir: &Path, file: &str) -> Option<u64> {
     let text = std::fs::read_to_string(dir.join(file)).ok()?;
     let v: u64 = text.trim().parse().ok()?;
     // v1 prints the page counter maximum (PAGE_COUNTER_MAX × page size) when unlimited.
@@ -309,16 +338,6 @@ impl Preempter {
         self.running.iter().filter_map(|r| r.kill.deadline()).min()
     }
 
-    /// Prints the guard's line for each decision made since the last call.
-    pub fn report(&mut self) {
-        for m in &self.made {
-            if let Some(line) = log_line(m) {
-                eprintln!("{line}");
-            }
-        }
-        self.made.clear();
-    }
-
     /// Moves the kills in progress on: exits seen, SIGKILL at deadlines.
     pub fn advance(&mut self, ep: &OwnedFd, now: Instant) {
         let mut i = 0;
@@ -422,6 +441,8 @@ impl Preempter {
         } else {
             m.limit
         };
+        let high = read_high(&m.dir, self.version);
+        let psi = read_psi(&m.dir, self.version);
         let procs = self.sample_processes(m, now);
         let protected = self.protected(&procs);
         let m = &mut self.matched[slot];
@@ -430,8 +451,8 @@ impl Preempter {
             t: now,
             usage,
             limit,
-            high: None,
-            psi_some_avg10: None,
+            high,
+            psi_some_avg10: psi,
         });
         if m.history.len() > HISTORY {
             m.history.remove(0);
@@ -459,6 +480,8 @@ impl Preempter {
             _ => return,
         };
         let (result, latency) = self.act(ep, slot, &target, &protected, woke);
+        let signalled_mono = (result == "signalled" || result == "killed-cgroup")
+            .then(|| clock(rustix::time::ClockId::Monotonic));
         let m = &self.matched[slot];
         self.made.push(Made {
             policy: self.policies[m.policy].display_name().to_string(),
@@ -467,6 +490,7 @@ impl Preempter {
             result,
             trigger,
             latency,
+            signalled_mono,
         });
         if slot < self.matched.len() {
             self.arm(ep, slot);
@@ -544,35 +568,82 @@ pub fn load_policies(
 }
 
 /// One line on stderr per decision that acted (or would have, dry run): the guard's own
-/// journal/log line, read back by `oomlens explain` (oomlens-parse, the guard as a killer).
-/// Untrusted text (comm, cgroup path) escaped.
+/// journal/log line, read back by `oomlens explain` like any other killer's
+/// (`oomlens-parse`, `userspace/guard.rs`). Untrusted text (comm, cgroup, policy name)
+/// escaped. Form:
+///
+/// `oomlens guard: OOM preempt pid PID (COMM) in CGROUP: result R, signal S, usage B, threshold B,
+/// line B, rss B, growth B/s, chosen-by C, trigger T[, latency-ms L], policy NAME`
 pub fn log_line(m: &Made) -> Option<String> {
+    use oomlens_analysis::preempt::ChosenBy;
     use oomlens_sinks::escape::escape;
     let Verdict::Act(t) = &m.decision.verdict else {
         return None;
     };
     let n = &m.decision.numbers;
+    let signal = if t.dry_run {
+        "none"
+    } else if t.whole_cgroup || t.grace_secs == 0.0 {
+        "SIGKILL"
+    } else {
+        "SIGTERM"
+    };
+    let chosen = match t.chosen_by {
+        ChosenBy::FastestGrowing => "fastest-growing".to_string(),
+        ChosenBy::Largest => "largest".to_string(),
+        ChosenBy::Prefer(i) => format!("prefer-{i}"),
+    };
+    let latency = m
+        .latency
+        .map_or(String::new(), |l| format!(", latency-ms {:.3}", l * 1e3));
     Some(format!(
-        "oomlens guard: preempt: {} pid {} ({}) in {}: usage {} of threshold {} (line {}), rss {}, growth {:.0} B/s, chosen by {:?}, policy {}, trigger {}{}",
-        m.result,
+        "oomlens guard: OOM preempt pid {} ({}) in {}: result {}, signal {signal}, usage {}, threshold {}, line {}, rss {}, growth {:.0}, chosen-by {chosen}, trigger {}{latency}, policy {}",
         t.pid,
         escape(&t.comm),
         escape(&m.cgroup),
+        escape(&m.result),
         n.usage,
         n.threshold.unwrap_or(0),
         n.line.unwrap_or(0),
         t.rss,
         t.growth,
-        t.chosen_by,
-        escape(&m.policy),
         m.trigger,
-        m.latency.map_or(String::new(), |l| format!(", {:.3} ms after the event", l * 1e3)),
+        escape(&m.policy),
     ))
+}
+
+/// The metric's `action` label of a decision: `sigterm`, `sigkill`, `kill-cgroup`, or `none`
+/// for a dry run.
+pub fn action_of(m: &Made) -> &'static str {
+    match &m.decision.verdict {
+        Verdict::Act(t) if t.dry_run => "none",
+        Verdict::Act(t) if t.whole_cgroup => "kill-cgroup",
+        Verdict::Act(t) if t.grace_secs == 0.0 => "sigkill",
+        Verdict::Act(_) => "sigterm",
+        _ => "none",
+    }
+}
+
+impl Made {
+    /// What the record keeps beside the parsed line (`decision_json`): the policy, cgroup,
+    /// result, trigger, latency and the decision with its numbers.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "policy": self.policy,
+            "cgroup": self.cgroup,
+            "result": self.result,
+            "trigger": self.trigger,
+            "latency_secs": self.latency,
+            "signalled_mono": self.signalled_mono,
+            "decision": self.decision,
+        })
+        .to_string()
+    }
 }
 
 fn outcome(e: &ActError) -> String {
     match e {
-        ActError::Refused(r) => format!("refused: {r}"),
-        e => format!("failed: {e}"),
+        ActError::Refused(r) => format!("refused ({r})"),
+        e => format!("failed ({e})"),
     }
 }

@@ -227,6 +227,7 @@ pub fn unreported(
     }
     let cgroups = record_cgroups(&inc, window);
     RecordedIncident {
+        decision_json: None,
         schema: RECORDED_SCHEMA.into(),
         recorded_unix: now_unix,
         logged_unix: None,

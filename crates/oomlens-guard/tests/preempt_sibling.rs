@@ -39,7 +39,13 @@ struct Outcome {
     /// the policy's threshold (read by the leaker after each MiB) to its SIGTERM handler: an
     /// upper bound of threshold crossed -> signal received (by at most one MiB's fill).
     crossed_to_sigterm_ms: Option<f64>,
-    /// The guard's own measure: eventfd read -> signal sent, ms.
+    /// CLOCK_MONOTONIC ms from the same crossing to the guard's pidfd_send_signal (its
+    /// record's `signalled_mono`): threshold crossed -> signal sent.
+    crossed_to_sent_ms: Option<f64>,
+    /// The guard printed its pre-emption line.
+    guard_line: bool,
+    /// The guard's own measure: eventfd read -> signal sent, ms (`None` when a pass saw
+    /// the crossing first).
     guard_latency_ms: Option<f64>,
     /// With a peer killer: it was still running at the end of the run (else its column
     /// would mean nothing).
@@ -140,7 +146,8 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
         .unwrap();
     main.wait_line("ready", Duration::from_secs(30)).unwrap();
     let mut guard = None;
-    if mode == "guard" {
+    let store = dir.join("store");
+    if mode.starts_with("guard") {
         let config = dir.join("guard.toml");
         std::fs::write(
             &config,
@@ -150,10 +157,9 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
             ),
         )
         .unwrap();
-        let store = dir.join("store");
         let log = dir.join("empty.log");
         std::fs::write(&log, "").unwrap();
-        let mut g = Guard::start(&[
+        let args = [
             "--log",
             log.to_str().unwrap(),
             "--cgroup",
@@ -164,7 +170,22 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
             "100ms",
             "--config",
             config.to_str().unwrap(),
-        ]);
+            "--no-metrics",
+        ];
+        // guard-fifo (bench only): the guard under SCHED_FIFO, to tell its own wake-up
+        // delay on a loaded machine from the rest.
+        let mut cmd = if mode == "guard-fifo" {
+            let mut c = Command::new("chrt");
+            c.args(["-f", "50"]).arg(common::guard_bin());
+            c
+        } else {
+            Command::new(common::guard_bin())
+        };
+        cmd.args(args);
+        if mode == "guard-dry-run" {
+            cmd.arg("--dry-run");
+        }
+        let mut g = Guard::spawn(cmd);
         g.wait_for("ready", Duration::from_secs(30));
         // Two passes: the main process is sampled (its baseline) before the leak starts.
         std::thread::sleep(Duration::from_millis(300));
@@ -227,24 +248,106 @@ fn one_run(rk: &oomlens_testkit::RealKernel, mode: &str, rate: u64, dir: &Path) 
         .first()
         .copied()
         .or(term_words.get(1).copied());
+    let mut dry_run_seen = false;
+    let (mut line_seen, mut dry_line) = (false, false);
     let guard_latency_ms = guard.take().and_then(|g| {
         let lines = g.stop();
         lines.iter().find_map(|l| {
-            let l = l.strip_prefix("oomlens guard: preempt: signalled pid ")?;
-            assert!(l.starts_with(&format!("{} (sibleak)", leak.pid)), "{l}");
-            let ms = l.rsplit_once(", ")?.1.strip_suffix(" ms after the event")?;
+            let l = l.strip_prefix("oomlens guard: OOM preempt pid ")?;
+            eprintln!("the guard's line: oomlens guard: OOM preempt pid {l}");
+            line_seen = true;
+            if mode == "guard-dry-run" {
+                assert!(l.contains(": result dry-run, signal none,"), "{l}");
+                dry_line = true;
+                return None;
+            }
+            assert!(
+                l.starts_with(&format!(
+                    "{} (sibleak) in {}: result signalled, signal SIGTERM,",
+                    leak.pid,
+                    cg.path()
+                )),
+                "{l}"
+            );
+            // `oomlens explain` reads the guard's real line as a killer's.
+            let full = format!("oomlens guard: OOM preempt pid {l}\n");
+            let incs = oomlens_parse::parse_bytes(full.as_bytes(), Default::default());
+            assert_eq!(incs.len(), 1, "{full}");
+            let k = &incs[0].kills[0];
+            assert_eq!(incs[0].kind, Some(oomlens_model::Kind::OomlensGuard));
+            assert_eq!(
+                (
+                    k.pid,
+                    k.comm.as_deref(),
+                    k.cgroup.as_deref(),
+                    k.signal.as_deref()
+                ),
+                (
+                    Some(leak.pid),
+                    Some("sibleak"),
+                    Some(cg.path()),
+                    Some("SIGTERM")
+                )
+            );
+            assert_eq!(k.outcome.as_deref(), Some("signalled"));
+            // No latency when a pass saw the crossing before the threshold's eventfd.
+            let ms = l.split_once(", latency-ms ")?.1.split(',').next()?;
             ms.parse::<f64>().ok()
         })
     });
+    let mut sent_mono = None;
+    if dry_line {
+        // --dry-run: the decision is recorded, nothing was signalled.
+        let recs = common::records(&store);
+        let r = recs
+            .iter()
+            .find(|r| r.incident.kind == Some(oomlens_model::Kind::OomlensGuard))
+            .expect("a dry-run record");
+        let d: serde_json::Value =
+            serde_json::from_str(r.decision_json.as_deref().unwrap()).unwrap();
+        assert_eq!(d["result"], "dry-run");
+        assert_eq!(d["decision"]["verdict"]["pid"], leak.pid);
+        assert!(d["signalled_mono"].is_null());
+        dry_run_seen = true;
+    } else if line_seen {
+        // The decision is an incident of its own kind in the recorder, with its numbers.
+        let recs = common::records(&store);
+        let r = recs
+            .iter()
+            .find(|r| r.incident.kind == Some(oomlens_model::Kind::OomlensGuard))
+            .expect("a pre-emption record");
+        assert_eq!(r.log_source, "oomlens-guard");
+        assert_eq!(r.incident.victim().and_then(|k| k.pid), Some(leak.pid));
+        let d: serde_json::Value =
+            serde_json::from_str(r.decision_json.as_deref().expect("decision_json")).unwrap();
+        assert_eq!(d["result"], "signalled");
+        assert_eq!(d["decision"]["verdict"]["verdict"], "act");
+        assert_eq!(d["decision"]["verdict"]["pid"], leak.pid);
+        let n = &d["decision"]["numbers"];
+        assert!(
+            n["usage"].as_u64().unwrap() >= n["threshold"].as_u64().unwrap(),
+            "{d}"
+        );
+        assert_eq!(n["line"].as_u64(), Some(LIMIT_MIB * MIB));
+        sent_mono = d["signalled_mono"].as_f64();
+    }
     let main_survived = alive(main.pid);
     let peer_alive = other.as_ref().map(|(_, pid)| alive(*pid));
     // Only now: the namespace's processes die with its pid 1.
     drop(other);
+    assert!(
+        mode != "guard-dry-run" || dry_run_seen,
+        "no dry-run decision"
+    );
     Outcome {
         main_survived,
         leaker_terminated: term.is_some(),
         kernel_kills: oom_kills(&cg),
         crossed_to_sigterm_ms: crossed.zip(term).map(|(c, t)| (t as f64 - c as f64) / 1e6),
+        crossed_to_sent_ms: crossed
+            .zip(sent_mono)
+            .map(|(c, s)| s * 1e3 - c as f64 / 1e6),
+        guard_line: line_seen,
         guard_latency_ms,
         peer_alive,
     }
@@ -272,7 +375,7 @@ fn scenario(rate: u64) {
             o.leaker_terminated,
             "the guard did not stop the leaker: {o:?}"
         );
-        assert!(o.guard_latency_ms.is_some(), "no guard line: {o:?}");
+        assert!(o.guard_line, "no guard line: {o:?}");
         if o.main_survived && o.kernel_kills == 0 {
             survived += 1;
         }
@@ -282,6 +385,19 @@ fn scenario(rate: u64) {
         survived, n,
         "main survived {survived} of {n} runs at {rate} MiB/s"
     );
+}
+
+/// `--dry-run`: the guard decides on the leaker and records the decision, and never
+/// signals: the kernel then kills the main process as without it.
+#[test]
+fn dry_run_decides_and_records_but_never_signals() {
+    let Some(rk) = oomlens_testkit::real_kernel() else {
+        return;
+    };
+    let dir = TempDir::new("preempt-dry-run").unwrap();
+    let o = one_run(rk, "guard-dry-run", 50, dir.path());
+    assert!(!o.leaker_terminated, "{o:?}");
+    assert!(!o.main_survived && o.kernel_kills >= 1, "{o:?}");
 }
 
 #[test]
@@ -319,11 +435,12 @@ fn table() {
             std::fs::create_dir_all(&run).unwrap();
             let o = one_run(rk, &mode, rate, &run);
             println!(
-                "{{\"mode\":\"{mode}\",\"rate\":{rate},\"run\":{i},\"main_survived\":{},\"leaker_terminated\":{},\"kernel_kills\":{},\"crossed_to_sigterm_ms\":{},\"guard_latency_ms\":{},\"peer_alive\":{}}}",
+                "{{\"mode\":\"{mode}\",\"rate\":{rate},\"run\":{i},\"main_survived\":{},\"leaker_terminated\":{},\"kernel_kills\":{},\"crossed_to_sigterm_ms\":{},\"crossed_to_sent_ms\":{},\"guard_latency_ms\":{},\"peer_alive\":{}}}",
                 o.main_survived,
                 o.leaker_terminated,
                 o.kernel_kills,
                 o.crossed_to_sigterm_ms.map_or("null".into(), |v| v.to_string()),
+                o.crossed_to_sent_ms.map_or("null".into(), |v| v.to_string()),
                 o.guard_latency_ms.map_or("null".into(), |v| v.to_string()),
                 o.peer_alive.map_or("null".into(), |v| v.to_string()),
             );

@@ -25,6 +25,9 @@ pub enum Kind {
     Kubelet,
     /// Only systemd (PID 1) said a unit's process was killed by the OOM killer.
     SystemdNotice,
+    /// oomlens guard pre-empted a process (a `[[preempt]]` policy; with `--dry-run`, only
+    /// decided to).
+    OomlensGuard,
 }
 
 impl Kind {
@@ -39,6 +42,7 @@ impl Kind {
             Kind::Earlyoom => "earlyoom",
             Kind::Kubelet => "kubelet",
             Kind::SystemdNotice => "systemd-notice",
+            Kind::OomlensGuard => "oomlens-guard",
         }
     }
 
@@ -282,6 +286,8 @@ pub enum KillEvidence {
     Earlyoom,
     /// A kubelet event or container status.
     Kubelet,
+    /// An oomlens guard pre-emption line.
+    OomlensGuard,
 }
 
 /// Where a kill's `oom_score_adj` was read.

@@ -50,7 +50,7 @@ fn invoker_num<T: Into<V<'static>>>(i: &Incident, f: fn(&crate::Invoker) -> Opti
 static INCIDENT_FIELDS: &[Field<Incident>] = &[
     text(
         "kind",
-        "Which killer acted, and for kernel OOMs in which domain: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice; null when the report was cut off before it said.",
+        "Which killer acted, and for kernel OOMs in which domain: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice, oomlens-guard; null when the report was cut off before it said.",
         |i| V::text(i.kind.map(kind_name)),
     ),
     text(
@@ -269,7 +269,7 @@ static KILL_FIELDS: &[Field<Kill>] = &[
     ),
     text(
         "evidence",
-        "Which line the kill was read from: killed-line, oom-kill-line, reaper, selection, systemd-oomd, earlyoom, kubelet.",
+        "Which line the kill was read from: killed-line, oom-kill-line, reaper, selection, systemd-oomd, earlyoom, kubelet, oomlens-guard.",
         |k| V::text(k.evidence.map(evidence_name)),
     ),
     text(
@@ -691,6 +691,7 @@ pub fn evidence_name(e: KillEvidence) -> &'static str {
         KillEvidence::SystemdOomd => "systemd-oomd",
         KillEvidence::Earlyoom => "earlyoom",
         KillEvidence::Kubelet => "kubelet",
+        KillEvidence::OomlensGuard => "oomlens-guard",
     }
 }
 
@@ -735,6 +736,7 @@ mod tests {
             KillEvidence::SystemdOomd,
             KillEvidence::Earlyoom,
             KillEvidence::Kubelet,
+            KillEvidence::OomlensGuard,
         ] {
             assert_eq!(evidence_name(e), serde(serde_json::to_value(e).unwrap()));
         }
@@ -762,6 +764,7 @@ mod tests {
             crate::Kind::Earlyoom,
             crate::Kind::Kubelet,
             crate::Kind::SystemdNotice,
+            crate::Kind::OomlensGuard,
         ] {
             assert_eq!(kind_name(k), serde(serde_json::to_value(k).unwrap()));
         }

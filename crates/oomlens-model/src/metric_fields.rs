@@ -105,6 +105,28 @@ pub static GUARD_COUNTER_FIELDS: &[Field<GuardTotals>] = &[
     ),
 ];
 
+/// The guard's pre-emption actions since it started (one per decision that acted or, dry
+/// run, would have).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GuardActions {
+    /// Decisions counted.
+    pub actions: u64,
+}
+
+/// The labels of [`ACTION_COUNTER_FIELDS`]: `action` (`sigterm`, `sigkill`, `kill-cgroup`,
+/// `none` for a dry run) and `result` (`signalled`, `killed-cgroup`, `dry-run`, `refused`,
+/// `failed`): both from fixed sets, so the series stay few.
+pub const ACTION_LABELS: [&str; 2] = ["action", "result"];
+
+/// `oomlens_guard_actions_total{action,result}`.
+pub static ACTION_COUNTER_FIELDS: &[Field<GuardActions>] = &[Field::new(
+    "guard_actions",
+    U::Count,
+    K::Counter,
+    "Pre-emption decisions of the guard's [[preempt]] policies that acted or, dry run, would have: by action (sigterm, sigkill, kill-cgroup, none) and result (signalled, killed-cgroup, dry-run, refused, failed).",
+    |t| V::U64(t.actions),
+)];
+
 /// The owner labels of the kill and incident counters, capped per label.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
 pub struct OwnerLabels {
@@ -126,7 +148,7 @@ pub static OWNER_LABEL_FIELDS: &[Field<OwnerLabels>] = &[
         "kind",
         U::Text,
         K::Info,
-        "The incident's kind: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice or unknown.",
+        "The incident's kind: memcg, global, cpuset, memory-policy, systemd-oomd, earlyoom, kubelet, systemd-notice, oomlens-guard or unknown.",
         |l| V::Str(&l.kind),
     ),
     Field::new(
@@ -351,6 +373,7 @@ pub fn metric_families() -> Vec<String> {
     }
     names(PREFIX, OWNER_COUNTER_FIELDS)
         .chain(names(PREFIX, GUARD_COUNTER_FIELDS))
+        .chain(names(PREFIX, ACTION_COUNTER_FIELDS))
         .chain(names(CGROUP_PREFIX, CGROUP_GAUGE_FIELDS))
         .chain(names(PREFIX, SYSTEM_GAUGE_FIELDS))
         .chain(names(PREFIX, CGROUP_EXPORT_FIELDS))
@@ -379,6 +402,7 @@ mod tests {
                 "oomlens_kmsg_records_lost_total",
                 "oomlens_kmsg_overruns_total",
                 "oomlens_label_overflows_total",
+                "oomlens_guard_actions_total",
                 "oomlens_cgroup_memory_usage_bytes",
                 "oomlens_cgroup_memory_max_bytes",
                 "oomlens_cgroup_memory_high_bytes",

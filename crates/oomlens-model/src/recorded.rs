@@ -57,6 +57,12 @@ pub struct RecordedIncident {
     pub explanation_json: Option<String>,
     /// The minutes before.
     pub window: RecordedWindow,
+    /// For a guard pre-emption (kind `oomlens-guard`): the decision with the numbers it was
+    /// made on, the policy, the result and the latency, as JSON text (the guard's
+    /// `oomlens_analysis::preempt::Decision` and its outcome). Added in 1.x: absent in
+    /// older records.
+    #[serde(default)]
+    pub decision_json: Option<String>,
 }
 
 /// One event the guard saw besides the log report.
@@ -211,6 +217,7 @@ mod tests {
     #[test]
     fn a_record_round_trips_through_json_and_unknown_fields_are_ignored() {
         let rec = RecordedIncident {
+            decision_json: None,
             schema: RECORDED_SCHEMA.into(),
             recorded_unix: 1_700_000_000.5,
             logged_unix: Some(1_700_000_000.25),

@@ -21,7 +21,10 @@
 //!   137`), `kubectl get pods` rows with STATUS `OOMKilled`, `-o yaml/json` statuses
 //!   (`reason: OOMKilled`, `exitCode: 137`).
 //!
-//! One module per killer (`oomd`, `earlyoom`, `kubelet`, `notices`); the table in
+//! - oomlens guard's own pre-emptions: `oomlens guard: OOM preempt pid <pid> (<comm>) in
+//!   <cgroup>: result <r>, signal <s>, …` (`guard.rs`).
+//!
+//! One module per killer (`oomd`, `earlyoom`, `kubelet`, `notices`, `guard`); the table in
 //! `recognizers.rs` lists every wording function and the order they are tried in.
 
 use std::collections::VecDeque;
@@ -32,6 +35,7 @@ use crate::assemble::KernelAssembler;
 use crate::envelope::Envelope;
 
 mod earlyoom;
+mod guard;
 mod kubelet;
 pub(crate) mod notices;
 mod oomd;

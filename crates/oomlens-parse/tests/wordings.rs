@@ -48,6 +48,18 @@ const ROWS: &[Row] = &[
         input: "foo.service: Failed with result 'oom-kill'.\n",
         expect: "systemd-notice kill[- cgroup=foo.service] notice[FailedOomKill foo.service]",
     },
+    // oomlens guard's own pre-emption line, as a guard printed it in the innocent-sibling
+    // test (crates/oomlens-guard/tests/preempt_sibling.rs) on the real kernel
+    Row {
+        name: "oomlens guard",
+        input: "oomlens guard: OOM preempt pid 28598 (sibleak) in /process_api/01836772655647b0b7289cc8f5ccc4a8/oomlens-test-28539-1: result signalled, signal SIGTERM, usage 107479040, threshold 107374182, line 134217728, rss 24801280, growth 16896386, chosen-by fastest-growing, trigger threshold, latency-ms 0.277, policy /process_api/01836772655647b0b7289cc8f5ccc4a8/oomlens-test-28539-1\n",
+        expect: "oomlens-guard kill[OomlensGuard pid=28598 comm=sibleak signal=SIGTERM rss_kb=24220 outcome=signalled cgroup=/process_api/01836772655647b0b7289cc8f5ccc4a8/oomlens-test-28539-1]",
+    },
+    Row {
+        name: "oomlens guard",
+        input: "oomlens guard: OOM preempt pid 7 (a) in b) in /batch/x: result dry-run, signal none, usage 10, threshold 9, line 10, rss 4096, growth 0, chosen-by largest, trigger pass, policy batch\n",
+        expect: "oomlens-guard kill[OomlensGuard pid=7 comm=a) in b rss_kb=4 outcome=dry-run cgroup=/batch/x]",
+    },
     // earlyoom, each generation
     Row {
         name: "earlyoom",

@@ -65,6 +65,12 @@ pub const REPORT_LOST: MessageKind = MessageKind {
     id: "f27e9323ae8d41e2ae24c7925169babd",
     priority: 3,
 };
+/// oomlens guard pre-empted a process (or, dry run, decided to).
+pub const GUARD_PREEMPT: MessageKind = MessageKind {
+    name: "guard-preempt",
+    id: "0d0e8e8b755643569f89a6ec2d7679d1",
+    priority: 4,
+};
 /// The guard started.
 pub const GUARD_STARTED: MessageKind = MessageKind {
     name: "guard-started",
@@ -86,6 +92,7 @@ pub const MESSAGE_KINDS: &[MessageKind] = &[
     EARLYOOM_KILL,
     KUBELET,
     REPORT_LOST,
+    GUARD_PREEMPT,
     GUARD_STARTED,
     GUARD_STOPPED,
 ];
@@ -162,6 +169,7 @@ pub fn kind_of(kind: Option<Kind>) -> MessageKind {
         Some(Kind::SystemdOomd) => OOMD_KILL,
         Some(Kind::Earlyoom) => EARLYOOM_KILL,
         Some(Kind::Kubelet) => KUBELET,
+        Some(Kind::OomlensGuard) => GUARD_PREEMPT,
         // Only systemd's "A process of this unit has been killed by the OOM killer" or a
         // report cut off before it said which: the kernel's own report is missing.
         Some(Kind::SystemdNotice) | None => REPORT_LOST,
@@ -495,6 +503,7 @@ mod tests {
             (Some(Kind::SystemdOomd), OOMD_KILL),
             (Some(Kind::Earlyoom), EARLYOOM_KILL),
             (Some(Kind::Kubelet), KUBELET),
+            (Some(Kind::OomlensGuard), GUARD_PREEMPT),
             (Some(Kind::SystemdNotice), REPORT_LOST),
             (None, REPORT_LOST),
         ];

@@ -40,7 +40,7 @@ use oomlens_analysis::explanation::Explanation;
 use oomlens_analysis::owner::Owner;
 use oomlens_model::fields::{Field, Unit, Value};
 use oomlens_model::metric_fields::{
-    BuildInfo, CgroupExport, CgroupGauges, ConfiguredCount, GuardTotals, SystemPressure,
+    ACTION_COUNTER_FIELDS, ACTION_LABELS, BuildInfo, CgroupExport, CgroupGauges, ConfiguredCount, GuardTotals, SystemPressure,
     BUILD_INFO_HELP, BUILD_INFO_LABEL_FIELDS, BUILD_INFO_METRIC, CGROUP_EXPORT_FIELDS,
     CGROUP_GAUGE_FIELDS, CGROUP_LABEL, CGROUP_PREFIX, CONFIGURED_COUNTER_FIELDS,
     GUARD_COUNTER_FIELDS, OWNER_COUNTER_FIELDS, PREFIX, SYSTEM_GAUGE_FIELDS,
@@ -162,6 +162,8 @@ pub struct GuardMetrics {
     by_owner: Vec<Family<Labels, Counter>>,
     /// The unlabelled counters of `GUARD_COUNTER_FIELDS`, in table order.
     counters: Vec<Counter>,
+    /// `oomlens_guard_actions_total{action,result}` (`ACTION_COUNTER_FIELDS`).
+    actions: Family<Labels, Counter>,
     cgroup_gauges: Vec<GaugeFamily>,
     system_gauges: Vec<GaugeFamily>,
     export_gauges: Vec<Gauge>,
@@ -213,6 +215,11 @@ impl GuardMetrics {
                 c
             })
             .collect();
+        let actions = Family::<Labels, Counter>::default();
+        for f in ACTION_COUNTER_FIELDS {
+            let (name, help, unit) = registration(f, PREFIX);
+            register(&mut registry, &name, help, unit, actions.clone());
+        }
         let cgroup_gauges = gauge_families(&mut registry, CGROUP_GAUGE_FIELDS, CGROUP_PREFIX);
         let system_gauges = gauge_families(&mut registry, SYSTEM_GAUGE_FIELDS, PREFIX);
         let export_gauges = CGROUP_EXPORT_FIELDS
@@ -237,6 +244,7 @@ impl GuardMetrics {
             registry,
             by_owner,
             counters,
+            actions,
             cgroup_gauges,
             system_gauges,
             export_gauges,
@@ -272,6 +280,19 @@ impl GuardMetrics {
         self.totals.incidents += step.incidents;
         self.totals.label_overflows += step.label_overflows;
         self.sync_counters();
+    }
+
+    /// Counts one pre-emption decision of the guard. `result` is cut at its first space
+    /// (`refused (pid 1 is never signalled)` counts as `refused`) so that the label keeps to
+    /// its fixed set.
+    pub fn action(&mut self, action: &str, result: &str) {
+        let result = result.split(' ').next().unwrap_or(result);
+        let labels: Labels = ACTION_LABELS
+            .iter()
+            .copied()
+            .zip([escape(action).into_owned(), escape(result).into_owned()])
+            .collect();
+        self.actions.get_or_create(&labels).inc();
     }
 
     /// Counts an incident written to the flight recorder.

@@ -83,13 +83,21 @@ pub fn headline(inc: &Incident, expl: Option<&Explanation>) -> String {
         Some(Kind::Earlyoom) => "earlyoom kill".to_string(),
         Some(Kind::Kubelet) => "kubelet".to_string(),
         Some(Kind::SystemdNotice) => "systemd reports an OOM kill".to_string(),
+        Some(Kind::OomlensGuard) => {
+            format!(
+                "oomlens guard pre-emption in {}",
+                place(inc.task_memcg.as_deref())
+            )
+        }
         None => "OOM report".to_string(),
     };
     let Some(v) = inc.victim() else {
         return format!("{domain}: no kill in the input");
     };
     let verb = match inc.kind {
-        Some(Kind::Earlyoom) => format!("sent {}", v.signal.as_deref().unwrap_or("a signal")),
+        Some(Kind::Earlyoom | Kind::OomlensGuard) => {
+            format!("sent {}", v.signal.as_deref().unwrap_or("a signal"))
+        }
         Some(Kind::Kubelet) => v.reason.as_deref().unwrap_or("killed").to_string(),
         _ => "killed".to_string(),
     };

@@ -139,6 +139,7 @@ struct LightWindow {
 impl Light {
     fn into_recorded(self) -> RecordedIncident {
         RecordedIncident {
+            decision_json: None,
             schema: self.schema,
             recorded_unix: self.recorded_unix,
             logged_unix: self.logged_unix,

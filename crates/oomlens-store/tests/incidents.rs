@@ -35,6 +35,7 @@ fn records() -> Vec<RecordedIncident> {
             .unwrap();
         let t = 1_800_000_000.0 + 60.0 * k as f64;
         RecordedIncident {
+            decision_json: None,
             schema: RECORDED_SCHEMA.into(),
             recorded_unix: t,
             logged_unix: Some(t - 0.5),

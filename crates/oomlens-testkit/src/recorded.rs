@@ -114,6 +114,7 @@ pub fn record(
         .first()
         .map_or_else(|| "/".to_string(), |c| c.path.clone());
     RecordedIncident {
+        decision_json: None,
         schema: RECORDED_SCHEMA.into(),
         recorded_unix: kill_unix + 0.25,
         logged_unix: Some(kill_unix),

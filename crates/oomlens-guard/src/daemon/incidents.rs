@@ -59,7 +59,7 @@ impl Daemon {
                 Some("journal") => "journal",
                 _ => "file",
             };
-            self.record(inc, &expl, json, p.raw, source);
+            self.record(inc, &expl, json, p.raw, source, None);
         }
     }
 
@@ -70,6 +70,7 @@ impl Daemon {
         expl: Option<String>,
         raw: Vec<String>,
         source: &str,
+        decision_json: Option<String>,
     ) {
         let now = unix_now();
         let mono = self.mono();
@@ -84,6 +85,7 @@ impl Daemon {
         }
         let victim = inc.victim().and_then(|k| k.pid);
         let rec = RecordedIncident {
+            decision_json,
             schema: RECORDED_SCHEMA.into(),
             recorded_unix: now,
             logged_unix: record::unix_of(&inc.time),

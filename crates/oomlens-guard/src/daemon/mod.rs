@@ -40,6 +40,7 @@
 mod export;
 mod incidents;
 mod logs;
+mod preempting;
 mod sampling;
 mod start;
 
@@ -259,8 +260,8 @@ impl Daemon {
             }
             if let Some(p) = self.preempt.as_mut() {
                 p.advance(&self.ep, Instant::now());
-                p.report();
             }
+            self.record_preemptions();
             self.record_parsed();
             if self.outputs.serving() {
                 self.export(); // a scrape under way: answered with this pass's values

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use crate::assemble::KernelAssembler;
 use crate::envelope::Envelope;
 use crate::userspace::earlyoom;
+use crate::userspace::guard;
 use crate::userspace::kubelet;
 use crate::userspace::notices;
 use crate::userspace::oomd;
@@ -62,6 +63,11 @@ pub(crate) const RECOGNIZERS: &[Recognizer] = &[
         name: "systemd unit notice",
         from: Offered::Systemd,
         recognize: notices::recognize,
+    },
+    Recognizer {
+        name: "oomlens guard",
+        from: Offered::NotKernelOrSystemd,
+        recognize: guard::recognize,
     },
     Recognizer {
         name: "earlyoom",

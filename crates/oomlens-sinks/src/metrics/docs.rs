@@ -3,6 +3,7 @@
 
 use oomlens_model::fields::{Field, Kind, Unit};
 use oomlens_model::metric_fields::{
+    ACTION_COUNTER_FIELDS, ACTION_LABELS,
     BUILD_INFO_HELP, BUILD_INFO_LABEL_FIELDS, BUILD_INFO_METRIC, CGROUP_EXPORT_FIELDS,
     CGROUP_GAUGE_FIELDS, CGROUP_LABEL, CGROUP_PREFIX, CONFIGURED_COUNTER_FIELDS,
     GUARD_COUNTER_FIELDS, OWNER_COUNTER_FIELDS, OWNER_LABEL_FIELDS, PREFIX, SYSTEM_GAUGE_FIELDS,
@@ -16,6 +17,12 @@ pub fn markdown() -> String {
         String::from("| metric | type | unit | labels | meaning |\n|---|---|---|---|---|\n");
     rows(&mut out, PREFIX, OWNER_COUNTER_FIELDS, &owner_labels);
     rows(&mut out, PREFIX, GUARD_COUNTER_FIELDS, "");
+    rows(
+        &mut out,
+        PREFIX,
+        ACTION_COUNTER_FIELDS,
+        &ACTION_LABELS.join(", "),
+    );
     rows(&mut out, CGROUP_PREFIX, CGROUP_GAUGE_FIELDS, CGROUP_LABEL);
     rows(&mut out, PREFIX, SYSTEM_GAUGE_FIELDS, "");
     rows(&mut out, PREFIX, CGROUP_EXPORT_FIELDS, "");

@@ -405,6 +405,8 @@ pub(super) fn filled() -> GuardMetrics {
     m.system_pressure(0.01, 0.0);
     m.configured(CONFIGURED_PROTECT, [("postgres", "applied", 2)]);
     m.configured(CONFIGURED_HOOKS, [("page", "timeout", 1)]);
+    m.action("sigterm", "signalled");
+    m.action("none", "refused (pid 1 is never signalled)");
     m
 }
 
@@ -454,6 +456,15 @@ fn every_family_is_declared_in_the_tables_and_every_declared_one_is_written() {
             "{name} is declared but not written:\n{t}"
         );
     }
+    // A pre-emption's result label is cut to its fixed word.
+    assert!(
+        t.contains("oomlens_guard_actions_total{action=\"sigterm\",result=\"signalled\"} 1\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("oomlens_guard_actions_total{action=\"none\",result=\"refused\"} 1\n"),
+        "{t}"
+    );
     // HELP comes from the table, with one full stop.
     assert!(
         t.contains("# HELP oomlens_kmsg_records_lost Kernel log records overwritten in the kernel's ring buffer before the guard read them.\n"),
