@@ -391,6 +391,7 @@ mod tests {
             raw: vec![],
             incident: inc.clone(),
             explanation_json: None,
+            decision_json: None,
             window: RecordedWindow {
                 seconds: 600.0,
                 interval: 1.0,

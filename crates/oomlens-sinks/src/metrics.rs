@@ -40,10 +40,11 @@ use oomlens_analysis::explanation::Explanation;
 use oomlens_analysis::owner::Owner;
 use oomlens_model::fields::{Field, Unit, Value};
 use oomlens_model::metric_fields::{
-    ACTION_COUNTER_FIELDS, ACTION_LABELS, BuildInfo, CgroupExport, CgroupGauges, ConfiguredCount, GuardTotals, SystemPressure,
-    BUILD_INFO_HELP, BUILD_INFO_LABEL_FIELDS, BUILD_INFO_METRIC, CGROUP_EXPORT_FIELDS,
-    CGROUP_GAUGE_FIELDS, CGROUP_LABEL, CGROUP_PREFIX, CONFIGURED_COUNTER_FIELDS,
-    GUARD_COUNTER_FIELDS, OWNER_COUNTER_FIELDS, PREFIX, SYSTEM_GAUGE_FIELDS,
+    BuildInfo, CgroupExport, CgroupGauges, ConfiguredCount, GuardTotals, SystemPressure,
+    ACTION_COUNTER_FIELDS, ACTION_LABELS, BUILD_INFO_HELP, BUILD_INFO_LABEL_FIELDS,
+    BUILD_INFO_METRIC, CGROUP_EXPORT_FIELDS, CGROUP_GAUGE_FIELDS, CGROUP_LABEL, CGROUP_PREFIX,
+    CONFIGURED_COUNTER_FIELDS, GUARD_COUNTER_FIELDS, OWNER_COUNTER_FIELDS, PREFIX,
+    SYSTEM_GAUGE_FIELDS,
 };
 use oomlens_model::Incident;
 
