@@ -3,7 +3,7 @@
 //! charged outside the limit. It is the product's own code rather than a test tool, so a
 //! drill on a production host needs nothing but the oomlens binary.
 //!
-//! SPEC is `MODE:MIB:DELAY_MS`:
+//! SPEC is `MODE:MIB:DELAY_MS[:RATE]`:
 //! - `alloc:CAP:D`: touch anonymous memory 1 MiB at a time until killed, at most CAP MiB.
 //! - `hold:N:D`: touch N MiB, print `ready` on standard output, then sleep until killed.
 //! - `tmpfs:CAP:D`: in a private mount namespace, mount a tmpfs (size CAP MiB) on the temp
@@ -18,7 +18,9 @@
 //!   the last 30 s), and without swap the kernel does not scan anonymous memory at all.
 //!
 //! D is a pause in milliseconds before the first allocation (tests use it to interrupt a
-//! drill while its processes are alive). Exit statuses when not killed: 3 the cap was
+//! drill while its processes are alive). RATE (`alloc`, `tmpfs`; `--rate`) paces the
+//! allocation to that many MiB a second, so that a running guard samples the cgroup on its
+//! way to the limit (0 or absent: as fast as it goes). Exit statuses when not killed: 3 the cap was
 //! reached (the limit did not act), 4 an allocation or write failed.
 
 use std::ffi::CString;
@@ -57,6 +59,8 @@ pub struct Spec {
     pub mib: u64,
     /// Pause before the first allocation, milliseconds.
     pub delay_ms: u64,
+    /// MiB a second for `alloc` and `tmpfs`; 0: no pacing.
+    pub rate: u64,
 }
 
 impl Spec {
@@ -68,12 +72,12 @@ impl Spec {
             Mode::Tmpfs => "tmpfs",
             Mode::Pressure => "pressure",
         };
-        format!("{mode}:{}:{}", self.mib, self.delay_ms)
+        format!("{mode}:{}:{}:{}", self.mib, self.delay_ms, self.rate)
     }
 
     /// Parses a SPEC string.
     pub fn parse(s: &str) -> Result<Spec, DrillError> {
-        let bad = || DrillError::Child(format!("bad spec {s:?}: want MODE:MIB:DELAY_MS"));
+        let bad = || DrillError::Child(format!("bad spec {s:?}: want MODE:MIB:DELAY_MS[:RATE]"));
         let mut parts = s.split(':');
         let mode = match parts.next() {
             Some("alloc") => Mode::Alloc,
@@ -84,6 +88,10 @@ impl Spec {
         };
         let mib = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
         let delay_ms = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let rate = match parts.next() {
+            Some(v) => v.parse().map_err(|_| bad())?,
+            None => 0,
+        };
         if parts.next().is_some() {
             return Err(bad());
         }
@@ -91,11 +99,39 @@ impl Spec {
             mode,
             mib,
             delay_ms,
+            rate,
         })
     }
 }
 
 const MIB: usize = 1 << 20;
+
+/// Paces an allocation to `rate` MiB a second (0: no pause).
+struct Pace {
+    rate: u64,
+    start: std::time::Instant,
+}
+
+impl Pace {
+    fn new(rate: u64) -> Pace {
+        Pace {
+            rate,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// After `done` MiB: sleeps until the time `done` MiB are due at the rate.
+    fn after(&self, done: u64) {
+        if self.rate == 0 {
+            return;
+        }
+        let due = self.start + Duration::from_secs_f64(done as f64 / self.rate as f64);
+        let now = std::time::Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+    }
+}
 
 /// The allocator's comm, as the kernel's OOM report prints it.
 pub const COMM: &std::ffi::CStr = c"oomlens-drill";
@@ -109,9 +145,15 @@ pub fn run(spec: Spec) -> i32 {
     match spec.mode {
         Mode::Alloc | Mode::Hold => {
             let mut kept: Vec<Vec<u8>> = Vec::new();
-            for _ in 0..spec.mib {
+            let pace = Pace::new(if spec.mode == Mode::Alloc {
+                spec.rate
+            } else {
+                0
+            });
+            for i in 0..spec.mib {
                 // A non-zero fill writes every page, so each one is charged.
                 kept.push(vec![0x5a; MIB]);
+                pace.after(i + 1);
             }
             if spec.mode == Mode::Alloc {
                 return EXIT_CAP;
@@ -133,7 +175,7 @@ pub fn run(spec: Spec) -> i32 {
                 EXIT_ALLOC_FAILED
             }
         },
-        Mode::Tmpfs => match fill_tmpfs(spec.mib) {
+        Mode::Tmpfs => match fill_tmpfs(spec.mib, spec.rate) {
             Ok(()) => EXIT_CAP,
             Err(e) => {
                 eprintln!("oomlens drill allocator: {e}");
@@ -166,7 +208,7 @@ fn pressure(cap_mib: u64) -> std::io::Result<()> {
 }
 
 /// Mounts a private tmpfs on the temp directory and fills a file in it.
-fn fill_tmpfs(cap_mib: u64) -> std::io::Result<()> {
+fn fill_tmpfs(cap_mib: u64, rate: u64) -> std::io::Result<()> {
     let dir = std::env::temp_dir();
     let target = CString::new(dir.as_os_str().as_encoded_bytes())?;
     let opts = CString::new(format!("size={}m,mode=0700", cap_mib + 1))?;
@@ -199,8 +241,10 @@ fn fill_tmpfs(cap_mib: u64) -> std::io::Result<()> {
     }
     let mut f = std::fs::File::create(dir.join("fill"))?;
     let chunk = vec![0x5a; MIB];
-    for _ in 0..cap_mib {
+    let pace = Pace::new(rate);
+    for i in 0..cap_mib {
         f.write_all(&chunk)?;
+        pace.after(i + 1);
     }
     Ok(())
 }
@@ -257,10 +301,24 @@ mod tests {
 
     #[test]
     fn specs_round_trip_and_bad_ones_are_refused() {
-        for s in ["alloc:256:0", "hold:40:10", "tmpfs:256:0", "pressure:96:0"] {
+        for s in [
+            "alloc:256:0:0",
+            "hold:40:10:0",
+            "tmpfs:256:0:8",
+            "pressure:96:0:0",
+        ] {
             assert_eq!(Spec::parse(s).unwrap().to_arg(), s);
         }
-        for s in ["", "alloc", "alloc:x:0", "alloc:1:2:3", "grow:1:0"] {
+        // Without RATE: no pacing.
+        assert_eq!(Spec::parse("alloc:64:5").unwrap().rate, 0);
+        for s in [
+            "",
+            "alloc",
+            "alloc:x:0",
+            "alloc:1:2:x",
+            "alloc:1:2:3:4",
+            "grow:1:0",
+        ] {
             assert!(Spec::parse(s).is_err(), "{s}");
         }
     }

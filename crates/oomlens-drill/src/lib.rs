@@ -110,6 +110,10 @@ pub struct DrillArgs {
     /// The guard's metrics address.
     #[arg(long, value_name = "ADDR", default_value = oomlens_sinks::metrics::DEFAULT_LISTEN)]
     pub listen: String,
+    /// Allocate at this many MiB a second (memcg, adj, tmpfs), so that a running guard
+    /// records the cgroup on its way to the limit; 0: as fast as it goes.
+    #[arg(long, value_name = "MIB_PER_S", default_value = "0")]
+    pub rate: u64,
     /// How long to wait for the kill, and then for each check (`30`, seconds).
     #[arg(long, value_name = "SECONDS", default_value = "30")]
     pub timeout: u64,

@@ -67,6 +67,7 @@ impl OomdUnit {
             mode: Mode::Pressure,
             mib: cap_mib,
             delay_ms: 0,
+            rate: 0,
         };
         let out = Command::new("systemd-run")
             .arg(format!("--unit={name}"))

@@ -415,6 +415,12 @@ impl<'a> Drill<'a> {
                     mode,
                     mib,
                     delay_ms,
+                    // The larger process of `adj` holds; only the one that grows is paced.
+                    rate: if mode == Mode::Hold {
+                        0
+                    } else {
+                        self.args.rate
+                    },
                 },
                 &procs,
                 adj,

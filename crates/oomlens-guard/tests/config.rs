@@ -244,6 +244,10 @@ fn the_readme_config_blocks_are_valid() {
     assert!(!blocks.is_empty(), "README.md has no toml block");
     for b in blocks {
         let c = config::parse(Path::new("README.md"), b).unwrap_or_else(|e| panic!("{e}\n{b}"));
-        assert!(!c.protect.is_empty() || !c.hooks.is_empty(), "{b}");
+        // Every block configures something (the protect/hook block, the pre-emption one).
+        assert!(
+            !c.protect.is_empty() || !c.hooks.is_empty() || !c.preempt.is_empty(),
+            "{b}"
+        );
     }
 }

@@ -59,11 +59,46 @@ impl Default for SourceOptions {
 impl SourceOptions {
     /// The host's boot time, for kernel logs stamped with time since boot; `None` when
     /// /proc does not say.
+    ///
+    /// On this host (root `/`) it is CLOCK_REALTIME − CLOCK_MONOTONIC, read now: kmsg stamps
+    /// are the kernel's `local_clock()` (kernel/printk/printk.c), which CLOCK_MONOTONIC
+    /// follows (neither counts suspend), while `/proc/stat`'s `btime` is whole seconds and
+    /// put a kill up to 1 s late on the wall clock (seen in a report's chart: the kill marked
+    /// 0.8 s before the samples reached the limit). Both drift from `local_clock()` as NTP
+    /// slews the clock (~0.1 s after 15 h here, bench/README.md). A tree elsewhere (tests,
+    /// another root) keeps `btime`.
     pub fn boot_time_us(&self) -> Option<i64> {
+        if self.root == Path::new(oomlens_sources::procfs::DEFAULT_ROOT) {
+            return Some(realtime_minus_monotonic_us());
+        }
         oomlens_sources::procfs::ProcFs::new(&self.root)
             .boot_time_us()
             .ok()
     }
+}
+
+/// CLOCK_REALTIME − CLOCK_MONOTONIC in microseconds: the Unix time at which the monotonic
+/// clock read zero. The tightest of a few bracketed reads.
+fn realtime_minus_monotonic_us() -> i64 {
+    let read = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec; both clocks always exist on Linux.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+    };
+    let mut best = (i64::MAX, 0);
+    for _ in 0..5 {
+        let m0 = read(libc::CLOCK_MONOTONIC);
+        let r = read(libc::CLOCK_REALTIME);
+        let m1 = read(libc::CLOCK_MONOTONIC);
+        if m1 - m0 < best.0 {
+            best = (m1 - m0, r - (m0 + (m1 - m0) / 2));
+        }
+    }
+    best.1 / 1000
 }
 
 /// A live log opened for reading from its start.
