@@ -121,12 +121,15 @@ impl Live {
                 .map(move |(result, n)| (rule.as_str(), result, n))
         });
         m.configured(CONFIGURED_PROTECT, protect);
+        // Every configured hook's `ok` series exists from the start, at 0, so that a rise is
+        // seen from the first run (what `oomlens drill` checks) and not only a new series.
+        let configured = self.hooks.names().map(|h| (h, "ok", 0));
         let hooks = self
             .hooks
             .counts
             .iter()
             .map(|((hook, outcome), n)| (hook.as_str(), outcome.as_str(), *n));
-        m.configured(CONFIGURED_HOOKS, hooks);
+        m.configured(CONFIGURED_HOOKS, configured.chain(hooks));
     }
 
     /// The earliest moment the loop must wake for this module (a hook's timeout).

@@ -142,6 +142,11 @@ pub struct Hooks {
 }
 
 impl Hooks {
+    /// The names of the hooks in force.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.hooks.iter().map(|h| h.name.as_str())
+    }
+
     /// The hooks of `cfg`; SIGCHLD is routed to [`Hooks::fd`] from now on.
     pub fn new(cfg: &Config) -> std::io::Result<Hooks> {
         let (r, w) = UnixStream::pair()?;

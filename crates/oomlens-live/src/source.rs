@@ -87,7 +87,7 @@ fn realtime_minus_monotonic_us() -> i64 {
         };
         // SAFETY: clock_gettime writes one timespec; both clocks always exist on Linux.
         unsafe { libc::clock_gettime(clock, &mut ts) };
-        ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+        ts.tv_sec * 1_000_000_000 + ts.tv_nsec
     };
     let mut best = (i64::MAX, 0);
     for _ in 0..5 {

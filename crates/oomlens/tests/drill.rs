@@ -371,13 +371,63 @@ fn guard_running_passes_and_guard_stopped_fails() {
     assert_nothing_left(None);
 }
 
+/// A guard whose config has a `[[hook]]` on memcg kills: the drill's hook step sees the
+/// hook run (`oomlens_hook_runs_total{result="ok"}` rises on the guard's /metrics), and the
+/// hook itself ran: it wrote the victim's pid, from its environment, to a file.
+#[test]
+fn a_guard_hook_is_checked_by_the_drill() {
+    let Some(rk) = real_kernel() else { return };
+    let _l = lock();
+    let tmp = TempDir::new("drill-hook").unwrap();
+    let store = tmp.join("store");
+    let ran = tmp.join("hook-ran");
+    let config = tmp.join("guard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[hook]]\nname = \"drill-hook\"\non = [\"memcg\"]\nargv = [\"/bin/sh\", \"-c\", \"echo $OOMLENS_PID > {}\"]\ntimeout = \"5s\"\n",
+            ran.display()
+        ),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut guard = start_guard_with(
+        &store,
+        &listen,
+        &rk.own.path,
+        &[Path::new("--config"), &config],
+    );
+    let (r, v) = drill(&["--limit", "32M"], &store, &listen);
+    let _ = guard.kill();
+    let _ = guard.wait();
+    assert_eq!(r.exit_code(), Some(0), "{v:#}");
+    let hook = step(&v, "hook");
+    assert_eq!(hook["result"], "pass", "{v:#}");
+    assert!(
+        hook["detail"].as_str().unwrap().contains("result=\"ok\""),
+        "{hook}"
+    );
+    // The hook ran (the step saw an ok run): its file names a victim's pid, from the
+    // hook's environment. Other containers' memcg kills run it too (the kernel log is
+    // shared), so the file may hold another victim's pid than the drill's.
+    let text = std::fs::read_to_string(&ran).unwrap();
+    assert!(text.trim().parse::<u32>().is_ok(), "{text:?}");
+    assert_nothing_left(None);
+}
+
 fn start_guard(store: &Path, listen: &str, cgroup: &str) -> Child {
+    start_guard_with(store, listen, cgroup, &[])
+}
+
+/// [`start_guard`] with more flags (`--config FILE`).
+fn start_guard_with(store: &Path, listen: &str, cgroup: &str, extra: &[&Path]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_oomlens"))
         .args([
             "guard", "--log", "kmsg", "--cgroup", cgroup, "--listen", listen,
         ])
         .arg("--state-dir")
         .arg(store)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
