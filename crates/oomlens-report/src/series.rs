@@ -146,15 +146,20 @@ fn memory_of(id: u64, rec: &RecordedIncident, zero: f64) -> Option<MemoryRecordi
         ..MemoryRecording::default()
     };
     for p in &series.points {
-        match (p.anon, p.file, p.shmem, p.usage) {
-            (None, None, None, Some(u)) => out.usage.push((at(p), mib(u))),
-            (None, None, None, None) => {}
-            (a, f, s, _) => out.stack.push(MemPoint {
+        // The guard reads usage every pass but the anon/file/shmem split only near the
+        // limit, after a large drop, or on its slow rotation (crates/oomlens-sources
+        // sampler): the split is the last one read. Usage is drawn as its own line over the
+        // stack, so a stack that lags the usage shows as such, never as fresh numbers.
+        if let Some(u) = p.usage {
+            out.usage.push((at(p), mib(u)));
+        }
+        if p.anon.is_some() || p.file.is_some() || p.shmem.is_some() {
+            out.stack.push(MemPoint {
                 t: at(p),
-                anon: mib(a.unwrap_or(0)),
-                file: mib(f.unwrap_or(0)),
-                shmem: mib(s.unwrap_or(0)),
-            }),
+                anon: mib(p.anon.unwrap_or(0)),
+                file: mib(p.file.unwrap_or(0)),
+                shmem: mib(p.shmem.unwrap_or(0)),
+            });
         }
         if let Some(m) = p.max.and_then(|m| m.bytes()) {
             out.max.push((at(p), mib(m)));

@@ -79,6 +79,21 @@ fn a_moved_cgroup_is_read_in_full_only_at_risk() {
     assert_eq!(row(&sm, "/svc").anon, Some(1 << 20), "/svc not re-read");
     assert_eq!(sm.last().processes.len(), 1, "4242 re-read with its cgroup");
 
+    // Back to 3 MiB (its process killed, say): far from the risk line, but the split of
+    // 30 MiB is wrong now, so it is read in full at once, not carried forward.
+    set_usage(&t, "/svc/leaky", 3 << 20);
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.full_reads, 1, "the drop brings a full read");
+    assert_eq!(row(&sm, "/svc/leaky").anon, Some(3 << 20));
+    // A small ebb below the risk line (256 KiB of the 3 MiB read, under an eighth) stays
+    // on the quiet cadence.
+    set_usage(&t, "/svc/leaky", (3 << 20) - (256 << 10));
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.full_reads, 0, "an ebb");
+    assert_eq!(row(&sm, "/svc/leaky").anon, Some(3 << 20), "the last split");
+    set_usage(&t, "/svc/leaky", 30 << 20);
+    tick(&mut sm, &clock);
+
     // /svc/idle has no limit, but /svc's 64 MiB is on its path: 40 MiB is at risk, and
     // so is /svc with 41 MiB (leaky stays where it was).
     set_usage(&t, "/svc/idle", 40 << 20);

@@ -121,9 +121,22 @@ impl Sampler {
             let above = node.parent.map_or(u64::MAX, |p| eff_limit[p]);
             eff_limit[i] = own.map_or(above, |l| l.min(above));
             let urgent = std::mem::take(&mut node.urgent);
+            // A large drop (a kill freed the victim's memory, a job ended) makes the last
+            // split and process list wrong, not merely old: read them at once, at risk or
+            // not, or the window would carry the dead victim's anon and RSS forward until
+            // the cgroup next reached the risk line (seen in a restart loop's report: 32 MiB
+            // held for 5 s after the kill). An eighth of the last full read keeps small
+            // ebbs (page cache reclaimed) on the quiet cadence.
+            let dropped = match (&node.full, node.usage) {
+                (Some(st), Some(u)) => {
+                    u.saturating_add(CHANGE_BYTES.max(st.full_usage / 8)) < st.full_usage
+                }
+                _ => false,
+            };
             let wait = match self.risk_share {
                 Some(share) => {
                     !system_risk
+                        && !dropped
                         && node
                             .usage
                             .is_none_or(|u| (u as f64) < share * eff_limit[i] as f64)
