@@ -17,6 +17,10 @@
 //! Then `whole-cgroup = true`: `cgroup.kill` kills every process of the cgroup, and the
 //! decision is recorded so; a cgroup holding a protected process (oom_score_adj -1000), or
 //! the guard itself, is not killed whole and the decision says why.
+//!
+//! And the other v2 wake-ups: `line = "high"` with a pressure trigger, the guard passing
+//! every 10 s, acts within seconds on a `memory.events` or PSI event; a matched cgroup that
+//! is removed closes its PSI triggers without the guard spinning.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
@@ -138,7 +142,7 @@ impl Drop for Proc {
 
 /// `oomlens guard` with `policy` as its configuration (started in `inside` when given), its
 /// stderr in `<dir>/guard.err`; returns once it is ready and has passed twice (the cgroup's
-/// processes sampled before the leak starts).
+/// processes sampled before the leak starts). [`GuardRun::start_every`]: with `--interval`.
 struct GuardRun {
     proc: Proc,
     dir: String,
@@ -146,6 +150,10 @@ struct GuardRun {
 
 impl GuardRun {
     fn start(dir: &str, policy: &str, inside: Option<&Cgroup>) -> GuardRun {
+        GuardRun::start_every(dir, policy, inside, 1.0)
+    }
+
+    fn start_every(dir: &str, policy: &str, inside: Option<&Cgroup>, secs: f64) -> GuardRun {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(format!("{dir}/guard.toml"), policy).unwrap();
@@ -158,6 +166,8 @@ impl GuardRun {
             .arg("--config")
             .arg(format!("{dir}/guard.toml"))
             .arg("--no-metrics")
+            .arg("--interval")
+            .arg(format!("{secs}"))
             .stderr(std::fs::File::create(format!("{dir}/guard.err")).unwrap());
         let g = GuardRun {
             proc: Proc::spawn(cmd, inside),
@@ -166,9 +176,9 @@ impl GuardRun {
         guest::wait_for("the guard's ready line", Duration::from_secs(30), || {
             g.stderr().contains("ready")
         });
-        // The first pass (1 s after ready) finds the policy's cgroups; the second gives the
-        // main process an RSS series with no growth.
-        std::thread::sleep(Duration::from_millis(2300));
+        // The first pass (one interval after ready) finds the policy's cgroups; the second
+        // gives the main process an RSS series with no growth.
+        std::thread::sleep(Duration::from_secs_f64(secs * 2.0 + 0.3));
         g
     }
 
@@ -645,4 +655,73 @@ fn a_removed_cgroup_closes_its_psi_trigger_and_the_guard_does_not_spin() {
     assert!(used < 0.5, "the guard used {used} s of CPU in 2 s");
     let (err, ds) = g.stop();
     assert!(ds.is_empty(), "{err}");
+}
+
+/// `line = "high"` with a pressure trigger, the guard passing only every 10 s: a leaker
+/// over `memory.high` is throttled by the kernel (its penalty sleeps count as memory stall,
+/// mm/memcontrol.c `mem_cgroup_handle_over_high`), and the decision that acts is woken
+/// between passes by the cgroup's `memory.events` `high` or its PSI trigger, within seconds.
+#[test]
+fn a_pressure_policy_over_memory_high_is_woken_by_memory_events_or_psi() {
+    guest::require("busybox");
+    let path = "/high";
+    let cg = limited(path);
+    cg.set("memory.high", &format!("{}", 48 * MIB));
+    let mut main = Proc::hog(&cg, &["--comm", "highmain", "hold", "--mib", "10"]);
+    main.wait_line("ready", Duration::from_secs(60));
+    let g = GuardRun::start_every(
+        "/tmp/preempt-high",
+        &policy(
+            path,
+            "line = \"high\"\nshare = 0.9\npressure = { level = 1.0 }\n",
+        )
+        .replace(&format!("share = {SHARE}\n"), ""),
+        None,
+        10.0,
+    );
+    // Right after a pass: the next one is 10 s away.
+    let leak_start = Instant::now();
+    let mut leak = Proc::hog(
+        &cg,
+        &[
+            "--comm",
+            "highleak",
+            "alloc",
+            "--mib",
+            "100",
+            "--rate",
+            "50",
+            "--sleep",
+            "--stamp-term",
+        ],
+    );
+    leak.wait_line("sigterm", Duration::from_secs(9));
+    let took = leak_start.elapsed();
+    leak.wait(Duration::from_secs(10));
+    assert!(main.ended().is_none());
+    assert_eq!(local_kills(&cg), 0);
+    let (err, ds) = g.stop();
+    guest::save_artifact("guard-high.err", err.as_bytes());
+    assert_eq!(ds.len(), 1, "{err}");
+    let d = &ds[0];
+    emit(&format!(
+        "PREEMPT-V2-HIGH trigger {} after {:.2} s, psi some avg10 {}",
+        d["trigger"],
+        took.as_secs_f64(),
+        d["decision"]["numbers"]["psi_some_avg10"]
+    ));
+    assert!(
+        d["trigger"] == "memory.events" || d["trigger"] == "psi",
+        "{d}"
+    );
+    assert_eq!(d["result"], "signalled", "{d}");
+    assert_eq!(d["decision"]["verdict"]["pid"], leak.pid, "{d}");
+    let n = &d["decision"]["numbers"];
+    assert_eq!(n["line"].as_u64(), Some(48 * MIB), "{d}");
+    assert_eq!(
+        n["threshold"].as_u64(),
+        Some((48.0 * MIB as f64 * 0.9) as u64),
+        "{d}"
+    );
+    assert!(n["psi_some_avg10"].as_f64().unwrap() >= 1.0, "{d}");
 }
