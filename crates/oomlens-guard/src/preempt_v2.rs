@@ -541,6 +541,22 @@ mod tests {
         epoll::create(epoll::CreateFlags::CLOEXEC).unwrap()
     }
 
+    /// The tokens epoll reports within `ms`.
+    fn ready(ep: &OwnedFd, ms: i64) -> Vec<u64> {
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(8);
+        let timeout = Timespec {
+            tv_sec: 0,
+            tv_nsec: ms * 1_000_000,
+        };
+        epoll::wait(
+            ep,
+            rustix::buffer::spare_capacity(&mut events),
+            Some(&timeout),
+        )
+        .unwrap();
+        events.iter().map(|e| e.data.u64()).collect()
+    }
+
     #[test]
     fn the_poll_wakes_the_cgroup_once_when_usage_crosses_the_threshold() {
         let dir = fake("poll");
@@ -554,10 +570,18 @@ mod tests {
             std::fs::read_to_string(dir.join("memory.pressure")).unwrap(),
             PRESSURE
         );
-        // 90 of 100 MiB: polled in 9.8 ms.
+        // Nothing to poll before a decision gave the threshold: the timer stays disarmed.
+        assert!(ready(&ep, 20).is_empty());
+        // 90 of 100 MiB: polled in 9.8 ms, the timerfd readable in the epoll set then.
+        let t0 = Instant::now();
         v2.sampled("/a", 90 * MIB, Some(100 * MIB));
         std::fs::write(dir.join("memory.current"), format!("{}\n", 95 * MIB)).unwrap();
-        std::thread::sleep(Duration::from_millis(12));
+        assert_eq!(ready(&ep, 500), [TOKEN_V2_TIMER]);
+        assert!(
+            t0.elapsed() >= Duration::from_micros(9700),
+            "{:?}",
+            t0.elapsed()
+        );
         assert!(v2.on_event(&ep, TOKEN_V2_TIMER).is_empty());
         assert_eq!(v2.stats.polls, 1);
         std::fs::write(dir.join("memory.current"), format!("{}\n", 101 * MIB)).unwrap();
@@ -590,6 +614,8 @@ mod tests {
         v2.sampled("/b", 80 * MIB, Some(100 * MIB));
         let events = dir.join("memory.events");
         std::fs::write(&events, "low 0\nhigh 3\nmax 0\noom 0\n").unwrap();
+        // The inotify instance is in the epoll set.
+        assert!(ready(&ep, 500).contains(&TOKEN_V2));
         let woke = v2.on_event(&ep, TOKEN_V2);
         assert_eq!(
             woke,
