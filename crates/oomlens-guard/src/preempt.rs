@@ -9,8 +9,8 @@
 //! eventfd when usage crosses it (checked on charge, mm/memcontrol-v1.c
 //! `mem_cgroup_threshold`, every 128 page events), and the event is handled at once: the
 //! cgroup's processes read then and compared with the last sample taken at a pass to find the
-//! fastest-growing. On v2 the decision runs at each pass and on each `memory.events` change the
-//! watch set reports (memory.high breaches).
+//! fastest-growing. On v2, [`crate::preempt_v2`] wakes it between passes (a fast poll of
+//! `memory.current` near the threshold, `memory.events` high/max, PSI triggers).
 //!
 //! Per pass, each matched cgroup's usage and limit are read (files held open, one pread each)
 //! and its processes' `stat` and `statm`: only cgroups a policy names, so the cost is the
@@ -46,7 +46,7 @@ const RESCAN_EVERY: u64 = 10;
 
 /// Whether an epoll token is ours.
 pub fn owns(token: u64) -> bool {
-    matches!(token >> 32, 3 | 4)
+    matches!(token >> 32, 3 | 4) || crate::preempt_v2::owns(token)
 }
 
 /// One decision to record and report, with its outcome.
@@ -105,6 +105,8 @@ pub struct Preempter {
     boot_offset: f64,
     /// Decisions to record, taken by the daemon.
     pub made: Vec<Made>,
+    /// v2: what wakes the decision between passes (`crate::preempt_v2`).
+    pub v2: Option<crate::preempt_v2::V2Events>,
 }
 
 fn read_u64(f: &File) -> Option<u64> {
@@ -191,6 +193,7 @@ impl Preempter {
             boot_offset: clock(rustix::time::ClockId::Boottime)
                 - clock(rustix::time::ClockId::Monotonic),
             made: Vec::new(),
+            v2: None,
         }
     }
 
@@ -269,6 +272,17 @@ impl Preempter {
         for slot in 0..self.matched.len() {
             self.arm(ep, slot);
         }
+        if self.version == CgroupVersion::V2 && self.v2.is_none() {
+            self.v2 = crate::preempt_v2::V2Events::new(ep).ok();
+        }
+        if let Some(v2) = self.v2.as_mut() {
+            v2.sync(
+                ep,
+                self.matched
+                    .iter()
+                    .map(|m| (m.path.as_str(), m.dir.as_path())),
+            );
+        }
     }
 
     /// v1: registers (again, when the limit changed) the usage threshold at share × limit.
@@ -327,6 +341,16 @@ impl Preempter {
                 let mut buf = [0u8; 8];
                 let _ = rustix::io::read(efd, &mut buf);
                 self.evaluate(ep, idx, "threshold", Some(woke));
+            }
+        } else if crate::preempt_v2::owns(token) {
+            for w in self
+                .v2
+                .as_mut()
+                .map_or(Vec::new(), |v2| v2.on_event(ep, token))
+            {
+                if let Some(slot) = self.matched.iter().position(|m| m.path == w.path) {
+                    self.evaluate(ep, slot, w.source, Some(woke));
+                }
             }
         } else {
             self.advance(ep, woke);
@@ -474,6 +498,9 @@ impl Preempter {
             state: m.state,
         });
         m.state = m.state.after(&decision);
+        if let Some(v2) = self.v2.as_mut() {
+            v2.sampled(&m.path, usage, decision.numbers.threshold);
+        }
         let target = match &decision.verdict {
             Verdict::Act(t) => t.clone(),
             Verdict::Settled { .. } => return self.evaluate(ep, slot, trigger, woke),
