@@ -478,11 +478,11 @@ impl Preempter {
             return Vec::new();
         };
         let (rules_exe, _) = protect_rules::needs(&self.rules);
-        let want_exe = rules_exe
-            || self.policies[m.policy]
-                .prefer
-                .iter()
-                .any(|p| p.contains('/'));
+        // A `prefer` pattern with a `/` is matched against the exe at every decision.
+        let prefer_exe = self.policies[m.policy]
+            .prefer
+            .iter()
+            .any(|p| p.contains('/'));
         // Every process listed is in this cgroup: the rules' cgroup and unit are its.
         let unit = oomlens_analysis::owner::owner_of(&m.path).unit;
         let mut out = Vec::new();
@@ -504,7 +504,7 @@ impl Preempter {
                 .map_or(0, |pages| pages * self.page);
             let last = m.procs.get(&pid).filter(|s| s.start == stat.start_time);
             let cached = last.filter(|s| !fresh && s.gen == self.rules_gen && s.comm == comm);
-            let exe = (want_exe && cached.is_none())
+            let exe = (prefer_exe || (rules_exe && cached.is_none()))
                 .then(|| std::fs::read_link(base.join("exe")).ok())
                 .flatten()
                 .map(|p| p.to_string_lossy().into_owned());
@@ -513,11 +513,13 @@ impl Preempter {
                 None => self.shield(
                     pid,
                     &base,
-                    &comm,
-                    exe.clone(),
-                    &m.path,
-                    unit.clone(),
-                    stat.start_time,
+                    ProcFacts {
+                        start: stat.start_time,
+                        comm: comm.clone(),
+                        exe: exe.clone(),
+                        cgroup: Some(m.path.clone()),
+                        unit: unit.clone(),
+                    },
                 ),
             };
             let earlier = match last {
@@ -548,24 +550,7 @@ impl Preempter {
 
     /// What protects one process: the rule that shields it, else oom_score_adj -1000 (the
     /// kernel never kills it either; one read).
-    #[allow(clippy::too_many_arguments)]
-    fn shield(
-        &self,
-        pid: u32,
-        base: &Path,
-        comm: &str,
-        exe: Option<String>,
-        cgroup: &str,
-        unit: Option<String>,
-        start: u64,
-    ) -> Option<Protected> {
-        let facts = ProcFacts {
-            start,
-            comm: comm.to_string(),
-            exe,
-            cgroup: Some(cgroup.to_string()),
-            unit,
-        };
+    fn shield(&self, pid: u32, base: &Path, facts: ProcFacts) -> Option<Protected> {
         let rule = match protect_rules::shielding(&self.rules, &facts) {
             Some(r) => Some(r.name.clone()),
             None => {
@@ -575,7 +560,7 @@ impl Preempter {
         };
         Some(Protected {
             pid,
-            comm: comm.to_string(),
+            comm: facts.comm,
             rule,
         })
     }
