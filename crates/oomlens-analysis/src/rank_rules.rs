@@ -146,3 +146,131 @@ pub fn rank_with(
     let after_domains = domains::build(&after);
     (now, after, after_domains, matched)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oomlens_model::{CgroupMemory, CgroupVersion, Limit, Machine};
+
+    const MIB: u64 = 1 << 20;
+
+    /// pid, rule, the rule's adj, points now and after.
+    type Row<'a> = (u32, &'a str, i32, Option<i64>, Option<i64>);
+
+    fn task(pid: u32, comm: &str, rss_mib: u64) -> Task {
+        Task {
+            pid,
+            comm: comm.into(),
+            uid: Some(0),
+            rss_bytes: rss_mib * MIB,
+            swap_bytes: 0,
+            pgtables_bytes: 0,
+            oom_score_adj: 0,
+            oom_score: None,
+            memcg: Some("/box".into()),
+            kernel_thread: false,
+            has_mm: true,
+            start_time: u64::from(pid),
+            threads: 1,
+        }
+    }
+
+    fn rule(name: &str, comm: &str, adj: i16) -> ProtectRule {
+        ProtectRule {
+            name: name.into(),
+            line: 1,
+            unit: None,
+            cgroup: None,
+            comm: Some(glob::Pattern::new(comm).unwrap()),
+            exe: None,
+            adj,
+            preemptible: adj >= 0,
+        }
+    }
+
+    /// A 100 MiB memcg (25,600 pages, 25 pages per adj point) with a 60 MiB db and a
+    /// 30 MiB batch job on a 4 GiB machine.
+    fn system() -> System {
+        System {
+            page_size: 4096,
+            release: Some("6.18.44".into()),
+            version: CgroupVersion::V1,
+            machine: Machine {
+                mem_total_bytes: 4096 * MIB,
+                ..Machine::default()
+            },
+            tasks: vec![task(10, "db", 60), task(11, "batch", 30)],
+            cgroups: vec![CgroupMemory {
+                max: Some(Limit::Bytes(100 * MIB)),
+                usage: Some(90 * MIB),
+                use_hierarchy: Some(true),
+                ..CgroupMemory::empty("/box", CgroupVersion::V1)
+            }],
+            global_init: None,
+        }
+    }
+
+    #[test]
+    fn the_rules_move_the_kill_and_each_row_says_by_how_much() {
+        let sys = system();
+        let rules = [rule("db", "db", -500), rule("batch", "batch", 300)];
+        let facts = |t: &Task| ProcFacts {
+            comm: t.comm.clone(),
+            cgroup: t.memcg.clone(),
+            ..ProcFacts::default()
+        };
+        let (now, after, after_domains, matched) = rank_with(&sys, &rules, facts);
+        assert_eq!(after.tasks[0].oom_score_adj, -500);
+        assert_eq!(
+            sys.tasks[0].oom_score_adj, 0,
+            "the snapshot itself is not changed"
+        );
+        let boxed: Vec<&Domain> = after_domains
+            .iter()
+            .filter(|d| d.cgroup.as_deref() == Some("/box"))
+            .collect();
+        assert_eq!(boxed[0].adj_pages_per_point, 25);
+        let e = &effects(&now, &boxed, &sys, &matched)[0];
+        // db: 15,360 pages now, 15,360 - 500 × 25 = 2,860 after; batch: 7,680, then
+        // 7,680 + 300 × 25 = 15,180.
+        assert_eq!(
+            e.victim_now.as_ref().map(|c| (c.pid, c.points)),
+            Some((10, 15_360))
+        );
+        assert_eq!(
+            e.victim_after.as_ref().map(|c| (c.pid, c.points)),
+            Some((11, 15_180))
+        );
+        let rows: Vec<Row<'_>> = e
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.pid,
+                    r.rule.as_str(),
+                    r.adj_rule,
+                    r.points_now,
+                    r.points_after,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (11, "batch", 300, Some(7_680), Some(15_180)),
+                (10, "db", -500, Some(15_360), Some(2_860)),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_rule_matches_nothing_changes() {
+        let sys = system();
+        let (after, matched) = apply(&sys, &[rule("x", "nginx", 900)], |t| ProcFacts {
+            comm: t.comm.clone(),
+            ..ProcFacts::default()
+        });
+        assert!(matched.is_empty());
+        assert_eq!(after, sys);
+    }
+}
