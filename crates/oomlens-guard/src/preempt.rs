@@ -119,6 +119,8 @@ struct Matched {
     limit: Option<u64>,
     threshold: Option<(OwnedFd, File, u64)>,
     history: Vec<CgroupPoint>,
+    /// Over the threshold with no process that may be signalled, and said so.
+    refused: bool,
     /// The last sample of each process.
     procs: HashMap<u32, Sample>,
     state: State,
@@ -352,6 +354,7 @@ impl Preempter {
                 history: Vec::new(),
                 procs: HashMap::new(),
                 state: State::default(),
+                refused: false,
             });
         }
         for slot in 0..self.matched.len() {
@@ -634,6 +637,17 @@ impl Preempter {
         let target = match &decision.verdict {
             Verdict::Act(t) => t.clone(),
             Verdict::Settled { .. } => return self.evaluate(ep, slot, trigger, woke),
+            // Said once per crossing (again after usage went below the threshold), so a
+            // cgroup of protected processes does not fill the log at every pass.
+            Verdict::NoCandidate if !m.refused => {
+                m.refused = true;
+                eprintln!("{}", refusal_line(&m.path, &decision, &protected_by));
+                return;
+            }
+            Verdict::Below => {
+                m.refused = false;
+                return;
+            }
             _ => return,
         };
         let (result, latency) = self.act(ep, slot, &target, &protected, woke);
@@ -756,6 +770,40 @@ pub fn log_line(m: &Made) -> Option<String> {
         m.trigger,
         escape(&m.policy),
     ))
+}
+
+/// The line logged when a cgroup is over its threshold and every process in it is set aside
+/// (PID 1, the guard, kernel threads, protected, empty): the numbers, and each protected
+/// process with its rule. Untrusted text escaped.
+pub fn refusal_line(cgroup: &str, d: &Decision, protected: &[Protected]) -> String {
+    use oomlens_sinks::escape::escape;
+    let n = &d.numbers;
+    let e = &n.excluded;
+    let list: Vec<String> = protected
+        .iter()
+        .map(|p| {
+            let why = p
+                .rule
+                .as_deref()
+                .map_or("oom_score_adj -1000".to_string(), |r| {
+                    format!("rule {}", escape(r))
+                });
+            format!("{} ({}, {why})", p.pid, escape(&p.comm))
+        })
+        .collect();
+    format!(
+        "oomlens guard: preempt: {}: usage {} over the threshold {}, and no process may be signalled: {} processes, set aside: init {}, guard {}, kernel threads {}, protected {}, empty {}; protected: {}",
+        escape(cgroup),
+        n.usage,
+        n.threshold.unwrap_or(0),
+        n.processes,
+        e.init,
+        e.guard,
+        e.kernel_threads,
+        e.protected,
+        e.empty,
+        if list.is_empty() { "none".to_string() } else { list.join(", ") },
+    )
 }
 
 /// The metric's `action` label of a decision: `sigterm`, `sigkill`, `kill-cgroup`, or `none`

@@ -123,7 +123,9 @@ fn wait_nth(g: &mut Guard, needle: &str, n: usize) -> String {
 /// The fastest-growing process matches a `[[protect]]` rule with a negative adj (which this
 /// container cannot even write): the guard never signals it and takes the other process;
 /// the decision names the protected pid and its rule, and a `preempt` hook gets the
-/// decision's record on stdin and its fields in the environment.
+/// decision's record on stdin and its fields in the environment. When the leaker, alone,
+/// crosses the threshold again (rate limit 0.5 s), the guard refuses and says why; the kernel
+/// then kills it.
 #[test]
 fn a_protected_leaker_is_never_preempted_and_the_hook_gets_the_decision() {
     let Some(rk) = oomlens_testkit::real_kernel() else {
@@ -148,7 +150,8 @@ fn a_protected_leaker_is_never_preempted_and_the_hook_gets_the_decision() {
         &config,
         format!(
             "[[protect]]\nname = \"leaker\"\ncomm = \"sibleak\"\ncgroup = \"{cg}\"\nadj = -500\n\n\
-             [[preempt]]\nname = \"sib\"\ncgroup = \"{cg}\"\nshare = 0.8\ngrace-secs = 2.0\n\n\
+             [[preempt]]\nname = \"sib\"\ncgroup = \"{cg}\"\nshare = 0.8\ngrace-secs = 2.0\n\
+             rate-limit-secs = 0.5\n\n\
              [[hook]]\nname = \"capture\"\non = [\"preempt\"]\nargv = [\"{hook}\"]\n",
             cg = cg.path(),
             hook = hook.display()
@@ -198,6 +201,19 @@ fn a_protected_leaker_is_never_preempted_and_the_hook_gets_the_decision() {
             .iter()
             .any(|l| l.starts_with(&format!("oomlens guard: OOM preempt pid {} ", leak.pid))),
         "{lines:#?}"
+    );
+    // Alone over the threshold again: refused, with the protected pid and its rule.
+    let refusal = lines
+        .iter()
+        .find(|l| l.contains("and no process may be signalled"))
+        .unwrap_or_else(|| panic!("no refusal: {lines:#?}"));
+    assert!(
+        refusal.starts_with(&format!("oomlens guard: preempt: {}: usage ", cg.path()))
+            && refusal.ends_with(&format!(
+                "1 processes, set aside: init 0, guard 0, kernel threads 0, protected 1, empty 0; protected: {} (sibleak, rule leaker)",
+                leak.pid
+            )),
+        "{refusal}"
     );
     // The rule's adj write: refused here (no CAP_SYS_RESOURCE), or done where it can be.
     if let Some(w) = lines.iter().find(|l| l.contains("protect: leaker: pid")) {
