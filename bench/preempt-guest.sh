@@ -96,6 +96,8 @@ for m in modes:
 oomd = [r for r in rows if r["mode"] == "oomd"]
 if oomd:
     lines = [r["oomd_line"] for r in oomd if r["oomd_line"]]
+    mon = sum(r.get("oomd_monitored") is True for r in oomd)
+    print(f"systemd-oomd monitored the unit (oomctl dump, limit 20.00%) in {mon} of {len(oomd)} runs")
     print(f"systemd-oomd kill lines for the unit: {len(lines)} in {len(oomd)} runs")
     for l in lines[:3]:
         print(f"  {l}")

@@ -133,6 +133,10 @@ struct Row {
     /// systemd-oomd compares with ManagedOOMMemoryPressureLimit= (src/oom/oomd-util.c reads
     /// PRESSURE_TYPE_FULL), sustained for DefaultMemoryPressureDurationSec=.
     max_full_avg10: f64,
+    /// oomd mode: systemd-oomd listed the unit among its memory-pressure monitored cgroups
+    /// (`oomctl dump`) before the leak began, so a run it did not act in was not one it
+    /// did not know of.
+    oomd_monitored: Option<bool>,
     /// The leaker's measured rate, MiB/s, from its start to its end (TCG is slow: at 500
     /// MiB/s asked it is far below).
     leak_rate_mibps: Option<f64>,
@@ -159,6 +163,7 @@ impl Row {
             "crossed_to_sigterm_ms": self.crossed_to_sigterm_ms,
             "leak_rate_mibps": self.leak_rate_mibps,
             "max_full_avg10": self.max_full_avg10,
+            "oomd_monitored": self.oomd_monitored,
             "secs": self.secs,
         })
         .to_string()
@@ -315,6 +320,38 @@ fn guard_usage_mib(line: &str) -> Option<f64> {
     Some(b / MIB as f64)
 }
 
+/// Whether `oomctl dump` lists `cgroup` under "Memory Pressure Monitored CGroups" with our
+/// limit (PID 1 hands the unit to systemd-oomd over varlink when it starts: waited for, 10 s).
+fn oomd_monitors(cgroup: &str) -> bool {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new("oomctl")
+            .arg("dump")
+            .stdin(Stdio::null())
+            .output();
+        let text = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let section = text
+            .split("Memory Pressure Monitored CGroups:")
+            .nth(1)
+            .unwrap_or("");
+        let entry = section
+            .split("Path: ")
+            .find(|e| e.lines().next() == Some(cgroup));
+        if entry.is_some_and(|e| e.contains("Memory Pressure Limit: 20.00%")) {
+            let unit = cgroup.rsplit('/').next().unwrap_or("unit");
+            guest::save_artifact(&format!("oomctl-dump-{unit}.txt"), text.as_bytes());
+            return true;
+        }
+        if Instant::now() >= end {
+            guest::save_artifact("oomctl-dump.txt", text.as_bytes());
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// systemd-oomd's kill line for `cgroup` (`Killed /system.slice/x.service due to memory
 /// pressure for ...`, src/oom/oomd-manager.c, systemd 247-259), waiting up to `wait` for
 /// journald to have it.
@@ -436,6 +473,7 @@ fn one_run(mode: &str, rate: u64, run: usize) -> Row {
         || rss_kib(main) >= MAIN_MIB * 1024,
     );
     let cg = Cgroup::existing(&cgroup);
+    let oomd_monitored = (mode == "oomd").then(|| oomd_monitors(&cgroup));
     let mark = kmsg_mark();
     let guard = (mode == "guard").then(|| GuardRun::start(&cg, &format!("{rate}-{run}")));
     let mut leak = Leaker::spawn(&cg, rate);
@@ -549,6 +587,7 @@ fn one_run(mode: &str, rate: u64, run: usize) -> Row {
             .filter(|_| leaker_terminated)
             .map(|(t, c)| (*t as f64 - c as f64) / 1e6),
         max_full_avg10,
+        oomd_monitored,
         leak_rate_mibps,
         secs: started.elapsed().as_secs_f64(),
     }
@@ -568,12 +607,15 @@ fn check(r: &Row) -> Result<(), String> {
         "kernel" => r.main_killer == Killer::Kernel && !r.leaker_terminated && r.kernel_kills >= 1,
         // Classified: a whole-unit kill by systemd-oomd (the main process with the leaker),
         // the kernel first, or nothing killed the main process.
-        "oomd" => match r.main_killer {
-            Killer::Oomd => r.oomd_line.is_some() && r.kernel_kills == 0,
-            Killer::Kernel => r.kernel_kills >= 1,
-            Killer::Survived => true,
-            Killer::Unexplained => false,
-        },
+        "oomd" => {
+            r.oomd_monitored == Some(true)
+                && match r.main_killer {
+                    Killer::Oomd => r.oomd_line.is_some() && r.kernel_kills == 0,
+                    Killer::Kernel => r.kernel_kills >= 1,
+                    Killer::Survived => true,
+                    Killer::Unexplained => false,
+                }
+        }
         // The guard's SIGTERM reached the leaker before any kernel kill; the main survives.
         // Where the leak runs from the threshold to the limit in under 3 of the guard's
         // 100 ms passes (500 MiB/s asked, about 150 MiB/s reached under TCG: 25.6 MiB in
