@@ -64,7 +64,7 @@ def median(v):
 def pct(v, q):  # nearest rank
     v = sorted(v)
     return v[min(len(v) - 1, max(0, -(-int(q * 100) * len(v) // 100) - 1))]
-print("main process survived / runs; who killed it (K kernel, O systemd-oomd whole unit)")
+print("main process survived / runs; who killed it (K kernel, O systemd-oomd whole unit, G the guard's own signal, ? unexplained)")
 print("| | " + " | ".join(f"{r} MiB/s" for r in rates) + " |")
 print("|---|" + "---|" * len(rates))
 for m in modes:
@@ -78,9 +78,10 @@ for m in modes:
         k = sum(r["main_killer"] == "kernel" for r in rs)
         o = sum(r["main_killer"] == "systemd-oomd" for r in rs)
         u = sum(r["main_killer"] == "unexplained" for r in rs)
+        g = sum(r["main_killer"] == "oomlens-guard" for r in rs)
         c = f"{surv}/{len(rs)}"
-        if k or o or u:
-            c += f" (K {k}, O {o}" + (f", ? {u}" if u else "") + ")"
+        if k or o or u or g:
+            c += f" (K {k}, O {o}" + (f", G {g}" if g else "") + (f", ? {u}" if u else "") + ")"
         if m == "guard":
             c += f", TERM {sum(r['leaker_terminated'] for r in rs)}"
         cells.append(c)
