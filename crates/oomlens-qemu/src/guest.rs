@@ -90,6 +90,24 @@ impl Cgroup {
         }
     }
 
+    /// A cgroup someone else made and owns (a systemd unit's `/system.slice/x.service`):
+    /// nothing is created or removed, so processes can be started into it with
+    /// [`Cgroup::enter`] while systemd keeps managing it.
+    pub fn existing(path: &str) -> Cgroup {
+        let rel = path.trim_matches('/');
+        let dir = Path::new(CGROUP_ROOT).join(rel);
+        assert!(dir.is_dir(), "no cgroup {}", dir.display());
+        Cgroup {
+            path: format!("/{rel}"),
+            dir,
+        }
+    }
+
+    /// The cgroup's directory under [`CGROUP_ROOT`].
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Writes an interface file (`memory.max`, `memory.oom.group`, ...).
     pub fn set(&self, file: &str, value: &str) {
         write(&self.dir.join(file), value);

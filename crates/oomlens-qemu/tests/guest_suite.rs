@@ -39,6 +39,8 @@ fn guest_suite() {
             "systemd_drill",
             "--test",
             "systemd_protect",
+            "--test",
+            "systemd_preempt",
         ])
         .status();
     match st.code() {
