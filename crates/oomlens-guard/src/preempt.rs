@@ -8,8 +8,8 @@
 //! Documentation/admin-guide/cgroup-v1/memory.rst, "Memory thresholds"): the kernel signals the
 //! eventfd when usage crosses it (checked on charge, mm/memcontrol-v1.c
 //! `mem_cgroup_threshold`, every 128 page events), and the event is handled at once: the
-//! cgroup's processes read then and compared with the last sample taken at a pass to find the
-//! fastest-growing. On v2, [`crate::preempt_v2`] wakes it between passes (a fast poll of
+//! cgroup's processes read then and compared with a sample 1 to 3 s older (or their start) to
+//! find the fastest-growing. On v2, [`crate::preempt_v2`] wakes it between passes (a fast poll of
 //! `memory.current` near the threshold, `memory.events` high/max, PSI triggers).
 //!
 //! Per pass, each matched cgroup's usage and limit are read (files held open, one pread each)
@@ -56,6 +56,41 @@ pub const TOKEN_PIDFD: u64 = 4 << 32;
 /// Cgroup samples kept per matched cgroup (the pressure and forecast triggers look back
 /// this far).
 const HISTORY: usize = 64;
+/// A process's growth is measured over at least this many seconds where its samples allow.
+/// A paced leaker allocates in bursts (`oomlens-hog --rate`: 1 MiB, then a sleep); two
+/// decisions within one of its sleeps saw it not growing, every candidate at 0, and the
+/// fallback took the largest, the main process (1 run in 240 of the systemd guest's
+/// innocent-sibling bench).
+const GROWTH_SPAN_MIN: f64 = 1.0;
+/// ... and from a base at most this old when a newer one is at least [`GROWTH_SPAN_MIN`] old,
+/// so that growth that stopped long ago does not count.
+const GROWTH_SPAN_MAX: f64 = 3.0;
+/// The (t, rss) a process's growth at `now` is measured from: the newest earlier sample at
+/// least [`GROWTH_SPAN_MIN`] old, else the oldest (a process sampled only in the last second).
+fn growth_base(hist: &[(f64, u64)], now: f64) -> Option<(f64, u64)> {
+    hist.iter()
+        .rev()
+        .find(|p| now - p.0 >= GROWTH_SPAN_MIN)
+        .or(hist.first())
+        .copied()
+}
+
+/// `hist` with the sample (now, rss) added, and what [`growth_base`] can no longer need
+/// dropped: samples older than [`GROWTH_SPAN_MAX`] but the newest at least
+/// [`GROWTH_SPAN_MIN`] old.
+fn push_sample(hist: &[(f64, u64)], now: f64, rss: u64) -> Vec<(f64, u64)> {
+    let keep_from = hist
+        .iter()
+        .rposition(|p| now - p.0 >= GROWTH_SPAN_MIN)
+        .map_or(0, |i| {
+            let first_recent = hist.iter().position(|p| now - p.0 <= GROWTH_SPAN_MAX);
+            first_recent.map_or(i, |r| r.min(i))
+        });
+    let mut out = hist[keep_from..].to_vec();
+    out.push((now, rss));
+    out
+}
+
 /// Matched cgroups are looked for again every this many passes (and at start).
 const RESCAN_EVERY: u64 = 10;
 
@@ -101,6 +136,9 @@ pub struct Protected {
 struct Sample {
     t: f64,
     rss: u64,
+    /// Earlier (t, rss) samples, oldest first: those of the last [`GROWTH_SPAN_MAX`] s and
+    /// the newest one at least [`GROWTH_SPAN_MIN`] old ([`growth_base`] picks from them).
+    hist: Vec<(f64, u64)>,
     start: u64,
     /// The comm the shield was worked out with (a rename is matched again).
     comm: String,
@@ -550,7 +588,7 @@ impl Preempter {
                 ),
             };
             let earlier = match last {
-                Some(s) => (s.t, s.rss),
+                Some(s) => growth_base(&s.hist, now).unwrap_or((s.t, s.rss)),
                 // New since the last sample: it grew from nothing since it started.
                 None => (stat.start_time as f64 * self.tick - self.boot_offset, 0),
             };
@@ -635,6 +673,14 @@ impl Preempter {
                 let s = Sample {
                     t: now,
                     rss: c.rss_now(),
+                    hist: push_sample(
+                        m.procs
+                            .get(&c.pid)
+                            .filter(|o| o.start == c.start_time)
+                            .map_or(&[][..], |o| &o.hist),
+                        now,
+                        c.rss_now(),
+                    ),
                     start: c.start_time,
                     comm: c.comm.clone(),
                     gen,
@@ -867,5 +913,44 @@ fn outcome(e: &ActError) -> String {
     match e {
         ActError::Refused(r) => format!("refused ({r})"),
         e => format!("failed ({e})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Growth is measured from the newest sample at least 1 s old, so two decisions 50 ms
+    /// apart (within one sleep of a paced leaker) never measure it over those 50 ms alone;
+    /// a process sampled only in the last second is measured from its oldest sample (a
+    /// young main process that stopped growing does not look like a leaker).
+    #[test]
+    fn growth_is_measured_over_at_least_a_second() {
+        let mib = 1u64 << 20;
+        let mut h = Vec::new();
+        for (t, rss) in [(10.0, mib), (11.0, 5 * mib), (11.45, 9 * mib)] {
+            h = push_sample(&h, t, rss);
+        }
+        // At 11.5: the newest sample at least 1 s old is 10.0's.
+        assert_eq!(growth_base(&h, 11.5), Some((10.0, mib)));
+        // At 12.2: 11.0's.
+        assert_eq!(growth_base(&h, 12.2), Some((11.0, 5 * mib)));
+        // Samples older than 3 s are dropped but the newest at least 1 s old is kept.
+        let h2 = push_sample(&h, 15.0, 9 * mib);
+        assert_eq!(h2, vec![(11.45, 9 * mib), (15.0, 9 * mib)]);
+        // Only recent samples: the oldest.
+        let young = push_sample(&push_sample(&[], 20.0, 80 * mib), 20.6, 80 * mib);
+        assert_eq!(growth_base(&young, 20.65), Some((20.0, 80 * mib)));
+        assert_eq!(growth_base(&[], 1.0), None);
+        // The paced leaker read twice within one sleep: 4 MiB/s over 1.5 s, not 0.
+        let c = Candidate {
+            pid: 2,
+            start_time: 0,
+            comm: "leak".into(),
+            exe: None,
+            kernel_thread: false,
+            rss: vec![growth_base(&h, 11.5).unwrap(), (11.5, 5 * mib)],
+        };
+        assert!((c.growth() - (4 * mib) as f64 / 1.5).abs() < 1.0);
     }
 }
