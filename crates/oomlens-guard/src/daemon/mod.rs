@@ -41,6 +41,7 @@ mod export;
 mod incidents;
 mod logs;
 mod preempting;
+mod resident;
 mod sampling;
 mod start;
 
@@ -186,6 +187,8 @@ impl Daemon {
         eprintln!("oomlens guard: ready: {detail}");
         self.outputs.ready(&detail);
         self.drain_files()?;
+        // Start-up is over: what only it ran need not stay resident (see `resident`).
+        resident::shed_startup();
         let interval = self.args.interval;
         let mut next_tick = Instant::now() + interval;
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
