@@ -174,7 +174,8 @@ impl SamplerConfig {
     /// Cadence, per kind of read (one tick per `--interval`):
     /// - `/proc/meminfo` and `/proc/pressure/memory`: every tick;
     /// - a cgroup's usage (one `pread` of a held file): every tick its parent moved beyond
-    ///   [`CHANGE_BYTES`] since its last full read (the focus: every tick);
+    ///   [`CHANGE_BYTES`] since the tick its children's usage was last read (the focus:
+    ///   every tick);
     /// - a cgroup's other counters, `cgroup.procs` and its processes' `status`: at once
     ///   when it moved and is at risk ([`GUARD_RISK_SHARE`], [`SYSTEM_RISK_AVAILABLE`]) or
     ///   was named by [`Sampler::mark_urgent`]; otherwise every [`GUARD_FULL_EVERY`] ticks,
@@ -240,6 +241,9 @@ struct CgNode {
     dir_watched: bool,
     /// The tick of its last full read.
     full_tick: u64,
+    /// Its usage when its children's usage was last read (`None`: never): they are read
+    /// again once it moved by more than [`CHANGE_BYTES`] from this.
+    kids_ref: Option<u64>,
 }
 
 /// What the last full read of a cgroup found.
