@@ -85,6 +85,7 @@ fn the_package_installs_a_guard_that_records_a_kill() {
     println!("{}", run(Command::new("dpkg").args(["-i", DEB])));
     for f in [
         "/usr/bin/oomlens",
+        "/usr/bin/oomlens-guard",
         "/usr/share/man/man1/oomlens.1.gz",
         "/usr/share/bash-completion/completions/oomlens",
         "/usr/lib/systemd/catalog/oomlens.catalog",
@@ -132,6 +133,15 @@ fn the_package_installs_a_guard_that_records_a_kill() {
     assert_eq!(up["SubState"], "running");
     assert_eq!(up["WatchdogUSec"], "30s");
     let main_pid = up["MainPID"].clone();
+    // The unit runs `oomlens guard`, which execs the small daemon binary installed beside
+    // it (crates/oomlens-guard/src/exec.rs; bench/README.md, idle RSS): the service's
+    // process is /usr/bin/oomlens-guard, not the whole `oomlens` running the guard.
+    let exe = std::fs::read_link(format!("/proc/{main_pid}/exe")).unwrap();
+    assert_eq!(
+        exe,
+        Path::new("/usr/bin/oomlens-guard"),
+        "the service's executable"
+    );
 
     // The guard serves /metrics before any kill; no kill of our unit counted yet.
     guest::wait_for("/metrics to answer", Duration::from_secs(30), || {
