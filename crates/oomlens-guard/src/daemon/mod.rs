@@ -4,7 +4,9 @@
 //! - the logs ([`crate::klog`]): read when epoll reports them readable (a followed regular
 //!   file, which epoll cannot watch, is woken by inotify and read at each pass); a log that
 //!   brought lines and then pauses for `--report-quiet` has its parser told, so a report is
-//!   closed and recorded within that long of its last line;
+//!   closed and recorded within that long of its last line; a report whose kill line was
+//!   read and after which no `memory.oom.group` kill can come (cgroup v1; v2 with no group
+//!   on the victim's path) is closed as soon as the log has nothing more to read;
 //! - the watch set ([`crate::watch`]): inotify, eventfds and PSI triggers; an event
 //!   records a signal, re-reads that cgroup's `oom_kill`, and brings the next sampler pass
 //!   forward (at most one extra pass per [`EVENT_PASS_GAP`]), so the window ends at the
@@ -16,9 +18,10 @@
 //! How often each file is read (the sampler's guard profile,
 //! `oomlens_sources::sampler::SamplerConfig::guard`, one pass per `--interval`):
 //! `/proc/meminfo` and `/proc/pressure/memory` every pass (held open, one pread each); a
-//! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` (held open, one
-//! pread; the top cgroup every pass); a cgroup's other files (`memory.stat`, limits,
-//! events, pressure) and its processes' `status` at once when it moved and is at risk
+//! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` since the pass
+//! that last read its children's usage (held open, one pread; the top cgroup every pass);
+//! a cgroup's other files (`memory.stat`, limits, events, pressure) and its processes'
+//! `status` at once when it moved and is at risk
 //! (usage at least `GUARD_RISK_SHARE` of the smallest limit on its path, or MemAvailable
 //! below `SYSTEM_RISK_AVAILABLE` of MemTotal) or a watch event named it (a PSI event at
 //! most once per [`PSI_REREAD_SECONDS`]), otherwise at its turn every `GUARD_FULL_EVERY`
@@ -244,7 +247,8 @@ impl Daemon {
             let now = Instant::now();
             self.live.tick(now);
             for i in 0..self.inputs.len() {
-                if self.inputs[i].idle_due && now >= self.data_at[i] + self.args.report_quiet {
+                let quiet = now >= self.data_at[i] + self.args.report_quiet;
+                if self.inputs[i].idle_due && (quiet || self.report_ended(i)) {
                     self.inputs[i].idle(&mut self.parsed);
                 }
             }
