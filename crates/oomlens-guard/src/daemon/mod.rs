@@ -272,8 +272,14 @@ impl Daemon {
             self.record_parsed();
             if self.outputs.serving() {
                 self.export(); // a scrape under way: answered with this pass's values
+                self.outputs.poll();
+            } else if self.outputs.responder_due(Instant::now()) {
+                self.outputs.poll();
+            } else {
+                // Nothing for the responder: a new connection wakes the loop itself
+                // (TOKEN_METRICS), so its zero-timeout poll is not paid at every pass.
+                self.outputs.ping_watchdog();
             }
-            self.outputs.poll();
         }
         self.shutdown()
     }
