@@ -80,6 +80,10 @@ pub const PSI_REREAD_SECONDS: f64 = 10.0;
 pub const EVICT_EVERY: u64 = 60;
 /// Cgroups kept in the window at most.
 pub const WINDOW_CGROUPS: usize = 4096;
+/// After an incident, the code it ran (explainer, store, journal) is given back (see
+/// [`resident`]) at the first pass this long after the last record: an idle guard's
+/// resident set returns to what its passes use, and a burst of kills refaults nothing.
+pub const SHED_AFTER_RECORD: std::time::Duration = std::time::Duration::from_secs(10);
 
 const TOKEN_TERM: u64 = 1;
 const TOKEN_HUP: u64 = 2;
@@ -157,6 +161,8 @@ pub struct Daemon {
     pub stats: Stats,
     /// The `[[preempt]]` policies at work (`crate::preempt`), when any.
     preempt: Option<crate::preempt::Preempter>,
+    /// When to give back what the last incident's record faulted in ([`SHED_AFTER_RECORD`]).
+    shed_at: Option<Instant>,
 }
 
 fn unix_now() -> f64 {
@@ -191,7 +197,7 @@ impl Daemon {
         self.outputs.ready(&detail);
         self.drain_files()?;
         // Start-up is over: what only it ran need not stay resident (see `resident`).
-        resident::shed_startup();
+        resident::shed();
         let interval = self.args.interval;
         let mut next_tick = Instant::now() + interval;
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
@@ -260,6 +266,10 @@ impl Daemon {
                     p.on_pass(&self.ep);
                 }
                 self.expire_orphans();
+                if self.shed_at.is_some_and(|t| now >= t) {
+                    self.shed_at = None;
+                    resident::shed();
+                }
                 next_tick += interval;
                 if next_tick < now {
                     next_tick = now + interval;

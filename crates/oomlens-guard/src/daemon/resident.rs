@@ -1,11 +1,12 @@
-//! Giving back what start-up left resident, once, when the guard is ready.
+//! Giving back what start-up left resident when the guard is ready, and what an incident's
+//! record faulted in once the guard is idle again.
 //!
 //! Most of an idle guard's resident set is its own code, not data (bench/README.md, "Idle
 //! RSS"): flag parsing, the configuration, the store's opening scan, the metrics registry
 //! and the first full read of the tree touch code that the one-second pass never runs
 //! again, and the kernel maps each faulted text page with its neighbours (fault-around,
 //! `fault_around_bytes`, 64 KiB by default; mm/memory.c `do_read_fault`, Linux 6.x). Those
-//! pages stay mapped for as long as the guard runs. [`shed_startup`] unmaps the binary's
+//! pages stay mapped for as long as the guard runs. [`shed`] unmaps the binary's
 //! read-only mappings and those of the shared libraries
 //! it loaded (libc's pages are counted in every process's RSS, earlyoom's too)
 //! (`MADV_DONTNEED`: a private file mapping refaults from the page cache
@@ -72,9 +73,10 @@ fn mapping(line: &str) -> Option<Span> {
     })
 }
 
-/// Unmaps the pages of this binary's read-only mappings and trims the heap; returns how
-/// many mappings were given back. Call once start-up is over (after the first pass).
-pub fn shed_startup() -> usize {
+/// Unmaps the pages of the read-only file mappings ([`readonly_spans_of`]) and trims the
+/// heap; returns how many mappings were given back. Called once start-up is over (after the first pass), and
+/// [`super::SHED_AFTER_RECORD`] after an incident's record.
+pub fn shed() -> usize {
     let Ok(maps) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
     };
@@ -156,7 +158,7 @@ mod tests {
             line.split_whitespace().nth(1).unwrap().parse().unwrap()
         };
         let before = rss();
-        assert!(shed_startup() >= 2, "code and constants at least");
+        assert!(shed() >= 2, "code and constants at least");
         let after = rss();
         assert!(after < before, "RssFile {before} kB -> {after} kB");
         // Code runs again from the refaulted pages.

@@ -106,6 +106,7 @@ impl Daemon {
             live,
             stats: Stats::default(),
             preempt: None,
+            shed_at: None,
         };
         d.open_logs()?;
         d.open_sampler()?;
