@@ -266,6 +266,7 @@ impl Daemon {
                     p.on_pass(&self.ep);
                 }
                 self.expire_orphans();
+                self.outputs.ping_watchdog_within(interval);
                 if self.shed_at.is_some_and(|t| now >= t) {
                     self.shed_at = None;
                     resident::shed();
