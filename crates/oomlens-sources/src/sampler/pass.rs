@@ -46,6 +46,24 @@ pub(super) fn node_row(path: String, node: &CgNode) -> CgroupSample {
     }
 }
 
+impl CgNode {
+    /// True when its children's usage is to be read this pass: it moved by more than
+    /// [`CHANGE_BYTES`] since they were last read (or they never were); remembers its
+    /// usage as of that read then. Not since its own last full read: a parent that drifted
+    /// once and then stayed (page cache grown, then quiet) would otherwise have every child
+    /// read every pass until its next full read, up to `GUARD_QUIET_FULL_EVERY` passes later.
+    fn kids_due(&mut self) -> bool {
+        let due = match (self.kids_ref, self.usage) {
+            (Some(r), Some(u)) => u.abs_diff(r) > CHANGE_BYTES,
+            _ => true,
+        };
+        if due {
+            self.kids_ref = self.usage;
+        }
+        due
+    }
+}
+
 impl Sampler {
     /// The cgroup part of a pass.
     ///
@@ -117,18 +135,8 @@ impl Sampler {
                 (Some(st), Some(u)) => u.abs_diff(st.full_usage) > CHANGE_BYTES,
                 _ => false,
             };
-            // Its children's usage is read when it moved since they were last read, not
-            // since its own last full read: a parent that drifted once and then stayed
-            // (page cache grown, then quiet) would otherwise have every child read every
-            // pass until its next full read, up to GUARD_QUIET_FULL_EVERY passes later.
-            let kids_due = match (node.kids_ref, node.usage) {
-                (Some(r), Some(u)) => u.abs_diff(r) > CHANGE_BYTES,
-                _ => true,
-            };
-            if kids_due {
-                node.kids_ref = node.usage;
-            }
-            moved[i] = never || kids_due;
+            // kids_due first: it records the usage its children are read at.
+            moved[i] = node.kids_due() || never;
             let own = node.full.as_ref().and_then(|st| st.sample.max?.bytes());
             let above = node.parent.map_or(u64::MAX, |p| eff_limit[p]);
             eff_limit[i] = own.map_or(above, |l| l.min(above));
