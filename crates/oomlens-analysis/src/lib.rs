@@ -11,6 +11,8 @@ pub mod finding_codes;
 mod history;
 pub mod owner;
 pub mod preempt;
+pub mod protect_rules;
+pub mod rank_rules;
 pub mod timeline;
 pub mod top;
 pub mod trend;

@@ -137,12 +137,8 @@ fn default_settle() -> f64 {
 }
 
 /// How the policy's globs match: `*` and `?` do not cross a `/` (as the guard config's
-/// other globs).
-pub const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
-    case_sensitive: true,
-    require_literal_separator: true,
-    require_literal_leading_dot: false,
-};
+/// other globs; the one definition is the protection rules').
+pub use crate::protect_rules::GLOB_OPTIONS;
 
 impl Policy {
     /// The name shown in logs and metrics: [`Policy::name`] or the cgroup glob.

@@ -9,13 +9,15 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::systemd::{dump, one, systemd_analyze, verify};
 use oomlens_audit::finding::DEFAULT_CRITICAL;
 use oomlens_audit::fix::{dropin_path, plan, render, write_dropin, FixOptions, FixPlan, Written};
 use oomlens_audit::loader::Loader;
 use oomlens_audit::settings::UnitSettings;
 use oomlens_audit::size::{Span, MIB};
 use oomlens_testkit::fs::TempDir;
-use oomlens_testkit::run::Oomlens;
 
 fn data(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,42 +30,8 @@ fn scratch(tree: &str) -> TempDir {
     TempDir::copy_of("fix-verify", &data(tree)).unwrap()
 }
 
-/// Runs `systemd-analyze verify` on `unit` with the tree's search path; returns its output.
-fn verify(bin: &Path, loader: &Loader, unit: &str) -> String {
-    let path: Vec<String> = loader
-        .search_path()
-        .iter()
-        .map(|d| loader.host(d).display().to_string())
-        .collect();
-    let out = Oomlens::new(bin)
-        .args(["verify", "--man=no", unit])
-        .env("SYSTEMD_LOG_LEVEL", "debug")
-        .env("SYSTEMD_LOG_COLOR", "0")
-        .env("SYSTEMD_UNIT_PATH", path.join(":"))
-        .current_dir(std::env::temp_dir())
-        .run();
-    out.stderr() + &out.stdout()
-}
-
 fn dump_value(text: &str, unit: &str, key: &str) -> Option<String> {
-    let header = format!("\t-> Unit {unit}:");
-    let mut inside = false;
-    let mut found = None;
-    for line in text.lines() {
-        if line == header {
-            inside = true;
-            continue;
-        }
-        if inside {
-            let Some(body) = line.strip_prefix("\t\t") else {
-                break;
-            };
-            if let Some(v) = body.strip_prefix(&format!("{key}: ")) {
-                found = Some(v.to_string());
-            }
-        }
-    }
-    found
+    one(&dump(text, unit), key).map(str::to_string)
 }
 
 /// Lines of systemd's output that complain about `file`.
@@ -126,11 +94,7 @@ fn fix_and_verify(bin: &Path, tree: &str, unit: &str, peak: u64, opts: &FixOptio
 
 #[test]
 fn generated_dropins_pass_systemd_analyze_verify() {
-    let Some(bin) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-    else {
+    let Some(bin) = systemd_analyze() else {
         eprintln!(
             "\n!!!!! SKIPPED generated_dropins_pass_systemd_analyze_verify: systemd-analyze \
              not found (apt-get install systemd) !!!!!\n"
@@ -168,11 +132,7 @@ fn generated_dropins_pass_systemd_analyze_verify() {
 
 #[test]
 fn a_broken_dropin_is_caught_by_the_same_check() {
-    let Some(bin) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-    else {
+    let Some(bin) = systemd_analyze() else {
         eprintln!("\n!!!!! SKIPPED a_broken_dropin_is_caught_by_the_same_check: no systemd-analyze !!!!!\n");
         return;
     };

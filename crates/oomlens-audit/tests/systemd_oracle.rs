@@ -10,10 +10,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::systemd::{dump, one, systemd_analyze, verify};
 use oomlens_audit::loader::Loader;
 use oomlens_audit::settings::UnitSettings;
 use oomlens_audit::size::{parse_timespan, MemoryValue, Span};
-use oomlens_testkit::run::Oomlens;
 
 fn data(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,59 +23,15 @@ fn data(p: &str) -> PathBuf {
         .join(p)
 }
 
-fn systemd_analyze() -> Option<PathBuf> {
-    for d in ["/usr/bin", "/bin", "/usr/local/bin"] {
-        let p = Path::new(d).join("systemd-analyze");
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    None
-}
-
 /// The dump of one unit: key → values, in order.
 fn systemd_dump(bin: &Path, loader: &Loader, unit: &str) -> BTreeMap<String, Vec<String>> {
-    let path: Vec<String> = loader
-        .search_path()
-        .iter()
-        .map(|d| loader.host(d).display().to_string())
-        .collect();
-    let out = Oomlens::new(bin)
-        .args(["verify", "--man=no", unit])
-        .env("SYSTEMD_LOG_LEVEL", "debug")
-        .env("SYSTEMD_LOG_COLOR", "0")
-        .env("SYSTEMD_UNIT_PATH", path.join(":"))
-        .current_dir(std::env::temp_dir())
-        .run();
-    let text = out.stderr() + &out.stdout();
-    let header = format!("\t-> Unit {unit}:");
-    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if line == header {
-            inside = true;
-            continue;
-        }
-        if inside {
-            let Some(body) = line.strip_prefix("\t\t") else {
-                break;
-            };
-            if let Some((k, v)) = body.split_once(": ") {
-                map.entry(k.to_string()).or_default().push(v.to_string());
-            } else if let Some(k) = body.strip_suffix(':') {
-                map.entry(k.to_string()).or_default().push(String::new());
-            }
-        }
-    }
+    let text = verify(bin, loader, unit);
+    let map = dump(&text, unit);
     assert!(
         !map.is_empty(),
         "no dump of {unit} from systemd-analyze:\n{text}"
     );
     map
-}
-
-fn one<'a>(m: &'a BTreeMap<String, Vec<String>>, k: &str) -> Option<&'a str> {
-    m.get(k).and_then(|v| v.last()).map(String::as_str)
 }
 
 fn check(bin: &Path, tree: &str, unit: &str) {

@@ -10,6 +10,7 @@
 //! name = "postgres"
 //! unit = "postgresql@*.service"   # and/or cgroup, comm, exe (globs; all given must match)
 //! adj = -900
+//! preemptible = false        # may the guard's pre-emption signal it? default: adj >= 0
 //!
 //! [[preempt]]                # a pre-emption policy (oomlens_analysis::preempt::Policy)
 //! cgroup = "/system.slice/batch-*.service"

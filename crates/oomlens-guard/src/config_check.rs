@@ -256,6 +256,7 @@ fn protect_rule(
         comm,
         exe,
         adj: adj as i16,
+        preemptible: r.preemptible.unwrap_or(adj >= 0),
     })
 }
 

@@ -139,7 +139,7 @@ impl Live {
 
     /// A record was written (`id` when the recorder gave one): run its hooks.
     pub fn incident(&mut self, rec: &oomlens_model::recorded::RecordedIncident, id: Option<u64>) {
-        let event = HookEvent::of_incident(&rec.incident, id);
+        let event = HookEvent::of_record(rec, id);
         if event.on.is_none() {
             return;
         }

@@ -59,33 +59,7 @@ impl Default for GuardSettings {
     }
 }
 
-/// How a glob in the configuration is matched: `*` and `?` stay within one path component
-/// (`/system.slice/*` is the direct children only), `**` spans components.
-pub const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
-    case_sensitive: true,
-    require_literal_separator: true,
-    require_literal_leading_dot: false,
-};
-
-/// `[[protect]]`: the oom_score_adj to give every process the rule matches. A rule matches a
-/// process when every matcher it sets matches (at least one is set).
-#[derive(Debug, Clone)]
-pub struct ProtectRule {
-    /// The rule's name (logs, the per-rule metric).
-    pub name: String,
-    /// The line of its `[[protect]]` header.
-    pub line: usize,
-    /// The systemd unit owning the process's cgroup (`postgresql.service`; a glob).
-    pub unit: Option<glob::Pattern>,
-    /// The process's memory cgroup path as in /proc/PID/cgroup (a glob).
-    pub cgroup: Option<glob::Pattern>,
-    /// The process's comm (a glob; the kernel keeps at most 15 bytes).
-    pub comm: Option<glob::Pattern>,
-    /// The process's executable, /proc/PID/exe (an absolute path glob).
-    pub exe: Option<glob::Pattern>,
-    /// The oom_score_adj to set, -1000..=1000.
-    pub adj: i16,
-}
+pub use oomlens_analysis::protect_rules::{ProtectRule, GLOB_OPTIONS};
 
 /// `[[preempt]]`: one pre-emption policy with its position; the policy type, its keys and
 /// its meaning belong to `oomlens_analysis::preempt`.
@@ -229,6 +203,7 @@ pub(crate) struct RawProtect {
     pub comm: Option<Spanned<String>>,
     pub exe: Option<Spanned<String>>,
     pub adj: Spanned<i64>,
+    pub preemptible: Option<bool>,
 }
 
 #[derive(Deserialize)]

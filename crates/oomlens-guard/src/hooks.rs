@@ -4,7 +4,10 @@
 //! cleared environment holding `PATH`, the table's `env` and the incident's key fields:
 //! `OOMLENS_HOOK`, `OOMLENS_KIND`, `OOMLENS_PID`, `OOMLENS_COMM`, `OOMLENS_CGROUP`,
 //! `OOMLENS_UNIT`, `OOMLENS_POD`, `OOMLENS_INCIDENT_ID` (those the incident has; text fields
-//! escaped as on a terminal, since a comm or cgroup path is untrusted). Its stdin is the
+//! escaped as on a terminal, since a comm or cgroup path is untrusted). A pre-emption
+//! decision (a record of kind `oomlens-guard`) runs the hooks whose `on` holds `preempt`,
+//! with `OOMLENS_KIND=oomlens-guard`, its target as `OOMLENS_PID`/`OOMLENS_COMM`/
+//! `OOMLENS_CGROUP`, and `OOMLENS_POLICY` and `OOMLENS_RESULT` (`signalled`, `dry-run`, ...). Its stdin is the
 //! incident's JSON in a sealed-off memfd, so a hook that never reads cannot make the guard
 //! block on a full pipe. Children are reaped on SIGCHLD (a signal pipe in the loop's
 //! epoll); one that outlives its `timeout` is SIGKILLed. At most `max-concurrent-hooks` run
@@ -75,6 +78,10 @@ pub struct HookEvent {
     pub pod: Option<String>,
     /// The recorder's id of the record.
     pub incident_id: Option<u64>,
+    /// A pre-emption decision's policy name.
+    pub policy: Option<String>,
+    /// A pre-emption decision's result (`signalled`, `dry-run`, `refused (...)`, ...).
+    pub result: Option<String>,
 }
 
 impl HookEvent {
@@ -87,20 +94,51 @@ impl HookEvent {
             .map(oomlens_analysis::owner::owner_of)
             .unwrap_or_default();
         HookEvent {
-            on: inc.kind.map(HookOn::Incident),
+            on: inc.kind.map(|k| match k {
+                oomlens_model::Kind::OomlensGuard => HookOn::Preempt,
+                k => HookOn::Incident(k),
+            }),
             pid: kill.and_then(|k| k.pid),
             comm: kill.and_then(|k| k.comm.clone()),
             cgroup,
             unit: owner.unit,
             pod: owner.pod_uid,
             incident_id: id,
+            policy: None,
+            result: None,
         }
+    }
+
+    /// The fields of a record: [`HookEvent::of_incident`], and for a pre-emption decision
+    /// its policy and result, from the record's `decision_json`.
+    pub fn of_record(
+        rec: &oomlens_model::recorded::RecordedIncident,
+        id: Option<u64>,
+    ) -> HookEvent {
+        let mut ev = HookEvent::of_incident(&rec.incident, id);
+        if let Some(d) = rec
+            .decision_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+        {
+            let text = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            ev.policy = text("policy");
+            ev.result = text("result");
+        }
+        ev
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
         let text = |s: &Option<String>| s.as_deref().map(|s| escape(s).into_owned());
         [
-            ("OOMLENS_KIND", self.on.map(|o| o.as_str().to_string())),
+            (
+                "OOMLENS_KIND",
+                self.on.map(|o| match o {
+                    // The record's kind, as `oomlens incidents` shows it.
+                    HookOn::Preempt => oomlens_model::Kind::OomlensGuard.as_str().to_string(),
+                    HookOn::Incident(k) => k.as_str().to_string(),
+                }),
+            ),
             ("OOMLENS_PID", self.pid.map(|p| p.to_string())),
             ("OOMLENS_COMM", text(&self.comm)),
             ("OOMLENS_CGROUP", text(&self.cgroup)),
@@ -110,6 +148,8 @@ impl HookEvent {
                 "OOMLENS_INCIDENT_ID",
                 self.incident_id.map(|i| i.to_string()),
             ),
+            ("OOMLENS_POLICY", text(&self.policy)),
+            ("OOMLENS_RESULT", text(&self.result)),
         ]
         .into_iter()
         .filter_map(|(k, v)| Some((k, v?)))

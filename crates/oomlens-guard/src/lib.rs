@@ -10,7 +10,7 @@
 //! Modules: [`args`] (flags, declared once), [`config`] (the TOML configuration),
 //! [`config_live`] (the configuration in force, SIGHUP), [`protect`] (oom_score_adj rules),
 //! [`hooks`] (programs run on incidents), [`daemon`] (the loop, split by job: start-up, logs, sampling, incidents, export), [`klog`] (the logs
-//! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`preempt`] (the `[[preempt]]` policies: thresholds, decisions, signals), [`watch`] (which cgroups are watched, and how), [`window`] (the
+//! read non-blocking), [`outputs`] (metrics, sd_notify, journal), [`preempt`] (the `[[preempt]]` policies: thresholds, decisions, signals), [`preempt_v2`] (what wakes a v2 decision between passes: a fast poll near the line, `memory.events`, PSI), [`watch`] (which cgroups are watched, and how), [`window`] (the
 //! in-RAM window), [`record`] (what a record holds, kills without a report), [`exec`] (`oomlens guard` as
 //! the small `oomlens-guard` binary), [`error`].
 
@@ -30,6 +30,7 @@ pub mod killers;
 pub mod klog;
 pub mod outputs;
 pub mod preempt;
+pub mod preempt_v2;
 pub mod protect;
 pub mod record;
 pub mod watch;

@@ -9,8 +9,8 @@
 //! eventfd when usage crosses it (checked on charge, mm/memcontrol-v1.c
 //! `mem_cgroup_threshold`, every 128 page events), and the event is handled at once: the
 //! cgroup's processes read then and compared with the last sample taken at a pass to find the
-//! fastest-growing. On v2 the decision runs at each pass and on each `memory.events` change the
-//! watch set reports (memory.high breaches).
+//! fastest-growing. On v2, [`crate::preempt_v2`] wakes it between passes (a fast poll of
+//! `memory.current` near the threshold, `memory.events` high/max, PSI triggers).
 //!
 //! Per pass, each matched cgroup's usage and limit are read (files held open, one pread each)
 //! and its processes' `stat` and `statm`: only cgroups a policy names, so the cost is the
@@ -19,6 +19,20 @@
 //!
 //! A kill in progress holds the target's pidfd in the epoll set (EPOLLIN at exit) and its
 //! SIGKILL deadline in [`Preempter::next_deadline`].
+//!
+//! Protected processes, never candidates: those whose first matching `[[protect]]` rule is
+//! not preemptible (`oomlens_analysis::protect_rules::shielding`, the matcher the adj writer
+//! uses; a rule protects whether or not its adj write succeeded), and those at
+//! oom_score_adj -1000 (the kernel spares them too). Both are worked out once per process
+//! (pid and start time) and again at each pass, not on a threshold's wake-up: the matcher
+//! needs only the comm read with `stat` anyway, the cgroup (the matched one) and, when a
+//! rule names one, the exe; the adj costs one read per process per pass.
+//!
+//! SIGHUP ([`Preempter::reload`]): the new policies and rules apply at once: the cgroups are
+//! matched again, thresholds re-armed at the new share (the old eventfd closed, which ends
+//! its registration), cgroups no policy matches any more dropped. A kill in progress goes on
+//! under the grace period it started with. Each cgroup keeps a stable id in its epoll
+//! tokens, so a reload that reorders the matched cgroups never sends an event to another.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -31,10 +45,11 @@ use oomlens_act::{ActError, Expected, Guard, Kill, Procfs, Target};
 use oomlens_analysis::preempt::{
     decide, Candidate, CgroupPoint, Decision, Inputs, Policy, State, Target as Chosen, Verdict,
 };
+use oomlens_analysis::protect_rules::{self, ProcFacts, ProtectRule};
 use oomlens_model::CgroupVersion;
 use rustix::event::epoll;
 
-/// Epoll tokens of the usage thresholds: this in the high half, the cgroup's slot below.
+/// Epoll tokens of the usage thresholds: this in the high half, the cgroup's id below.
 pub const TOKEN_THRESHOLD: u64 = 3 << 32;
 /// Epoll tokens of the pidfds of kills in progress: this in the high half, the kill's id.
 pub const TOKEN_PIDFD: u64 = 4 << 32;
@@ -46,7 +61,7 @@ const RESCAN_EVERY: u64 = 10;
 
 /// Whether an epoll token is ours.
 pub fn owns(token: u64) -> bool {
-    matches!(token >> 32, 3 | 4)
+    matches!(token >> 32, 3 | 4) || crate::preempt_v2::owns(token)
 }
 
 /// One decision to record and report, with its outcome.
@@ -67,9 +82,36 @@ pub struct Made {
     /// `CLOCK_MONOTONIC` seconds when the signal was sent (what a test compares with the
     /// target's own clock).
     pub signalled_mono: Option<f64>,
+    /// The processes of the cgroup set aside as protected, with why.
+    pub protected: Vec<Protected>,
+}
+
+/// A process set aside as protected, and why (recorded with the decision).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Protected {
+    /// Pid.
+    pub pid: u32,
+    /// Its comm.
+    pub comm: String,
+    /// The `[[protect]]` rule that shields it, or `None` for oom_score_adj -1000.
+    pub rule: Option<String>,
+}
+
+/// The last sample of one process and what protects it.
+struct Sample {
+    t: f64,
+    rss: u64,
+    start: u64,
+    /// The comm the shield was worked out with (a rename is matched again).
+    comm: String,
+    /// The rule set ([`Preempter::rules_gen`]) `shield` was worked out under.
+    gen: u64,
+    shield: Option<Protected>,
 }
 
 struct Matched {
+    /// Stable across rescans and reloads: the epoll token's low half, a kill's cgroup.
+    id: u64,
     path: String,
     dir: PathBuf,
     policy: usize,
@@ -77,19 +119,26 @@ struct Matched {
     limit: Option<u64>,
     threshold: Option<(OwnedFd, File, u64)>,
     history: Vec<CgroupPoint>,
-    /// The last sample of each process: (t, rss, start time).
-    procs: HashMap<u32, (f64, u64, u64)>,
+    /// Over the threshold with no process that may be signalled, and said so.
+    refused: bool,
+    /// The last sample of each process.
+    procs: HashMap<u32, Sample>,
     state: State,
 }
 
 struct Running {
-    cgroup: usize,
+    /// The [`Matched::id`].
+    cgroup: u64,
     kill: Kill,
 }
 
 /// The pre-emption state of the guard.
 pub struct Preempter {
     policies: Vec<Policy>,
+    rules: Vec<ProtectRule>,
+    /// Bumped when `rules` change: cached shields of another generation are stale.
+    rules_gen: u64,
+    next_cgroup: u64,
     procfs: Procfs,
     mem_dir: PathBuf,
     mount_root: String,
@@ -105,6 +154,8 @@ pub struct Preempter {
     boot_offset: f64,
     /// Decisions to record, taken by the daemon.
     pub made: Vec<Made>,
+    /// v2: what wakes the decision between passes (`crate::preempt_v2`).
+    pub v2: Option<crate::preempt_v2::V2Events>,
 }
 
 fn read_u64(f: &File) -> Option<u64> {
@@ -157,7 +208,8 @@ fn clock(id: rustix::time::ClockId) -> f64 {
 
 impl Preempter {
     /// For `policies` (already checked) on the memory hierarchy at `mem_dir`; `dry_run`
-    /// forces every policy's dry run (`--dry-run`).
+    /// forces every policy's dry run (`--dry-run`). The protection rules are set with
+    /// [`Preempter::set_rules`] (none until then).
     pub fn new(
         policies: Vec<Policy>,
         root: &Path,
@@ -175,6 +227,9 @@ impl Preempter {
         };
         Preempter {
             policies,
+            rules: Vec::new(),
+            rules_gen: 0,
+            next_cgroup: 0,
             procfs: Procfs::new(root.join("proc")),
             mem_dir,
             mount_root,
@@ -191,6 +246,7 @@ impl Preempter {
             boot_offset: clock(rustix::time::ClockId::Boottime)
                 - clock(rustix::time::ClockId::Monotonic),
             made: Vec::new(),
+            v2: None,
         }
     }
 
@@ -202,6 +258,30 @@ impl Preempter {
     /// No policy.
     pub fn is_empty(&self) -> bool {
         self.policies.is_empty()
+    }
+
+    /// The `[[protect]]` rules whose non-preemptible matches are never candidates.
+    pub fn set_rules(&mut self, rules: Vec<ProtectRule>) {
+        self.rules = rules;
+        self.rules_gen += 1;
+    }
+
+    /// SIGHUP with a configuration that loaded: its policies and rules apply from now on
+    /// (see the module doc). Returns how many cgroups the policies match now.
+    pub fn reload(
+        &mut self,
+        ep: &OwnedFd,
+        policies: Vec<Policy>,
+        rules: Vec<ProtectRule>,
+    ) -> usize {
+        self.policies = policies;
+        self.set_rules(rules);
+        self.rescan(ep);
+        self.matched.len()
+    }
+
+    fn slot_of(&self, id: u64) -> Option<usize> {
+        self.matched.iter().position(|m| m.id == id)
     }
 
     fn dir_of(&self, path: &str) -> Option<PathBuf> {
@@ -238,9 +318,20 @@ impl Preempter {
                 }
             }
         }
-        self.matched.retain(|m| found.iter().any(|f| f.0 == m.path));
+        self.matched.retain(|m| {
+            let keep = found.iter().any(|f| f.0 == m.path);
+            if !keep {
+                eprintln!(
+                    "oomlens guard: preempt: {} no longer matched: its threshold closed",
+                    oomlens_sinks::escape::escape(&m.path)
+                );
+            }
+            keep
+        });
         for (path, policy) in found {
-            if self.matched.iter().any(|m| m.path == path) {
+            if let Some(m) = self.matched.iter_mut().find(|m| m.path == path) {
+                // A reload may give it another policy (or move its policy's index).
+                m.policy = policy;
                 continue;
             }
             let Some(dir) = self.dir_of(&path) else {
@@ -254,7 +345,9 @@ impl Preempter {
                 continue;
             };
             let limit = read_limit(&dir, self.version);
+            self.next_cgroup += 1;
             self.matched.push(Matched {
+                id: self.next_cgroup,
                 path,
                 dir,
                 policy,
@@ -264,10 +357,22 @@ impl Preempter {
                 history: Vec::new(),
                 procs: HashMap::new(),
                 state: State::default(),
+                refused: false,
             });
         }
         for slot in 0..self.matched.len() {
             self.arm(ep, slot);
+        }
+        if self.version == CgroupVersion::V2 && self.v2.is_none() {
+            self.v2 = crate::preempt_v2::V2Events::new(ep).ok();
+        }
+        if let Some(v2) = self.v2.as_mut() {
+            v2.sync(
+                ep,
+                self.matched
+                    .iter()
+                    .map(|m| (m.path.as_str(), m.dir.as_path())),
+            );
         }
     }
 
@@ -297,13 +402,28 @@ impl Preempter {
             epoll::add(
                 ep,
                 &efd,
-                epoll::EventData::new_u64(TOKEN_THRESHOLD | slot as u64),
+                epoll::EventData::new_u64(TOKEN_THRESHOLD | m.id),
                 epoll::EventFlags::IN,
             )?;
             Ok((efd, usage))
         };
-        if let Ok((efd, usage)) = arm() {
-            m.threshold = Some((efd, usage, bytes));
+        match arm() {
+            Ok((efd, usage)) => {
+                // Replacing the old eventfd closes it: the kernel drops that registration
+                // (memcg_event_wake on EPOLLHUP, mm/memcontrol-v1.c).
+                m.threshold = Some((efd, usage, bytes));
+                eprintln!(
+                    "oomlens guard: preempt: {} armed at {bytes} bytes (share {} of limit {}), policy {}",
+                    oomlens_sinks::escape::escape(&m.path),
+                    p.share,
+                    m.limit.unwrap_or(0),
+                    oomlens_sinks::escape::escape(p.display_name()),
+                );
+            }
+            Err(e) => eprintln!(
+                "oomlens guard: preempt: {}: arming the threshold: {e}",
+                oomlens_sinks::escape::escape(&m.path)
+            ),
         }
     }
 
@@ -321,12 +441,23 @@ impl Preempter {
     /// An epoll event on one of our tokens.
     pub fn on_event(&mut self, ep: &OwnedFd, token: u64) {
         let woke = Instant::now();
-        let idx = (token & 0xffff_ffff) as usize;
+        let id = token & 0xffff_ffff;
         if token >> 32 == TOKEN_THRESHOLD >> 32 {
-            if let Some((efd, _, _)) = self.matched.get(idx).and_then(|m| m.threshold.as_ref()) {
+            let Some(idx) = self.slot_of(id) else { return };
+            if let Some((efd, _, _)) = self.matched[idx].threshold.as_ref() {
                 let mut buf = [0u8; 8];
                 let _ = rustix::io::read(efd, &mut buf);
                 self.evaluate(ep, idx, "threshold", Some(woke));
+            }
+        } else if crate::preempt_v2::owns(token) {
+            for w in self
+                .v2
+                .as_mut()
+                .map_or(Vec::new(), |v2| v2.on_event(ep, token))
+            {
+                if let Some(slot) = self.matched.iter().position(|m| m.path == w.path) {
+                    self.evaluate(ep, slot, w.source, Some(woke));
+                }
             }
         } else {
             self.advance(ep, woke);
@@ -349,7 +480,8 @@ impl Preempter {
                 let _ = epoll::delete(ep, r.kill.as_fd());
                 if let Some(w) = self
                     .matched
-                    .get_mut(r.cgroup)
+                    .iter_mut()
+                    .find(|m| m.id == r.cgroup)
                     .and_then(|m| m.state.waiting.as_mut())
                 {
                     w.exited = true;
@@ -360,14 +492,26 @@ impl Preempter {
         }
     }
 
-    fn sample_processes(&self, m: &Matched, now: f64) -> Vec<Candidate> {
+    /// The cgroup's processes now, each with what protects it: worked out again when `fresh`
+    /// (a pass) or for a process not seen under the current rules, else taken from the last
+    /// sample (a threshold's wake-up reads only `stat` and `statm` of each process).
+    fn sample_processes(
+        &self,
+        m: &Matched,
+        now: f64,
+        fresh: bool,
+    ) -> Vec<(Candidate, Option<Protected>)> {
         let Ok(text) = std::fs::read_to_string(m.dir.join("cgroup.procs")) else {
             return Vec::new();
         };
-        let want_exe = self.policies[m.policy]
+        let (rules_exe, _) = protect_rules::needs(&self.rules);
+        // A `prefer` pattern with a `/` is matched against the exe at every decision.
+        let prefer_exe = self.policies[m.policy]
             .prefer
             .iter()
             .any(|p| p.contains('/'));
+        // Every process listed is in this cgroup: the rules' cgroup and unit are its.
+        let unit = oomlens_analysis::owner::owner_of(&m.path).unit;
         let mut out = Vec::new();
         for pid in text.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
             let base = self.procfs.root().join(pid.to_string());
@@ -385,14 +529,30 @@ impl Preempter {
                 .ok()
                 .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
                 .map_or(0, |pages| pages * self.page);
-            let exe = want_exe
+            let last = m.procs.get(&pid).filter(|s| s.start == stat.start_time);
+            let cached = last.filter(|s| !fresh && s.gen == self.rules_gen && s.comm == comm);
+            let exe = (prefer_exe || (rules_exe && cached.is_none()))
                 .then(|| std::fs::read_link(base.join("exe")).ok())
                 .flatten()
                 .map(|p| p.to_string_lossy().into_owned());
-            let earlier = match m.procs.get(&pid) {
-                Some(&(t, r, st)) if st == stat.start_time => (t, r),
+            let shield = match cached {
+                Some(s) => s.shield.clone(),
+                None => self.shield(
+                    pid,
+                    &base,
+                    ProcFacts {
+                        start: stat.start_time,
+                        comm: comm.clone(),
+                        exe: exe.clone(),
+                        cgroup: Some(m.path.clone()),
+                        unit: unit.clone(),
+                    },
+                ),
+            };
+            let earlier = match last {
+                Some(s) => (s.t, s.rss),
                 // New since the last sample: it grew from nothing since it started.
-                _ => (stat.start_time as f64 * self.tick - self.boot_offset, 0),
+                None => (stat.start_time as f64 * self.tick - self.boot_offset, 0),
             };
             let mut series = vec![(earlier.0, earlier.1)];
             if now > earlier.0 {
@@ -400,28 +560,36 @@ impl Preempter {
             } else {
                 series[0] = (now, rss);
             }
-            out.push(Candidate {
-                pid,
-                start_time: stat.start_time,
-                comm,
-                exe,
-                kernel_thread: stat.kernel_thread(),
-                rss: series,
-            });
+            out.push((
+                Candidate {
+                    pid,
+                    start_time: stat.start_time,
+                    comm,
+                    exe,
+                    kernel_thread: stat.kernel_thread(),
+                    rss: series,
+                },
+                shield,
+            ));
         }
         out
     }
 
-    fn protected(&self, procs: &[Candidate]) -> Vec<u32> {
-        // oom_score_adj -1000: the kernel never kills it either.
-        procs
-            .iter()
-            .filter(|c| {
-                std::fs::read_to_string(self.procfs.root().join(format!("{}/oom_score_adj", c.pid)))
-                    .is_ok_and(|s| s.trim() == "-1000")
-            })
-            .map(|c| c.pid)
-            .collect()
+    /// What protects one process: the rule that shields it, else oom_score_adj -1000 (the
+    /// kernel never kills it either; one read).
+    fn shield(&self, pid: u32, base: &Path, facts: ProcFacts) -> Option<Protected> {
+        let rule = match protect_rules::shielding(&self.rules, &facts) {
+            Some(r) => Some(r.name.clone()),
+            None => {
+                let adj = std::fs::read_to_string(base.join("oom_score_adj")).ok()?;
+                (adj.trim() == "-1000").then_some(None)?
+            }
+        };
+        Some(Protected {
+            pid,
+            comm: facts.comm,
+            rule,
+        })
     }
 
     fn evaluate(
@@ -443,8 +611,11 @@ impl Preempter {
         };
         let high = read_high(&m.dir, self.version);
         let psi = read_psi(&m.dir, self.version);
-        let procs = self.sample_processes(m, now);
-        let protected = self.protected(&procs);
+        let (procs, shields): (Vec<Candidate>, Vec<Option<Protected>>) = self
+            .sample_processes(m, now, trigger == "pass")
+            .into_iter()
+            .unzip();
+        let gen = self.rules_gen;
         let m = &mut self.matched[slot];
         m.limit = limit;
         m.history.push(CgroupPoint {
@@ -459,8 +630,21 @@ impl Preempter {
         }
         m.procs = procs
             .iter()
-            .map(|c| (c.pid, (now, c.rss_now(), c.start_time)))
+            .zip(&shields)
+            .map(|(c, shield)| {
+                let s = Sample {
+                    t: now,
+                    rss: c.rss_now(),
+                    start: c.start_time,
+                    comm: c.comm.clone(),
+                    gen,
+                    shield: shield.clone(),
+                };
+                (c.pid, s)
+            })
             .collect();
+        let protected_by: Vec<Protected> = shields.into_iter().flatten().collect();
+        let protected: Vec<u32> = protected_by.iter().map(|p| p.pid).collect();
         let policy = &self.policies[m.policy];
         let mut p = policy.clone();
         p.dry_run |= self.dry_run;
@@ -474,9 +658,23 @@ impl Preempter {
             state: m.state,
         });
         m.state = m.state.after(&decision);
+        if let Some(v2) = self.v2.as_mut() {
+            v2.sampled(&m.path, usage, decision.numbers.threshold);
+        }
         let target = match &decision.verdict {
             Verdict::Act(t) => t.clone(),
             Verdict::Settled { .. } => return self.evaluate(ep, slot, trigger, woke),
+            // Said once per crossing (again after usage went below the threshold), so a
+            // cgroup of protected processes does not fill the log at every pass.
+            Verdict::NoCandidate if !m.refused => {
+                m.refused = true;
+                eprintln!("{}", refusal_line(&m.path, &decision, &protected_by));
+                return;
+            }
+            Verdict::Below => {
+                m.refused = false;
+                return;
+            }
             _ => return,
         };
         let (result, latency) = self.act(ep, slot, &target, &protected, woke);
@@ -491,6 +689,7 @@ impl Preempter {
             trigger,
             latency,
             signalled_mono,
+            protected: protected_by,
         });
         if slot < self.matched.len() {
             self.arm(ep, slot);
@@ -544,27 +743,15 @@ impl Preempter {
                     epoll::EventData::new_u64(TOKEN_PIDFD | id),
                     epoll::EventFlags::IN,
                 );
-                self.running.push(Running { cgroup: slot, kill });
+                self.running.push(Running {
+                    cgroup: self.matched[slot].id,
+                    kill,
+                });
                 ("signalled".into(), latency)
             }
             Err(e) => (outcome(&e), None),
         }
     }
-}
-
-/// The `[[preempt]]` tables of the configuration (`--config`, or the default file when it
-/// exists) as policies, each checked ([`Policy::check`]); a bad one names the file and the
-/// line of its table.
-pub fn load_policies(
-    config: Option<&Path>,
-    root: &Path,
-) -> Result<Vec<Policy>, crate::error::GuardError> {
-    let cfg =
-        crate::config::load_default(config, root).map_err(crate::error::GuardError::Config)?;
-    // The configuration reader has deserialized each table into a Policy and checked it
-    // (a problem is reported as FILE:LINE:COLUMN there).
-    let out: Vec<Policy> = cfg.preempt.into_iter().map(|e| e.policy).collect();
-    Ok(out)
 }
 
 /// One line on stderr per decision that acted (or would have, dry run): the guard's own
@@ -612,6 +799,40 @@ pub fn log_line(m: &Made) -> Option<String> {
     ))
 }
 
+/// The line logged when a cgroup is over its threshold and every process in it is set aside
+/// (PID 1, the guard, kernel threads, protected, empty): the numbers, and each protected
+/// process with its rule. Untrusted text escaped.
+pub fn refusal_line(cgroup: &str, d: &Decision, protected: &[Protected]) -> String {
+    use oomlens_sinks::escape::escape;
+    let n = &d.numbers;
+    let e = &n.excluded;
+    let list: Vec<String> = protected
+        .iter()
+        .map(|p| {
+            let why = p
+                .rule
+                .as_deref()
+                .map_or("oom_score_adj -1000".to_string(), |r| {
+                    format!("rule {}", escape(r))
+                });
+            format!("{} ({}, {why})", p.pid, escape(&p.comm))
+        })
+        .collect();
+    format!(
+        "oomlens guard: preempt: {}: usage {} over the threshold {}, and no process may be signalled: {} processes, set aside: init {}, guard {}, kernel threads {}, protected {}, empty {}; protected: {}",
+        escape(cgroup),
+        n.usage,
+        n.threshold.unwrap_or(0),
+        n.processes,
+        e.init,
+        e.guard,
+        e.kernel_threads,
+        e.protected,
+        e.empty,
+        if list.is_empty() { "none".to_string() } else { list.join(", ") },
+    )
+}
+
 /// The metric's `action` label of a decision: `sigterm`, `sigkill`, `kill-cgroup`, or `none`
 /// for a dry run.
 pub fn action_of(m: &Made) -> &'static str {
@@ -635,6 +856,7 @@ impl Made {
             "trigger": self.trigger,
             "latency_secs": self.latency,
             "signalled_mono": self.signalled_mono,
+            "protected": self.protected,
             "decision": self.decision,
         })
         .to_string()

@@ -40,44 +40,12 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::config::{Config, ProtectRule, GLOB_OPTIONS};
+use crate::config::{Config, ProtectRule};
 
 /// How long the guard waits for the kernel's ack of its connector subscription.
 pub const ACK_WAIT: Duration = Duration::from_millis(250);
 
-/// What is known of one process when rules are matched.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProcFacts {
-    /// Start time, clock ticks after boot (/proc/PID/stat field 22).
-    pub start: u64,
-    /// comm.
-    pub comm: String,
-    /// /proc/PID/exe, when readable.
-    pub exe: Option<String>,
-    /// The memory cgroup path (the v1 memory line, else the v2 `0::` line).
-    pub cgroup: Option<String>,
-    /// The systemd unit owning that cgroup.
-    pub unit: Option<String>,
-}
-
-impl ProtectRule {
-    /// Whether every matcher the rule sets matches `p`.
-    pub fn matches(&self, p: &ProcFacts) -> bool {
-        let m = |pat: &Option<glob::Pattern>, v: Option<&str>| match pat {
-            None => true,
-            Some(pat) => v.is_some_and(|v| pat.matches_with(v, GLOB_OPTIONS)),
-        };
-        m(&self.comm, Some(&p.comm))
-            && m(&self.exe, p.exe.as_deref())
-            && m(&self.cgroup, p.cgroup.as_deref())
-            && m(&self.unit, p.unit.as_deref())
-    }
-}
-
-/// The first rule of `rules` that matches `p`.
-pub fn first_match<'r>(rules: &'r [ProtectRule], p: &ProcFacts) -> Option<&'r ProtectRule> {
-    rules.iter().find(|r| r.matches(p))
-}
+pub use oomlens_analysis::protect_rules::{first_match, ProcFacts};
 
 /// Per rule: what the guard did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,13 +108,8 @@ impl Protector {
     fn set_rules(&mut self, cfg: &Config) {
         self.rules = cfg.protect.clone();
         self.rescan = cfg.guard.rescan;
-        self.need = Needs {
-            exe: self.rules.iter().any(|r| r.exe.is_some()),
-            cgroup: self
-                .rules
-                .iter()
-                .any(|r| r.cgroup.is_some() || r.unit.is_some()),
-        };
+        let (exe, cgroup) = oomlens_analysis::protect_rules::needs(&self.rules);
+        self.need = Needs { exe, cgroup };
     }
 
     /// Subscribe to the proc connector (when there are rules and `/proc` is the host's) and

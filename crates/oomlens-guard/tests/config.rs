@@ -137,6 +137,16 @@ const BAD: &[(&str, &str)] = &[
         "[[preempt]]\ncgroup = \"/batch/*\"\ngrace = 5\n",
         "g.toml:3:1: unknown key `grace`, did you mean `grace-secs`?",
     ),
+    // 24. whether a rule's processes may be pre-empted is a boolean.
+    (
+        "[[protect]]\nname = \"db\"\ncomm = \"postgres\"\nadj = -900\npreemptible = \"no\"\n",
+        "g.toml:5:15: invalid type: string \"no\", expected a boolean",
+    ),
+    // 25. a typo in it.
+    (
+        "[[protect]]\nname = \"db\"\ncomm = \"postgres\"\nadj = -900\npreemptable = false\n",
+        "g.toml:5:1: unknown key `preemptable`, did you mean `preemptible`?",
+    ),
 ];
 
 #[test]
@@ -165,14 +175,20 @@ fn every_problem_of_a_file_is_reported_in_file_order() {
 #[test]
 fn the_shipped_example_is_valid_and_says_what_it_shows() {
     let c = config::load(&example()).unwrap();
-    let adj: Vec<(&str, i16)> = c.protect.iter().map(|r| (r.name.as_str(), r.adj)).collect();
+    let adj: Vec<(&str, i16, bool)> = c
+        .protect
+        .iter()
+        .map(|r| (r.name.as_str(), r.adj, r.preemptible))
+        .collect();
+    // preemptible: by default adj >= 0; `api` says false with adj 0.
     assert_eq!(
         adj,
         [
-            ("postgres", -900),
-            ("sshd", -1000),
-            ("batch-workers", 500),
-            ("backup", 800)
+            ("postgres", -900, false),
+            ("sshd", -1000, false),
+            ("batch-workers", 500, true),
+            ("backup", 800, true),
+            ("api", 0, false)
         ]
     );
     assert!(c.protect[0]

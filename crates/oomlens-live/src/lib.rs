@@ -12,7 +12,7 @@
 //! [`follow`] reads a live log as it grows, [`pipeline`] explains, enriches, filters and
 //! counts, [`window`] is the time window. [`recorded_cmd`] is the exception to "no flags":
 //! `oomlens incidents` and `explain --recorded`, which read the guard's store (its doc says why),
-//! and [`report_cmd`], `oomlens report`, for the same reason.
+//! and [`report_cmd`], `oomlens report`, and [`rank_cmd`], `oomlens rank`, for the same reason.
 
 #![deny(missing_docs)]
 
@@ -21,6 +21,7 @@ pub mod explain_out;
 pub mod follow;
 pub mod oneshot;
 pub mod pipeline;
+pub mod rank_cmd;
 pub mod recorded_cmd;
 pub mod report_cmd;
 pub mod source;

@@ -14,6 +14,7 @@ pub mod json;
 pub mod metrics;
 pub mod progress;
 pub mod rank;
+pub mod rank_rules;
 pub mod recorded;
 pub mod text;
 pub mod top;

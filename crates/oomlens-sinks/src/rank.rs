@@ -52,6 +52,9 @@ pub struct RankReport {
     pub processes_vanished: usize,
     /// The domains shown, most endangered first.
     pub domains: Vec<Domain>,
+    /// With `--config`: each shown domain before and after the protect rules
+    /// ([`crate::rank_rules`]); the domains above are then ranked after the rules.
+    pub rules: Option<Vec<oomlens_analysis::rank_rules::RuleEffect>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -146,6 +149,16 @@ pub static REPORT_FIELDS: &[Field<RankReport>] = &[
                     .map(|d| Value::with_fields(d, DOMAIN_FIELDS))
                     .collect(),
             )
+        },
+    ),
+    info(
+        "rules",
+        "With --config: each domain's victim now and after the protect rules, and the processes they match; absent without.",
+        None,
+        |r| {
+            r.rules
+                .as_deref()
+                .map_or(Value::Absent, crate::rank_rules::json_value)
         },
     ),
 ];
@@ -819,6 +832,24 @@ mod tests {
             processes: 5,
             processes_vanished: 0,
             domains: vec![domain()],
+            rules: Some(vec![oomlens_analysis::rank_rules::RuleEffect {
+                cgroup: Some("/box".into()),
+                victim_now: None,
+                victim_after: Some(oomlens_analysis::rank_rules::Choice {
+                    pid: 10,
+                    comm: "big".into(),
+                    points: 10240,
+                }),
+                rows: vec![oomlens_analysis::rank_rules::RuleRow {
+                    pid: 10,
+                    comm: "big".into(),
+                    rule: "batch".into(),
+                    adj_now: 0,
+                    adj_rule: 500,
+                    points_now: None,
+                    points_after: Some(10240),
+                }],
+            }]),
         }
     }
 
@@ -844,6 +875,17 @@ mod tests {
         assert_eq!(keys(&d["victim"]), names(VICTIM_FIELDS));
         assert_eq!(keys(&d["victim"]["group_kill"]), names(GROUP_KILL_FIELDS));
         assert_eq!(keys(&d["protected"][0]), names(PROTECTED_FIELDS));
+        let rules = &doc["rules"][0];
+        assert_eq!(keys(rules), names(crate::rank_rules::EFFECT_FIELDS));
+        assert_eq!(
+            keys(&rules["rows"][0]),
+            names(crate::rank_rules::ROW_FIELDS)
+        );
+        assert_eq!(
+            keys(&rules["victim_after"]),
+            names(crate::rank_rules::CHOICE_FIELDS)
+        );
+        assert!(rules["victim_now"].is_null());
         assert_eq!(
             keys(&d["oom_score_disagreements"][0]),
             names(DISAGREEMENT_FIELDS)

@@ -4,36 +4,14 @@
 //! the binary before the field tables existed (`oomlens explain --json --year 2024`, run in
 //! the corpus directory): identical incident lines.
 
-use std::path::PathBuf;
+mod common;
 
-use oomlens_analysis::explain::Explainer;
-use oomlens_parse::{parse_bytes, Options};
 use oomlens_sinks::explain_fields::Summary;
 use oomlens_sinks::json::JsonWriter;
 
 fn render(file: &str) -> String {
-    let dir = std::env::var_os("OOMLENS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/oom-reports")
-        });
-    let path = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(file))
-        .unwrap_or_else(|| panic!("no corpus file {file}*"));
-    let opts = Options {
-        file: Some(path.file_name().unwrap().to_string_lossy().into_owned()),
-        clock: oomlens_parse::Clock {
-            reference_year: Some(2024),
-            boot_time_us: None,
-        },
-        ..Options::default()
-    };
     let mut w = JsonWriter::begin(Vec::new()).unwrap();
-    let mut ex = Explainer::new();
-    for inc in parse_bytes(&std::fs::read(&path).unwrap(), opts) {
-        let e = ex.explain(&inc);
+    for (inc, e) in common::explained(file) {
         w.incident(&inc, Some(&e)).unwrap();
     }
     let doc = String::from_utf8(w.finish(&Summary::default()).unwrap()).unwrap();

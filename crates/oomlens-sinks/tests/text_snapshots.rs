@@ -1,35 +1,13 @@
 //! The human output of one corpus report of each kind, reviewed and pinned with insta.
 //! A change to wording or layout shows up as a snapshot diff to review.
 
-use std::path::PathBuf;
+mod common;
 
-use oomlens_analysis::explain::Explainer;
-use oomlens_parse::{parse_bytes, Options};
 use oomlens_sinks::text::{write_incident, TextStyle};
 
 fn render(file: &str) -> String {
-    let dir = std::env::var_os("OOMLENS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/oom-reports")
-        });
-    let path = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(file))
-        .unwrap_or_else(|| panic!("no corpus file {file}*"));
-    let opts = Options {
-        file: Some(path.file_name().unwrap().to_string_lossy().into_owned()),
-        clock: oomlens_parse::Clock {
-            reference_year: Some(2024),
-            boot_time_us: None,
-        },
-        ..Options::default()
-    };
     let mut out = Vec::new();
-    let mut ex = Explainer::new();
-    for inc in parse_bytes(&std::fs::read(&path).unwrap(), opts) {
-        let e = ex.explain(&inc);
+    for (inc, e) in common::explained(file) {
         write_incident(&mut out, &inc, Some(&e), TextStyle::default()).unwrap();
         out.push(b'\n');
     }

@@ -75,7 +75,7 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Who the kernel's OOM killer would kill next, in each OOM domain (the machine and every
     /// memory cgroup with a limit), most endangered first.
-    Rank(crate::rank_cmd::RankArgs),
+    Rank(oomlens_live::rank_cmd::RankArgs),
     /// Live memory per cgroup and process: growth rate, leak or sawtooth, time left to the
     /// nearest limit, tmpfs and disk fill, deleted-but-open files. A TUI on a terminal; a
     /// plain table with --once or on a pipe; --json for schema oomlens.top/1.

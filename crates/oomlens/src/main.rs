@@ -5,7 +5,6 @@ mod audit_cmd;
 mod cli;
 mod exit;
 mod explain;
-mod rank_cmd;
 mod top_cmd;
 
 use std::io::Write;
@@ -32,7 +31,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Explain(ref args) => explain::run(args, cli.color),
-        Command::Rank(ref args) => rank_cmd::run(args),
+        Command::Rank(ref args) => rank(args),
         Command::Top(ref args) => top_cmd::run(args),
         Command::Audit(ref args) => audit_cmd::run_audit(args),
         Command::Fix(ref args) => audit_cmd::run_fix(args),
@@ -116,4 +115,13 @@ fn man_page(mut cmd: clap::Command, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     man.render_version_section(out)?;
     Ok(())
+}
+
+/// `oomlens rank`: `--config`'s protect rules read by the guard's own configuration reader.
+fn rank(args: &oomlens_live::rank_cmd::RankArgs) -> anyhow::Result<u8> {
+    let rules = match &args.config {
+        Some(p) => oomlens_guard::config::load(p)?.protect,
+        None => Vec::new(),
+    };
+    Ok(oomlens_live::rank_cmd::run(args, &rules)?)
 }

@@ -607,6 +607,21 @@ fn command_cases() -> Vec<Case> {
                 assert_eq!(v["domains"][0]["kind"], "machine");
             },
         ),
+        // The shipped example configuration in place of the installed one.
+        case(
+            "oomlens rank --config /etc/oomlens/guard.toml",
+            Mode::Exits(&[0, 1]),
+            |r| {
+                assert!(r.stdout.starts_with("machine (global OOM"), "{}", r.stdout);
+                assert!(
+                    r.stdout
+                        .contains("\nwith the protect rules of contrib/oomlens/guard.toml:\nmachine: the kernel kills "),
+                    "{}",
+                    r.stdout
+                );
+            },
+        )
+        .subst("/etc/oomlens/guard.toml", "contrib/oomlens/guard.toml"),
         // On a pipe (as here) one table, like --once.
         case("oomlens top", Mode::Exits(&[0]), |r| {
             assert!(r.stdout.starts_with("memory: total"), "{}", r.stdout);

@@ -303,7 +303,7 @@ impl Daemon {
             }
             TOKEN_HUP => {
                 drain_pipe(&mut self.hup);
-                self.live.reload();
+                self.reload_config();
                 let _ = self.recorder.prune(SystemTime::now());
                 self.last_pass = f64::NEG_INFINITY;
                 self.pass();

@@ -38,3 +38,46 @@ impl Daemon {
         }
     }
 }
+
+impl Daemon {
+    /// The pre-emption state for the configuration in force (no policy yet is fine: a
+    /// reload may bring the first).
+    pub(super) fn preempter(
+        &self,
+        root: &std::path::Path,
+        mem_dir: std::path::PathBuf,
+        mount_root: String,
+        version: oomlens_model::CgroupVersion,
+    ) -> crate::preempt::Preempter {
+        let cfg = &self.live.config;
+        let mut p = crate::preempt::Preempter::new(
+            cfg.preempt.iter().map(|e| e.policy.clone()).collect(),
+            root,
+            mem_dir,
+            mount_root,
+            version,
+            self.args.dry_run,
+        );
+        p.set_rules(cfg.protect.clone());
+        p
+    }
+
+    /// SIGHUP: the configuration read again ([`crate::config_live::Live::reload`]); when the
+    /// file loaded, its `[[preempt]]` policies and `[[protect]]` rules replace the running
+    /// ones in the pre-emption too, else those keep running.
+    pub(super) fn reload_config(&mut self) {
+        if !self.live.reload() {
+            return;
+        }
+        let Some(p) = self.preempt.as_mut() else {
+            return;
+        };
+        let cfg = &self.live.config;
+        let policies = cfg.preempt.iter().map(|e| e.policy.clone()).collect();
+        let n = p.reload(&self.ep, policies, cfg.protect.clone());
+        eprintln!(
+            "oomlens guard: preempt: reloaded: {} policies, {n} cgroups matched",
+            p.len()
+        );
+    }
+}

@@ -203,17 +203,8 @@ impl Daemon {
         // Without PSI (kernel built without it, `psi=0`) the other sources still work.
         let _ = ws.open_system_psi(&self.ep, &root);
         self.watches = Some(ws);
-        let policies = crate::preempt::load_policies(self.args.config.as_deref(), &root)?;
-        if !policies.is_empty() {
-            self.preempt = Some(crate::preempt::Preempter::new(
-                policies,
-                &root,
-                mem.dir,
-                mem.mount_root,
-                mem.version,
-                self.args.dry_run,
-            ));
-        }
+        // Always there, so that a SIGHUP can bring the first policy (daemon/preempting.rs).
+        self.preempt = Some(self.preempter(&root, mem.dir, mem.mount_root, mem.version));
         // Without inotify on the tree, the rolling re-listing still finds new cgroups.
         if let Ok(d) = DirWatch::new(crate::dirs::cap()) {
             add(&self.ep, d.fd(), TOKEN_DIRS)?;

@@ -1,24 +1,72 @@
 //! `oomlens rank`: who the kernel would kill next, per OOM domain.
 //!
-//! Wiring: reads a snapshot below `--root` (`oomlens_sources::snapshot`), builds the domains
-//! with `oomlens_analysis::domains::build` (the same badness function `explain` re-scores
-//! printed task tables with), picks those asked for, and prints them most endangered first
-//! with `oomlens_sinks::rank` (text, or one JSON document whose format is documented
-//! there). Exit status: 0 when a printed domain has a victim, 1 when none has, 2 on errors
-//! (an unreadable file, an unknown cgroup or pid).
+//! Reads a snapshot below `--root` (`oomlens_sources::snapshot`), builds the domains with
+//! `oomlens_analysis::domains::build` (the same badness function `explain` re-scores printed
+//! task tables with), picks those asked for, and prints them most endangered first with
+//! `oomlens_sinks::rank` (text, or one JSON document whose format is documented there).
+//! With `--config FILE` (the guard's configuration, loaded by the caller, which owns the
+//! guard's config reader) the domains are ranked after the `[[protect]]` rules' adj values
+//! (`oomlens_analysis::rank_rules`, the guard's own matcher) and each domain's choice before
+//! and after is shown (`oomlens_sinks::rank_rules`). Exit status: 0 when a printed domain
+//! has a victim, 1 when none has, 2 on errors (an unreadable file, an unknown cgroup or pid).
+//!
+//! Like [`crate::recorded_cmd`] it holds its flags: the binary's line budget has no room for
+//! a command's logic.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
 use clap::Args;
 use oomlens_analysis::domains::{self, Domain};
+use oomlens_analysis::protect_rules::{self, ProcFacts, ProtectRule};
 use oomlens_model::{cgroup_path, Snapshot};
 use oomlens_sinks::rank::{write_json, write_text, RankReport};
 use oomlens_sources::procfs;
 use oomlens_sources::snapshot::read_snapshot;
 
-use crate::exit::{EXIT_FOUND, EXIT_NOTHING};
+/// Exit status: a victim was found in a domain shown.
+pub const EXIT_FOUND: u8 = 0;
+/// Exit status: no domain shown has a process the kernel could kill.
+pub const EXIT_NOTHING: u8 = 1;
+
+/// Why `rank` could not answer; each names its input.
+#[derive(Debug, thiserror::Error)]
+pub enum RankError {
+    /// `--page-size` is not a power of two.
+    #[error("--page-size {0} is not a power of two")]
+    PageSize(u64),
+    /// The snapshot could not be read.
+    #[error("reading a snapshot below {root}")]
+    Snapshot {
+        /// `--root`.
+        root: String,
+        /// The cause (names the file).
+        #[source]
+        source: oomlens_sources::SourceError,
+    },
+    /// `--cgroup` without a memory cgroup hierarchy.
+    #[error("no memory cgroup hierarchy is mounted below {0}")]
+    NoHierarchy(String),
+    /// `--cgroup` names no memory cgroup.
+    #[error("no memory cgroup {path:?} below {root}")]
+    NoCgroup {
+        /// `--root`.
+        root: String,
+        /// The path asked for.
+        path: String,
+    },
+    /// `--pid` names no process.
+    #[error("no process {pid} below {root}")]
+    NoPid {
+        /// `--root`.
+        root: String,
+        /// The pid asked for.
+        pid: u32,
+    },
+    /// Standard output could not be written.
+    #[error("writing the report")]
+    Output(#[from] io::Error),
+}
 
 /// `oomlens rank` flags.
 #[derive(Debug, Args)]
@@ -27,6 +75,7 @@ EXAMPLES:
   oomlens rank                                    # every OOM domain of this machine
   oomlens rank --pid 1234                         # if pid 1234's memory runs out, who dies
   oomlens rank --cgroup / --json                  # the machine's domain, as JSON
+  oomlens rank --config /etc/oomlens/guard.toml   # who dies once the guard's protect rules apply
 
 EXIT STATUS:
   0  a victim was found in a domain shown
@@ -49,27 +98,73 @@ pub struct RankArgs {
     /// The page size of the machine the tree comes from; default: this host's.
     #[arg(long, value_name = "BYTES", hide_short_help = true)]
     pub page_size: Option<u64>,
+    /// The guard's configuration: rank as the kernel would once its `[[protect]]` rules have
+    /// set their oom_score_adj, and show each domain's victim before and after. Default:
+    /// none (the adj values as they are).
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub config: Option<PathBuf>,
 }
 
-/// Runs `oomlens rank` on standard output.
-pub fn run(args: &RankArgs) -> anyhow::Result<u8> {
+/// Runs `oomlens rank` on standard output; `rules` are `--config`'s `[[protect]]` rules
+/// (none without it).
+pub fn run(args: &RankArgs, rules: &[ProtectRule]) -> Result<u8, RankError> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let code = run_to(args, &mut out)?;
+    let code = run_to(args, rules, &mut out)?;
     out.flush()?;
     Ok(code)
 }
 
+/// What a rule looks at for `t`: comm, memory cgroup and its unit from the snapshot, the
+/// exe read below `root` only when a rule names one.
+fn facts(root: &std::path::Path, need_exe: bool, t: &oomlens_model::Task) -> ProcFacts {
+    let exe = need_exe
+        .then(|| std::fs::read_link(root.join(format!("proc/{}/exe", t.pid))).ok())
+        .flatten()
+        .map(|p| p.to_string_lossy().into_owned());
+    ProcFacts {
+        start: t.start_time,
+        comm: t.comm.clone(),
+        exe,
+        cgroup: t.memcg.clone(),
+        unit: t
+            .memcg
+            .as_deref()
+            .and_then(|c| oomlens_analysis::owner::owner_of(c).unit),
+    }
+}
+
 /// Runs `oomlens rank`, writing to `out`.
-pub fn run_to(args: &RankArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn run_to(
+    args: &RankArgs,
+    rules: &[ProtectRule],
+    out: &mut dyn Write,
+) -> Result<u8, RankError> {
     let page_size = args.page_size.unwrap_or_else(procfs::host_page_size);
     if page_size == 0 || !page_size.is_power_of_two() {
-        bail!("--page-size {page_size} is not a power of two");
+        return Err(RankError::PageSize(page_size));
     }
     let cgroup = args.cgroup.as_deref().map(cgroup_path::normalize);
-    let snap = read_snapshot(&args.root, page_size, cgroup.as_deref())
-        .with_context(|| format!("reading a snapshot below {}", args.root.display()))?;
-    let all = domains::build(&snap.system);
+    let mut snap = read_snapshot(&args.root, page_size, cgroup.as_deref()).map_err(|source| {
+        RankError::Snapshot {
+            root: args.root.display().to_string(),
+            source,
+        }
+    })?;
+    let mut all = domains::build(&snap.system);
+    let mut effects = None;
+    if args.config.is_some() {
+        let (need_exe, _) = protect_rules::needs(rules);
+        let root = args.root.clone();
+        let (after, matched) =
+            oomlens_analysis::rank_rules::apply(&snap.system, rules, |t| facts(&root, need_exe, t));
+        let now = std::mem::replace(&mut all, domains::build(&after));
+        let before = std::mem::replace(&mut snap.system, after);
+        let shown = select(args, &snap, &all, cgroup.as_deref())?;
+        effects = Some(oomlens_analysis::rank_rules::effects(
+            &now, &shown, &before, &matched,
+        ));
+    }
     let shown = select(args, &snap, &all, cgroup.as_deref())?;
     let report = RankReport {
         kernel_release: snap.system.release.clone(),
@@ -78,11 +173,15 @@ pub fn run_to(args: &RankArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         processes: snap.system.tasks.len(),
         processes_vanished: snap.vanished,
         domains: shown.into_iter().cloned().collect(),
+        rules: effects,
     };
     if args.json {
         write_json(out, &report)?;
     } else {
         write_text(out, &report, &snap.system, args.pid)?;
+        if let (Some(e), Some(cfg)) = (&report.rules, &args.config) {
+            oomlens_sinks::rank_rules::write_text(out, &cfg.display().to_string(), e)?;
+        }
     }
     Ok(if report.domains.iter().any(|d| d.victim.is_some()) {
         EXIT_FOUND
@@ -98,19 +197,22 @@ fn select<'a>(
     snap: &Snapshot,
     all: &'a [Domain],
     cgroup: Option<&str>,
-) -> anyhow::Result<Vec<&'a Domain>> {
-    let root = args.root.display();
+) -> Result<Vec<&'a Domain>, RankError> {
+    let root = args.root.display().to_string();
     if let Some(path) = cgroup {
         if snap.memcg_version.is_none() {
-            bail!("no memory cgroup hierarchy is mounted below {root}");
+            return Err(RankError::NoHierarchy(root));
         }
         if !snap.system.cgroups.iter().any(|c| c.path == path) {
-            bail!("no memory cgroup {path:?} below {root}");
+            return Err(RankError::NoCgroup {
+                root,
+                path: path.to_string(),
+            });
         }
         Ok(domains::of_cgroup(all, path))
     } else if let Some(pid) = args.pid {
         if !snap.system.tasks.iter().any(|t| t.pid == pid) {
-            bail!("no process {pid} below {root}");
+            return Err(RankError::NoPid { root, pid });
         }
         Ok(domains::containing(all, pid))
     } else {
@@ -180,12 +282,13 @@ mod tests {
             json: true,
             root: root.to_path_buf(),
             page_size: Some(4096),
+            config: None,
         }
     }
 
     fn run_json(a: &RankArgs) -> (u8, serde_json::Value) {
         let mut out = Vec::new();
-        let code = run_to(a, &mut out).unwrap();
+        let code = run_to(a, &[], &mut out).unwrap();
         (code, serde_json::from_slice(&out).unwrap())
     }
 
@@ -234,14 +337,14 @@ mod tests {
         let (_, v) = run_json(&a);
         assert!(v["domains"][0]["cgroup"].is_null());
         a.cgroup = Some("/nope".into());
-        let err = run_to(&a, &mut Vec::new()).unwrap_err();
+        let err = run_to(&a, &[], &mut Vec::new()).unwrap_err();
         assert!(format!("{err:#}").contains("/nope"));
         let mut a = args(t.root());
         a.pid = Some(11);
         let (_, v) = run_json(&a);
         assert_eq!(v["domains"].as_array().unwrap().len(), 2);
         a.pid = Some(999);
-        assert!(run_to(&a, &mut Vec::new()).is_err());
+        assert!(run_to(&a, &[], &mut Vec::new()).is_err());
     }
 
     #[test]
@@ -251,7 +354,7 @@ mod tests {
         a.json = false;
         a.pid = Some(11);
         let mut out = Vec::new();
-        assert_eq!(run_to(&a, &mut out).unwrap(), EXIT_FOUND);
+        assert_eq!(run_to(&a, &[], &mut out).unwrap(), EXIT_FOUND);
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains('\x1b'), "{text}");
         assert!(text.contains("big\\x1b[2J"), "{text}");
@@ -265,21 +368,27 @@ mod tests {
         assert!(text.contains("machine (global OOM"), "{text}");
     }
 
+    /// The error and its causes, as the binary prints them.
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut s = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cur = c.source();
+        }
+        s
+    }
+
     #[test]
     fn unreadable_tree_is_an_error_naming_the_file() {
         let t = fake();
         t.process(11).file("oom_score_adj", "lots\n");
-        let err = format!(
-            "{:#}",
-            run_to(&args(t.root()), &mut Vec::new()).unwrap_err()
-        );
+        let err = chain(&run_to(&args(t.root()), &[], &mut Vec::new()).unwrap_err());
         assert!(err.contains("11/oom_score_adj"), "{err}");
         let t = fake();
         t.cgroup_v1("/box").file("memory.limit_in_bytes", "-\n");
-        let err = format!(
-            "{:#}",
-            run_to(&args(t.root()), &mut Vec::new()).unwrap_err()
-        );
+        let err = chain(&run_to(&args(t.root()), &[], &mut Vec::new()).unwrap_err());
         assert!(err.contains("box/memory.limit_in_bytes"), "{err}");
     }
 }
