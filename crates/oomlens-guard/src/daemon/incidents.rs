@@ -100,7 +100,6 @@ impl Daemon {
             explanation_json: expl,
         };
         let id = self.append(&rec);
-        self.shed_at = Some(std::time::Instant::now() + super::SHED_AFTER_RECORD);
         if id.is_some() {
             self.stats.recorded += 1;
         }
@@ -201,7 +200,6 @@ impl Daemon {
         for (cgroup, sigs) in self.orphans.expired(now) {
             let rec = record::unreported(&cgroup, sigs, &self.window, &self.host, unix_now());
             let id = self.append(&rec);
-            self.shed_at = Some(std::time::Instant::now() + super::SHED_AFTER_RECORD);
             if id.is_some() {
                 self.stats.unreported += 1;
             }

@@ -80,10 +80,6 @@ pub const PSI_REREAD_SECONDS: f64 = 10.0;
 pub const EVICT_EVERY: u64 = 60;
 /// Cgroups kept in the window at most.
 pub const WINDOW_CGROUPS: usize = 4096;
-/// After an incident, the code it ran (explainer, store, journal) is given back (see
-/// [`resident`]) at the first pass this long after the last record: an idle guard's
-/// resident set returns to what its passes use, and a burst of kills refaults nothing.
-pub const SHED_AFTER_RECORD: std::time::Duration = std::time::Duration::from_secs(10);
 
 const TOKEN_TERM: u64 = 1;
 const TOKEN_HUP: u64 = 2;
@@ -161,8 +157,6 @@ pub struct Daemon {
     pub stats: Stats,
     /// The `[[preempt]]` policies at work (`crate::preempt`), when any.
     preempt: Option<crate::preempt::Preempter>,
-    /// When to give back what the last incident's record faulted in ([`SHED_AFTER_RECORD`]).
-    shed_at: Option<Instant>,
 }
 
 fn unix_now() -> f64 {
@@ -196,8 +190,12 @@ impl Daemon {
         eprintln!("oomlens guard: ready: {detail}");
         self.outputs.ready(&detail);
         self.drain_files()?;
-        // Start-up is over: what only it ran need not stay resident (see `resident`).
+        // Start-up is over: what only it ran need not stay resident, and what stays (and
+        // what an incident faults in later) must not be paged out (see `resident`).
         resident::shed();
+        if let Err(e) = resident::lock() {
+            eprintln!("oomlens guard: mlockall failed, pages may be swapped or dropped: {e}");
+        }
         let interval = self.args.interval;
         let mut next_tick = Instant::now() + interval;
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
@@ -267,10 +265,6 @@ impl Daemon {
                 }
                 self.expire_orphans();
                 self.outputs.ping_watchdog_within(interval);
-                if self.shed_at.is_some_and(|t| now >= t) {
-                    self.shed_at = None;
-                    resident::shed();
-                }
                 next_tick += interval;
                 if next_tick < now {
                     next_tick = now + interval;

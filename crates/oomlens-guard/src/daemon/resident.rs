@@ -1,5 +1,4 @@
-//! Giving back what start-up left resident when the guard is ready, and what an incident's
-//! record faulted in once the guard is idle again.
+//! Giving back what start-up left resident when the guard is ready, then locking what stays.
 //!
 //! Most of an idle guard's resident set is its own code, not data (bench/README.md, "Idle
 //! RSS"): flag parsing, the configuration, the store's opening scan, the metrics registry
@@ -16,6 +15,14 @@
 //! The pages stay in the page cache (clean, shared, reclaimable), so this takes nothing the
 //! guard needs: code that runs again (an incident's explainer) is faulted back in then, a
 //! minor fault per 64 KiB while the page cache holds it. Measured in bench/README.md.
+//!
+//! Then [`lock`]: an OOM guard must not page its own code in while memory is short (earlyoom
+//! calls `mlockall` too). `MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT` (Linux 4.4) locks what
+//! is resident after the shed and every page faulted later - the record path at the first
+//! incident stays from then on, so the next OOM finds it resident. That is why nothing is
+//! shed after a record: `MADV_DONTNEED` on locked pages fails with `EINVAL` anyway
+//! (mm/madvise.c `can_madv_lru_vma`, VM_LOCKED), and dropping the record path would cost
+//! major faults at the next incident, when the page cache is what the kernel reclaims.
 
 /// One mapping of `/proc/self/maps` to give back: start and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +81,8 @@ fn mapping(line: &str) -> Option<Span> {
 }
 
 /// Unmaps the pages of the read-only file mappings ([`readonly_spans_of`]) and trims the
-/// heap; returns how many mappings were given back. Called once start-up is over (after the first pass), and
-/// [`super::SHED_AFTER_RECORD`] after an incident's record.
+/// heap; returns how many mappings were given back. Called once, when start-up is over
+/// (after the first pass), before [`lock`].
 pub fn shed() -> usize {
     let Ok(maps) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
@@ -94,6 +101,21 @@ pub fn shed() -> usize {
     }
     trim_heap();
     n
+}
+
+/// Locks the resident pages and every page faulted from now on in memory
+/// (`mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)`). `MCL_ONFAULT` keeps `MCL_FUTURE`
+/// from populating whole new mappings (a thread's stack, a large allocation) at once: only
+/// what is touched becomes resident, and then stays. Fails without `CAP_IPC_LOCK` when
+/// the resident set exceeds `RLIMIT_MEMLOCK`, or on a kernel older than 4.4 (`EINVAL`).
+pub fn lock() -> std::io::Result<()> {
+    // SAFETY: mlockall takes flags only and changes no memory contents.
+    let r = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(target_env = "gnu")]

@@ -106,7 +106,6 @@ impl Daemon {
             live,
             stats: Stats::default(),
             preempt: None,
-            shed_at: None,
         };
         d.open_logs()?;
         d.open_sampler()?;
