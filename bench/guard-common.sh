@@ -9,6 +9,8 @@
 # Each sums over PID and its living children (the guard's `journalctl -f` is part of what
 # it costs; earlyoom and the prototypes have none), so PID's own share is also given:
 #   own_rss_kib PID, own_cpu_ns PID
+#   own_lck_kib PID    VmLck of /proc/PID/status, KiB (pages mlock'ed: the guard's and
+#                      earlyoom's mlockall; 0 without CAP_IPC_LOCK)
 #   children PID       the pids of PID's children, one a line
 #   ratio A B          A / B to two decimals ("-" when B is 0)
 
@@ -17,6 +19,7 @@ TICK_MS=$((1000 / $(getconf CLK_TCK)))
 children() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . || true; }
 
 own_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+own_lck_kib() { awk '/^VmLck:/ {print $2}' "/proc/$1/status"; }
 
 rss_kib() {
 	for p in "$1" $(children "$1"); do own_rss_kib "$p"; done | awk '{s += $1} END {printf "%.0f\n", s}'

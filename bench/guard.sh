@@ -11,7 +11,7 @@
 #   guard-fake `oomlens guard --root TREE` on a fake tree of $CGROUPS cgroups and $PROCESSES
 #              processes (cgroup v1, written by oomlens-faketree, crates/oomlens-testkit, on
 #              /dev/shm), its kernel log an empty file.
-# Measured: VmRSS SETTLE (30) s after start; CPU over the next WINDOW (60) s, as utime+stime
+# Measured: VmRSS (and VmLck, the pages locked) SETTLE (30) s after start; CPU over the next WINDOW (60) s, as utime+stime
 # of /proc/PID/stat (10 ms ticks) and the scheduler's exact on-CPU ns (schedstat, all
 # threads), per minute and as % of one core. Then earlyoom and guard-fake stop and
 # crates/oomlens-guard/examples/bench_kills.rs makes KILLS real OOM kills in child v1 memory
@@ -82,7 +82,7 @@ while [ "$run" -le "$RUNS" ]; do
 	for d in $procs; do
 		eval "p=\$pid_$d"
 		kill -0 "$p" 2>/dev/null || { echo "bench/guard.sh: $d exited early; see $OUT/*.$run.log" >&2; exit 1; }
-		eval "rss_$d=$(rss_kib "$p") orss_$d=$(own_rss_kib "$p") t0_$d=$(cpu_ticks "$p") n0_$d=$(cpu_ns "$p") o0_$d=$(own_cpu_ns "$p")"
+		eval "rss_$d=$(rss_kib "$p") orss_$d=$(own_rss_kib "$p") lck_$d=$(own_lck_kib "$p") t0_$d=$(cpu_ticks "$p") n0_$d=$(cpu_ns "$p") o0_$d=$(own_cpu_ns "$p")"
 	done
 	# The kernel log is shared with other containers: their OOM kills are incidents this
 	# guard records (work, not idling). Counted over the CPU window, and printed.
@@ -98,11 +98,11 @@ while [ "$run" -le "$RUNS" ]; do
 	for d in $procs; do
 		eval "p=\$pid_$d"
 		eval "t1_$d=$(cpu_ticks "$p") n1_$d=$(cpu_ns "$p") o1_$d=$(own_cpu_ns "$p")"
-		eval "rss=\$rss_$d; orss=\$orss_$d; t0=\$t0_$d; t1=\$t1_$d; n0=\$n0_$d; n1=\$n1_$d; o0=\$o0_$d; o1=\$o1_$d"
+		eval "rss=\$rss_$d; orss=\$orss_$d; lck=\$lck_$d; t0=\$t0_$d; t1=\$t1_$d; n0=\$n0_$d; n1=\$n1_$d; o0=\$o0_$d; o1=\$o1_$d"
 		tick_ms=$(awk -v t="$((t1 - t0))" -v w="$WINDOW" -v m="$TICK_MS" 'BEGIN {printf "%.0f", t * m * 60 / w}')
 		ns_ms=$(awk -v a="$n0" -v b="$n1" -v w="$WINDOW" 'BEGIN {printf "%.2f", (b - a) / 1e6 * 60 / w}')
 		own_ms=$(awk -v a="$o0" -v b="$o1" -v w="$WINDOW" 'BEGIN {printf "%.2f", (b - a) / 1e6 * 60 / w}')
-		echo "idle $run $d $rss $tick_ms $ns_ms $orss $own_ms" >> "$RESULTS"
+		echo "idle $run $d $rss $tick_ms $ns_ms $orss $own_ms $lck" >> "$RESULTS"
 	done
 	kill "$pid_earlyoom"
 	if [ "$procs" = earlyoom ]; then
@@ -128,8 +128,8 @@ awk '$1 == "metrics" {printf "run %s: the guard'"'"'s /metrics answered with %s 
 awk '$1 == "foreign" {printf "run %s: the guard recorded %s incident(s) of other processes during the CPU window\n", $2, $3}' "$RESULTS"
 [ "$procs" = earlyoom ] && echo "NO GUARD in this build: earlyoom only"
 echo "(RSS and CPU include living children, e.g. the guard's journalctl; 'own' is the process alone)"
-printf '%-4s %-10s %9s %12s %12s %10s %9s %12s\n' run process 'RSS KiB' 'CPU ms/min' 'sched ms/min' '% of core' 'own RSS' 'own sched'
-awk '$1 == "idle" {printf "%-4s %-10s %9s %12s %12s %10.3f %9s %12s\n", $2, ($3 == "fake" ? "guard-fake" : $3), $4, $5, $6, $6 / 600, $7, $8}' "$RESULTS"
+printf '%-4s %-10s %9s %12s %12s %10s %9s %12s %9s\n' run process 'RSS KiB' 'CPU ms/min' 'sched ms/min' '% of core' 'own RSS' 'own sched' 'VmLck KiB'
+awk '$1 == "idle" {printf "%-4s %-10s %9s %12s %12s %10.3f %9s %12s %9s\n", $2, ($3 == "fake" ? "guard-fake" : $3), $4, $5, $6, $6 / 600, $7, $8, $9}' "$RESULTS"
 [ "$procs" = earlyoom ] && exit 0
 echo
 echo "ratios guard / earlyoom, per run (targets: RSS <= 2, CPU <= 1); guard-fake % of one core (target <= 1)"

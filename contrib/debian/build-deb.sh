@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the Debian package of oomlens with cargo-deb (`cargo install cargo-deb --locked`):
-# the binary, its man page and shell completions, oomlens-guard.service (enabled and started
+# the binary and the guard's daemon binary beside it (`oomlens guard` execs oomlens-guard), its man page and shell completions, oomlens-guard.service (enabled and started
 # on install through cargo-deb's systemd-units), the journal catalog and
 # /etc/default/oomlens-guard (a conffile). The package metadata is [package.metadata.deb]
 # in crates/oomlens/Cargo.toml.
@@ -32,11 +32,15 @@ profile_dir="$profile"
 [ "$profile" = dev ] && profile_dir=debug
 release="$target_dir/${target:+$target/}$profile_dir"
 if [ "$build" = 1 ]; then
-    cargo build --profile "$profile" -p oomlens ${target:+--target "$target"}
+    # Both binaries, always together: `oomlens guard` execs the oomlens-guard beside it, and a
+    # stale one (left from an older build) would run instead of this build's guard.
+    cargo build --profile "$profile" -p oomlens -p oomlens-guard --bin oomlens --bin oomlens-guard \
+        ${target:+--target "$target"}
 fi
 
 # cargo-deb copies files and does not run programs: the man page and the completions come
 # from the built binary's own flag definitions (the hidden `generate` subcommand) first.
+[ -x "$release/oomlens-guard" ] || { echo "build-deb.sh: no $release/oomlens-guard (build -p oomlens-guard)" >&2; exit 1; }
 gen="$release/generated"
 mkdir -p "$gen"
 # Debian policy wants man pages gzipped; cargo-deb compresses only files it does not take

@@ -108,7 +108,7 @@ impl Live {
     /// The loop's pass: the rescan when due, hook timeouts.
     pub fn tick(&mut self, now: Instant) {
         self.protect.tick(now);
-        self.hooks.poll(now);
+        self.hooks.tick(now);
     }
 
     /// The counters of protect writes and hook runs (`CONFIGURED_COUNTER_FIELDS`: family 0

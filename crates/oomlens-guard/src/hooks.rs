@@ -251,8 +251,17 @@ impl Hooks {
         self.start_queued();
     }
 
+    /// The loop's tick: [`Hooks::poll`] while a run is under way or queued (its timeout);
+    /// nothing when none is, not even a read of the SIGCHLD pipe: epoll reports it readable
+    /// (level-triggered), so an idle guard makes no `recvfrom` per loop turn.
+    pub fn tick(&mut self, now: Instant) {
+        if !self.running.is_empty() || !self.queue.is_empty() {
+            self.poll(now);
+        }
+    }
+
     /// Reap exited children, kill those past their timeout, start queued runs. Called when
-    /// [`Hooks::fd`] is readable and on the loop's tick.
+    /// [`Hooks::fd`] is readable and on the loop's tick ([`Hooks::tick`]).
     pub fn poll(&mut self, now: Instant) {
         let mut buf = [0u8; 64];
         while std::io::Read::read(&mut &self.sigchld, &mut buf).is_ok_and(|n| n > 0) {}

@@ -70,6 +70,59 @@ pub struct Parsed {
     pub raw: Vec<String>,
 }
 
+/// The cgroups named by the `oom-kill:` line of a report whose kill line was the last
+/// report line read (Linux 4.19+, mm/oom_kill.c `dump_oom_summary`:
+/// `oom-kill:constraint=...,oom_memcg=/a,task_memcg=/a/b,task=...`); `None` where the line
+/// was absent (older kernels).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KillTail {
+    /// The OOM domain (`oom_memcg=`; `/` for a system-wide OOM).
+    pub oom_memcg: Option<String>,
+    /// The victim's cgroup (`task_memcg=`).
+    pub task_memcg: Option<String>,
+}
+
+/// Follows a kernel log's report lines for [`KillTail`]: a report's kill line ends it
+/// unless the kernel then kills a `memory.oom.group` (mm/oom_kill.c `oom_kill_process`,
+/// Linux 4.19+: `__oom_kill_process` of the victim, then `Tasks in <cg> are going to be
+/// killed due to memory.oom.group set` and one `Killed process` per member).
+#[derive(Debug, Default)]
+struct KillWatch {
+    /// The last `oom-kill:` line's cgroups.
+    summary: KillTail,
+    /// A group kill was announced since that line: its member kills follow.
+    group: bool,
+    /// The last report line read was a kill line, no group announced.
+    tail: Option<KillTail>,
+}
+
+impl KillWatch {
+    fn line(&mut self, line: &[u8]) {
+        let Ok(text) = std::str::from_utf8(line) else {
+            return;
+        };
+        if let Some(i) = text.find("oom-kill:constraint=") {
+            let fields = &text[i..];
+            let field = |name: &str| {
+                let at = fields.find(name)? + name.len();
+                let v = fields[at..].split(',').next()?;
+                (!v.is_empty()).then(|| v.to_string())
+            };
+            self.summary = KillTail {
+                oom_memcg: field(",oom_memcg="),
+                task_memcg: field(",task_memcg="),
+            };
+            self.group = false;
+            self.tail = None;
+        } else if text.contains("are going to be killed due to memory.oom.group set") {
+            self.group = true;
+            self.tail = None;
+        } else if text.contains("Killed process ") && !self.group {
+            self.tail = Some(std::mem::take(&mut self.summary));
+        }
+    }
+}
+
 /// One followed log.
 pub struct LogInput {
     /// `kmsg`, `journal` or `file`.
@@ -86,6 +139,8 @@ pub struct LogInput {
     pub more: bool,
     lost: u64,
     overruns: u64,
+    /// Kernel logs (kmsg) only: where the last report stands.
+    kills: Option<KillWatch>,
     _child: Option<Child>,
 }
 
@@ -216,6 +271,7 @@ impl LogInput {
             more: false,
             lost: 0,
             overruns: 0,
+            kills: (name == "kmsg").then(KillWatch::default),
             _child: None,
         }
     }
@@ -234,11 +290,14 @@ impl LogInput {
         self.more = true;
         let start = d.lines;
         while d.lines - start < DRAIN_LINES {
-            let (parser, raw) = (&mut self.parser, &mut self.raw);
+            let (parser, raw, kills) = (&mut self.parser, &mut self.raw, &mut self.kills);
             let mut n = 0u64;
             let step = self.follower.next(Duration::ZERO, &mut |line| {
                 parser.push_line(line);
                 raw.push(parser.line(), line);
+                if let Some(k) = kills.as_mut() {
+                    k.line(line);
+                }
                 n += 1;
             })?;
             d.lines += n;
@@ -266,9 +325,20 @@ impl LogInput {
         Ok(ended)
     }
 
+    /// A kernel log whose last report line was a kill line with no `memory.oom.group`
+    /// kill announced: the cgroups of that report. The caller closes the report at once
+    /// ([`LogInput::idle`]) when no group kill can follow, instead of waiting for the log
+    /// to stay quiet.
+    pub fn kill_tail(&self) -> Option<&KillTail> {
+        self.kills.as_ref().and_then(|k| k.tail.as_ref())
+    }
+
     /// The log paused: close a report that has its kill line.
     pub fn idle(&mut self, out: &mut Vec<Parsed>) {
         self.idle_due = false;
+        if let Some(k) = self.kills.as_mut() {
+            k.tail = None;
+        }
         self.parser.idle();
         self.take(out);
     }
@@ -290,6 +360,40 @@ impl LogInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A kill line ends a report unless a `memory.oom.group` kill was announced after the
+    /// `oom-kill:` summary; the summary's cgroups come along (kmsg lines of Linux 6.1).
+    #[test]
+    fn a_kill_line_ends_a_report_unless_a_group_kill_follows() {
+        let summary = "6,2001,100,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),\
+                       cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task=hog,pid=7,uid=0";
+        let kill = "3,2002,101,-;Memory cgroup out of memory: Killed process 7 (hog) \
+                    total-vm:10kB, anon-rss:5kB, file-rss:0kB, shmem-rss:0kB, UID:0 \
+                    pgtables:4kB oom_score_adj:0";
+        let mut w = KillWatch::default();
+        w.line(b"6,2000,99,-;hog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0");
+        w.line(summary.as_bytes());
+        assert_eq!(w.tail, None, "no kill yet");
+        w.line(kill.as_bytes());
+        assert_eq!(
+            w.tail,
+            Some(KillTail {
+                oom_memcg: Some("/a".into()),
+                task_memcg: Some("/a/b".into()),
+            })
+        );
+        // A group kill: its announcement and member kills keep the report open.
+        w.line(summary.as_bytes());
+        w.line(kill.as_bytes());
+        w.line(b"6,2003,102,-;Tasks in /a/b are going to be killed due to memory.oom.group set");
+        assert_eq!(w.tail, None);
+        w.line(b"3,2004,103,-;Memory cgroup out of memory: Killed process 8 (m) total-vm:1kB");
+        assert_eq!(w.tail, None, "a member's kill");
+        // An old kernel's report without the summary: a tail that names nothing.
+        let mut old = KillWatch::default();
+        old.line(b"3,5,1,-;Memory cgroup out of memory: Killed process 9 (x) total-vm:1kB");
+        assert_eq!(old.tail, Some(KillTail::default()));
+    }
 
     #[test]
     fn the_ring_cuts_a_span_and_stays_bounded() {

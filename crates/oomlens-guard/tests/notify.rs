@@ -1,6 +1,7 @@
 //! Under systemd (Type=notify) the guard says READY=1 once its first pass is done, pings
-//! the watchdog at half WATCHDOG_USEC, and says STOPPING=1 on SIGTERM. The notify socket
-//! is a datagram socket of the test; the guard follows an empty file and a fake tree.
+//! the watchdog at half WATCHDOG_USEC, has locked its pages (VmLck > 0), and says
+//! STOPPING=1 on SIGTERM. The notify socket is a datagram socket of the test; the guard
+//! follows an empty file and a fake tree.
 
 mod common;
 
@@ -56,6 +57,15 @@ fn ready_after_the_first_pass_watchdog_at_half_the_interval_and_stopping_on_sigt
     let pings = got.iter().filter(|m| *m == "WATCHDOG=1").count();
     // 1.5 s at one ping per 200 ms, less start-up: about 7.
     assert!((4..=9).contains(&pings), "{pings} pings: {got:?}");
+    // Ready, and its pages locked (`mlockall` after the start-up shed; root here, so
+    // CAP_IPC_LOCK): a guard must not page its own code in while memory is short.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", g.pid())).unwrap();
+    let vmlck: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(vmlck > 0, "VmLck {vmlck} kB:\n{status}");
     g.stop();
     let after = messages(&sock, Instant::now() + Duration::from_millis(200));
     assert!(after.iter().any(|m| m == "STOPPING=1"), "{after:?}");

@@ -34,6 +34,8 @@ pub const GUEST_RUSTFLAGS: &str = "-C target-feature=+crt-static -C strip=debugi
 /// The static tools every guest gets in `/usr/local/bin`: (package, binary).
 pub const GUEST_TOOLS: &[(&str, &str)] = &[
     ("oomlens", "oomlens"),
+    // `oomlens guard` execs it from beside `oomlens`; packaged in the .deb too.
+    ("oomlens-guard", "oomlens-guard"),
     ("oomlens-testkit", "oomlens-hog"),
     ("oomlens-qemu", "oomlens-qemu"),
 ];

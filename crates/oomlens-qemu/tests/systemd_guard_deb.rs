@@ -2,7 +2,8 @@
 //! contrib/debian/build-deb.sh from the static binary (the test bed puts it in the payload
 //! as `/usr/local/bin/oomlens.deb`), `systemctl enable --now oomlens-guard`, and check what
 //! an operator would: the unit became active (so READY=1 arrived: a Type=notify unit stays
-//! "activating" until then) and its watchdog never fired; a unit with MemoryMax is OOM-killed
+//! "activating" until then) and its watchdog never fired; its process holds the capabilities
+//! its features need (CAP_KILL, CAP_IPC_LOCK, CAP_SYS_PTRACE) and has locked its pages; a unit with MemoryMax is OOM-killed
 //! and the kill is in `oomlens incidents --json`, in the kills counter of /metrics and in the
 //! journal under its MESSAGE_ID, with the catalog installed; a stop is clean.
 
@@ -85,6 +86,7 @@ fn the_package_installs_a_guard_that_records_a_kill() {
     println!("{}", run(Command::new("dpkg").args(["-i", DEB])));
     for f in [
         "/usr/bin/oomlens",
+        "/usr/bin/oomlens-guard",
         "/usr/share/man/man1/oomlens.1.gz",
         "/usr/share/bash-completion/completions/oomlens",
         "/usr/lib/systemd/catalog/oomlens.catalog",
@@ -132,6 +134,56 @@ fn the_package_installs_a_guard_that_records_a_kill() {
     assert_eq!(up["SubState"], "running");
     assert_eq!(up["WatchdogUSec"], "30s");
     let main_pid = up["MainPID"].clone();
+    // The unit runs `oomlens guard`, which execs the small daemon binary installed beside
+    // it (crates/oomlens-guard/src/exec.rs; bench/README.md, idle RSS): the service's
+    // process is /usr/bin/oomlens-guard, not the whole `oomlens` running the guard.
+    let exe = std::fs::read_link(format!("/proc/{main_pid}/exe")).unwrap();
+    assert_eq!(
+        exe,
+        Path::new("/usr/bin/oomlens-guard"),
+        "the service's executable"
+    );
+    // The unit's bounding set keeps what the guard's features need (the unit's comments say
+    // which), and the guard locked its pages once ready (`mlockall` needs CAP_IPC_LOCK: the
+    // address space is over systemd's RLIMIT_MEMLOCK). READY=1 comes before the lock, so
+    // wait for it.
+    let status = |key: &str| -> String {
+        let text = std::fs::read_to_string(format!("/proc/{main_pid}/status")).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            .trim()
+            .to_string()
+    };
+    let cap_eff = u64::from_str_radix(&status("CapEff:"), 16).unwrap();
+    // include/uapi/linux/capability.h
+    for (name, bit) in [
+        ("CAP_KILL", 5),
+        ("CAP_IPC_LOCK", 14),
+        ("CAP_SYS_PTRACE", 19),
+    ] {
+        assert!(
+            cap_eff & (1 << bit) != 0,
+            "CapEff {cap_eff:#x} lacks {name}"
+        );
+    }
+    let vmlck_kib = || -> u64 {
+        status("VmLck:")
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    guest::wait_for(
+        "the guard to lock its pages",
+        Duration::from_secs(10),
+        || vmlck_kib() > 0,
+    );
+    println!(
+        "{UNIT}: CapEff {cap_eff:#x}, VmLck {} kB, {}",
+        vmlck_kib(),
+        status("VmRSS:")
+    );
 
     // The guard serves /metrics before any kill; no kill of our unit counted yet.
     guest::wait_for("/metrics to answer", Duration::from_secs(30), || {

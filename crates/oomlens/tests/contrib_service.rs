@@ -95,7 +95,8 @@ fn the_unit_has_what_the_service_needs() {
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
         "Restart=on-failure",
-        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE CAP_SYS_RESOURCE CAP_NET_ADMIN",
+        "CapabilityBoundingSet=CAP_SYSLOG CAP_DAC_OVERRIDE CAP_SYS_RESOURCE CAP_NET_ADMIN \
+         CAP_IPC_LOCK CAP_KILL CAP_SYS_PTRACE",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
         "ExecReload=kill -HUP $MAINPID",
         "DeviceAllow=/dev/kmsg r",

@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use oomlens_model::{cgroup_path, CgroupVersion};
 use oomlens_sinks::escape::escape;
 use rustix::event::epoll;
 
 use super::{add, error_chain, Daemon, TOKEN_LOG};
 use crate::error::GuardError;
-use crate::klog::{Drained, LogInput};
+use crate::klog::{Drained, KillTail, LogInput};
 
 impl Daemon {
     pub(super) fn drain(&mut self, i: usize) -> Result<(), GuardError> {
@@ -37,6 +38,51 @@ impl Daemon {
             eprintln!("oomlens guard: {} ended", self.inputs[i].name);
         }
         Ok(())
+    }
+
+    /// True when log `i`'s last report line was its kill line and no `memory.oom.group`
+    /// kill can follow it: the report is complete now, and waiting for the log to stay
+    /// quiet (`--report-quiet`) would only delay its record (bench/README.md, kill ->
+    /// recorded).
+    pub(super) fn report_ended(&self, i: usize) -> bool {
+        let input = &self.inputs[i];
+        !input.more
+            && input
+                .kill_tail()
+                .is_some_and(|t| !self.group_kill_possible(t))
+    }
+
+    /// Whether the kernel may kill a whole `memory.oom.group` after this kill: the group is
+    /// the highest cgroup from the victim's up to the OOM domain with `memory.oom.group` 1
+    /// (mm/memcontrol.c `mem_cgroup_get_oom_group`, Linux 4.19+). cgroup v1 has no such
+    /// file. Anything unknown (no hierarchy, no `oom-kill:` line, a file that cannot be
+    /// read) counts as possible: the report then waits for the quiet as before.
+    fn group_kill_possible(&self, t: &KillTail) -> bool {
+        let Some(fs) = &self.cgroupfs else {
+            return true;
+        };
+        if fs.hierarchy().version == CgroupVersion::V1 {
+            return false;
+        }
+        let Some(task) = t.task_memcg.as_deref() else {
+            return true;
+        };
+        let domain = t.oom_memcg.as_deref().unwrap_or("/");
+        for cg in std::iter::once(task).chain(cgroup_path::ancestors(task)) {
+            let Some(dir) = fs.dir_of(cg) else {
+                return true;
+            };
+            match std::fs::read_to_string(dir.join("memory.oom.group")) {
+                Ok(v) if v.trim() == "0" => {}
+                // The root cgroup has no such file (nor any group).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && cg == "/" => {}
+                _ => return true,
+            }
+            if cg == domain {
+                break;
+            }
+        }
+        false
     }
 
     pub(super) fn drain_files(&mut self) -> Result<(), GuardError> {

@@ -4,7 +4,9 @@
 //! - the logs ([`crate::klog`]): read when epoll reports them readable (a followed regular
 //!   file, which epoll cannot watch, is woken by inotify and read at each pass); a log that
 //!   brought lines and then pauses for `--report-quiet` has its parser told, so a report is
-//!   closed and recorded within that long of its last line;
+//!   closed and recorded within that long of its last line; a report whose kill line was
+//!   read and after which no `memory.oom.group` kill can come (cgroup v1; v2 with no group
+//!   on the victim's path) is closed as soon as the log has nothing more to read;
 //! - the watch set ([`crate::watch`]): inotify, eventfds and PSI triggers; an event
 //!   records a signal, re-reads that cgroup's `oom_kill`, and brings the next sampler pass
 //!   forward (at most one extra pass per [`EVENT_PASS_GAP`]), so the window ends at the
@@ -16,9 +18,10 @@
 //! How often each file is read (the sampler's guard profile,
 //! `oomlens_sources::sampler::SamplerConfig::guard`, one pass per `--interval`):
 //! `/proc/meminfo` and `/proc/pressure/memory` every pass (held open, one pread each); a
-//! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` (held open, one
-//! pread; the top cgroup every pass); a cgroup's other files (`memory.stat`, limits,
-//! events, pressure) and its processes' `status` at once when it moved and is at risk
+//! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` since the pass
+//! that last read its children's usage (held open, one pread; the top cgroup every pass);
+//! a cgroup's other files (`memory.stat`, limits, events, pressure) and its processes'
+//! `status` at once when it moved and is at risk
 //! (usage at least `GUARD_RISK_SHARE` of the smallest limit on its path, or MemAvailable
 //! below `SYSTEM_RISK_AVAILABLE` of MemTotal) or a watch event named it (a PSI event at
 //! most once per [`PSI_REREAD_SECONDS`]), otherwise at its turn every `GUARD_FULL_EVERY`
@@ -41,6 +44,7 @@ mod export;
 mod incidents;
 mod logs;
 mod preempting;
+mod resident;
 mod sampling;
 mod start;
 
@@ -186,6 +190,12 @@ impl Daemon {
         eprintln!("oomlens guard: ready: {detail}");
         self.outputs.ready(&detail);
         self.drain_files()?;
+        // Start-up is over: what only it ran need not stay resident, and what stays (and
+        // what an incident faults in later) must not be paged out (see `resident`).
+        resident::shed();
+        if let Err(e) = resident::lock() {
+            eprintln!("oomlens guard: mlockall failed, pages may be swapped or dropped: {e}");
+        }
         let interval = self.args.interval;
         let mut next_tick = Instant::now() + interval;
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
@@ -241,7 +251,8 @@ impl Daemon {
             let now = Instant::now();
             self.live.tick(now);
             for i in 0..self.inputs.len() {
-                if self.inputs[i].idle_due && now >= self.data_at[i] + self.args.report_quiet {
+                let quiet = now >= self.data_at[i] + self.args.report_quiet;
+                if self.inputs[i].idle_due && (quiet || self.report_ended(i)) {
                     self.inputs[i].idle(&mut self.parsed);
                 }
             }
@@ -253,6 +264,7 @@ impl Daemon {
                     p.on_pass(&self.ep);
                 }
                 self.expire_orphans();
+                self.outputs.ping_watchdog_within(interval);
                 next_tick += interval;
                 if next_tick < now {
                     next_tick = now + interval;
@@ -265,8 +277,14 @@ impl Daemon {
             self.record_parsed();
             if self.outputs.serving() {
                 self.export(); // a scrape under way: answered with this pass's values
+                self.outputs.poll();
+            } else if self.outputs.responder_due(Instant::now()) {
+                self.outputs.poll();
+            } else {
+                // Nothing for the responder: a new connection wakes the loop itself
+                // (TOKEN_METRICS), so its zero-timeout poll is not paid at every pass.
+                self.outputs.ping_watchdog();
             }
-            self.outputs.poll();
         }
         self.shutdown()
     }

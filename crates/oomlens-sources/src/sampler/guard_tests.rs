@@ -404,3 +404,53 @@ fn a_new_cgroup_is_sampled_the_tick_after_its_parent_is_relisted() {
     assert!(sm.relist_dir("/svc").unwrap());
     assert!(!sm.paths().iter().any(|p| p == "/svc/fresh"));
 }
+
+/// A parent that moved once and then stayed has its children's usage read once, not every
+/// pass until its next full read: the children are read again when it moves by more than
+/// CHANGE_BYTES from where it stood when they were last read (counted on leaky_v1, whose
+/// root holds /svc, which holds /svc/leaky and /svc/idle).
+#[test]
+fn children_are_read_when_the_parent_moved_since_they_were_read() {
+    let t = fake("kids");
+    let (mut sm, clock) = guard(t.root());
+    tick(&mut sm, &clock);
+    settle(&mut sm, &clock);
+    let st = tick(&mut sm, &clock);
+    assert_eq!(
+        st.usage_reads, 1,
+        "a quiet tree: the top cgroup's usage alone"
+    );
+
+    // 2 MiB into /svc/leaky (and so /svc and the root): far from every limit, no full read.
+    set_usage(&t, "/svc/leaky", 2 << 20);
+    let st = tick(&mut sm, &clock);
+    assert_eq!(
+        (st.usage_reads, st.full_reads),
+        (4, 0),
+        "all moved: all read"
+    );
+    for _ in 0..3 {
+        let st = tick(&mut sm, &clock);
+        assert_eq!(
+            st.usage_reads, 1,
+            "the root stayed where it stood when /svc was read: /svc and below are not"
+        );
+    }
+    assert_eq!(
+        row(&sm, "/svc/leaky").usage,
+        Some(2 << 20),
+        "the value read stays"
+    );
+
+    // A move of CHANGE_BYTES or less below the root reads nothing below it either...
+    set_usage(&t, "/svc/leaky", (2 << 20) + CHANGE_BYTES);
+    assert_eq!(tick(&mut sm, &clock).usage_reads, 1);
+    // ...but what adds up past it since the children were read does.
+    set_usage(&t, "/svc/leaky", (2 << 20) + 2 * CHANGE_BYTES);
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.usage_reads, 4);
+    assert_eq!(
+        row(&sm, "/svc/leaky").usage,
+        Some((2 << 20) + 2 * CHANGE_BYTES)
+    );
+}

@@ -20,6 +20,7 @@
 mod clock;
 mod deleted;
 mod held;
+mod memgate;
 mod pass;
 mod tree;
 
@@ -172,9 +173,11 @@ impl SamplerConfig {
     /// The guard's profile: what its recorder needs at the cost of an idle daemon.
     ///
     /// Cadence, per kind of read (one tick per `--interval`):
-    /// - `/proc/meminfo` and `/proc/pressure/memory`: every tick;
+    /// - `/proc/meminfo` and `/proc/pressure/memory`: every tick (meminfo on the real `/`:
+    ///   when sysinfo(2)'s free RAM says so, see `memgate`);
     /// - a cgroup's usage (one `pread` of a held file): every tick its parent moved beyond
-    ///   [`CHANGE_BYTES`] since its last full read (the focus: every tick);
+    ///   [`CHANGE_BYTES`] since the tick its children's usage was last read (the focus:
+    ///   every tick);
     /// - a cgroup's other counters, `cgroup.procs` and its processes' `status`: at once
     ///   when it moved and is at risk ([`GUARD_RISK_SHARE`], [`SYSTEM_RISK_AVAILABLE`]) or
     ///   was named by [`Sampler::mark_urgent`]; otherwise every [`GUARD_FULL_EVERY`] ticks,
@@ -240,6 +243,9 @@ struct CgNode {
     dir_watched: bool,
     /// The tick of its last full read.
     full_tick: u64,
+    /// Its usage when its children's usage was last read (`None`: never): they are read
+    /// again once it moved by more than [`CHANGE_BYTES`] from this.
+    kids_ref: Option<u64>,
 }
 
 /// What the last full read of a cgroup found.
@@ -301,6 +307,11 @@ pub struct Sampler {
     /// `proc/meminfo` and `proc/pressure/memory`, read every tick.
     meminfo: held::HeldText,
     pressure: held::HeldText,
+    /// On the real `/` only: when meminfo is read again ([`memgate`]); `None` reads it
+    /// every pass.
+    memgate: Option<memgate::MemGate>,
+    /// MemTotal and MemAvailable of the last read, carried by a pass that skips it.
+    mem: (Option<u64>, Option<u64>),
 }
 
 impl Sampler {
@@ -321,6 +332,7 @@ impl Sampler {
             }
         }
         let meminfo = held::HeldText::open(&root.join("proc/meminfo"));
+        let memgate = (root == std::path::Path::new("/")).then(memgate::MemGate::default);
         let pressure = held::HeldText::open(&root.join("proc/pressure/memory"));
         Ok(Sampler {
             proc: ProcFs::new(&root),
@@ -356,6 +368,8 @@ impl Sampler {
             rows_shape: u64::MAX,
             meminfo,
             pressure,
+            memgate,
+            mem: (None, None),
         })
     }
 
@@ -545,10 +559,25 @@ impl Sampler {
         self.stats = PassStats::default();
         self.vanished.clear();
         let tick = self.tick;
-        let meminfo = match self.meminfo.read() {
-            Ok(Some(text)) => crate::procfs::parse_meminfo(text).ok(),
-            _ => None,
+        let mono = self.clock.mono();
+        let free = self.memgate.and_then(|_| memgate::free_total());
+        let due = match (&self.memgate, free) {
+            (Some(g), Some((free, total))) => g.due(free, total, mono),
+            _ => true,
         };
+        if due {
+            let meminfo = match self.meminfo.read() {
+                Ok(Some(text)) => crate::procfs::parse_meminfo(text).ok(),
+                _ => None,
+            };
+            self.mem = (
+                meminfo.map(|m| m.mem_total),
+                meminfo.and_then(|m| m.mem_available),
+            );
+            if let (Some(g), Some((free, _))) = (self.memgate.as_mut(), free) {
+                g.read_at(free, mono);
+            }
+        }
         let psi = match self.pressure.read()? {
             Some(text) => Some(
                 crate::formats::parse_pressure(text)
@@ -559,9 +588,9 @@ impl Sampler {
         };
         let mut s = Sample {
             unix: self.clock.unix(),
-            mono: self.clock.mono(),
-            mem_total: meminfo.map(|m| m.mem_total),
-            mem_available: meminfo.and_then(|m| m.mem_available),
+            mono,
+            mem_total: self.mem.0,
+            mem_available: self.mem.1,
             psi_some_avg10: psi,
             ..Sample::default()
         };

@@ -46,11 +46,30 @@ pub(super) fn node_row(path: String, node: &CgNode) -> CgroupSample {
     }
 }
 
+impl CgNode {
+    /// True when its children's usage is to be read this pass: it moved by more than
+    /// [`CHANGE_BYTES`] since they were last read (or they never were); remembers its
+    /// usage as of that read then. Not since its own last full read: a parent that drifted
+    /// once and then stayed (page cache grown, then quiet) would otherwise have every child
+    /// read every pass until its next full read, up to `GUARD_QUIET_FULL_EVERY` passes later.
+    fn kids_due(&mut self) -> bool {
+        let due = match (self.kids_ref, self.usage) {
+            (Some(r), Some(u)) => u.abs_diff(r) > CHANGE_BYTES,
+            _ => true,
+        };
+        if due {
+            self.kids_ref = self.usage;
+        }
+        due
+    }
+}
+
 impl Sampler {
     /// The cgroup part of a pass.
     ///
-    /// 1. Usage of each cgroup whose parent moved (usage is hierarchical: a quiet parent
-    ///    means quiet children, up to [`CHANGE_BYTES`] each way), one `pread` of a held file.
+    /// 1. Usage of each cgroup whose parent moved by more than [`CHANGE_BYTES`] since the
+    ///    children's usage was last read (usage is hierarchical: a quiet parent means quiet
+    ///    children, up to [`CHANGE_BYTES`] each way), one `pread` of a held file.
     /// 2. Full reads (every counter, `memory.stat`, `cgroup.procs`, one `status` per
     ///    process) of the cgroups that need one, in this order: never read; moved beyond
     ///    [`CHANGE_BYTES`] since their last full read (longest waiting first); due by the
@@ -116,7 +135,8 @@ impl Sampler {
                 (Some(st), Some(u)) => u.abs_diff(st.full_usage) > CHANGE_BYTES,
                 _ => false,
             };
-            moved[i] = never || changed;
+            // kids_due first: it records the usage its children are read at.
+            moved[i] = node.kids_due() || never;
             let own = node.full.as_ref().and_then(|st| st.sample.max?.bytes());
             let above = node.parent.map_or(u64::MAX, |p| eff_limit[p]);
             eff_limit[i] = own.map_or(above, |l| l.min(above));
