@@ -17,7 +17,9 @@
 # crates/oomlens-guard/examples/bench_kills.rs makes KILLS real OOM kills in child v1 memory
 # cgroups under our own and times each from the kernel's `Killed process` record to the
 # guard's record of it (clocks: see that file). Requires root, a writable v1 memory cgroup
-# and /dev/kmsg (as the real-kernel tests), and `apt-get install earlyoom`.
+# and /dev/kmsg (as the real-kernel tests), and `apt-get install earlyoom`. Last, threshold
+# crossed -> signal sent of the guard's pre-emption over PREEMPT_RUNS (20) runs per rate
+# (bench/preempt.sh's guard mode; needs nohang installed too; PREEMPT_RUNS=0 skips it).
 set -eu
 RUNS=${1:-3}
 KILLS=${2:-50}
@@ -157,4 +159,12 @@ n=$(echo "$all" | grep -c . || true)
 if [ "$n" -gt 0 ]; then
 	p() { echo "$all" | awk -v p="$1" -v n="$n" '{v[NR] = $1} END {i = int(p / 100 * n); if (i < p / 100 * n) i++; if (i < 1) i = 1; print v[i]}'; }
 	echo "all runs: $n kills recorded, p50 $(p 50) ms, p99 $(p 99) ms"
+fi
+# Threshold crossed -> signal sent (issue 15), the guard's pre-emption on the real kernel:
+# bench/preempt.sh's guard mode, PREEMPT_RUNS runs per rate (default 20: 60 runs; 0 skips).
+PREEMPT_RUNS=${PREEMPT_RUNS:-20}
+if [ "$PREEMPT_RUNS" -gt 0 ]; then
+	echo
+	echo "threshold crossed -> signal sent: MODES=guard bench/preempt.sh $PREEMPT_RUNS"
+	MODES=guard OUT="$OUT/preempt" sh bench/preempt.sh "$PREEMPT_RUNS" | grep -v '^|---'
 fi
