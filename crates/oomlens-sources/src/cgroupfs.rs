@@ -511,6 +511,9 @@ impl UsageFile {
                 })
             }
         };
+        if let Some(v) = crate::formats::u64_line(bytes) {
+            return Ok(Some(v));
+        }
         let text = std::str::from_utf8(bytes).unwrap_or("");
         parse_u64(text)
             .map(Some)

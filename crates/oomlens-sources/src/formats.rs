@@ -11,6 +11,40 @@ pub fn parse_u64(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("{:?} is not a number", text.trim()))
 }
 
+/// A file holding one decimal number and a newline (`memory.current`,
+/// `memory.usage_in_bytes`), read from its bytes: the sampler reads one per cgroup that
+/// moved at every pass. `None` for anything else (the caller then asks [`parse_u64`], for
+/// the value or for the error).
+pub fn u64_line(bytes: &[u8]) -> Option<u64> {
+    let digits = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let d = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+/// MemTotal and MemAvailable from the head of `/proc/meminfo`, read from its bytes: the
+/// kernel prints `MemTotal:`, `MemFree:` and `MemAvailable:` first, each as
+/// `%8lu kB` (fs/proc/meminfo.c, 3.14+). `None` when the file does not start so (the
+/// caller then parses it in full).
+pub fn meminfo_head(bytes: &[u8]) -> Option<(u64, u64)> {
+    fn kb_line<'a>(b: &'a [u8], key: &[u8]) -> Option<(u64, &'a [u8])> {
+        let b = b.strip_prefix(key)?;
+        let start = b.iter().position(|&c| c != b' ')?;
+        let b = &b[start..];
+        let end = b.iter().position(|&c| c == b' ')?;
+        let v = u64_line(&b[..end])?.checked_mul(1024)?;
+        Some((v, b[end..].strip_prefix(b" kB\n")?))
+    }
+    let (total, rest) = kb_line(bytes, b"MemTotal:")?;
+    let (_, rest) = kb_line(rest, b"MemFree:")?;
+    let (available, _) = kb_line(rest, b"MemAvailable:")?;
+    Some((total, available))
+}
+
 /// A single `0` or `1`.
 pub fn parse_bool01(text: &str) -> Result<bool, String> {
     match text.trim() {
@@ -129,6 +163,35 @@ pub fn parse_pressure(text: &str) -> Result<Pressure, String> {
     Ok(p)
 }
 
+/// `some avg10` of a PSI file, read off the front of its first line: the kernel prints
+/// `some avg10=%lu.%02lu avg60=…` (kernel/sched/psi.c, `psi_show`). The guard's sampler
+/// wants only this value, and [`parse_pressure`]'s general path (lines, `key=value` pairs,
+/// float parsing of six averages) was half the instructions of an idle pass. `None` when
+/// the text does not start that way; the caller then asks [`parse_pressure`], for the value
+/// or for the error.
+pub fn pressure_some_avg10(text: &[u8]) -> Option<f64> {
+    let rest = text.strip_prefix(b"some avg10=")?;
+    let (mut n, mut scale, mut digits, mut dot) = (0u64, 1u64, 0u32, false);
+    for &b in rest {
+        match b {
+            b'0'..=b'9' => {
+                n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+                digits += 1;
+                if dot {
+                    scale = scale.checked_mul(10)?;
+                }
+            }
+            b'.' if !dot && digits > 0 => dot = true,
+            b' ' | b'\n' => break,
+            _ => return None,
+        }
+    }
+    // Both exact in an f64 (n below 2^53, scale a power of ten up to 10^15), so the one
+    // division rounds exactly as parsing the decimal does.
+    let exact = digits > 0 && n < 1 << 53 && scale <= 1_000_000_000_000_000;
+    exact.then(|| n as f64 / scale as f64)
+}
+
 /// Picks anon/file/shmem from a `memory.stat` text of either version without allocating a
 /// key table (the sampler reads thousands of these per tick).
 pub fn parse_stat_split(text: &str, version: CgroupVersion) -> Result<StatSplit, String> {
@@ -164,6 +227,86 @@ mod tests {
     use super::*;
 
     const UNLIMITED_4K: &str = "9223372036854771712\n";
+
+    /// A number and a newline reads as [`parse_u64`] reads it; anything else is left to it.
+    #[test]
+    fn u64_line_reads_as_parse_u64_does() {
+        for text in ["0\n", "7", "1234567890\n", "18446744073709551615\n"] {
+            assert_eq!(u64_line(text.as_bytes()), parse_u64(text).ok(), "{text:?}");
+        }
+        for other in [
+            "",
+            "\n",
+            " 7\n",
+            "7 \n",
+            "-1\n",
+            "7\n\n",
+            "max\n",
+            "18446744073709551616\n",
+        ] {
+            assert_eq!(u64_line(other.as_bytes()), None, "{other:?}");
+        }
+    }
+
+    /// The head of a real meminfo (this kernel's, and a fixed one) gives what the full
+    /// parser gives; other shapes are left to it.
+    #[test]
+    fn meminfo_head_reads_as_the_full_parser_does() {
+        let fixed = "MemTotal:       24137556 kB\nMemFree:        22390384 kB\n\
+                     MemAvailable:   23100000 kB\nBuffers:            1024 kB\n\
+                     SwapTotal:             0 kB\nSwapFree:              0 kB\n";
+        let mut texts = vec![fixed.to_string()];
+        if let Ok(real) = std::fs::read_to_string("/proc/meminfo") {
+            texts.push(real);
+        }
+        for text in texts {
+            let full = crate::procfs::parse_meminfo(&text).unwrap();
+            assert_eq!(
+                meminfo_head(text.as_bytes()),
+                Some((full.mem_total, full.mem_available.unwrap())),
+                "{text}"
+            );
+        }
+        // 3.13 and older: no MemAvailable.
+        let old = "MemTotal:        1024 kB\nMemFree:          512 kB\nBuffers:            0 kB\n";
+        assert_eq!(meminfo_head(old.as_bytes()), None);
+        assert_eq!(meminfo_head(b"MemTotal: 12 MB\n"), None);
+    }
+
+    /// Every value the kernel can print (`%lu.%02lu`, 0.00 to 100.00) reads as the
+    /// general parser reads it, to the bit; other forms are left to the general parser.
+    #[test]
+    fn some_avg10_reads_as_the_general_parser_does() {
+        for whole in 0..=100u32 {
+            for hundredths in 0..100u32 {
+                let text = format!(
+                    "some avg10={whole}.{hundredths:02} avg60=0.00 avg300=0.00 total=7\n\
+                     full avg10=0.00 avg60=0.00 avg300=0.00 total=3\n"
+                );
+                let general = parse_pressure(&text).unwrap().some_avg10;
+                let lean = pressure_some_avg10(text.as_bytes()).unwrap();
+                assert_eq!(lean.to_bits(), general.to_bits(), "{text}");
+            }
+        }
+        if let Ok(real) = std::fs::read("/proc/pressure/memory") {
+            let general = parse_pressure(std::str::from_utf8(&real).unwrap()).unwrap();
+            // The file changes between reads only every 2 s: read it once, parse it twice.
+            assert_eq!(pressure_some_avg10(&real), Some(general.some_avg10));
+        }
+        assert_eq!(pressure_some_avg10(b"some avg10=12\n"), Some(12.0));
+        for other in [
+            "full avg10=1.00 total=1",
+            "some avg10= total=1",
+            "some avg10=.5 total=1",
+            "some avg10=1.2.3 total=1",
+            "some avg10=1e3 total=1",
+            "some avg10=99999999999999999999 total=1",
+            " some avg10=1.00 total=1",
+            "",
+        ] {
+            assert_eq!(pressure_some_avg10(other.as_bytes()), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn limits_and_keyed_files() {

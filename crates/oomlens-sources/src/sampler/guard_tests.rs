@@ -454,3 +454,44 @@ fn children_are_read_when_the_parent_moved_since_they_were_read() {
         Some((2 << 20) + 2 * CHANGE_BYTES)
     );
 }
+
+/// The system's `some avg10` is read every GUARD_PRESSURE_EVERY seconds (the kernel's
+/// averaging period), a tick between carrying the last value, and at the tick after
+/// `reread_pressure` (the system's trigger fired) whatever its turn. A tick a little early
+/// (pass clocks drift) still reads on its turn.
+#[test]
+fn system_pressure_is_read_every_two_seconds_and_when_asked() {
+    let t = fake("psi");
+    let psi = |avg10: &str| {
+        t.file(
+            "proc/pressure/memory",
+            format!(
+                "some avg10={avg10} avg60=0.00 avg300=0.00 total=1\n\
+                 full avg10=0.00 avg60=0.00 avg300=0.00 total=1\n"
+            ),
+        )
+    };
+    psi("1.00");
+    let (mut sm, clock) = guard(t.root());
+    let avg10 = |sm: &Sampler| sm.last().psi_some_avg10;
+    tick(&mut sm, &clock);
+    assert_eq!(avg10(&sm), Some(1.0), "the first tick reads it");
+    psi("2.50");
+    tick(&mut sm, &clock);
+    assert_eq!(avg10(&sm), Some(1.0), "1 s later: carried");
+    clock.advance(-0.01);
+    tick(&mut sm, &clock);
+    assert_eq!(avg10(&sm), Some(2.5), "1.99 s after the read: its turn");
+    psi("7.25");
+    tick(&mut sm, &clock);
+    assert_eq!(avg10(&sm), Some(2.5), "carried");
+    sm.reread_pressure();
+    tick(&mut sm, &clock);
+    assert_eq!(avg10(&sm), Some(7.25), "asked: read at once");
+    psi("not a pressure file");
+    tick(&mut sm, &clock);
+    assert!(sm.tick().is_ok(), "same instant: carried, not read");
+    clock.advance(2.0);
+    let err = sm.tick().unwrap_err().to_string();
+    assert!(err.contains("pressure/memory"), "{err}");
+}

@@ -30,8 +30,9 @@ impl HeldText {
         }
     }
 
-    /// The whole text now; `None` when the file was absent at the start.
-    pub(super) fn read(&mut self) -> Result<Option<&str>, SourceError> {
+    /// The whole file now, as bytes (no UTF-8 check); `None` when it was absent at the
+    /// start.
+    pub(super) fn read_bytes(&mut self) -> Result<Option<&[u8]>, SourceError> {
         let Some(f) = &self.file else {
             return Ok(None);
         };
@@ -49,7 +50,7 @@ impl HeldText {
             let len = self.buf.len() * 2;
             self.buf.resize(len, 0);
         };
-        Ok(Some(std::str::from_utf8(&self.buf[..n]).unwrap_or("")))
+        Ok(Some(&self.buf[..n]))
     }
 
     /// The file's path (for errors).
@@ -69,13 +70,16 @@ mod tests {
         let t = oomlens_testkit::faketree::FakeTree::new("sampler-held");
         t.file("f", "short\n");
         let mut h = HeldText::open(&t.root().join("f"));
-        assert_eq!(h.read().unwrap(), Some("short\n"));
+        assert_eq!(h.read_bytes().unwrap(), Some(&b"short\n"[..]));
         let long: String = (0..2000).map(|i| format!("line {i}\n")).collect();
         assert!(long.len() > 3 * 4096);
         std::fs::write(t.root().join("f"), &long).unwrap(); // in place, as procfs changes
-        assert_eq!(h.read().unwrap(), Some(long.as_str()));
+        assert_eq!(h.read_bytes().unwrap(), Some(long.as_bytes()));
         std::fs::write(t.root().join("f"), "x\n").unwrap();
-        assert_eq!(h.read().unwrap(), Some("x\n"));
-        assert_eq!(HeldText::open(&t.root().join("none")).read().unwrap(), None);
+        assert_eq!(h.read_bytes().unwrap(), Some(&b"x\n"[..]));
+        assert_eq!(
+            HeldText::open(&t.root().join("none")).read_bytes().unwrap(),
+            None
+        );
     }
 }

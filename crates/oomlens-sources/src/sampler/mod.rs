@@ -85,6 +85,13 @@ pub const GUARD_WALK_EVERY: u64 = 60;
 /// ancestors'; not MemTotal, which usage, page cache included, nears on any busy host).
 pub const GUARD_RISK_SHARE: f64 = 0.5;
 
+/// The guard's profile reads the system's `some avg10` (`/proc/pressure/memory`) once per
+/// this many seconds, not every tick: the kernel recomputes the averages every 2 s
+/// (`PSI_FREQ`, kernel/sched/psi.c), so a read every second repeats the last value half
+/// the time, and formatting the file plus parsing it was a quarter of an idle pass. The
+/// system's PSI trigger (the guard's) has it read at the next tick whatever its turn.
+pub const GUARD_PRESSURE_EVERY: f64 = 2.0;
+
 /// In the guard's profile every cgroup that moved is at risk while MemAvailable is below
 /// this share of MemTotal (a system-wide OOM may take a process of any cgroup).
 pub const SYSTEM_RISK_AVAILABLE: f64 = 0.1;
@@ -149,6 +156,9 @@ pub struct SamplerConfig {
     pub mounts: bool,
     /// Run the rolling deleted-but-open file scan.
     pub deleted_files: bool,
+    /// `/proc/pressure/memory` is read at most once per this many seconds (0: every tick);
+    /// a tick between carries the last value. See [`GUARD_PRESSURE_EVERY`].
+    pub pressure_every: f64,
 }
 
 impl SamplerConfig {
@@ -167,14 +177,17 @@ impl SamplerConfig {
             quiet_full_every: None,
             mounts: true,
             deleted_files: true,
+            pressure_every: 0.0,
         }
     }
 
     /// The guard's profile: what its recorder needs at the cost of an idle daemon.
     ///
     /// Cadence, per kind of read (one tick per `--interval`):
-    /// - `/proc/meminfo` and `/proc/pressure/memory`: every tick (meminfo on the real `/`:
-    ///   when sysinfo(2)'s free RAM says so, see `memgate`);
+    /// - `/proc/meminfo`: every tick, or on the real `/` when sysinfo(2)'s free RAM says
+    ///   so (see `memgate`);
+    /// - `/proc/pressure/memory`: every [`GUARD_PRESSURE_EVERY`] seconds, and at the tick
+    ///   after [`Sampler::reread_pressure`] (the system's PSI trigger fired);
     /// - a cgroup's usage (one `pread` of a held file): every tick its parent moved beyond
     ///   [`CHANGE_BYTES`] since the tick its children's usage was last read (the focus:
     ///   every tick);
@@ -194,6 +207,7 @@ impl SamplerConfig {
             quiet_full_every: Some(GUARD_QUIET_FULL_EVERY),
             mounts: false,
             deleted_files: false,
+            pressure_every: GUARD_PRESSURE_EVERY,
             ..SamplerConfig::new(root, page_size, hold_files)
         }
     }
@@ -261,7 +275,8 @@ struct CgState {
 pub struct Sampler {
     root: PathBuf,
     proc: ProcFs,
-    cgfs: Option<CgroupFs>,
+    /// Shared, not cloned per pass (a clone copied its paths: an allocation per pass).
+    cgfs: Option<std::sync::Arc<CgroupFs>>,
     focus: String,
     clock: Box<dyn Clock + Send>,
     /// The monotonic time the sampler was made at.
@@ -312,6 +327,12 @@ pub struct Sampler {
     memgate: Option<memgate::MemGate>,
     /// MemTotal and MemAvailable of the last read, carried by a pass that skips it.
     mem: (Option<u64>, Option<u64>),
+    /// The cgroup part's working vectors, kept between passes.
+    scratch: pass::PassScratch,
+    /// [`SamplerConfig::pressure_every`].
+    pressure_every: f64,
+    /// The system's `some avg10` as last read, and when (`None`: read at the next tick).
+    psi: (Option<f64>, Option<f64>),
 }
 
 impl Sampler {
@@ -337,7 +358,7 @@ impl Sampler {
         Ok(Sampler {
             proc: ProcFs::new(&root),
             root,
-            cgfs,
+            cgfs: cgfs.map(std::sync::Arc::new),
             focus: cfg.focus,
             start: clock.mono(),
             clock,
@@ -370,6 +391,9 @@ impl Sampler {
             pressure,
             memgate,
             mem: (None, None),
+            scratch: pass::PassScratch::default(),
+            pressure_every: cfg.pressure_every,
+            psi: (None, None),
         })
     }
 
@@ -474,6 +498,36 @@ impl Sampler {
         }
     }
 
+    /// Has the next tick read `/proc/pressure/memory` whatever its cadence: the system's
+    /// PSI trigger fired.
+    pub fn reread_pressure(&mut self) {
+        self.psi.1 = None;
+    }
+
+    /// True when this tick, at `mono`, reads `/proc/pressure/memory` (see
+    /// [`SamplerConfig::pressure_every`]).
+    fn pressure_due(&self, mono: f64) -> bool {
+        // A quarter of the period early is on time: passes drift by a few ms, and a pass at
+        // 1.999 s must not put the read off to 3 s.
+        self.psi
+            .1
+            .is_none_or(|at| mono - at >= self.pressure_every * 0.75)
+    }
+
+    /// `some avg10` of `/proc/pressure/memory` now (`None`: a kernel without PSI).
+    fn read_pressure(&mut self) -> Result<Option<f64>, SamplerError> {
+        let Some(text) = self.pressure.read_bytes()? else {
+            return Ok(None);
+        };
+        if let Some(v) = crate::formats::pressure_some_avg10(text) {
+            return Ok(Some(v));
+        }
+        let text = std::str::from_utf8(text).unwrap_or("");
+        let p = crate::formats::parse_pressure(text)
+            .map_err(|p| crate::files::format_err(self.pressure.path(), p))?;
+        Ok(Some(p.some_avg10))
+    }
+
     /// Has the next tick read cgroup `path` in full (counters and processes) whatever its
     /// usage did and before the pass's budget counts: for a cgroup an event named (a limit
     /// hit, a pressure trigger). False when the walk does not hold it (yet).
@@ -560,31 +614,29 @@ impl Sampler {
         self.vanished.clear();
         let tick = self.tick;
         let mono = self.clock.mono();
-        let free = self.memgate.and_then(|_| memgate::free_total());
-        let due = match (&self.memgate, free) {
-            (Some(g), Some((free, total))) => g.due(free, total, mono),
-            _ => true,
-        };
+        let due = self.memgate.as_mut().is_none_or(|g| g.pass(mono));
         if due {
-            let meminfo = match self.meminfo.read() {
-                Ok(Some(text)) => crate::procfs::parse_meminfo(text).ok(),
-                _ => None,
+            self.mem = match self.meminfo.read_bytes() {
+                Ok(Some(text)) => match crate::formats::meminfo_head(text) {
+                    Some((total, available)) => (Some(total), Some(available)),
+                    None => {
+                        let text = std::str::from_utf8(text).unwrap_or("");
+                        let m = crate::procfs::parse_meminfo(text).ok();
+                        (m.map(|m| m.mem_total), m.and_then(|m| m.mem_available))
+                    }
+                },
+                _ => (None, None),
             };
-            self.mem = (
-                meminfo.map(|m| m.mem_total),
-                meminfo.and_then(|m| m.mem_available),
-            );
-            if let (Some(g), Some((free, _))) = (self.memgate.as_mut(), free) {
-                g.read_at(free, mono);
+            if let Some(g) = self.memgate.as_mut() {
+                g.read_now(mono);
             }
         }
-        let psi = match self.pressure.read()? {
-            Some(text) => Some(
-                crate::formats::parse_pressure(text)
-                    .map_err(|p| crate::files::format_err(self.pressure.path(), p))?
-                    .some_avg10,
-            ),
-            None => None,
+        let psi = if self.pressure_due(mono) {
+            let psi = self.read_pressure()?;
+            self.psi = (psi, Some(mono));
+            psi
+        } else {
+            self.psi.0
         };
         let mut s = Sample {
             unix: self.clock.unix(),
@@ -612,20 +664,16 @@ impl Sampler {
                     .filter(|p| !now.contains(p)),
             );
         }
-        for m in self
-            .mounts
-            .then(|| mounts::mounts(&self.root))
-            .transpose()?
-            .into_iter()
-            .flatten()
-        {
-            s.mounts.push(MountSample {
-                mount_point: m.mount_point,
-                fstype: m.fstype,
-                total: m.total,
-                used: m.used,
-                avail: m.avail,
-            });
+        if self.mounts {
+            for m in mounts::mounts(&self.root)? {
+                s.mounts.push(MountSample {
+                    mount_point: m.mount_point,
+                    fstype: m.fstype,
+                    total: m.total,
+                    used: m.used,
+                    avail: m.avail,
+                });
+            }
         }
         self.last = s;
         std::mem::swap(&mut self.last_nodes, &mut self.pass_nodes);

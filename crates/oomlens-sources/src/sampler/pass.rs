@@ -46,6 +46,17 @@ pub(super) fn node_row(path: String, node: &CgNode) -> CgroupSample {
     }
 }
 
+/// The per-pass working vectors of [`Sampler::sample_cgroups`], kept between passes.
+#[derive(Debug, Default)]
+pub(super) struct PassScratch {
+    /// Per cgroup of the walk: its children's usage is read this pass.
+    moved: Vec<bool>,
+    /// Per cgroup of the walk: the smallest limit on its path.
+    eff_limit: Vec<u64>,
+    /// The full reads wanted: (order class, waiting since, index).
+    wanted: Vec<(u8, u64, usize)>,
+}
+
 impl CgNode {
     /// True when its children's usage is to be read this pass: it moved by more than
     /// [`CHANGE_BYTES`] since they were last read (or they never were); remembers its
@@ -96,17 +107,26 @@ impl Sampler {
             self.relist(fs)?;
         }
         let n = self.tree.len();
-        let mut moved = vec![false; n];
+        // Buffers kept from pass to pass (taken out of `self`, which the reads borrow): an
+        // idle pass allocates nothing.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let PassScratch {
+            moved,
+            eff_limit,
+            wanted,
+        } = &mut scratch;
+        moved.clear();
+        moved.resize(n, false);
         // The smallest limit on each cgroup's path (risk_share only). Not MemTotal at the
         // top: usage counts page cache, so the root sits near MemTotal on any busy host;
         // the system's risk is MemAvailable's (system_risk).
-        let mut eff_limit = vec![u64::MAX; n];
+        eff_limit.clear();
+        eff_limit.resize(n, u64::MAX);
         let system_risk = match (s.mem_available, s.mem_total, self.risk_share) {
             (Some(a), Some(t), Some(_)) => (a as f64) < t as f64 * super::SYSTEM_RISK_AVAILABLE,
             _ => false,
         };
-        // (order class, waiting since, index)
-        let mut wanted: Vec<(u8, u64, usize)> = Vec::new();
+        wanted.clear();
         for i in 0..n {
             let node = &mut self.nodes[i];
             if node.gone {
@@ -195,6 +215,7 @@ impl Sampler {
             }
             self.full_read(fs, i, tick, s)?;
         }
+        self.scratch = scratch;
         self.rows(prev_nodes, s);
         self.ancestors.clear();
         if self.focus != "/" {
