@@ -467,6 +467,9 @@ impl Preempter {
 
     /// A sampler pass: rescans now and then, samples each matched cgroup, decides.
     pub fn on_pass(&mut self, ep: &OwnedFd) {
+        if self.policies.is_empty() && self.matched.is_empty() {
+            return; // no policy: an idle pass touches nothing here (a reload rescans)
+        }
         if self.passes % RESCAN_EVERY == 0 {
             self.rescan(ep);
         }

@@ -110,6 +110,8 @@ pub struct Window {
     /// The latest pass ([`Window::pass`]) and the one before.
     now: f64,
     prev: f64,
+    /// [`Window::push`]'s ordering of a cgroup's processes, kept between pushes.
+    order: Vec<(std::cmp::Reverse<u64>, usize)>,
 }
 
 fn opt(v: Option<u64>) -> u64 {
@@ -164,6 +166,7 @@ impl Window {
             refused: 0,
             now: f64::NEG_INFINITY,
             prev: f64::NEG_INFINITY,
+            order: Vec::new(),
         }
     }
 
@@ -235,11 +238,18 @@ impl Window {
 
     /// Add one pass of one cgroup at Unix time `t`, with its processes (the
     /// [`TOP_PROCESSES`] largest are kept, and any pid in `pinned`).
-    pub fn push(&mut self, t: f64, c: &CgroupSample, procs: &[&ProcessSample], pinned: &[u32]) {
+    pub fn push<P: std::borrow::Borrow<ProcessSample>>(
+        &mut self,
+        t: f64,
+        c: &CgroupSample,
+        procs: &[P],
+        pinned: &[u32],
+    ) {
         let (span, max_points) = (self.span, self.max_points);
         // A following ring was unchanged up to the pass before this one (a push between
         // passes, at an incident: up to the latest pass).
         let upto = if t > self.now { self.now } else { self.prev };
+        let mut order = std::mem::take(&mut self.order);
         let Some(r) = self.ring(&c.path, t) else {
             return;
         };
@@ -262,13 +272,25 @@ impl Window {
             Some(last) if last.v == v && t >= last.t1 => last.t1 = t,
             _ => r.points.push_back(CgPt { t0: t, t1: t, v }),
         }
-        let mut top: Vec<&ProcessSample> = procs.to_vec();
-        top.sort_by_key(|p| std::cmp::Reverse(p.rss()));
-        let keep = top
+        // Largest first, ties in the order given; without pinned pids only the top few
+        // are ordered. Kept between pushes: a pass allocates nothing here.
+        order.clear();
+        order.extend(
+            procs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (std::cmp::Reverse(p.borrow().rss()), i)),
+        );
+        if pinned.is_empty() && order.len() > TOP_PROCESSES {
+            order.select_nth_unstable(TOP_PROCESSES - 1);
+            order.truncate(TOP_PROCESSES);
+        }
+        order.sort_unstable(); // the keys are distinct (index): the stable order
+        let keep = order
             .iter()
             .enumerate()
-            .filter(|(i, p)| *i < TOP_PROCESSES || pinned.contains(&p.pid))
-            .map(|(_, p)| *p);
+            .filter(|(k, &(_, i))| *k < TOP_PROCESSES || pinned.contains(&procs[i].borrow().pid))
+            .map(|(_, &(_, i))| procs[i].borrow());
         for p in keep {
             let pt = ProcPt {
                 t0: t,
@@ -300,6 +322,7 @@ impl Window {
             }
         }
         evict(r, t - span, max_points);
+        self.order = order;
     }
 
     /// Drop what is older than the window at `now`, and cgroups not seen within it
@@ -442,6 +465,8 @@ fn evict(r: &mut Ring, oldest: f64, max_points: usize) {
 mod tests {
     use super::*;
 
+    const NO_PROCS: &[&ProcessSample] = &[];
+
     fn cg(path: &str, usage: u64) -> CgroupSample {
         CgroupSample {
             path: path.into(),
@@ -517,15 +542,15 @@ mod tests {
         for w in [&mut pushed, &mut followed] {
             w.pass(40.0);
             w.push(40.0, &cg("/a", 3), &fewer, &[]);
-            w.push(40.5, &cg("/b", 1), &[], &[]);
+            w.push(40.5, &cg("/b", 1), NO_PROCS, &[]);
         }
         same(&pushed, &followed, "changed");
         for w in [&mut pushed, &mut followed] {
             w.pass(41.0);
-            w.push(41.0, &cg("/b", 1), &[], &[]); // every row there is: /a is gone
+            w.push(41.0, &cg("/b", 1), NO_PROCS, &[]); // every row there is: /a is gone
             w.unfollow_unseen();
             w.pass(42.0);
-            w.push(42.0, &cg("/b", 1), &[], &[]);
+            w.push(42.0, &cg("/b", 1), NO_PROCS, &[]);
         }
         same(&pushed, &followed, "gone");
         let end = followed.series("/a").unwrap().points.last().unwrap().unix;
@@ -540,7 +565,7 @@ mod tests {
     fn points_older_than_the_window_are_evicted_and_the_ring_is_capped() {
         let mut w = Window::new(10.0, 1.0, 10);
         for t in 0..100 {
-            w.push(t as f64, &cg("/a", t), &[], &[]);
+            w.push(t as f64, &cg("/a", t), NO_PROCS, &[]);
         }
         let s = w.series("/a").unwrap();
         // Points ending before 99 - 10 are gone: 89..=99 remain.
@@ -548,7 +573,7 @@ mod tests {
         assert_eq!(s.points.len(), 11);
         // Event passes between timed ones: the hard cap holds however dense they come.
         for i in 0..1000 {
-            w.push(99.0 + i as f64 * 0.001, &cg("/a", 1000 + i), &[], &[]);
+            w.push(99.0 + i as f64 * 0.001, &cg("/a", 1000 + i), NO_PROCS, &[]);
         }
         assert!(w.points().0 <= 10 * 2 + 16, "{:?}", w.points());
         // A cgroup not seen for a whole window is dropped.
@@ -565,10 +590,33 @@ mod tests {
         let mut pids: Vec<u32> = w.processes("/a").iter().map(|s| s.pid).collect();
         pids.sort();
         assert_eq!(pids, [1, 4, 5, 6, 7, 8]);
-        w.push(1.0, &cg("/b", 1), &[], &[]);
-        w.push(1.0, &cg("/c", 1), &[], &[]);
+        w.push(1.0, &cg("/b", 1), NO_PROCS, &[]);
+        w.push(1.0, &cg("/c", 1), NO_PROCS, &[]);
         assert_eq!((w.len(), w.refused()), (2, 1));
         assert!(w.series("/c").is_none());
+    }
+
+    /// Without pinned pids the top few are selected, not the whole list sorted: the same
+    /// processes as a stable sort by size, ties going to the one listed first.
+    #[test]
+    fn the_largest_are_kept_ties_to_the_first_listed() {
+        let sizes = [3u64, 9, 9, 1, 7, 9, 2, 7, 7, 5];
+        let ps: Vec<ProcessSample> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| proc(i as u32 + 1, "p", s * 4096))
+            .collect();
+        let refs: Vec<&ProcessSample> = ps.iter().collect();
+        let mut want = refs.clone();
+        want.sort_by_key(|p| std::cmp::Reverse(p.rss()));
+        let mut want: Vec<u32> = want[..TOP_PROCESSES].iter().map(|p| p.pid).collect();
+        want.sort();
+        assert_eq!(want, [2, 3, 5, 6, 8], "9, 9, 9, then the first two 7s");
+        let mut w = Window::new(60.0, 1.0, 2);
+        w.push(1.0, &cg("/a", 1), &refs, &[]);
+        let mut pids: Vec<u32> = w.processes("/a").iter().map(|s| s.pid).collect();
+        pids.sort();
+        assert_eq!(pids, want);
     }
 
     #[test]

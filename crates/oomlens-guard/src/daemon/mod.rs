@@ -248,7 +248,7 @@ impl Daemon {
                     self.drain(i)?;
                 }
             }
-            let now = Instant::now();
+            let mut now = Instant::now();
             self.live.tick(now);
             for i in 0..self.inputs.len() {
                 let quiet = now >= self.data_at[i] + self.args.report_quiet;
@@ -269,16 +269,17 @@ impl Daemon {
                 if next_tick < now {
                     next_tick = now + interval;
                 }
+                now = Instant::now(); // after the pass (one clock read per wake otherwise)
             }
             if let Some(p) = self.preempt.as_mut() {
-                p.advance(&self.ep, Instant::now());
+                p.advance(&self.ep, now);
             }
             self.record_preemptions();
             self.record_parsed();
             if self.outputs.serving() {
                 self.export(); // a scrape under way: answered with this pass's values
                 self.outputs.poll();
-            } else if self.outputs.responder_due(Instant::now()) {
+            } else if self.outputs.responder_due(now) {
                 self.outputs.poll();
             } else {
                 // Nothing for the responder: a new connection wakes the loop itself

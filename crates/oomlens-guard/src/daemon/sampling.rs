@@ -4,7 +4,6 @@
 use std::time::SystemTime;
 
 use oomlens_model::recorded::Signal;
-use oomlens_model::ProcessSample;
 use oomlens_sinks::escape::escape;
 
 use super::{
@@ -34,6 +33,13 @@ impl Daemon {
             self.orphans.counted(&f.path, f.new_kills, mono, &sig);
         }
         self.signals.push(sig);
+        // The system's trigger: the next pass reads /proc/pressure/memory, whatever its
+        // cadence (`GUARD_PRESSURE_EVERY`).
+        if f.source == "psi" && f.path == "/" {
+            if let Some(s) = self.sampler.as_mut() {
+                s.reread_pressure();
+            }
+        }
         // A PSI trigger fires again every window (2 s by default) while a stall lasts: one
         // of them per PSI_REREAD_SECONDS reads the cgroup's processes and brings a pass
         // forward; the usage of every cgroup is still read each pass, and a kill brings its
@@ -141,16 +147,13 @@ impl Daemon {
         // rows that changed are pushed; the others' rings follow the pass clock, so an idle
         // cgroup costs no lookup per pass.
         self.window.pass(s.unix);
-        let mut procs: Vec<&ProcessSample> = Vec::new();
         let mut all_changed = true;
         for (c, ps, changed) in sampler.cgroups_with_processes() {
             if !changed {
                 all_changed = false;
                 continue;
             }
-            procs.clear();
-            procs.extend(ps);
-            self.window.push(s.unix, c, &procs, &[]);
+            self.window.push(s.unix, c, ps, &[]);
         }
         if all_changed {
             // Rows rebuilt (the walk changed): every cgroup was pushed, those not are gone.
