@@ -146,6 +146,10 @@ while [ "$run" -le "$RUNS" ]; do
 		"$(ratio "$gor" "$er")" "$(ratio "$gon" "$en")" "$(awk -v n="$fn" 'BEGIN {printf "%.3f", n / 600}')"
 	run=$((run + 1))
 done
+# Pooled over the runs (the sum of each one's scheduler time): one 60 s window on a shared
+# host swings by 2x from run to run, the sum less so.
+awk '$1 == "idle" && $3 == "earlyoom" {e += $6} $1 == "idle" && $3 == "guard" {g += $6}
+	END {if (e > 0) printf "all runs, sched ms/min summed: guard %.2f, earlyoom %.2f, ratio %.2f\n", g, e, g / e}' "$RESULTS"
 echo
 echo "kill -> incident recorded (kernel's Killed-process record time -> guard's recorded_unix)"
 printf '%-4s %8s %9s %9s %9s %9s %12s %13s\n' run kills recorded 'p50 ms' 'p99 ms' 'max ms' 'seen p99 ms' 'RSS after KiB'
