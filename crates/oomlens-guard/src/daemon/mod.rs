@@ -17,7 +17,9 @@
 //!
 //! How often each file is read (the sampler's guard profile,
 //! `oomlens_sources::sampler::SamplerConfig::guard`, one pass per `--interval`):
-//! `/proc/meminfo` and `/proc/pressure/memory` every pass (held open, one pread each); a
+//! `/proc/pressure/memory` every 2 s and at the pass after its trigger fired, `/proc/meminfo`
+//! when `sysinfo(2)` says so or every 10 s (held open, one pread each; see the sampler's
+//! `GUARD_PRESSURE_EVERY` and `memgate`); a
 //! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` since the pass
 //! that last read its children's usage (held open, one pread; the top cgroup every pass);
 //! a cgroup's other files (`memory.stat`, limits, events, pressure) and its processes'
