@@ -51,10 +51,23 @@ pub(super) fn node_row(path: String, node: &CgNode) -> CgroupSample {
 pub(super) struct PassScratch {
     /// Per cgroup of the walk: its children's usage is read this pass.
     moved: Vec<bool>,
-    /// Per cgroup of the walk: the smallest limit on its path.
+    /// Per cgroup of the walk: the smallest limit on its path (risk_share only). Not
+    /// MemTotal at the top: usage counts page cache, so the root sits near MemTotal on any
+    /// busy host; the system's risk is MemAvailable's (system_risk).
     eff_limit: Vec<u64>,
     /// The full reads wanted: (order class, waiting since, index).
     wanted: Vec<(u8, u64, usize)>,
+}
+
+impl PassScratch {
+    /// Ready for a pass over `n` cgroups: none moved, no limit, nothing wanted.
+    fn reset(&mut self, n: usize) {
+        self.moved.clear();
+        self.moved.resize(n, false);
+        self.eff_limit.clear();
+        self.eff_limit.resize(n, u64::MAX);
+        self.wanted.clear();
+    }
 }
 
 impl CgNode {
@@ -110,23 +123,16 @@ impl Sampler {
         // Buffers kept from pass to pass (taken out of `self`, which the reads borrow): an
         // idle pass allocates nothing.
         let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.reset(n);
         let PassScratch {
             moved,
             eff_limit,
             wanted,
         } = &mut scratch;
-        moved.clear();
-        moved.resize(n, false);
-        // The smallest limit on each cgroup's path (risk_share only). Not MemTotal at the
-        // top: usage counts page cache, so the root sits near MemTotal on any busy host;
-        // the system's risk is MemAvailable's (system_risk).
-        eff_limit.clear();
-        eff_limit.resize(n, u64::MAX);
         let system_risk = match (s.mem_available, s.mem_total, self.risk_share) {
             (Some(a), Some(t), Some(_)) => (a as f64) < t as f64 * super::SYSTEM_RISK_AVAILABLE,
             _ => false,
         };
-        wanted.clear();
         for i in 0..n {
             let node = &mut self.nodes[i];
             if node.gone {
