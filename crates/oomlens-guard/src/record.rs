@@ -128,17 +128,21 @@ impl Orphans {
 /// Stands for the cgroup of a kill whose report does not name one.
 pub const ANY_CGROUP: &str = "*";
 
-/// The cgroup of each kill of an incident: its own, else the task memcg, else the OOM
-/// memcg, else [`ANY_CGROUP`] (old kernels print no `oom-kill:` line).
+/// The cgroup of each kill of an incident as the kernel counts them: its own, else the
+/// task memcg, else the OOM memcg, else [`ANY_CGROUP`] (old kernels print no `oom-kill:`
+/// line). A pid an oom.group scan killed again comes once more per extra kill, as
+/// `memory.events` `oom_kill` counts it.
 pub fn kill_cgroups(inc: &Incident) -> Vec<String> {
     inc.kills
         .iter()
-        .map(|k| {
-            k.cgroup
+        .flat_map(|k| {
+            let c = k
+                .cgroup
                 .clone()
                 .or_else(|| inc.task_memcg.clone())
                 .or_else(|| inc.oom_memcg.clone())
-                .unwrap_or_else(|| ANY_CGROUP.to_string())
+                .unwrap_or_else(|| ANY_CGROUP.to_string());
+            std::iter::repeat_n(c, 1 + k.killed_again as usize)
         })
         .collect()
 }
@@ -281,6 +285,31 @@ mod tests {
         assert_eq!((e[0].0.as_str(), e[0].1.len()), ("/a", 1));
         assert!(o.expired(1000.0).is_empty());
         assert_eq!(o.recorded, 1);
+    }
+
+    /// An oom.group kill that reached its victim twice: `memory.events` counts 5 kills of
+    /// 4 processes, and the report's kills answer all 5 (CI once recorded the 5th as a kill
+    /// without a report).
+    #[test]
+    fn a_victim_killed_again_by_its_group_answers_two_counted_kills() {
+        let mut inc = Incident::new(0, LogTime::default());
+        inc.task_memcg = Some("/grp".into());
+        for (pid, again) in [(104, 1), (102, 0), (103, 0), (105, 0)] {
+            inc.kills.push(Kill {
+                pid: Some(pid),
+                killed_again: again,
+                ..Kill::default()
+            });
+        }
+        let cgroups = kill_cgroups(&inc);
+        assert_eq!(cgroups, vec!["/grp"; 5]);
+        let mut o = Orphans::default();
+        o.counted("/grp", 5, 10.0, &sig("/grp"));
+        for c in &cgroups {
+            o.reported(c, 10.1);
+        }
+        assert!(o.expired(100.0).is_empty());
+        assert_eq!(o.recorded, 0);
     }
 
     #[test]

@@ -362,6 +362,11 @@ pub struct Kill {
     pub outcome: Option<String>,
     /// What the oom_reaper freed afterwards.
     pub reaped: Option<Reap>,
+    /// How many more times the same report killed this pid: an oom.group scan that found
+    /// the victim still holding its mm kills (and counts in `memory.events` `oom_kill`) it
+    /// again. 0 for every other kill.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub killed_again: u32,
     /// When the kill was logged.
     pub time: LogTime,
     /// Input line of the kill.
@@ -539,4 +544,9 @@ impl Incident {
     pub fn victim(&self) -> Option<&Kill> {
         self.kills.first()
     }
+}
+
+/// serde's skip test for counts that are almost always 0.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

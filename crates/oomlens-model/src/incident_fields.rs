@@ -321,6 +321,11 @@ static KILL_FIELDS: &[Field<Kill>] = &[
         |k: &Kill| V::text(k.outcome.as_deref()),
     )
     .column(""),
+    id(
+        "killed_again",
+        "How many more times the same report killed this pid (an oom.group scan that found the victim still holding its memory killed and counted it again); 0 otherwise.",
+        |k| Some(k.killed_again).into(),
+    ),
     nested(
         "reaped",
         "What the oom_reaper freed afterwards, else null (see `unmatched_reaps[]`).",

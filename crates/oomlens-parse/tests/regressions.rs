@@ -198,3 +198,43 @@ fn an_exiting_group_member_does_not_split_the_group_kill() {
     );
     assert_eq!(inc.source.last_line, 44);
 }
+
+/// The other way the same race falls: the group scan finds the victim still holding its mm
+/// and the kernel kills (and counts) it a second time. Still one incident with four
+/// processes; the victim carries the extra kill, so 4 + 1 matches memory.events oom_kill.
+#[test]
+fn a_victim_the_group_kills_again_is_one_process_killed_twice() {
+    let kmsg = include_bytes!("data/real/kmsg-oom-group-victim-again-6.1.txt");
+    let incs = parse_bytes(kmsg, Options::default());
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let inc = &incs[0];
+    let kills: Vec<_> = inc.kills.iter().map(|k| (k.pid, k.killed_again)).collect();
+    assert_eq!(
+        kills,
+        [
+            (Some(104), 1),
+            (Some(102), 0),
+            (Some(103), 0),
+            (Some(105), 0)
+        ]
+    );
+    assert_eq!(inc.source.last_line, 44);
+}
+
+/// Outside a group kill a repeated `Killed process` line is one kill: a log that holds the
+/// same record twice (two sources merged) must not count it twice.
+#[test]
+fn a_repeated_kill_line_without_a_group_is_one_kill() {
+    let kmsg = include_str!("data/real/kmsg-oom-group-victim-again-6.1.txt");
+    // The report up to the victim's kill, and that record once more.
+    let mut lines: Vec<&str> = kmsg.lines().take(39).collect();
+    lines.push(lines[38]);
+    let incs = parse_bytes(lines.join("\n").as_bytes(), Options::default());
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let kills: Vec<_> = incs[0]
+        .kills
+        .iter()
+        .map(|k| (k.pid, k.killed_again))
+        .collect();
+    assert_eq!(kills, [(Some(104), 0)]);
+}

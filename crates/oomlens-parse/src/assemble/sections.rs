@@ -418,14 +418,23 @@ impl KernelAssembler {
             self.open = Some(Open::new(at.line, at.env));
         }
         let o = self.open.as_mut().expect("opened above");
-        if !o
+        let group = o.inc.oom_group.is_some();
+        match o
             .inc
             .kills
-            .iter()
-            .any(|x| x.pid == Some(k.pid) && x.evidence == Some(KillEvidence::KilledLine))
+            .iter_mut()
+            .find(|x| x.pid == Some(k.pid) && x.evidence == Some(KillEvidence::KilledLine))
         {
-            o.inc.kills.retain(|x| x.pid != Some(k.pid));
-            o.inc.kills.push(kill_from_line(k, at.env, at.line));
+            // The oom.group scan reached the victim while it still had its mm: the kernel
+            // killed and counted it again (mm/oom_kill.c: oom_kill_memcg_member →
+            // __oom_kill_process, which bumps memory.events oom_kill per call).
+            Some(x) if group => x.killed_again += 1,
+            // The same line twice outside a group kill: a repeated log line, one kill.
+            Some(_) => {}
+            None => {
+                o.inc.kills.retain(|x| x.pid != Some(k.pid));
+                o.inc.kills.push(kill_from_line(k, at.env, at.line));
+            }
         }
         o.killed = true;
         o.confirmed = true;
