@@ -495,3 +495,37 @@ fn system_pressure_is_read_every_two_seconds_and_when_asked() {
     let err = sm.tick().unwrap_err().to_string();
     assert!(err.contains("pressure/memory"), "{err}");
 }
+
+/// While the caller holds a trigger on the file (GUARD_PRESSURE_ARMED_EVERY), it is read
+/// every 10 s, the ticks between carrying the last value, and still at once when asked.
+#[test]
+fn system_pressure_is_read_every_ten_seconds_under_a_trigger() {
+    let t = fake("psi-armed");
+    let psi = |avg10: &str| {
+        t.file(
+            "proc/pressure/memory",
+            format!("some avg10={avg10} avg60=0.00 avg300=0.00 total=1\n"),
+        )
+    };
+    psi("1.00");
+    let (mut sm, clock) = guard(t.root());
+    sm.set_pressure_every(GUARD_PRESSURE_ARMED_EVERY);
+    assert_eq!(sm.pressure_every(), 10.0);
+    let avg10 = |sm: &Sampler| sm.last().psi_some_avg10;
+    tick(&mut sm, &clock);
+    assert_eq!(avg10(&sm), Some(1.0), "the first tick reads it");
+    psi("2.50");
+    for s in 1..10 {
+        tick(&mut sm, &clock);
+        assert_eq!(avg10(&sm), Some(1.0), "{s} s later: carried");
+    }
+    clock.advance(-0.01);
+    tick(&mut sm, &clock);
+    assert_eq!(avg10(&sm), Some(2.5), "9.99 s after the read: its turn");
+    psi("7.25");
+    tick(&mut sm, &clock);
+    assert_eq!(avg10(&sm), Some(2.5), "carried");
+    sm.reread_pressure();
+    tick(&mut sm, &clock);
+    assert_eq!(avg10(&sm), Some(7.25), "the trigger fired: read at once");
+}

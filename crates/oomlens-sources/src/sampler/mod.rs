@@ -15,13 +15,16 @@
 //! series end, [`Sampler::vanished`]) in an `oomlens_store::Store`.
 //!
 //! Files: `tree.rs` (walk, re-listing, splicing), `pass.rs` (usage and full reads under the
-//! budget), `deleted.rs` (the deleted-file scan), `clock.rs`.
+//! budget), `quiet.rs` (the guard's one-read pass when nothing moved or is due),
+//! `memgate.rs` (when /proc/meminfo is read again), `held.rs` (files held open),
+//! `deleted.rs` (the deleted-file scan), `clock.rs`.
 
 mod clock;
 mod deleted;
 mod held;
 mod memgate;
 mod pass;
+mod quiet;
 mod tree;
 
 use std::collections::{BTreeMap, HashMap};
@@ -91,6 +94,14 @@ pub const GUARD_RISK_SHARE: f64 = 0.5;
 /// the time, and formatting the file plus parsing it was a quarter of an idle pass. The
 /// system's PSI trigger (the guard's) has it read at the next tick whatever its turn.
 pub const GUARD_PRESSURE_EVERY: f64 = 2.0;
+
+/// ...and once per this many seconds while the caller holds a PSI trigger on that file
+/// ([`Sampler::set_pressure_every`]): below the trigger's threshold (150 ms of stall in
+/// 2 s by default, 7.5 %) `avg10`, an average over 10 s, has little left to show between
+/// two reads 10 s apart, and at the threshold the trigger has it read at the next tick,
+/// then again at each of its events (one per trigger window while the stall lasts). One
+/// read is about 20 µs of kernel time (`psi_show`), a sixth of an idle guard's second.
+pub const GUARD_PRESSURE_ARMED_EVERY: f64 = 10.0;
 
 /// In the guard's profile every cgroup that moved is at risk while MemAvailable is below
 /// this share of MemTotal (a system-wide OOM may take a process of any cgroup).
@@ -228,6 +239,8 @@ pub struct PassStats {
     pub listings: usize,
     /// Rotation turns passed because the cgroup's usage had not changed at all.
     pub quiet_skips: usize,
+    /// The pass was a quiet one: the top cgroup's usage only (see `quiet`).
+    pub quiet_pass: bool,
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -333,6 +346,10 @@ pub struct Sampler {
     pressure_every: f64,
     /// The system's `some avg10` as last read, and when (`None`: read at the next tick).
     psi: (Option<f64>, Option<f64>),
+    /// Set when the next passes may be quiet ones (see `quiet`).
+    quiet: Option<quiet::Quiet>,
+    /// False only in the tests that hold the general pass up against the quiet one.
+    quiet_allowed: bool,
 }
 
 impl Sampler {
@@ -394,6 +411,8 @@ impl Sampler {
             scratch: pass::PassScratch::default(),
             pressure_every: cfg.pressure_every,
             psi: (None, None),
+            quiet: None,
+            quiet_allowed: true,
         })
     }
 
@@ -498,6 +517,17 @@ impl Sampler {
         }
     }
 
+    /// Reads `/proc/pressure/memory` every `seconds` from now on (see
+    /// [`SamplerConfig::pressure_every`], [`GUARD_PRESSURE_ARMED_EVERY`]).
+    pub fn set_pressure_every(&mut self, seconds: f64) {
+        self.pressure_every = seconds;
+    }
+
+    /// How often `/proc/pressure/memory` is read, in seconds (0: every tick).
+    pub fn pressure_every(&self) -> f64 {
+        self.pressure_every
+    }
+
     /// Has the next tick read `/proc/pressure/memory` whatever its cadence: the system's
     /// PSI trigger fired.
     pub fn reread_pressure(&mut self) {
@@ -507,11 +537,11 @@ impl Sampler {
     /// True when this tick, at `mono`, reads `/proc/pressure/memory` (see
     /// [`SamplerConfig::pressure_every`]).
     fn pressure_due(&self, mono: f64) -> bool {
-        // A quarter of the period early is on time: passes drift by a few ms, and a pass at
+        // Half a pass early is on time: passes (1 s apart) drift by a few ms, and a pass at
         // 1.999 s must not put the read off to 3 s.
         self.psi
             .1
-            .is_none_or(|at| mono - at >= self.pressure_every * 0.75)
+            .is_none_or(|at| mono - at >= self.pressure_every - 0.5)
     }
 
     /// `some avg10` of `/proc/pressure/memory` now (`None`: a kernel without PSI).
@@ -534,6 +564,7 @@ impl Sampler {
     pub fn mark_urgent(&mut self, path: &str) -> bool {
         match self.tree.iter().position(|p| p == path) {
             Some(i) if !self.nodes[i].gone => {
+                self.quiet = None;
                 self.nodes[i].urgent = true;
                 true
             }
@@ -560,6 +591,7 @@ impl Sampler {
         if names.iter().map(String::as_str).eq(self.child_names(i)) {
             return Ok(false);
         }
+        self.quiet = None;
         // Only this directory's subtree changes: what it held before tells the new cgroups.
         let known: std::collections::HashSet<String> =
             self.tree[i..self.subtree_end(i)].iter().cloned().collect();
@@ -586,6 +618,7 @@ impl Sampler {
         paths: impl IntoIterator<Item = &'a str>,
         watched: bool,
     ) -> usize {
+        self.quiet = None;
         let want: std::collections::HashSet<&str> = paths.into_iter().collect();
         let mut n = 0;
         for (p, node) in self.tree.iter().zip(&mut self.nodes) {
@@ -646,6 +679,10 @@ impl Sampler {
             psi_some_avg10: psi,
             ..Sample::default()
         };
+        if self.quiet_pass(tick, &s)? {
+            return Ok(());
+        }
+        self.quiet = None;
         if let Some(fs) = self.cgfs.clone() {
             self.sample_cgroups(&fs, tick, &mut s)?;
         } else {
@@ -680,6 +717,7 @@ impl Sampler {
         if self.deleted_files {
             self.scan_deleted(tick == 1)?;
         }
+        self.arm_quiet();
         Ok(())
     }
 
@@ -711,5 +749,7 @@ impl Sampler {
 
 #[cfg(test)]
 mod guard_tests;
+#[cfg(test)]
+mod quiet_tests;
 #[cfg(test)]
 mod tests;

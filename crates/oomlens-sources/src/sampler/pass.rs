@@ -30,6 +30,50 @@ fn cgroup_sample(path: &str, c: CgroupMemory, t: f64) -> CgroupSample {
     }
 }
 
+/// In the guard's profile (`risk_share`), every cgroup that moved is at risk while
+/// MemAvailable is below [`super::SYSTEM_RISK_AVAILABLE`] of MemTotal.
+pub(super) fn system_risk(s: &Sample, risk_share: Option<f64>) -> bool {
+    match (s.mem_available, s.mem_total, risk_share) {
+        (Some(a), Some(t), Some(_)) => (a as f64) < t as f64 * super::SYSTEM_RISK_AVAILABLE,
+        _ => false,
+    }
+}
+
+/// True when a cgroup that moved waits for its rotation turn instead of a full read now:
+/// not at risk (usage under `share` of `eff_limit`, the smallest limit on its path), the
+/// system not at risk, and its usage did not drop.
+pub(super) fn waits(
+    share: f64,
+    system_risk: bool,
+    dropped: bool,
+    usage: Option<u64>,
+    eff_limit: u64,
+) -> bool {
+    !system_risk && !dropped && usage.is_none_or(|u| (u as f64) < share * eff_limit as f64)
+}
+
+impl CgState {
+    /// Usage `u` moved beyond [`CHANGE_BYTES`] from this full read's.
+    pub(super) fn changed(&self, u: u64) -> bool {
+        u.abs_diff(self.full_usage) > CHANGE_BYTES
+    }
+
+    /// A large drop (a kill freed the victim's memory, a job ended) makes the last split
+    /// and process list wrong, not merely old: read them at once, at risk or not, or the
+    /// window would carry the dead victim's anon and RSS forward until the cgroup next
+    /// reached the risk line (seen in a restart loop's report: 32 MiB held for 5 s after
+    /// the kill). An eighth of the last full read keeps small ebbs (page cache reclaimed)
+    /// on the quiet cadence.
+    pub(super) fn dropped(&self, u: u64) -> bool {
+        u.saturating_add(CHANGE_BYTES.max(self.full_usage / 8)) < self.full_usage
+    }
+
+    /// Its own limit in bytes as of this read (`u64::MAX`: none).
+    pub(super) fn own_limit(&self) -> u64 {
+        self.sample.max.and_then(|m| m.bytes()).unwrap_or(u64::MAX)
+    }
+}
+
 /// The row of a cgroup: its last full read with this pass's usage, or its usage alone.
 pub(super) fn node_row(path: String, node: &CgNode) -> CgroupSample {
     match &node.full {
@@ -129,10 +173,7 @@ impl Sampler {
             eff_limit,
             wanted,
         } = &mut scratch;
-        let system_risk = match (s.mem_available, s.mem_total, self.risk_share) {
-            (Some(a), Some(t), Some(_)) => (a as f64) < t as f64 * super::SYSTEM_RISK_AVAILABLE,
-            _ => false,
-        };
+        let system_risk = system_risk(s, self.risk_share);
         for i in 0..n {
             let node = &mut self.nodes[i];
             if node.gone {
@@ -158,37 +199,22 @@ impl Sampler {
                 }
             }
             let changed = match (&node.full, node.usage) {
-                (Some(st), Some(u)) => u.abs_diff(st.full_usage) > CHANGE_BYTES,
+                (Some(st), Some(u)) => st.changed(u),
                 _ => false,
             };
             // kids_due first: it records the usage its children are read at.
             moved[i] = node.kids_due() || never;
-            let own = node.full.as_ref().and_then(|st| st.sample.max?.bytes());
+            let own = node.full.as_ref().map_or(u64::MAX, CgState::own_limit);
             let above = node.parent.map_or(u64::MAX, |p| eff_limit[p]);
-            eff_limit[i] = own.map_or(above, |l| l.min(above));
+            eff_limit[i] = own.min(above);
             let urgent = std::mem::take(&mut node.urgent);
-            // A large drop (a kill freed the victim's memory, a job ended) makes the last
-            // split and process list wrong, not merely old: read them at once, at risk or
-            // not, or the window would carry the dead victim's anon and RSS forward until
-            // the cgroup next reached the risk line (seen in a restart loop's report: 32 MiB
-            // held for 5 s after the kill). An eighth of the last full read keeps small
-            // ebbs (page cache reclaimed) on the quiet cadence.
             let dropped = match (&node.full, node.usage) {
-                (Some(st), Some(u)) => {
-                    u.saturating_add(CHANGE_BYTES.max(st.full_usage / 8)) < st.full_usage
-                }
+                (Some(st), Some(u)) => st.dropped(u),
                 _ => false,
             };
-            let wait = match self.risk_share {
-                Some(share) => {
-                    !system_risk
-                        && !dropped
-                        && node
-                            .usage
-                            .is_none_or(|u| (u as f64) < share * eff_limit[i] as f64)
-                }
-                None => false,
-            };
+            let wait = self
+                .risk_share
+                .is_some_and(|share| waits(share, system_risk, dropped, node.usage, eff_limit[i]));
             if changed && !wait {
                 node.pending_since.get_or_insert(tick);
             }
