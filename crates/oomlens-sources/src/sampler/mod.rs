@@ -241,6 +241,8 @@ pub struct PassStats {
     pub quiet_skips: usize,
     /// The pass was a quiet one: the top cgroup's usage only (see `quiet`).
     pub quiet_pass: bool,
+    /// A quiet pass was tried and fell back to the general one.
+    pub quiet_fallback: bool,
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -350,6 +352,9 @@ pub struct Sampler {
     quiet: Option<quiet::Quiet>,
     /// False only in the tests that hold the general pass up against the quiet one.
     quiet_allowed: bool,
+    /// The top cgroup's usage as a quiet pass read it before falling back: the general
+    /// pass of the same tick takes it instead of a second read.
+    top_read: Option<u64>,
 }
 
 impl Sampler {
@@ -413,6 +418,7 @@ impl Sampler {
             psi: (None, None),
             quiet: None,
             quiet_allowed: true,
+            top_read: None,
         })
     }
 
@@ -679,6 +685,8 @@ impl Sampler {
             psi_some_avg10: psi,
             ..Sample::default()
         };
+        // Only this tick's quiet pass sets it, for this tick's general pass.
+        self.top_read = None;
         if self.quiet_pass(tick, &s)? {
             return Ok(());
         }

@@ -186,8 +186,15 @@ impl Sampler {
                     node.gone = true;
                     continue;
                 };
-                self.stats.usage_reads += 1;
-                match file.read()? {
+                // The top's usage a quiet pass read this tick before falling back.
+                let read = match self.top_read.take().filter(|_| i == 0) {
+                    Some(u) => Some(u),
+                    None => {
+                        self.stats.usage_reads += 1;
+                        file.read()?
+                    }
+                };
+                match read {
                     Some(u) => {
                         node.dirty |= node.usage != Some(u);
                         node.usage = Some(u);

@@ -10,7 +10,7 @@
 //! (bench/README.md: ~560 cache lines touched per pass against earlyoom's ~260, at about
 //! the same instruction count), and the general pass walks every node, the scratch
 //! vectors, the rows and the listing cursor to find nothing to do. Any doubt falls back to
-//! the general pass: it repeats the usage read and decides as it always did.
+//! the general pass: it takes the usage just read and decides as it always did.
 
 use oomlens_model::Sample;
 
@@ -67,7 +67,7 @@ impl Sampler {
 
     /// Makes this tick's pass a quiet one when it may be: true when done (`self.last` then
     /// holds it, with `s`'s time, memory and pressure), false when the general pass must
-    /// run (after this usage read, which it repeats).
+    /// run (after a usage read, it takes that one: `top_read`).
     pub(super) fn quiet_pass(&mut self, tick: u64, s: &Sample) -> Result<bool, SourceError> {
         let Some(mut q) = self.quiet.filter(|q| tick < q.until_tick) else {
             return Ok(false);
@@ -91,6 +91,8 @@ impl Sampler {
         // wait (at risk, or a drop, which never waits) is pending a full read now.
         let wait = pass::waits(share, q.system_risk, st.dropped(u), Some(u), st.own_limit());
         if kids_moved || (st.changed(u) && !wait) {
+            self.top_read = Some(u);
+            self.stats.quiet_fallback = true;
             return Ok(false);
         }
         let dirty = top.usage != Some(u);
