@@ -284,6 +284,11 @@ impl WatchSet {
             .filter_map(|(i, w)| w.as_mut().map(|w| (i, w)))
     }
 
+    /// True while the system-wide trigger is open.
+    pub fn system_psi_armed(&self) -> bool {
+        self.system_psi.is_some()
+    }
+
     /// Open the system-wide trigger on `<root>/proc/pressure/memory`.
     pub fn open_system_psi(&mut self, ep: &OwnedFd, root: &Path) -> io::Result<()> {
         let f = write_trigger(&root.join("proc/pressure/memory"), &self.psi_arg)?;

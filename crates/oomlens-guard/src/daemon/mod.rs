@@ -17,11 +17,13 @@
 //!
 //! How often each file is read (the sampler's guard profile,
 //! `oomlens_sources::sampler::SamplerConfig::guard`, one pass per `--interval`):
-//! `/proc/pressure/memory` every 2 s and at the pass after its trigger fired, `/proc/meminfo`
-//! when `sysinfo(2)` says so or every 10 s (held open, one pread each; see the sampler's
-//! `GUARD_PRESSURE_EVERY` and `memgate`); a
+//! `/proc/pressure/memory` every 10 s while the system's PSI trigger is armed (2 s without
+//! it) and at the pass after the trigger fired, `/proc/meminfo` when `sysinfo(2)` says so or
+//! every 10 s (held open, one pread each; see the sampler's `GUARD_PRESSURE_ARMED_EVERY`
+//! and `memgate`); a
 //! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` since the pass
-//! that last read its children's usage (held open, one pread; the top cgroup every pass);
+//! that last read its children's usage (held open, one pread; the top cgroup every pass,
+//! and nothing else when nothing moved or is due: the sampler's quiet pass);
 //! a cgroup's other files (`memory.stat`, limits, events, pressure) and its processes'
 //! `status` at once when it moved and is at risk
 //! (usage at least `GUARD_RISK_SHARE` of the smallest limit on its path, or MemAvailable
@@ -180,14 +182,18 @@ impl Daemon {
             .watches
             .as_ref()
             .map_or((0, 0), |w| (w.len(), w.psi_open()));
+        let pressure_every = self.sampler.as_ref().map(|s| s.pressure_every());
+        // "metrics on ADDR" stays last: scripts and tests take the address from the end.
         let detail = format!(
-            "{} log(s), {} cgroup(s) watched, {} PSI trigger(s), metrics on {}",
+            "{} log(s), {} cgroup(s) watched, {} PSI trigger(s), system pressure read \
+             every {}, metrics on {}",
             self.inputs.len(),
             watched,
             psi,
+            pressure_every.map_or("-".to_string(), |s| format!("{s} s")),
             self.outputs
                 .local_addr()
-                .map_or("none".to_string(), |a| a.to_string())
+                .map_or("none".to_string(), |a| a.to_string()),
         );
         eprintln!("oomlens guard: ready: {detail}");
         self.outputs.ready(&detail);
@@ -343,6 +349,8 @@ impl Daemon {
                 };
                 if let Some(f) = fired {
                     self.fired(f);
+                } else if t == watch::TOKEN_PSI_SYSTEM {
+                    self.pressure_cadence(); // the trigger may have been closed
                 }
             }
         }

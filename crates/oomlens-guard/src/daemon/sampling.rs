@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use oomlens_model::recorded::Signal;
 use oomlens_sinks::escape::escape;
+use oomlens_sources::sampler::{GUARD_PRESSURE_ARMED_EVERY, GUARD_PRESSURE_EVERY};
 
 use super::{
     error_chain, unix_now, Daemon, EVENT_PASS_GAP, EVICT_EVERY, HOT_SECONDS, PSI_REREAD_SECONDS,
@@ -124,6 +125,21 @@ impl Daemon {
         // Watched directories are re-listed on their events, not in the sampler's rotation.
         if let Some(sampler) = self.sampler.as_mut() {
             sampler.watch_dirs(added.iter().map(String::as_str), true);
+        }
+    }
+
+    /// The system's pressure file is read at the slower cadence while the guard's own
+    /// trigger on it is open (it fires at the threshold), at the faster one otherwise.
+    pub(super) fn pressure_cadence(&mut self) {
+        let armed = self
+            .watches
+            .as_ref()
+            .is_some_and(watch::WatchSet::system_psi_armed);
+        if let Some(s) = self.sampler.as_mut() {
+            s.set_pressure_every(match armed {
+                true => GUARD_PRESSURE_ARMED_EVERY,
+                false => GUARD_PRESSURE_EVERY,
+            });
         }
     }
 

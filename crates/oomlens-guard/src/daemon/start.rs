@@ -202,6 +202,7 @@ impl Daemon {
         // Without PSI (kernel built without it, `psi=0`) the other sources still work.
         let _ = ws.open_system_psi(&self.ep, &root);
         self.watches = Some(ws);
+        self.pressure_cadence();
         // Always there, so that a SIGHUP can bring the first policy (daemon/preempting.rs).
         self.preempt = Some(self.preempter(&root, mem.dir, mem.mount_root, mem.version));
         // Without inotify on the tree, the rolling re-listing still finds new cgroups.
