@@ -142,7 +142,7 @@ pub fn append_raw(dir: &Path, records: &[(u16, f64, Vec<u8>)]) -> Vec<u64> {
         sync: false,
         ..Options::default()
     };
-    let mut rec = Recorder::open(dir, opts).expect("store opens");
+    let mut rec = open_retrying(dir, opts);
     records
         .iter()
         .map(|(kind, unix, payload)| {
@@ -150,6 +150,25 @@ pub fn append_raw(dir: &Path, records: &[(u16, f64, Vec<u8>)]) -> Vec<u64> {
             rec.append(t, *kind, payload).expect("append")
         })
         .collect()
+}
+
+/// Opens the store in `dir`, waiting up to 5 s while its lock is held. A test that
+/// reopens a store it has just closed can find the lock still held by itself: a child
+/// another test thread is spawning at that moment holds a copy of the lock's descriptor
+/// from fork to exec (O_CLOEXEC closes it only at exec), and flock(2) locks belong to
+/// the open file, so that copy keeps it (fresh-clone CI, examples.rs, 2026-12-03).
+fn open_retrying(dir: &Path, opts: Options) -> Recorder {
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match Recorder::open(dir, opts.clone()) {
+            Err(oomlens_store::recorder::Error::Locked { .. })
+                if std::time::Instant::now() < end =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r.expect("store opens"),
+        }
+    }
 }
 
 /// Appends `records` as incidents (JSON payloads of kind `RECORD_INCIDENT`).
