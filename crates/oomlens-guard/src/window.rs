@@ -251,6 +251,7 @@ impl Window {
         let upto = if t > self.now { self.now } else { self.prev };
         let mut order = std::mem::take(&mut self.order);
         let Some(r) = self.ring(&c.path, t) else {
+            self.order = order; // refused: the buffer stays for the next push
             return;
         };
         r.settle(upto);

@@ -44,14 +44,15 @@ fn without_a_system_trigger_pressure_is_read_every_two_seconds() {
         .meminfo(1 << 20, 1 << 19, 1 << 19)
         .memory_pressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
     tree.cgroup_v1("").limit(None).usage(100 << 20);
-    let mut cmd = std::process::Command::new(common::guard_bin());
-    cmd.args(["--no-metrics", "--log"])
-        .arg(&log)
-        .arg("--state-dir")
-        .arg(dir.path().join("store"))
-        .arg("--root")
-        .arg(tree.root());
-    let mut g = Guard::spawn(cmd);
+    let store = dir.path().join("store");
+    let mut g = Guard::start(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--state-dir",
+        store.to_str().unwrap(),
+        "--root",
+        tree.root().to_str().unwrap(),
+    ]);
     let ready = g.wait_for("ready", Duration::from_secs(20));
     assert!(!holds_system_trigger(g.pid()));
     g.stop();

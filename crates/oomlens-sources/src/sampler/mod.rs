@@ -197,8 +197,10 @@ impl SamplerConfig {
     /// Cadence, per kind of read (one tick per `--interval`):
     /// - `/proc/meminfo`: every tick, or on the real `/` when sysinfo(2)'s free RAM says
     ///   so (see `memgate`);
-    /// - `/proc/pressure/memory`: every [`GUARD_PRESSURE_EVERY`] seconds, and at the tick
-    ///   after [`Sampler::reread_pressure`] (the system's PSI trigger fired);
+    /// - `/proc/pressure/memory`: every [`GUARD_PRESSURE_EVERY`] seconds
+    ///   ([`GUARD_PRESSURE_ARMED_EVERY`] once the caller, holding a trigger on it, says so
+    ///   with [`Sampler::set_pressure_every`]), and at the tick after
+    ///   [`Sampler::reread_pressure`] (the system's PSI trigger fired);
     /// - a cgroup's usage (one `pread` of a held file): every tick its parent moved beyond
     ///   [`CHANGE_BYTES`] since the tick its children's usage was last read (the focus:
     ///   every tick);

@@ -43,8 +43,8 @@ impl Sampler {
         if !guard || self.mounts || self.deleted_files || self.stats.deferred > 0 {
             return None;
         }
-        // The top's ancestors are read every pass (their limits): not quiet.
-        if !self.ancestors.is_empty() || self.focus != "/" {
+        // Below a focus, its ancestors are read every pass (their limits): not quiet.
+        if self.focus != "/" {
             return None;
         }
         self.nodes.first()?.usage_file.as_ref()?;
