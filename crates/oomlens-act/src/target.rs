@@ -70,6 +70,11 @@ impl Target {
     /// time and the cgroup must be the sampled ones, else the pid was reused (or the process
     /// moved) and nothing is held; then the refusals on the stat fields (kernel thread, child
     /// of the guard).
+    ///
+    /// The start time counts clock ticks (1/USER_HZ, 10 ms on every Linux ABI): a pid reused
+    /// by a process forked within the tick the sampled one started in has the same start time
+    /// and is refused by the cgroup check alone. Such a target lived under 10 ms, while the
+    /// guard picks targets that have been sampled over whole passes.
     pub fn open(
         procfs: &Procfs,
         want: &Expected<'_>,

@@ -88,6 +88,11 @@ fn a_pid_reused_before_the_pidfd_is_opened_is_refused() {
     let mut cg = MemoryCgroup::create(GIB).unwrap();
     let old = sleeper(&mut cg);
     let sampled = start_time(old);
+    // Start times count clock ticks (1/USER_HZ, 10 ms): a holder forked within the tick the
+    // old process started in would carry the same start time, and only the cgroup check
+    // would tell them apart (one CI run did just that). Let the tick pass, so that this test
+    // checks the start-time refusal itself.
+    std::thread::sleep(Duration::from_millis(30));
     sigkill_and_reap(&mut cg, old);
     let holder = Reaped(respawn_with_pid(old));
     let new = holder.0.id();
