@@ -275,9 +275,20 @@ impl Process {
         self
     }
 
-    /// `status` as [`Status`] renders it.
+    /// `status` as [`Status`] renders it, and the `exe` link the kernel shows exactly when
+    /// the process has an address space (a `VmRSS` line): none for a kernel thread or a
+    /// zombie, so that a reader that checks the link sees what the real tree shows.
     pub fn status(&self, s: &Status) -> &Process {
-        self.file("status", s.render(self.pid))
+        let text = s.render(self.pid);
+        let has_mm = text.contains("\nVmRSS:");
+        self.file("status", text);
+        let exe = self.dir.join("exe");
+        let _ = std::fs::remove_file(&exe);
+        if has_mm {
+            std::os::unix::fs::symlink(format!("/usr/bin/{}", s.name), &exe)
+                .unwrap_or_else(|e| panic!("symlink {}: {e}", exe.display()));
+        }
+        self
     }
 
     /// `cgroup` with `text` (`4:memory:/box\n0::/\n`).

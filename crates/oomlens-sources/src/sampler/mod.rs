@@ -209,6 +209,12 @@ impl SamplerConfig {
     ///   was named by [`Sampler::mark_urgent`]; otherwise every [`GUARD_FULL_EVERY`] ticks,
     ///   staggered, when its usage changed since its last full read (one `pread` at its
     ///   turn says so), and every [`GUARD_QUIET_FULL_EVERY`] ticks when it did not;
+    ///   after a drop by more than an eighth (`CgState::dropped`) its counters and
+    ///   `cgroup.procs` at once, and the `status` of pids not listed before only (those
+    ///   that left end their series; [`PassStats::procs_kept`]);
+    /// - a process without an address space (a kernel thread) at a full read: one
+    ///   `readlink` of `/proc/PID/exe` while it still has none, no `status`
+    ///   ([`PassStats::memless_skips`]);
     /// - directories: 1/[`GUARD_WALK_EVERY`] of them re-listed per tick, skipping those
     ///   the caller watches ([`Sampler::watch_dirs`]);
     /// - mounts and deleted-but-open files: never.
@@ -231,7 +237,8 @@ impl SamplerConfig {
 pub struct PassStats {
     /// Usage files read.
     pub usage_reads: usize,
-    /// Cgroups read in full (all counters and their processes).
+    /// Cgroups read in full (all counters and, but for [`PassStats::procs_kept`], their
+    /// processes).
     pub full_reads: usize,
     /// Cgroups that were due for a full read but left for a later pass by the budget.
     pub deferred: usize,
@@ -245,6 +252,12 @@ pub struct PassStats {
     pub quiet_pass: bool,
     /// A quiet pass was tried and fell back to the general one.
     pub quiet_fallback: bool,
+    /// Processes of full reads known to have no address space and still without one: no
+    /// `status` read.
+    pub memless_skips: usize,
+    /// Processes (with memory or without) that drop reads kept from their last read, still
+    /// listed: no `status` read (see `pass::CgState::dropped`).
+    pub procs_kept: usize,
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -268,6 +281,9 @@ struct CgNode {
     gone: bool,
     /// Named by [`Sampler::mark_urgent`]: read in full next tick, before the budget.
     urgent: bool,
+    /// This pass wants it read only because its usage dropped (it would wait otherwise): a
+    /// drop read, its counters and `cgroup.procs`, the `status` of new pids only.
+    drop_read: bool,
     /// Its row changed since the rows were last written (usage or a full read).
     dirty: bool,
     /// The caller watches its directory (inotify): the rolling re-listing skips it.
@@ -285,7 +301,12 @@ struct CgState {
     sample: CgroupSample,
     /// Its usage then.
     full_usage: u64,
+    /// Its processes with memory, by pid.
     procs: Vec<ProcessSample>,
+    /// The pids of `cgroup.procs` that had no address space (kernel threads, zombies), by
+    /// pid: at the next full read each costs one `readlink` instead of a `status` read
+    /// while it still has none ([`ProcFs::lacks_mm`]).
+    memless: Vec<u32>,
 }
 
 /// Samples a tree at each [`Sampler::tick`].
@@ -759,6 +780,8 @@ impl Sampler {
 
 #[cfg(test)]
 mod guard_tests;
+#[cfg(test)]
+mod memless_tests;
 #[cfg(test)]
 mod quiet_tests;
 #[cfg(test)]

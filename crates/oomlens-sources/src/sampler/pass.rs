@@ -63,7 +63,13 @@ impl CgState {
     /// window would carry the dead victim's anon and RSS forward until the cgroup next
     /// reached the risk line (seen in a restart loop's report: 32 MiB held for 5 s after
     /// the kill). An eighth of the last full read keeps small ebbs (page cache reclaimed)
-    /// on the quiet cadence.
+    /// on the quiet cadence. A larger ebb far from the limit costs the counters,
+    /// `cgroup.procs` and the `status` of new pids only (a drop read, `CgNode::drop_read`):
+    /// a victim leaves `cgroup.procs` (even as a zombie: cgroup-v2.rst, "A zombie process
+    /// does not appear in cgroup.procs"; v1 shares the task iterator), so its series ends,
+    /// and the processes still listed keep their last read. On the test VM the root
+    /// cgroup's page cache ebbed past an eighth several times a minute, and each time all
+    /// of its processes were read.
     pub(super) fn dropped(&self, u: u64) -> bool {
         u.saturating_add(CHANGE_BYTES.max(self.full_usage / 8)) < self.full_usage
     }
@@ -219,12 +225,17 @@ impl Sampler {
                 (Some(st), Some(u)) => st.dropped(u),
                 _ => false,
             };
-            let wait = self
-                .risk_share
-                .is_some_and(|share| waits(share, system_risk, dropped, node.usage, eff_limit[i]));
+            let wait_if = |dropped| {
+                self.risk_share.is_some_and(|share| {
+                    waits(share, system_risk, dropped, node.usage, eff_limit[i])
+                })
+            };
+            let wait = wait_if(dropped);
             if changed && !wait {
                 node.pending_since.get_or_insert(tick);
             }
+            // Not for an event (urgent) or a first read: those read the processes.
+            node.drop_read = dropped && wait_if(false) && !urgent && !never;
             if never || urgent {
                 wanted.push((0, 0, i));
             } else if self.full_every <= 1 {
@@ -362,35 +373,72 @@ impl Sampler {
             self.nodes[i].gone = true;
             return Ok(());
         };
-        let mut procs = Vec::new();
-        for pid in fs.procs(path)?.unwrap_or_default() {
-            if let Some(p) = self.read_process(pid, path)? {
-                s.processes.push(p.clone());
-                procs.push(p);
+        let mut pids = fs.procs(path)?.unwrap_or_default();
+        // cgroup.procs is sorted on v1 only (v2 lists by css_set); sorted, the lists built
+        // below are in pid order, for the searches here and at the next read.
+        pids.sort_unstable();
+        let node = &mut self.nodes[i];
+        let drop_read = node.drop_read && node.full.is_some();
+        let (was, was_memless) = node.full.as_mut().map_or_else(Default::default, |st| {
+            (
+                std::mem::take(&mut st.procs),
+                std::mem::take(&mut st.memless),
+            )
+        });
+        let mut procs = Vec::with_capacity(pids.len());
+        let mut memless = Vec::new();
+        for pid in pids {
+            let had = was.binary_search_by_key(&pid, |p| p.pid).ok();
+            let had_none = was_memless.binary_search(&pid).is_ok();
+            if drop_read && (had.is_some() || had_none) {
+                // A drop read: what was listed keeps its last read; only new pids are read.
+                self.stats.procs_kept += 1;
+                match had {
+                    Some(k) => procs.push(was[k].clone()),
+                    None => memless.push(pid),
+                }
+                continue;
+            }
+            // A kernel thread (most of a root cgroup's list) stays one; a pid reused since
+            // by a process with memory has an `exe` link again, and is read.
+            if had_none && self.proc.lacks_mm(pid) {
+                self.stats.memless_skips += 1;
+                memless.push(pid);
+                continue;
+            }
+            match self.read_process(pid, path)? {
+                Some(p) => {
+                    s.processes.push(p.clone());
+                    procs.push(p);
+                }
+                None => memless.push(pid),
+            }
+        }
+        // Processes that left (or exited) lose their series; one that moved to a cgroup not
+        // yet re-read starts a new one there.
+        for p in &was {
+            if procs.binary_search_by_key(&p.pid, |q| q.pid).is_err() {
+                self.vanished.push(p.pid);
+                self.deleted.remove(&p.pid);
             }
         }
         let sample = cgroup_sample(path, c, s.mono);
         let node = &mut self.nodes[i];
         let first = node.full.is_none();
-        if let Some(old) = node.full.take() {
-            // Processes that left (or exited) lose their series; one that moved to a
-            // cgroup not yet re-read starts a new one there.
-            for p in old.procs {
-                if procs.binary_search_by_key(&p.pid, |q| q.pid).is_err() {
-                    self.vanished.push(p.pid);
-                    self.deleted.remove(&p.pid);
-                }
-            }
-        }
-        let node = &mut self.nodes[i];
         node.usage = sample.usage.or(node.usage);
         node.full = Some(CgState {
             full_usage: sample.usage.unwrap_or(0),
             sample,
             procs,
+            memless,
         });
         node.pending_since = None;
         node.dirty = true;
+        if drop_read {
+            // The listed processes were not read: the backstop's clock (full_tick) and the
+            // rotation's turn stay those of their last read.
+            return Ok(());
+        }
         node.full_tick = tick;
         // The first full reads are staggered over the rotation, so each later pass
         // refreshes about 1/FULL_EVERY of the tree.
