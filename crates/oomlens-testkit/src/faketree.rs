@@ -22,7 +22,8 @@
 //! - v1 cgroups under `sys/fs/cgroup/memory/<path>` ([`FakeTree::cgroup_v1`]), v2 cgroups
 //!   under `sys/fs/cgroup/<path>` ([`FakeTree::cgroup_v2`]); [`Cgroup::limit`] and
 //!   [`Cgroup::usage`] write the file of the cgroup's version, [`Cgroup::file`] any other.
-//! - `proc/<pid>/{status,cgroup,oom_score,oom_score_adj,comm,stat}` ([`FakeTree::process`]).
+//! - `proc/<pid>/{status,cgroup,oom_score,oom_score_adj,comm,stat}` and the `exe` link
+//!   ([`FakeTree::process`], [`Process::exe`]).
 //! - Anything else with [`FakeTree::file`].
 //!
 //! Every method writes at once (there is no `build` step) and panics naming the path when
@@ -275,19 +276,20 @@ impl Process {
         self
     }
 
-    /// `status` as [`Status`] renders it, and the `exe` link the kernel shows exactly when
-    /// the process has an address space (a `VmRSS` line): none for a kernel thread or a
-    /// zombie, so that a reader that checks the link sees what the real tree shows.
+    /// `status` as [`Status`] renders it.
     pub fn status(&self, s: &Status) -> &Process {
-        let text = s.render(self.pid);
-        let has_mm = text.contains("\nVmRSS:");
-        self.file("status", text);
+        self.file("status", s.render(self.pid))
+    }
+
+    /// The `exe` link, to `target` (replacing one made before). A fake process has none
+    /// unless a test makes it, as a real kernel thread or zombie has none: readers that
+    /// follow it (protect rules, the sampler's check for a kernel thread's reused pid)
+    /// see what the test sets up.
+    pub fn exe(&self, target: &str) -> &Process {
         let exe = self.dir.join("exe");
         let _ = std::fs::remove_file(&exe);
-        if has_mm {
-            std::os::unix::fs::symlink(format!("/usr/bin/{}", s.name), &exe)
-                .unwrap_or_else(|e| panic!("symlink {}: {e}", exe.display()));
-        }
+        std::os::unix::fs::symlink(target, &exe)
+            .unwrap_or_else(|e| panic!("symlink {}: {e}", exe.display()));
         self
     }
 

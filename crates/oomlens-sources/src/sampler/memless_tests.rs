@@ -45,7 +45,9 @@ fn a_kernel_thread_costs_no_status_read_until_its_pid_holds_memory() {
     assert_eq!(pids(&sm), [4242]);
 
     // Pid 7's thread exited and a process with memory took the pid.
-    t.process(7).status(&Status::new("reuser").anon_kib(2048));
+    t.process(7)
+        .status(&Status::new("reuser").anon_kib(2048))
+        .exe("/usr/bin/reuser");
     let st = reread(&mut sm, &clock);
     assert_eq!(st.memless_skips, 1, "pid 2 only");
     assert_eq!(pids(&sm), [7, 4242]);
