@@ -33,26 +33,33 @@ fn holds_system_trigger(pid: u32) -> bool {
     })
 }
 
+/// A guard reading an empty kernel log, its store in a temporary directory (kept alive
+/// by the caller), with `extra` arguments.
+fn start(tag: &str, extra: &[&str]) -> (TempDir, Guard) {
+    let dir = TempDir::new(tag).unwrap();
+    let log = dir.path().join("kern.log");
+    std::fs::write(&log, "").unwrap();
+    let store = dir.path().join("store");
+    let mut args = vec![
+        "--log",
+        log.to_str().unwrap(),
+        "--state-dir",
+        store.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let g = Guard::start(&args);
+    (dir, g)
+}
+
 /// Under a fake root no trigger can be armed (its pressure file is a plain file): 2 s.
 #[test]
 fn without_a_system_trigger_pressure_is_read_every_two_seconds() {
-    let dir = TempDir::new("guard-psi-fake").unwrap();
-    let log = dir.path().join("kern.log");
-    std::fs::write(&log, "").unwrap();
     let tree = FakeTree::new("guard-psi-cadence");
     tree.mount_v1_memory()
         .meminfo(1 << 20, 1 << 19, 1 << 19)
         .memory_pressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
     tree.cgroup_v1("").limit(None).usage(100 << 20);
-    let store = dir.path().join("store");
-    let mut g = Guard::start(&[
-        "--log",
-        log.to_str().unwrap(),
-        "--state-dir",
-        store.to_str().unwrap(),
-        "--root",
-        tree.root().to_str().unwrap(),
-    ]);
+    let (_dir, mut g) = start("guard-psi-fake", &["--root", tree.root().to_str().unwrap()]);
     let ready = g.wait_for("ready", Duration::from_secs(20));
     assert!(!holds_system_trigger(g.pid()));
     g.stop();
@@ -68,16 +75,7 @@ fn with_the_system_trigger_armed_pressure_is_read_every_ten_seconds() {
     let Some(_rk) = oomlens_testkit::real_kernel() else {
         return;
     };
-    let dir = TempDir::new("guard-psi-real").unwrap();
-    let log = dir.path().join("kern.log");
-    std::fs::write(&log, "").unwrap();
-    let store = dir.path().join("store");
-    let mut g = Guard::start(&[
-        "--log",
-        log.to_str().unwrap(),
-        "--state-dir",
-        store.to_str().unwrap(),
-    ]);
+    let (_dir, mut g) = start("guard-psi-real", &[]);
     let ready = g.wait_for("ready", Duration::from_secs(30));
     let armed = holds_system_trigger(g.pid());
     g.stop();

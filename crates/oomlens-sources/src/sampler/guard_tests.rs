@@ -9,13 +9,13 @@ use super::*;
 
 /// A guard-profile sampler of the whole tree below `root`, its clock advanced one second
 /// per tick by `tick`.
-fn guard(root: &Path) -> (Sampler, ManualClock) {
+pub(super) fn guard(root: &Path) -> (Sampler, ManualClock) {
     let cfg = SamplerConfig::guard(root.to_path_buf(), 4096, 4096);
     let clock = ManualClock::new(1_700_000_000.0, 0.0);
     (Sampler::new(cfg, Box::new(clock.clone())).unwrap(), clock)
 }
 
-fn tick(sm: &mut Sampler, clock: &ManualClock) -> PassStats {
+pub(super) fn tick(sm: &mut Sampler, clock: &ManualClock) -> PassStats {
     clock.advance(1.0);
     sm.tick().unwrap();
     sm.stats()

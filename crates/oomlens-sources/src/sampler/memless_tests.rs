@@ -2,22 +2,15 @@
 //! (one `readlink` of `exe`), read it again once the pid holds a process with memory, and
 //! keep every process's series whatever order `cgroup.procs` lists them in.
 
-use oomlens_testkit::faketree::{leaky_v1, set_v1_usage, FakeTree, Status};
+use oomlens_testkit::faketree::{leaky_v1, set_v1_usage, Status};
 
+use super::guard_tests::{guard, tick};
 use super::*;
-
-fn guard(t: &FakeTree) -> (Sampler, ManualClock) {
-    let cfg = SamplerConfig::guard(t.root().to_path_buf(), 4096, 4096);
-    let clock = ManualClock::new(1_700_000_000.0, 0.0);
-    (Sampler::new(cfg, Box::new(clock.clone())).unwrap(), clock)
-}
 
 /// A full read of /svc/leaky now (an event names it).
 fn reread(sm: &mut Sampler, clock: &ManualClock) -> PassStats {
     assert!(sm.mark_urgent("/svc/leaky"));
-    clock.advance(1.0);
-    sm.tick().unwrap();
-    let st = sm.stats();
+    let st = tick(sm, clock);
     assert_eq!(st.full_reads, 1);
     st
 }
@@ -34,10 +27,9 @@ fn a_kernel_thread_costs_no_status_read_until_its_pid_holds_memory() {
     t.cgroup_v1("/svc/leaky").procs(&[2, 7, 4242]);
     t.process(2).status(&Status::kernel_thread("kthreadd"));
     t.process(7).status(&Status::kernel_thread("ksoftirqd/0"));
-    let (mut sm, clock) = guard(&t);
-    clock.advance(1.0);
-    sm.tick().unwrap();
-    assert_eq!(sm.stats().memless_skips, 0, "first read: every status");
+    let (mut sm, clock) = guard(t.root());
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.memless_skips, 0, "first read: every status");
     assert_eq!(pids(&sm), [4242]);
 
     let st = reread(&mut sm, &clock);
@@ -68,9 +60,8 @@ fn an_unsorted_cgroup_procs_ends_no_living_process_series() {
     for pid in [4243, 4244] {
         t.process(pid).status(&Status::new("worker").anon_kib(512));
     }
-    let (mut sm, clock) = guard(&t);
-    clock.advance(1.0);
-    sm.tick().unwrap();
+    let (mut sm, clock) = guard(t.root());
+    tick(&mut sm, &clock);
     reread(&mut sm, &clock);
     assert_eq!(sm.vanished(), &[] as &[u32], "all three still listed");
     t.cgroup_v1("/svc/leaky").procs(&[4244, 4242]);
@@ -81,8 +72,7 @@ fn an_unsorted_cgroup_procs_ends_no_living_process_series() {
 /// Ticks until /svc/leaky's staggered first rotation turn has passed.
 fn settle(sm: &mut Sampler, clock: &ManualClock) {
     for _ in 0..4 {
-        clock.advance(1.0);
-        sm.tick().unwrap();
+        tick(sm, clock);
     }
 }
 
@@ -96,14 +86,9 @@ fn a_drop_reads_the_counters_and_new_pids_only() {
     t.process(4243)
         .status(&Status::new("worker").anon_kib(8 << 10));
     t.process(9).status(&Status::kernel_thread("kworker/0:1"));
-    let (mut sm, clock) = guard(&t);
+    let (mut sm, clock) = guard(t.root());
     set_v1_usage(&t, "/svc/leaky", 20 << 20);
     settle(&mut sm, &clock);
-    let step = |sm: &mut Sampler| {
-        clock.advance(1.0);
-        sm.tick().unwrap();
-        sm.stats()
-    };
     let known = |sm: &Sampler| {
         let mut p: Vec<u32> = sm
             .processes_of("/svc/leaky")
@@ -117,7 +102,7 @@ fn a_drop_reads_the_counters_and_new_pids_only() {
     // Page cache reclaimed: 20 -> 12 MiB, the same pids listed. /svc and / drop with it
     // (usage is hierarchical); they list no pid.
     set_v1_usage(&t, "/svc/leaky", 12 << 20);
-    let st = step(&mut sm);
+    let st = tick(&mut sm, &clock);
     assert_eq!((st.full_reads, st.procs_kept, st.memless_skips), (3, 3, 0));
     let leaky = sm
         .last()
@@ -140,7 +125,7 @@ fn a_drop_reads_the_counters_and_new_pids_only() {
         .status(&Status::new("restarted").anon_kib(1024));
     t.process(10).status(&Status::kernel_thread("kworker/1:0"));
     set_v1_usage(&t, "/svc/leaky", 4 << 20);
-    let st = step(&mut sm);
+    let st = tick(&mut sm, &clock);
     assert_eq!((st.full_reads, st.procs_kept), (3, 1));
     assert_eq!(pids(&sm), [4244], "the new process read");
     assert_eq!(known(&sm), [4242, 4244]);
@@ -150,7 +135,7 @@ fn a_drop_reads_the_counters_and_new_pids_only() {
     // once, then by a readlink).
     set_v1_usage(&t, "/svc/leaky", 1 << 20);
     assert!(sm.mark_urgent("/svc/leaky"));
-    let st = step(&mut sm);
+    let st = tick(&mut sm, &clock);
     assert_eq!((st.full_reads, st.procs_kept, st.memless_skips), (3, 0, 1));
     assert_eq!(pids(&sm), [4242, 4244], "read");
 }

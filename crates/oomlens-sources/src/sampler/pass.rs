@@ -235,7 +235,7 @@ impl Sampler {
                 node.pending_since.get_or_insert(tick);
             }
             // Not for an event (urgent) or a first read: those read the processes.
-            node.drop_read = dropped && wait_if(false) && !urgent && !never;
+            node.drop_read = dropped && !urgent && !never && wait_if(false);
             if never || urgent {
                 wanted.push((0, 0, i));
             } else if self.full_every <= 1 {
@@ -378,7 +378,8 @@ impl Sampler {
         // below are in pid order, for the searches here and at the next read.
         pids.sort_unstable();
         let node = &mut self.nodes[i];
-        let drop_read = node.drop_read && node.full.is_some();
+        // Set this pass, and never for a cgroup not read before.
+        let drop_read = node.drop_read;
         let (was, was_memless) = node.full.as_mut().map_or_else(Default::default, |st| {
             (
                 std::mem::take(&mut st.procs),
