@@ -138,6 +138,22 @@ fn limit_back(v: u64) -> Option<Limit> {
     }
 }
 
+fn cg_vals(c: &CgroupSample) -> CgVals {
+    CgVals {
+        usage: opt(c.usage),
+        anon: opt(c.anon),
+        file: opt(c.file),
+        shmem: opt(c.shmem),
+        swap: opt(c.swap),
+        max: limit(c.max),
+        high: limit(c.high),
+        oom_kill: opt(c.oom_kill),
+        psi: c
+            .psi_some_avg10
+            .map_or(NONE, |p| (p * 100.0).round().max(0.0) as u64),
+    }
+}
+
 fn comm16(s: &str) -> [u8; 16] {
     let mut c = [0u8; 16];
     let b = s.as_bytes();
@@ -256,19 +272,7 @@ impl Window {
         };
         r.settle(upto);
         r.follows = true;
-        let v = CgVals {
-            usage: opt(c.usage),
-            anon: opt(c.anon),
-            file: opt(c.file),
-            shmem: opt(c.shmem),
-            swap: opt(c.swap),
-            max: limit(c.max),
-            high: limit(c.high),
-            oom_kill: opt(c.oom_kill),
-            psi: c
-                .psi_some_avg10
-                .map_or(NONE, |p| (p * 100.0).round().max(0.0) as u64),
-        };
+        let v = cg_vals(c);
         match r.points.back_mut() {
             Some(last) if last.v == v && t >= last.t1 => last.t1 = t,
             _ => r.points.push_back(CgPt { t0: t, t1: t, v }),
@@ -324,6 +328,47 @@ impl Window {
         }
         evict(r, t - span, max_points);
         self.order = order;
+    }
+
+    /// Add one pass of one cgroup at Unix time `t` whose processes are those of its last
+    /// push, unchanged (the sampler did not read them again: [`RowChange::Counters`]):
+    /// the counters as [`Window::push`] adds them, and the last push's process runs
+    /// stretched to `t`, as a push of the same processes would, without ordering them
+    /// again (on a real host the top cgroup's usage moves at nearly every pass, and
+    /// ordering its many processes for the same answer was most of an idle pass's push).
+    /// False, and nothing added, when the cgroup has no ring with a point yet: push it
+    /// with its processes.
+    ///
+    /// [`RowChange::Counters`]: oomlens_sources::sampler::RowChange::Counters
+    pub fn push_counters(&mut self, t: f64, c: &CgroupSample) -> bool {
+        let (span, max_points) = (self.span, self.max_points);
+        let upto = if t > self.now { self.now } else { self.prev };
+        let Some(r) = self
+            .rings
+            .get_mut(&*c.path)
+            .filter(|r| !r.points.is_empty())
+        else {
+            return false;
+        };
+        r.last_seen = t;
+        r.settle(upto);
+        r.follows = true;
+        let v = cg_vals(c);
+        // The runs the last push left open end with the last point (settled above).
+        let ended = r.points.back().map_or(f64::NAN, |p| p.t1);
+        match r.points.back_mut() {
+            Some(last) if last.v == v && t >= last.t1 => last.t1 = t,
+            _ => r.points.push_back(CgPt { t0: t, t1: t, v }),
+        }
+        if t >= ended {
+            for q in r.procs.iter_mut().rev().take(4 * TOP_PROCESSES) {
+                if q.t1 == ended {
+                    q.t1 = t;
+                }
+            }
+        }
+        evict(r, t - span, max_points);
+        true
     }
 
     /// Drop what is older than the window at `now`, and cgroups not seen within it
@@ -560,6 +605,57 @@ mod tests {
         pushed.evict(42.0);
         assert_eq!(pushed.points(), followed.points());
         same(&pushed, &followed, "evicted");
+    }
+
+    /// A counters-only push (processes as last pushed) gives what pushing those same
+    /// processes again gives, over a long random run of idle passes, usage moves, process
+    /// changes, equal values and evictions; a cgroup without a ring is refused.
+    #[test]
+    fn a_counters_push_equals_pushing_the_same_processes() {
+        let mut fresh = Window::new(30.0, 1.0, 10);
+        assert!(!fresh.push_counters(1.0, &cg("/a", 1)), "no ring yet");
+        assert!(fresh.is_empty());
+        let (mut pushed, mut counted) = (Window::new(30.0, 1.0, 10), Window::new(30.0, 1.0, 10));
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut procs: Vec<ProcessSample> = (1..=7).map(|i| proc(i, "p", i as u64)).collect();
+        let mut usage = 1;
+        for step in 1..400u32 {
+            let t = f64::from(step);
+            pushed.pass(t);
+            counted.pass(t);
+            let r = next() % 10;
+            if r < 4 {
+                continue; // an idle pass: nothing pushed to either
+            }
+            if r < 8 {
+                usage += next() % 2; // equal values now and then
+            } else {
+                let k = (next() % 7) as usize;
+                procs[k].anon = Some(next() % 16);
+            }
+            let refs: Vec<&ProcessSample> = procs.iter().collect();
+            pushed.push(t, &cg("/a", usage), &refs, &[]);
+            if r >= 8 || !counted.push_counters(t, &cg("/a", usage)) {
+                counted.push(t, &cg("/a", usage), &refs, &[]);
+            }
+            assert_eq!(pushed.series("/a"), counted.series("/a"), "step {step}");
+            assert_eq!(
+                pushed.processes("/a"),
+                counted.processes("/a"),
+                "step {step}"
+            );
+            assert_eq!(pushed.points(), counted.points(), "step {step}");
+            if step % 50 == 0 {
+                pushed.evict(t);
+                counted.evict(t);
+            }
+        }
     }
 
     #[test]

@@ -30,12 +30,15 @@
 //! below `SYSTEM_RISK_AVAILABLE` of MemTotal) or a watch event named it (a PSI event at
 //! most once per [`PSI_REREAD_SECONDS`]), otherwise at its turn every `GUARD_FULL_EVERY`
 //! passes if its usage changed at all since its last full read, every
-//! `GUARD_QUIET_FULL_EVERY` if not; directories watched by inotify ([`crate::dirs`], up to
+//! `GUARD_QUIET_FULL_EVERY` if not; a drop by an eighth since its last full read reads
+//! its counters and `cgroup.procs` (the `status` of new pids only) at most once per
+//! `GUARD_DROP_READ_GAP` passes; directories watched by inotify ([`crate::dirs`], up to
 //! a quarter of `max_user_watches`) are re-listed on their events, the others
 //! 1/`GUARD_WALK_EVERY` per pass; no mounts, no deleted-file scan. Watched cgroups'
 //! `oom_kill` is read on each of their events and at each pass for [`HOT_SECONDS`] after
 //! one. Nothing is read for an idle watched cgroup between passes. The window is pushed
-//! only the cgroups whose values changed; the others' rings follow the pass clock. The
+//! only the cgroups whose values changed, and their counters alone when their processes
+//! were not read again (`Window::push_counters`); the others' rings follow the pass clock. The
 //! metrics' gauges are computed when scraped.
 //!
 //! Files: this one holds the loop ([`Daemon::run`]: epoll, dispatch by token, the timed

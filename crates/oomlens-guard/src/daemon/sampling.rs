@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use oomlens_model::recorded::Signal;
 use oomlens_sinks::escape::escape;
-use oomlens_sources::sampler::{GUARD_PRESSURE_ARMED_EVERY, GUARD_PRESSURE_EVERY};
+use oomlens_sources::sampler::{RowChange, GUARD_PRESSURE_ARMED_EVERY, GUARD_PRESSURE_EVERY};
 
 use super::{
     error_chain, unix_now, Daemon, EVENT_PASS_GAP, EVICT_EVERY, HOT_SECONDS, PSI_REREAD_SECONDS,
@@ -164,12 +164,12 @@ impl Daemon {
         // cgroup costs no lookup per pass.
         self.window.pass(s.unix);
         let mut all_changed = true;
-        for (c, ps, changed) in sampler.cgroups_with_processes() {
-            if !changed {
-                all_changed = false;
-                continue;
+        for (c, ps, change) in sampler.cgroups_with_processes() {
+            match change {
+                RowChange::None => all_changed = false,
+                RowChange::Counters if self.window.push_counters(s.unix, c) => {}
+                _ => self.window.push(s.unix, c, ps, &[]),
             }
-            self.window.push(s.unix, c, ps, &[]);
         }
         if all_changed {
             // Rows rebuilt (the walk changed): every cgroup was pushed, those not are gone.

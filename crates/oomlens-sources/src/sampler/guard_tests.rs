@@ -344,21 +344,41 @@ fn rows_kept_in_place_match_a_rebuild() {
         check(&sm, "stagger");
         set_usage(&t, "/svc/leaky", (2 + k) << 20);
     }
-    let changed = |sm: &Sampler| -> Vec<String> {
+    let changed = |sm: &Sampler| -> Vec<(String, RowChange)> {
         sm.cgroups_with_processes()
-            .filter(|(_, _, ch)| *ch)
-            .map(|(c, _, _)| c.path.clone())
+            .filter(|(_, _, ch)| ch.any())
+            .map(|(c, _, ch)| (c.path.clone(), ch))
             .collect()
     };
+    let of = |rows: &[(&str, RowChange)]| -> Vec<(String, RowChange)> {
+        rows.iter().map(|&(p, ch)| (p.to_string(), ch)).collect()
+    };
+    use RowChange::{Counters, Processes};
     tick(&mut sm, &clock); // leaky's last move: /, /svc, /svc/leaky re-read usage
-    assert_eq!(changed(&sm), ["/", "/svc", "/svc/leaky"]);
+    assert_eq!(
+        changed(&sm),
+        of(&[
+            ("/", Counters),
+            ("/svc", Counters),
+            ("/svc/leaky", Counters)
+        ]),
+        "usage read, processes as they were"
+    );
     tick(&mut sm, &clock);
     assert!(changed(&sm).is_empty(), "a quiet tick changes no row");
     let shape = sm.shape;
     set_usage(&t, "/svc/leaky", 40 << 20); // at risk: a full read
     tick(&mut sm, &clock);
     assert_eq!(sm.shape, shape, "in place");
-    assert_eq!(changed(&sm), ["/", "/svc", "/svc/leaky"]);
+    assert_eq!(
+        changed(&sm),
+        of(&[
+            ("/", Counters),
+            ("/svc", Processes),
+            ("/svc/leaky", Processes)
+        ]),
+        "the full reads' processes (/svc is at risk under its limit too)"
+    );
     assert_eq!(row(&sm, "/svc/leaky").anon, Some(40 << 20));
     check(&sm, "full read");
     t.cgroup_v1("/svc/new")

@@ -88,6 +88,14 @@ pub const GUARD_WALK_EVERY: u64 = 60;
 /// ancestors'; not MemTotal, which usage, page cache included, nears on any busy host).
 pub const GUARD_RISK_SHARE: f64 = 0.5;
 
+/// ...and a cgroup whose usage dropped by an eighth (a drop read, its counters and
+/// processes list: see `CgState::dropped`) is read so at most once per this many ticks;
+/// a drop within that waits until it ends. A kill's drop comes with its own event
+/// ([`Sampler::mark_urgent`]), which does not wait: what waits is a cgroup whose page
+/// cache or jobs ebb again and again (the test VM's root cgroup: a drop read, 60 pids
+/// listed, every 20 to 40 s, a quarter of a millisecond each).
+pub const GUARD_DROP_READ_GAP: u64 = 30;
+
 /// The guard's profile reads the system's `some avg10` (`/proc/pressure/memory`) once per
 /// this many seconds, not every tick: the kernel recomputes the averages every 2 s
 /// (`PSI_FREQ`, kernel/sched/psi.c), so a read every second repeats the last value half
@@ -260,6 +268,26 @@ pub struct PassStats {
     pub procs_kept: usize,
 }
 
+/// What changed in a row of the last pass, against the pass before
+/// ([`Sampler::cgroups_with_processes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowChange {
+    /// Nothing: the row and its processes are those of the pass before.
+    None,
+    /// The row's counters (a usage read); its processes are those of the pass before
+    /// (not read this pass: they are the same values, not merely old ones).
+    Counters,
+    /// Its processes were read this pass (and the row may have changed too).
+    Processes,
+}
+
+impl RowChange {
+    /// True when anything changed.
+    pub fn any(self) -> bool {
+        self != RowChange::None
+    }
+}
+
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One cgroup of the walk, kept across ticks.
@@ -284,12 +312,16 @@ struct CgNode {
     /// This pass wants it read only because its usage dropped (it would wait otherwise): a
     /// drop read, its counters and `cgroup.procs`, the `status` of new pids only.
     drop_read: bool,
+    /// The tick of its last drop read ([`GUARD_DROP_READ_GAP`]).
+    drop_tick: Option<u64>,
     /// Its row changed since the rows were last written (usage or a full read).
     dirty: bool,
     /// The caller watches its directory (inotify): the rolling re-listing skips it.
     dir_watched: bool,
     /// The tick of its last full read.
     full_tick: u64,
+    /// The tick its process list was last read (a full read or a drop read).
+    procs_tick: u64,
     /// Its usage when its children's usage was last read (`None`: never): they are read
     /// again once it moved by more than [`CHANGE_BYTES`] from this.
     kids_ref: Option<u64>,
@@ -516,14 +548,14 @@ impl Sampler {
     }
 
     /// Each cgroup of the last sample with its processes (as [`Sampler::processes_of`]) and
-    /// whether the row or its processes changed in the last pass (`false`: equal to the
-    /// pass before, so a consumer that keeps runs of equal values may just extend its
-    /// last run), in walk order, without collecting, sorting or hashing every process (as
+    /// what of it changed in the last pass ([`RowChange`]: a consumer that keeps runs of
+    /// equal values may just extend its last runs where nothing, or only the counters,
+    /// did), in walk order, without collecting, sorting or hashing every process (as
     /// [`Sampler::processes`] and a grouping by path would, each pass). Nothing without a
     /// memory cgroup hierarchy.
     pub fn cgroups_with_processes(
         &self,
-    ) -> impl Iterator<Item = (&CgroupSample, &[ProcessSample], bool)> {
+    ) -> impl Iterator<Item = (&CgroupSample, &[ProcessSample], RowChange)> {
         self.last
             .cgroups
             .iter()
@@ -533,8 +565,14 @@ impl Sampler {
                 // A pass that fails leaves `last_nodes` empty (taken at its start), so the
                 // pairs always come from one pass.
                 debug_assert_eq!(self.tree[i], c.path);
-                let procs = self.nodes[i].full.as_ref();
-                (c, procs.map_or(&[][..], |st| &st.procs[..]), changed)
+                let node = &self.nodes[i];
+                let change = match (changed, node.procs_tick == self.tick) {
+                    (false, _) => RowChange::None,
+                    (true, false) => RowChange::Counters,
+                    (true, true) => RowChange::Processes,
+                };
+                let procs = node.full.as_ref();
+                (c, procs.map_or(&[][..], |st| &st.procs[..]), change)
             })
     }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use oomlens_model::{cgroup_path, CgroupMemory, CgroupSample, Sample};
 
-use super::{CgNode, CgState, Sampler, CHANGE_BYTES};
+use super::{CgNode, CgState, Sampler, CHANGE_BYTES, GUARD_DROP_READ_GAP};
 use crate::cgroupfs::{CgroupFs, Detail, UsageFile};
 use crate::SourceError;
 
@@ -69,7 +69,8 @@ impl CgState {
     /// does not appear in cgroup.procs"; v1 shares the task iterator), so its series ends,
     /// and the processes still listed keep their last read. On the test VM the root
     /// cgroup's page cache ebbed past an eighth several times a minute, and each time all
-    /// of its processes were read.
+    /// of its processes were read. Not more than once per
+    /// [`super::GUARD_DROP_READ_GAP`] ticks (`CgNode::drop_due`).
     pub(super) fn dropped(&self, u: u64) -> bool {
         u.saturating_add(CHANGE_BYTES.max(self.full_usage / 8)) < self.full_usage
     }
@@ -121,6 +122,25 @@ impl PassScratch {
 }
 
 impl CgNode {
+    /// True when its usage dropped (`CgState::dropped`) and no drop read was made in the
+    /// last [`GUARD_DROP_READ_GAP`] ticks.
+    pub(super) fn drop_due(&self, tick: u64) -> bool {
+        self.dropped() && tick >= self.drop_gap_end()
+    }
+
+    /// True when its last usage read dropped from its last full read's (`CgState::dropped`).
+    pub(super) fn dropped(&self) -> bool {
+        match (&self.full, self.usage) {
+            (Some(st), Some(u)) => st.dropped(u),
+            _ => false,
+        }
+    }
+
+    /// The first tick a drop read may come again.
+    pub(super) fn drop_gap_end(&self) -> u64 {
+        self.drop_tick.map_or(0, |t| t + GUARD_DROP_READ_GAP)
+    }
+
     /// True when its children's usage is to be read this pass: it moved by more than
     /// [`CHANGE_BYTES`] since they were last read (or they never were); remembers its
     /// usage as of that read then. Not since its own last full read: a parent that drifted
@@ -221,10 +241,7 @@ impl Sampler {
             let above = node.parent.map_or(u64::MAX, |p| eff_limit[p]);
             eff_limit[i] = own.min(above);
             let urgent = std::mem::take(&mut node.urgent);
-            let dropped = match (&node.full, node.usage) {
-                (Some(st), Some(u)) => st.dropped(u),
-                _ => false,
-            };
+            let dropped = node.drop_due(tick);
             let wait_if = |dropped| {
                 self.risk_share.is_some_and(|share| {
                     waits(share, system_risk, dropped, node.usage, eff_limit[i])
@@ -435,7 +452,9 @@ impl Sampler {
         });
         node.pending_since = None;
         node.dirty = true;
+        node.procs_tick = tick;
         if drop_read {
+            node.drop_tick = Some(tick);
             // The listed processes were not read: the backstop's clock (full_tick) and the
             // rotation's turn stay those of their last read.
             return Ok(());

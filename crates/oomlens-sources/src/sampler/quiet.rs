@@ -55,6 +55,11 @@ impl Sampler {
                 return None;
             }
             until_tick = until_tick.min(node.next_due);
+            // A drop held back by the gap is read when it ends (the general pass decides;
+            // the top's usage, read by the quiet pass, is checked there).
+            if node.drop_gap_end() > self.tick && node.dropped() {
+                until_tick = until_tick.min(node.drop_gap_end());
+            }
         }
         let row = self.last_nodes.iter().position(|&i| i == 0)?;
         Some(Quiet {
@@ -89,7 +94,8 @@ impl Sampler {
         let kids_moved = top.kids_ref.is_none_or(|r| u.abs_diff(r) > CHANGE_BYTES);
         // As the general pass decides the top: a move beyond CHANGE_BYTES that does not
         // wait (at risk, or a drop, which never waits) is pending a full read now.
-        let wait = pass::waits(share, q.system_risk, st.dropped(u), Some(u), st.own_limit());
+        let dropped = st.dropped(u) && tick >= top.drop_gap_end();
+        let wait = pass::waits(share, q.system_risk, dropped, Some(u), st.own_limit());
         if kids_moved || (st.changed(u) && !wait) {
             self.top_read = Some(u);
             self.stats.quiet_fallback = true;

@@ -16,8 +16,8 @@ fn sampler(t: &FakeTree, clock: &ManualClock, quiet: bool) -> Sampler {
     sm
 }
 
-/// Each row's path, its processes' pids, and whether it changed.
-type Rows = Vec<(String, Vec<u32>, bool)>;
+/// Each row's path, its processes' pids, and what of it changed.
+type Rows = Vec<(String, Vec<u32>, RowChange)>;
 
 /// What a consumer of a pass sees.
 fn seen(sm: &Sampler) -> (Sample, Rows, Vec<u32>) {
