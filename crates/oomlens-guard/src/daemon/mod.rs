@@ -31,7 +31,7 @@
 //! most once per [`PSI_REREAD_SECONDS`]), otherwise at its turn every `GUARD_FULL_EVERY`
 //! passes if its usage changed at all since its last full read, every
 //! `GUARD_QUIET_FULL_EVERY` if not; a drop by an eighth since its last full read reads
-//! its counters and `cgroup.procs` (the `status` of new pids only) at most once per
+//! its `memory.stat` and `cgroup.procs` (the `status` of new pids only) at most once per
 //! `GUARD_DROP_READ_GAP` passes; directories watched by inotify ([`crate::dirs`], up to
 //! a quarter of `max_user_watches`) are re-listed on their events, the others
 //! 1/`GUARD_WALK_EVERY` per pass; no mounts, no deleted-file scan. Watched cgroups'

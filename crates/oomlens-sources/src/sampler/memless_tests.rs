@@ -6,6 +6,7 @@ use oomlens_testkit::faketree::{leaky_v1, set_v1_usage, Status};
 
 use super::guard_tests::{guard, tick};
 use super::*;
+use oomlens_model::Limit;
 
 /// A full read of /svc/leaky now (an event names it).
 fn reread(sm: &mut Sampler, clock: &ManualClock) -> PassStats {
@@ -77,11 +78,11 @@ fn settle(sm: &mut Sampler, clock: &ManualClock) {
     }
 }
 
-/// A drop far from the limit re-reads the counters and the list of pids: a pid that left
+/// A drop far from the limit re-reads the split (memory.stat) and the list of pids: a pid that left
 /// ends its series, a new one is read, the others keep their last read. An event naming the
 /// cgroup reads them all.
 #[test]
-fn a_drop_reads_the_counters_and_new_pids_only() {
+fn a_drop_reads_the_split_and_new_pids_only() {
     let t = leaky_v1("sampler-drop-read");
     t.cgroup_v1("/svc/leaky").procs(&[4242, 4243, 9]);
     t.process(4243)
@@ -101,20 +102,20 @@ fn a_drop_reads_the_counters_and_new_pids_only() {
     };
 
     // Page cache reclaimed: 20 -> 12 MiB, the same pids listed. /svc and / drop with it
-    // (usage is hierarchical); they list no pid.
+    // (usage is hierarchical); they list no pid. The limit changed meanwhile: a drop read
+    // reads the usage and memory.stat's split, not the limits.
+    t.cgroup_v1("/svc/leaky").limit(Some(40 << 20));
     set_v1_usage(&t, "/svc/leaky", 12 << 20);
     let st = tick(&mut sm, &clock);
     assert_eq!((st.full_reads, st.procs_kept, st.memless_skips), (3, 3, 0));
-    let leaky = sm
-        .last()
-        .cgroups
-        .iter()
-        .find(|c| c.path == "/svc/leaky")
-        .unwrap();
+    let leaky = |sm: &Sampler| {
+        let c = sm.last().cgroups.iter().find(|c| c.path == "/svc/leaky");
+        c.unwrap().clone()
+    };
     assert_eq!(
-        (leaky.usage, leaky.anon),
-        (Some(12 << 20), Some(12 << 20)),
-        "counters"
+        (leaky(&sm).usage, leaky(&sm).anon, leaky(&sm).max),
+        (Some(12 << 20), Some(12 << 20), Some(Limit::Bytes(48 << 20))),
+        "the usage and split read, the limit as of the last full read"
     );
     assert!(sm.last().processes.is_empty(), "no status read");
     assert_eq!(known(&sm), [4242, 4243], "both kept");
@@ -150,4 +151,5 @@ fn a_drop_reads_the_counters_and_new_pids_only() {
     let st = tick(&mut sm, &clock);
     assert_eq!((st.full_reads, st.procs_kept, st.memless_skips), (1, 0, 1));
     assert_eq!(pids(&sm), [4242, 4244], "read");
+    assert_eq!(leaky(&sm).max, Some(Limit::Bytes(40 << 20)), "a full read");
 }

@@ -88,8 +88,8 @@ pub const GUARD_WALK_EVERY: u64 = 60;
 /// ancestors'; not MemTotal, which usage, page cache included, nears on any busy host).
 pub const GUARD_RISK_SHARE: f64 = 0.5;
 
-/// ...and a cgroup whose usage dropped by an eighth (a drop read, its counters and
-/// processes list: see `CgState::dropped`) is read so at most once per this many ticks;
+/// ...and a cgroup whose usage dropped by an eighth (a drop read, its `memory.stat`
+/// and processes list: see `CgState::dropped`) is read so at most once per this many ticks;
 /// a drop within that waits until it ends. A kill's drop comes with its own event
 /// ([`Sampler::mark_urgent`]), which does not wait: what waits is a cgroup whose page
 /// cache or jobs ebb again and again (the test VM's root cgroup: a drop read, 60 pids
@@ -310,7 +310,7 @@ struct CgNode {
     /// Named by [`Sampler::mark_urgent`]: read in full next tick, before the budget.
     urgent: bool,
     /// This pass wants it read only because its usage dropped (it would wait otherwise): a
-    /// drop read, its counters and `cgroup.procs`, the `status` of new pids only.
+    /// drop read, its usage, `memory.stat` and `cgroup.procs`, the `status` of new pids only.
     drop_read: bool,
     /// The tick of its last drop read ([`GUARD_DROP_READ_GAP`]).
     drop_tick: Option<u64>,

@@ -63,8 +63,8 @@ impl CgState {
     /// window would carry the dead victim's anon and RSS forward until the cgroup next
     /// reached the risk line (seen in a restart loop's report: 32 MiB held for 5 s after
     /// the kill). An eighth of the last full read keeps small ebbs (page cache reclaimed)
-    /// on the quiet cadence. A larger ebb far from the limit costs the counters,
-    /// `cgroup.procs` and the `status` of new pids only (a drop read, `CgNode::drop_read`):
+    /// on the quiet cadence. A larger ebb far from the limit costs `memory.stat`
+    /// (the split; not the limits: `Sampler::read_counters`), `cgroup.procs` and the `status` of new pids only (a drop read, `CgNode::drop_read`):
     /// a victim leaves `cgroup.procs` (even as a zombie: cgroup-v2.rst, "A zombie process
     /// does not appear in cgroup.procs"; v1 shares the task iterator), so its series ends,
     /// and the processes still listed keep their last read. On the test VM the root
@@ -376,6 +376,34 @@ impl Sampler {
         self.rows_shape = self.shape;
     }
 
+    /// The counters of cgroup `i` for a full read at `mono` (`None`: it is gone). A drop
+    /// read reads `memory.stat`'s split alone (one file, against nine on v1): a fall in
+    /// usage changes the usage (read this pass) and the split, not the limits; failures
+    /// and kills have their own events, and the next full read has them all.
+    fn read_counters(
+        &self,
+        fs: &CgroupFs,
+        i: usize,
+        mono: f64,
+    ) -> Result<Option<CgroupSample>, SourceError> {
+        let (path, node) = (&self.tree[i], &self.nodes[i]);
+        if let (true, Some(st)) = (node.drop_read, &node.full) {
+            if let Some(split) = fs.split(path)? {
+                return Ok(Some(CgroupSample {
+                    usage: node.usage.or(st.sample.usage),
+                    anon: split.anon,
+                    file: split.file,
+                    shmem: split.shmem,
+                    counters_t: Some(mono),
+                    ..st.sample.clone()
+                }));
+            }
+        }
+        Ok(fs
+            .memory(path, Detail::Counters)?
+            .map(|c| cgroup_sample(path, c, mono)))
+    }
+
     /// Reads cgroup `i` in full, with its processes.
     fn full_read(
         &mut self,
@@ -386,7 +414,7 @@ impl Sampler {
     ) -> Result<(), SourceError> {
         self.stats.full_reads += 1;
         let path = &self.tree[i];
-        let Some(c) = fs.memory(path, Detail::Counters)? else {
+        let Some(sample) = self.read_counters(fs, i, s.mono)? else {
             self.nodes[i].gone = true;
             return Ok(());
         };
@@ -440,7 +468,6 @@ impl Sampler {
                 self.deleted.remove(&p.pid);
             }
         }
-        let sample = cgroup_sample(path, c, s.mono);
         let node = &mut self.nodes[i];
         let first = node.full.is_none();
         node.usage = sample.usage.or(node.usage);
