@@ -21,8 +21,10 @@
 //! it) and at the pass after the trigger fired, `/proc/meminfo` when `sysinfo(2)` says so or
 //! every 10 s (held open, one pread each; see the sampler's `GUARD_PRESSURE_ARMED_EVERY`
 //! and `memgate`); a
-//! cgroup's usage every pass its parent moved by more than `CHANGE_BYTES` since the pass
-//! that last read its children's usage (held open, one pread; the top cgroup every pass,
+//! cgroup's usage every pass its parent rose by more than `CHANGE_BYTES` from its lowest
+//! read since the pass that last read its children's usage, or fell by an eighth from
+//! where it stood then; a smaller fall beyond `CHANGE_BYTES` reads them at most once per
+//! `GUARD_KIDS_FALL_GAP` passes (held open, one pread; the top cgroup every pass,
 //! and nothing else when nothing moved or is due: the sampler's quiet pass);
 //! a cgroup's other files (`memory.stat`, limits, events, pressure) and its processes'
 //! `status` at once when it moved and is at risk

@@ -549,3 +549,63 @@ fn system_pressure_is_read_every_ten_seconds_under_a_trigger() {
     tick(&mut sm, &clock);
     assert_eq!(avg10(&sm), Some(7.25), "the trigger fired: read at once");
 }
+
+/// A parent ebbing in steps of CHANGE_BYTES or less (page cache reclaimed with no
+/// pressure: the test VM's container lost ~6 MB/s for minutes) has its children's usage
+/// read again once per GUARD_KIDS_FALL_GAP ticks, not at each step that adds up past
+/// CHANGE_BYTES; its children's rows keep their last read meanwhile. A rise of more than
+/// CHANGE_BYTES from its lowest point since, or a fall of an eighth, reads them at once.
+#[test]
+fn a_parent_ebbing_reads_its_children_once_per_fall_gap() {
+    let t = fake("ebb");
+    let mut leaky = 16 << 20;
+    set_usage(&t, "/svc/leaky", leaky); // /svc and / at 17 MiB
+    let (mut sm, clock) = guard(t.root());
+    tick(&mut sm, &clock); // tick 1: every usage and every full read
+                           // As the guard does: every directory of the walk watched, so the quiet pass may run.
+    let paths: Vec<String> = sm.paths().to_vec();
+    sm.watch_dirs(paths.iter().map(String::as_str), true);
+    settle(&mut sm, &clock);
+    let mut kids_read = Vec::new();
+    let mut last_read = leaky;
+    // 32 KiB a tick for 64 ticks: 2 MiB, under an eighth of / and /svc until the end.
+    for k in 6..=69 {
+        leaky -= 32 << 10;
+        set_usage(&t, "/svc/leaky", leaky);
+        let st = tick(&mut sm, &clock);
+        assert_eq!(st.full_reads, 0, "tick {k}: far from every limit, no drop");
+        if st.usage_reads > 1 {
+            assert_eq!(st.usage_reads, 4, "tick {k}: /, /svc and both children");
+            kids_read.push(k);
+            last_read = leaky;
+        } else {
+            assert!(st.quiet_pass, "tick {k}: the top's usage alone");
+        }
+        assert_eq!(row(&sm, "/svc/leaky").usage, Some(last_read), "tick {k}");
+    }
+    assert_eq!(kids_read, [31, 61], "the first pass read them at tick 1");
+
+    // Up 96 KiB from the lowest point, still 192 KiB below where it stood at tick 61: the
+    // root, read every tick, rose from its lowest point, so /svc is read at once; /svc,
+    // read at ticks 31 and 61 only, fell from there: its children wait.
+    let at_61 = last_read;
+    set_usage(&t, "/svc/leaky", leaky - (32 << 10));
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.usage_reads, 1, "a step down within the gap");
+    set_usage(&t, "/svc/leaky", leaky + (64 << 10));
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.usage_reads, 2, "/ rose from its lowest point: /svc read");
+    assert_eq!(row(&sm, "/svc").usage, Some(leaky + (64 << 10) + (1 << 20)));
+    assert_eq!(row(&sm, "/svc/leaky").usage, Some(at_61));
+    // Above where /svc stood at tick 61: its children too.
+    set_usage(&t, "/svc/leaky", at_61 + 2 * CHANGE_BYTES);
+    let st = tick(&mut sm, &clock);
+    assert_eq!(st.usage_reads, 4, "/svc rose: both children read");
+    assert_eq!(row(&sm, "/svc/leaky").usage, Some(at_61 + 2 * CHANGE_BYTES));
+
+    // Half of it gone (a kill whose event is not in, a job ended): at once.
+    set_usage(&t, "/svc/leaky", 7 << 20);
+    let st = tick(&mut sm, &clock);
+    assert!(st.usage_reads >= 4, "a fall of an eighth");
+    assert_eq!(row(&sm, "/svc/leaky").usage, Some(7 << 20));
+}

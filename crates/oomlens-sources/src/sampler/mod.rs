@@ -96,6 +96,16 @@ pub const GUARD_RISK_SHARE: f64 = 0.5;
 /// listed, every 20 to 40 s, a quarter of a millisecond each).
 pub const GUARD_DROP_READ_GAP: u64 = 30;
 
+/// ...and a cgroup whose usage fell by more than [`CHANGE_BYTES`] has its children's usage
+/// read again at most once per this many ticks; a rise from the lowest point since they
+/// were read is seen at once. What waits is a parent ebbing pass after pass (page cache
+/// reclaimed under no pressure: the test VM's container lost ~6 MB/s of page cache for
+/// minutes, and each step below CHANGE_BYTES cost a general pass, 13 a minute, against the
+/// quiet pass's one read). A child growing under a parent that falls faster (a sibling
+/// ebbing more) shows at the gap's end, as one growing under a flat parent shows at its
+/// rotation turn: usage is hierarchical, and only the net move is seen from above.
+pub const GUARD_KIDS_FALL_GAP: u64 = 30;
+
 /// The guard's profile reads the system's `some avg10` (`/proc/pressure/memory`) once per
 /// this many seconds, not every tick: the kernel recomputes the averages every 2 s
 /// (`PSI_FREQ`, kernel/sched/psi.c), so a read every second repeats the last value half
@@ -323,8 +333,13 @@ struct CgNode {
     /// The tick its process list was last read (a full read or a drop read).
     procs_tick: u64,
     /// Its usage when its children's usage was last read (`None`: never): they are read
-    /// again once it moved by more than [`CHANGE_BYTES`] from this.
+    /// again once it moved by more than [`CHANGE_BYTES`] from this (a fall: not before
+    /// `kids_tick` plus the sampler's `kids_fall_gap`; see [`GUARD_KIDS_FALL_GAP`])...
     kids_ref: Option<u64>,
+    /// ...or rose by more than that from the lowest usage read since (at most `kids_ref`).
+    kids_low: u64,
+    /// The tick its children's usage was last read.
+    kids_tick: u64,
 }
 
 /// What the last full read of a cgroup found.
@@ -377,6 +392,9 @@ pub struct Sampler {
     list_cursor: usize,
     walk_every: u64,
     risk_share: Option<f64>,
+    /// How long a cgroup's fall waits before its children are read again (the guard's
+    /// profile: [`GUARD_KIDS_FALL_GAP`]; 0 otherwise, every move reads them).
+    kids_fall_gap: u64,
     quiet_full_every: Option<u64>,
     mounts: bool,
     deleted_files: bool,
@@ -456,6 +474,10 @@ impl Sampler {
             list_cursor: 0,
             walk_every: cfg.walk_every.max(1),
             risk_share: cfg.risk_share,
+            kids_fall_gap: match cfg.risk_share {
+                Some(_) => GUARD_KIDS_FALL_GAP,
+                None => 0,
+            },
             quiet_full_every: cfg.quiet_full_every,
             mounts: cfg.mounts,
             deleted_files: cfg.deleted_files,

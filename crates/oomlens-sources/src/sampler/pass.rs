@@ -141,18 +141,52 @@ impl CgNode {
         self.drop_tick.map_or(0, |t| t + GUARD_DROP_READ_GAP)
     }
 
-    /// True when its children's usage is to be read this pass: it moved by more than
-    /// [`CHANGE_BYTES`] since they were last read (or they never were); remembers its
-    /// usage as of that read then. Not since its own last full read: a parent that drifted
-    /// once and then stayed (page cache grown, then quiet) would otherwise have every child
-    /// read every pass until its next full read, up to `GUARD_QUIET_FULL_EVERY` passes later.
-    fn kids_due(&mut self) -> bool {
-        let due = match (self.kids_ref, self.usage) {
-            (Some(r), Some(u)) => u.abs_diff(r) > CHANGE_BYTES,
-            _ => true,
+    /// True when its children's usage is to be read at `tick`, its usage being `u`: it
+    /// rose by more than [`CHANGE_BYTES`] from the lowest usage read since they were last
+    /// read, or fell from where it stood then by more than an eighth of that (as
+    /// `CgState::dropped`: a kill without its event, a job ended), or by more than
+    /// CHANGE_BYTES and `fall_gap` ticks have passed since (or they never were read). Not
+    /// since its own last full read: a parent that drifted once and then stayed (page
+    /// cache grown, then quiet) would otherwise have every child read every pass until its
+    /// next full read, up to `GUARD_QUIET_FULL_EVERY` passes later.
+    pub(super) fn kids_moved(&self, u: u64, tick: u64, fall_gap: u64) -> bool {
+        let rose = u > self.kids_low.saturating_add(CHANGE_BYTES);
+        let fell = self
+            .kids_fall_end(u, fall_gap)
+            .is_some_and(|end| end <= tick);
+        rose || fell || self.kids_ref.is_none()
+    }
+
+    /// When its fall to `u` reads its children (`None`: it did not fall beyond
+    /// [`CHANGE_BYTES`] from where it stood when they were last read).
+    pub(super) fn kids_fall_end(&self, u: u64, fall_gap: u64) -> Option<u64> {
+        let r = self.kids_ref?;
+        if u.saturating_add(CHANGE_BYTES.max(r / 8)) < r {
+            Some(self.kids_tick)
+        } else if u.saturating_add(CHANGE_BYTES) < r {
+            Some(self.kids_tick.saturating_add(fall_gap))
+        } else {
+            None
+        }
+    }
+
+    /// Its usage `u` was read and its children's were not: the lowest since.
+    pub(super) fn kids_held(&mut self, u: u64) {
+        self.kids_low = self.kids_low.min(u);
+    }
+
+    /// [`CgNode::kids_moved`] for this pass's usage; when due, remembers its usage and
+    /// `tick` as of the children's read.
+    fn kids_due(&mut self, tick: u64, fall_gap: u64) -> bool {
+        let Some(u) = self.usage else {
+            self.kids_ref = None;
+            return true;
         };
+        let due = self.kids_moved(u, tick, fall_gap);
         if due {
-            self.kids_ref = self.usage;
+            (self.kids_ref, self.kids_low, self.kids_tick) = (Some(u), u, tick);
+        } else {
+            self.kids_held(u);
         }
         due
     }
@@ -236,7 +270,7 @@ impl Sampler {
                 _ => false,
             };
             // kids_due first: it records the usage its children are read at.
-            moved[i] = node.kids_due() || never;
+            moved[i] = node.kids_due(tick, self.kids_fall_gap) || never;
             let own = node.full.as_ref().map_or(u64::MAX, CgState::own_limit);
             let above = node.parent.map_or(u64::MAX, |p| eff_limit[p]);
             eff_limit[i] = own.min(above);

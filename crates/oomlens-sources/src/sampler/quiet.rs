@@ -1,6 +1,7 @@
 //! The quiet pass of the guard's profile. When no cgroup is due anything before a known
-//! tick and the top cgroup's usage stays within [`CHANGE_BYTES`] of both references that
-//! [`Sampler::sample_cgroups`] compares it with, a full cgroup pass would read that one
+//! tick and the top cgroup's usage stays within [`CHANGE_BYTES`](super::CHANGE_BYTES) of both references that
+//! [`Sampler::sample_cgroups`] compares it with (or fell below the children's, within
+//! [`super::GUARD_KIDS_FALL_GAP`] of their last read), a full cgroup pass would read that one
 //! usage file and change nothing else: no child's usage (the top did not move), no full
 //! read (none due, none pending, none urgent), no re-listing (every directory is watched).
 //! The quiet pass makes that one read and updates that one row, and the rest of the walk
@@ -14,7 +15,7 @@
 
 use oomlens_model::Sample;
 
-use super::{pass, Sampler, CHANGE_BYTES};
+use super::{pass, Sampler};
 use crate::SourceError;
 
 /// What lets the next passes be quiet, set after a general pass that left nothing waiting.
@@ -60,6 +61,14 @@ impl Sampler {
             if node.drop_gap_end() > self.tick && node.dropped() {
                 until_tick = until_tick.min(node.drop_gap_end());
             }
+            // So is a fall held back from its children (the top's too: the quiet pass
+            // checks it, but the general pass decides every node's alike).
+            let fall_end = node
+                .usage
+                .and_then(|u| node.kids_fall_end(u, self.kids_fall_gap));
+            if let Some(end) = fall_end {
+                until_tick = until_tick.min(end.max(self.tick + 1));
+            }
         }
         let row = self.last_nodes.iter().position(|&i| i == 0)?;
         Some(Quiet {
@@ -91,7 +100,7 @@ impl Sampler {
         let Some(u) = file.read()? else {
             return Ok(false); // gone: the general pass finds it so
         };
-        let kids_moved = top.kids_ref.is_none_or(|r| u.abs_diff(r) > CHANGE_BYTES);
+        let kids_moved = top.kids_moved(u, tick, self.kids_fall_gap);
         // As the general pass decides the top: a move beyond CHANGE_BYTES that does not
         // wait (at risk, or a drop, which never waits) is pending a full read now.
         let dropped = st.dropped(u) && tick >= top.drop_gap_end();
@@ -103,6 +112,7 @@ impl Sampler {
         }
         let dirty = top.usage != Some(u);
         top.usage = Some(u);
+        top.kids_held(u);
         top.dirty = false;
         if dirty {
             self.last.cgroups[q.row].usage = Some(u);

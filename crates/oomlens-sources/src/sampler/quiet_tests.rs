@@ -1,7 +1,7 @@
 //! The quiet pass stands for the general pass to the letter: two guard-profile samplers
 //! of one fake tree, one of them never quiet, see the same rows, processes, changed flags
 //! and vanished pids at every tick of a long random run of usage moves, drops, risk,
-//! urgent marks and memory shortage.
+//! urgent marks, a top cgroup ebbing and memory shortage.
 
 use oomlens_testkit::faketree::{leaky_v1, set_v1_usage, FakeTree};
 
@@ -43,7 +43,8 @@ fn a_quiet_pass_gives_what_the_general_pass_gives() {
     let mut quiet = sampler(&t, &clock, true);
     let mut general = sampler(&t, &clock, false);
     let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
-    let (mut quiet_passes, mut fallbacks) = (0, 0);
+    let (mut quiet_passes, mut fallbacks, mut held) = (0, 0, 0);
+    let mut ebb = 8 << 20;
     for step in 0..2000 {
         let r = next(&mut rng);
         let path = PATHS[(r >> 8) as usize % PATHS.len()];
@@ -68,7 +69,15 @@ fn a_quiet_pass_gives_what_the_general_pass_gives() {
                 t.meminfo(1_048_576, 524_288, 786_432);
             }
             // The top cgroup alone, a few KiB: what an idle host does.
-            7..=12 => set_v1_usage(&t, "", mib(2) + (r >> 20) % 4096),
+            7..=9 => set_v1_usage(&t, "", mib(2) + (r >> 20) % 4096),
+            // The top cgroup ebbing 48 KiB a step (page cache reclaimed), 8 to 6 MiB.
+            10..=15 => {
+                ebb -= 48 << 10;
+                if ebb < mib(6) {
+                    ebb = mib(8);
+                }
+                set_v1_usage(&t, "", ebb);
+            }
             _ => {}
         }
         clock.advance(1.0);
@@ -86,6 +95,11 @@ fn a_quiet_pass_gives_what_the_general_pass_gives() {
         assert!(!general.stats().quiet_pass);
         if st.quiet_pass {
             quiet_passes += 1;
+            let top = &quiet.nodes[0];
+            let end = top
+                .usage
+                .and_then(|u| top.kids_fall_end(u, GUARD_KIDS_FALL_GAP));
+            held += usize::from(end.is_some_and(|end| end > quiet.tick));
             assert_eq!((st.usage_reads, st.full_reads, st.listings), (1, 0, 0));
         } else if st.quiet_fallback {
             fallbacks += 1;
@@ -96,6 +110,7 @@ fn a_quiet_pass_gives_what_the_general_pass_gives() {
     // Most ticks change nothing or the top cgroup by a few KiB: quiet. The others fell back.
     assert!(quiet_passes > 1000, "{quiet_passes} quiet passes");
     assert!(fallbacks > 50, "{fallbacks} fallbacks");
+    assert!(held > 50, "{held} quiet passes held a fall of the top back");
 }
 
 /// A quiet host: after the first pass and the watch, every pass is quiet until the first
