@@ -293,46 +293,51 @@ impl CgroupFs {
     /// [`Detail::Counters`] on thousands of cgroups per pass, so it reads through one
     /// directory handle and nothing `detail` does not ask for.
     pub fn memory(&self, path: &str, detail: Detail) -> Result<Option<CgroupMemory>, SourceError> {
-        let Some(dir_path) = self.dir_of(path) else {
-            return Ok(None);
-        };
-        let Some(dir) = open_dir(&dir_path)? else {
-            return Ok(None);
-        };
-        let r = Reader {
-            dir,
-            path: &dir_path,
-        };
-        let version = self.hierarchy.version;
-        let mut m = CgroupMemory::empty(path, version);
-        if detail == Detail::Counters {
-            m.split = r
-                .get("memory.stat", |t| parse_stat_split(t, version))?
-                .unwrap_or_default();
-        }
-        match version {
-            CgroupVersion::V1 => self.read_v1(&r, detail, &mut m)?,
-            CgroupVersion::V2 => read_v2(&r, detail, &mut m)?,
-        }
-        Ok(Some(m))
+        self.in_dir(path, |r| {
+            let version = self.hierarchy.version;
+            let mut m = CgroupMemory::empty(path, version);
+            if detail == Detail::Counters {
+                m.split = r
+                    .get("memory.stat", |t| parse_stat_split(t, version))?
+                    .unwrap_or_default();
+            }
+            match version {
+                CgroupVersion::V1 => self.read_v1(r, detail, &mut m)?,
+                CgroupVersion::V2 => read_v2(r, detail, &mut m)?,
+            }
+            Ok(m)
+        })
     }
 
     /// Reads one cgroup's `memory.stat` split (anon, file, shmem) alone: what a fall in
     /// usage changes, where [`CgroupFs::memory`] reads nine files on v1. `Ok(None)` as
     /// there.
     pub fn split(&self, path: &str) -> Result<Option<StatSplit>, SourceError> {
+        let version = self.hierarchy.version;
+        let split = self.in_dir(path, |r| {
+            r.get("memory.stat", |t| parse_stat_split(t, version))
+        })?;
+        Ok(split.flatten())
+    }
+
+    /// `read` through one handle on cgroup `path`'s directory; `Ok(None)` when the cgroup
+    /// does not exist (or was removed meanwhile) or lies outside the mount.
+    fn in_dir<T>(
+        &self,
+        path: &str,
+        read: impl FnOnce(&Reader) -> Result<T, SourceError>,
+    ) -> Result<Option<T>, SourceError> {
         let Some(dir_path) = self.dir_of(path) else {
             return Ok(None);
         };
         let Some(dir) = open_dir(&dir_path)? else {
             return Ok(None);
         };
-        let r = Reader {
+        read(&Reader {
             dir,
             path: &dir_path,
-        };
-        let version = self.hierarchy.version;
-        r.get("memory.stat", |t| parse_stat_split(t, version))
+        })
+        .map(Some)
     }
 
     fn read_v1(&self, r: &Reader, detail: Detail, m: &mut CgroupMemory) -> Result<(), SourceError> {
