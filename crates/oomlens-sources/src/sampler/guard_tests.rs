@@ -561,8 +561,9 @@ fn a_parent_ebbing_reads_its_children_once_per_fall_gap() {
     let mut leaky = 16 << 20;
     set_usage(&t, "/svc/leaky", leaky); // /svc and / at 17 MiB
     let (mut sm, clock) = guard(t.root());
-    tick(&mut sm, &clock); // tick 1: every usage and every full read
-                           // As the guard does: every directory of the walk watched, so the quiet pass may run.
+    // Tick 1 reads every usage and every cgroup in full. Then, as the guard does, every
+    // directory of the walk is watched, so that the quiet pass may run.
+    tick(&mut sm, &clock);
     let paths: Vec<String> = sm.paths().to_vec();
     sm.watch_dirs(paths.iter().map(String::as_str), true);
     settle(&mut sm, &clock);

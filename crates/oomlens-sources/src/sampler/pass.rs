@@ -63,8 +63,9 @@ impl CgState {
     /// window would carry the dead victim's anon and RSS forward until the cgroup next
     /// reached the risk line (seen in a restart loop's report: 32 MiB held for 5 s after
     /// the kill). An eighth of the last full read keeps small ebbs (page cache reclaimed)
-    /// on the quiet cadence. A larger ebb far from the limit costs `memory.stat`
-    /// (the split; not the limits: `Sampler::read_counters`), `cgroup.procs` and the `status` of new pids only (a drop read, `CgNode::drop_read`):
+    /// on the quiet cadence. A larger ebb far from the limit costs `memory.stat` (the
+    /// split; not the limits: `Sampler::read_counters`), `cgroup.procs` and the `status`
+    /// of new pids only (a drop read, `CgNode::drop_read`):
     /// a victim leaves `cgroup.procs` (even as a zombie: cgroup-v2.rst, "A zombie process
     /// does not appear in cgroup.procs"; v1 shares the task iterator), so its series ends,
     /// and the processes still listed keep their last read. On the test VM the root
@@ -72,13 +73,19 @@ impl CgState {
     /// of its processes were read. Not more than once per
     /// [`super::GUARD_DROP_READ_GAP`] ticks (`CgNode::drop_due`).
     pub(super) fn dropped(&self, u: u64) -> bool {
-        u.saturating_add(CHANGE_BYTES.max(self.full_usage / 8)) < self.full_usage
+        fell_an_eighth(u, self.full_usage)
     }
 
     /// Its own limit in bytes as of this read (`u64::MAX`: none).
     pub(super) fn own_limit(&self) -> u64 {
         self.sample.max.and_then(|m| m.bytes()).unwrap_or(u64::MAX)
     }
+}
+
+/// True when usage `u` is below `from` by more than an eighth of it (and by more than
+/// [`CHANGE_BYTES`]): a drop, where less is an ebb.
+fn fell_an_eighth(u: u64, from: u64) -> bool {
+    u.saturating_add(CHANGE_BYTES.max(from / 8)) < from
 }
 
 /// The row of a cgroup: its last full read with this pass's usage, or its usage alone.
@@ -143,8 +150,8 @@ impl CgNode {
 
     /// True when its children's usage is to be read at `tick`, its usage being `u`: it
     /// rose by more than [`CHANGE_BYTES`] from the lowest usage read since they were last
-    /// read, or fell from where it stood then by more than an eighth of that (as
-    /// `CgState::dropped`: a kill without its event, a job ended), or by more than
+    /// read, or fell from where it stood then by more than an eighth of that (a drop, as
+    /// in `CgState::dropped`: a kill without its event, a job ended), or by more than
     /// CHANGE_BYTES and `fall_gap` ticks have passed since (or they never were read). Not
     /// since its own last full read: a parent that drifted once and then stayed (page
     /// cache grown, then quiet) would otherwise have every child read every pass until its
@@ -161,7 +168,7 @@ impl CgNode {
     /// [`CHANGE_BYTES`] from where it stood when they were last read).
     pub(super) fn kids_fall_end(&self, u: u64, fall_gap: u64) -> Option<u64> {
         let r = self.kids_ref?;
-        if u.saturating_add(CHANGE_BYTES.max(r / 8)) < r {
+        if fell_an_eighth(u, r) {
             Some(self.kids_tick)
         } else if u.saturating_add(CHANGE_BYTES) < r {
             Some(self.kids_tick.saturating_add(fall_gap))

@@ -1,11 +1,11 @@
 //! The quiet pass of the guard's profile. When no cgroup is due anything before a known
-//! tick and the top cgroup's usage stays within [`CHANGE_BYTES`](super::CHANGE_BYTES) of both references that
-//! [`Sampler::sample_cgroups`] compares it with (or fell below the children's, within
-//! [`super::GUARD_KIDS_FALL_GAP`] of their last read), a full cgroup pass would read that one
-//! usage file and change nothing else: no child's usage (the top did not move), no full
-//! read (none due, none pending, none urgent), no re-listing (every directory is watched).
-//! The quiet pass makes that one read and updates that one row, and the rest of the walk
-//! is not touched at all.
+//! tick and the top cgroup's usage stays within [`CHANGE_BYTES`](super::CHANGE_BYTES) of
+//! both references that [`Sampler::sample_cgroups`] compares it with (or fell below the
+//! children's, within [`super::GUARD_KIDS_FALL_GAP`] of their last read), a full cgroup
+//! pass would read that one usage file and change nothing else: no child's usage (the top
+//! did not move), no full read (none due, none pending, none urgent), no re-listing
+//! (every directory is watched). The quiet pass makes that one read and updates that one
+//! row, and the rest of the walk is not touched at all.
 //!
 //! Why a second path for the same result: an idle guard's pass is mostly cold cache misses
 //! (bench/README.md: ~560 cache lines touched per pass against earlyoom's ~260, at about
