@@ -14,7 +14,7 @@
 //!
 //! | v1 file | v2 file | kept as |
 //! |---|---|---|
-//! | `memory.limit_in_bytes` | `memory.max` | `max`; unlimited is [`Limit::Max`] (v2 prints `max`, v1 the page counter's maximum, `PAGE_COUNTER_MAX * PAGE_SIZE` = 9223372036854771712 with 4 KiB pages, or `u64::MAX` on 3.x's res_counter) |
+//! | `memory.limit_in_bytes` | `memory.max` | `max`; unlimited is [`Limit::Max`](oomlens_model::Limit::Max) (v2 prints `max`, v1 the page counter's maximum, `PAGE_COUNTER_MAX * PAGE_SIZE` = 9223372036854771712 with 4 KiB pages, or `u64::MAX` on 3.x's res_counter) |
 //! | `memory.memsw.limit_in_bytes` | `memory.swap.max` | memory + swap (v1), swap alone (v2) |
 //! | `memory.usage_in_bytes` | `memory.current` | bytes charged now |
 //! | `memory.oom_control` | — | `oom_kill_disable`, `under_oom`, `oom_kill` (4.13+) |
