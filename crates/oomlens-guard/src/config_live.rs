@@ -105,6 +105,12 @@ impl Live {
         true
     }
 
+    /// True when [`Live::tick`] has nothing to do until an event or a record brings some:
+    /// no protect rule or applied protection (whose rescan is timed), no hook run.
+    pub fn idle(&self) -> bool {
+        self.protect.idle() && self.hooks.idle()
+    }
+
     /// The loop's pass: the rescan when due, hook timeouts.
     pub fn tick(&mut self, now: Instant) {
         self.protect.tick(now);

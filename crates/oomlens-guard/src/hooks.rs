@@ -251,11 +251,16 @@ impl Hooks {
         self.start_queued();
     }
 
+    /// True when no run is under way or queued ([`Hooks::tick`] does nothing).
+    pub fn idle(&self) -> bool {
+        self.running.is_empty() && self.queue.is_empty()
+    }
+
     /// The loop's tick: [`Hooks::poll`] while a run is under way or queued (its timeout);
     /// nothing when none is, not even a read of the SIGCHLD pipe: epoll reports it readable
     /// (level-triggered), so an idle guard makes no `recvfrom` per loop turn.
     pub fn tick(&mut self, now: Instant) {
-        if !self.running.is_empty() || !self.queue.is_empty() {
+        if !self.idle() {
             self.poll(now);
         }
     }

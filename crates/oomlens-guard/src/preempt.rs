@@ -298,6 +298,15 @@ impl Preempter {
         self.policies.is_empty()
     }
 
+    /// True when a pass, [`Preempter::advance`] and the loop's collection of what was done
+    /// have nothing to act on: no policy, no match, no kill under way, nothing made.
+    pub fn idle(&self) -> bool {
+        self.policies.is_empty()
+            && self.matched.is_empty()
+            && self.running.is_empty()
+            && self.made.is_empty()
+    }
+
     /// The `[[protect]]` rules whose non-preemptible matches are never candidates.
     pub fn set_rules(&mut self, rules: Vec<ProtectRule>) {
         self.rules = rules;

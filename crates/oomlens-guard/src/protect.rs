@@ -154,13 +154,21 @@ impl Protector {
         self.scan()
     }
 
+    /// True when [`Protector::tick`] has nothing to rescan: no rule, nothing applied.
+    pub fn idle(&self) -> bool {
+        self.rules.is_empty() && self.applied.is_empty()
+    }
+
     /// The loop's tick: a full pass when `rescan` has passed (always, as a backstop for
     /// moves between cgroups that no exec follows; with the connector that is all it is).
     pub fn tick(&mut self, now: Instant) {
+        if self.idle() {
+            return;
+        }
         let due = self
             .last_scan
             .is_none_or(|t| now.duration_since(t) >= self.rescan);
-        if due && (!self.rules.is_empty() || !self.applied.is_empty()) {
+        if due {
             self.scan();
         }
     }

@@ -75,6 +75,12 @@ pub struct Orphans {
 }
 
 impl Orphans {
+    /// True when nothing is held: no kill counted and waiting for its report, no report
+    /// remembered ([`Orphans::expired`] would then change nothing).
+    pub fn is_empty(&self) -> bool {
+        self.counted.is_empty() && self.reported.is_empty()
+    }
+
     /// `n` kills counted in `cgroup` at monotonic `now`.
     pub fn counted(&mut self, cgroup: &str, n: u64, now: f64, sig: &Signal) {
         for _ in 0..n {

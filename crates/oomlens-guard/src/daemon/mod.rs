@@ -13,7 +13,11 @@
 //!   kill and not up to an interval before it;
 //! - SIGTERM/SIGINT (stop: logs drained, open reports closed and recorded) and SIGHUP
 //!   (prune the store, re-list the watch set now), through a self-pipe (signal-hook);
-//! - the epoll timeout, for one sampler pass per `--interval`.
+//! - the epoll timeout, for one sampler pass per `--interval`. A wake by the timeout
+//!   alone, when the last full turn found nothing else with work before the next deadline
+//!   (`Daemon::turn_state`), is a lean turn: the pass and nothing else of the loop
+//!   (`Daemon::lean_pass`; on an idle host, the sampler's quiet pass and one row into the
+//!   window), which `lean_tests` holds to the full turn's result.
 //!
 //! How often each file is read (the sampler's guard profile,
 //! `oomlens_sources::sampler::SamplerConfig::guard`, one pass per `--interval`):
@@ -51,6 +55,8 @@
 
 mod export;
 mod incidents;
+#[cfg(test)]
+mod lean_tests;
 mod logs;
 mod preempting;
 mod resident;
@@ -115,6 +121,8 @@ pub struct Stats {
     pub passes: u64,
     /// Event-driven passes among them.
     pub event_passes: u64,
+    /// Timed passes made alone on their wake (`Daemon::lean_pass`) among them.
+    pub lean_passes: u64,
     /// Watch events (inotify, eventfd, PSI).
     pub watch_events: u64,
     /// Records that could not be written.
@@ -160,6 +168,8 @@ pub struct Daemon {
     exported: Option<(u64, u64, u64)>,
     /// Stop asked.
     stop: bool,
+    /// The latest `hot_until` any watch was given (a lean pass waits for it to pass).
+    hot_until: f64,
     /// The configuration in force: protection rules, hooks.
     live: config_live::Live,
     /// What it did.
@@ -212,26 +222,12 @@ impl Daemon {
         let interval = self.args.interval;
         let mut next_tick = Instant::now() + interval;
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
+        // What the last full turn left (`Daemon::turn_state`): only such a turn changes it.
+        let mut held: Option<(Option<Instant>, bool)> = None;
         while !self.stop {
             let now = Instant::now();
-            let mut wake = next_tick;
-            for (i, input) in self.inputs.iter().enumerate() {
-                if input.idle_due {
-                    wake = wake.min(self.data_at[i] + self.args.report_quiet);
-                }
-            }
-            if let Some(t) = self.outputs.next_deadline() {
-                wake = wake.min(t);
-            }
-            if let Some(t) = self.live.next_deadline() {
-                wake = wake.min(t);
-            }
-            if let Some(t) = self.preempt.as_ref().and_then(|p| p.next_deadline()) {
-                wake = wake.min(t);
-            }
-            if self.inputs.iter().any(|i| i.more) {
-                wake = now;
-            }
+            let (others, lean) = *held.get_or_insert_with(|| self.turn_state(now));
+            let wake = others.map_or(next_tick, |t| t.min(next_tick));
             let timeout = rustix::event::Timespec::try_from(wake.saturating_duration_since(now))
                 .unwrap_or(rustix::event::Timespec {
                     tv_sec: 1,
@@ -262,6 +258,21 @@ impl Daemon {
                 }
             }
             let mut now = Instant::now();
+            // A timed wake with nothing else due before the next one: the pass alone.
+            if lean
+                && events.is_empty()
+                && now >= next_tick
+                && others.is_none_or(|t| now + interval < t)
+                && self.lean_pass()
+            {
+                self.stats.lean_passes += 1;
+                next_tick += interval;
+                if next_tick < now {
+                    next_tick = now + interval;
+                }
+                continue;
+            }
+            held = None;
             self.live.tick(now);
             for i in 0..self.inputs.len() {
                 let quiet = now >= self.data_at[i] + self.args.report_quiet;
@@ -301,6 +312,40 @@ impl Daemon {
             }
         }
         self.shutdown()
+    }
+
+    /// Before a full turn's wait: when the loop must wake for anything but the pass (a
+    /// log's report to close, the watchdog, a scrape's or a hook's deadline, a kill under
+    /// way; now when a log has more to read), and whether a timed wake before that may be a
+    /// lean pass ([`Daemon::lean_pass`]): true when the turn's other steps are sure to do
+    /// nothing until an event comes (no log read at each pass, no parsed report waiting,
+    /// no pre-emption, protection, hook or orphaned kill at work, no scrape open). Only a
+    /// full turn changes any of these, so a lean one keeps what the last full one found.
+    fn turn_state(&self, now: Instant) -> (Option<Instant>, bool) {
+        let mut wake: Option<Instant> = None;
+        let mut at = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
+        for (i, input) in self.inputs.iter().enumerate() {
+            if input.idle_due {
+                at(self.data_at[i] + self.args.report_quiet);
+            }
+            if input.more {
+                at(now);
+            }
+        }
+        let deadlines = [
+            self.outputs.next_deadline(),
+            self.live.next_deadline(),
+            self.preempt.as_ref().and_then(|p| p.next_deadline()),
+        ];
+        deadlines.into_iter().flatten().for_each(at);
+        let lean = self.sampler.is_some()
+            && self.inputs.iter().all(|i| i.fd().is_some())
+            && self.parsed.is_empty()
+            && self.preempt.as_ref().is_none_or(|p| p.idle())
+            && self.live.idle()
+            && self.orphans.is_empty()
+            && !self.outputs.serving();
+        (wake, lean)
     }
 
     fn dispatch(&mut self, token: u64, flags: epoll::EventFlags) -> Result<(), GuardError> {
@@ -372,8 +417,8 @@ impl Daemon {
         let s = self.stats;
         eprintln!(
             "oomlens guard: stopped: {} incident(s) recorded, {} kill(s) without a report, \
-             {} kernel log record(s) lost in {} overrun(s), {} pass(es)",
-            s.recorded, s.unreported, s.records_lost, s.overruns, s.passes
+             {} kernel log record(s) lost in {} overrun(s), {} pass(es) ({} lean)",
+            s.recorded, s.unreported, s.records_lost, s.overruns, s.passes, s.lean_passes
         );
         Ok(())
     }

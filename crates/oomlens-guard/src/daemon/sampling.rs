@@ -29,6 +29,7 @@ impl Daemon {
                 .map(|(_, w)| w)
         }) {
             w.hot_until = mono + HOT_SECONDS;
+            self.hot_until = self.hot_until.max(w.hot_until);
         }
         if f.new_kills > 0 {
             self.orphans.counted(&f.path, f.new_kills, mono, &sig);
@@ -147,16 +148,76 @@ impl Daemon {
     pub(super) fn pass(&mut self) {
         // The walk of the last pass (this one's shows on the next).
         self.follow_dirs();
-        let mono = self.mono();
+        if self.sample(self.mono()) {
+            self.after_sample();
+        }
+    }
+
+    /// The sampler's pass at monotonic `mono`: true when it read one (`sampler.last()`
+    /// has it).
+    fn sample(&mut self, mono: f64) -> bool {
         self.last_pass = mono;
         let Some(sampler) = self.sampler.as_mut() else {
-            return;
+            return false;
         };
         if let Err(e) = sampler.tick() {
             eprintln!("oomlens guard: {}", escape(&error_chain(&e)));
-            return;
+            return false;
         }
         self.stats.passes += 1;
+        true
+    }
+
+    /// A timed pass on a wake that brought nothing else, when the loop found nothing but
+    /// the pass due before the next one (`Daemon::run`: no event, deadline, log data,
+    /// pre-emption, protection, hook, orphan or scrape). It makes the same pass, and
+    /// when the sampler's pass was quiet it does only what [`Daemon::after_sample`] would
+    /// have done then: the top row into the window. False, with nothing done, when this
+    /// pass is one of those that do more (the walk to follow, a watch hot, the sweep, the
+    /// journal check, the store's prune). See `bench/README.md`, "ninth pass".
+    pub(super) fn lean_pass(&mut self) -> bool {
+        let mono = self.mono();
+        let next = self.stats.passes + 1;
+        let journal_check = (next - 1) % crate::killers::CHECK_EVERY_PASSES == 0;
+        let Some(sampler) = self.sampler.as_ref() else {
+            return false;
+        };
+        if mono < self.hot_until
+            || next % EVICT_EVERY == 0
+            || (self.journal_pending && journal_check)
+            || mono - self.last_prune > 86_400.0
+            || sampler.paths().len() != self.dirs_followed
+            || sampler.last().cgroups.len() < 2
+        {
+            return false;
+        }
+        if !self.sample(mono) {
+            return true;
+        }
+        let Some(sampler) = self.sampler.as_ref() else {
+            return true;
+        };
+        let Some((c, procs, change)) = sampler.quiet_top() else {
+            self.after_sample(); // a general pass after all: any row may have changed
+            return true;
+        };
+        let unix = sampler.last().unix;
+        self.window.pass(unix);
+        match change {
+            RowChange::None => {}
+            RowChange::Counters if self.window.push_counters(unix, c) => {}
+            _ => self.window.push(unix, c, procs, &[]),
+        }
+        true
+    }
+
+    /// What follows a sampler pass: the changed rows into the window, the watch set,
+    /// the journal check, the store's prune.
+    fn after_sample(&mut self) {
+        let mono = self.last_pass;
+        let Some(sampler) = self.sampler.as_mut() else {
+            return;
+        };
         let s = sampler.last();
         // Each cgroup with its processes as the sampler holds them (no per-pass grouping
         // of every process by path: that was most of an idle pass on a large tree). Only

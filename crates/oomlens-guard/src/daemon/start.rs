@@ -103,6 +103,7 @@ impl Daemon {
             psi_read: Default::default(),
             exported: None,
             stop: false,
+            hot_until: f64::NEG_INFINITY,
             live,
             stats: Stats::default(),
             preempt: None,
@@ -184,11 +185,10 @@ impl Daemon {
             mem.clone(),
             oomlens_sources::procfs::host_page_size(),
         ));
-        let mut cfg =
-            SamplerConfig::guard(root.clone(), oomlens_sources::procfs::host_page_size(), 256);
-        cfg.focus = self.args.cgroup.clone();
-        cfg.owner_label = |p| oomlens_analysis::owner::owner_of(p).label();
-        self.sampler = Some(Sampler::new(cfg, Box::new(SystemClock)).map_err(GuardError::Sampler)?);
+        self.sampler = Some(
+            Sampler::new(self.sampler_config(), Box::new(SystemClock))
+                .map_err(GuardError::Sampler)?,
+        );
         let mut ws = WatchSet::new(
             &root,
             mem.version,
@@ -211,6 +211,17 @@ impl Daemon {
             self.dirs = Some(d);
         }
         Ok(())
+    }
+}
+
+impl Daemon {
+    /// The sampler's guard profile, for `--root` and `--cgroup`.
+    pub(super) fn sampler_config(&self) -> SamplerConfig {
+        let page = oomlens_sources::procfs::host_page_size();
+        let mut cfg = SamplerConfig::guard(self.args.root.clone(), page, 256);
+        cfg.focus = self.args.cgroup.clone();
+        cfg.owner_label = |p| oomlens_analysis::owner::owner_of(p).label();
+        cfg
     }
 }
 

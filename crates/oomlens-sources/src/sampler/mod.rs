@@ -583,19 +583,37 @@ impl Sampler {
             .iter()
             .zip(&self.last_nodes)
             .zip(&self.last_changed)
-            .map(|((c, &i), &changed)| {
-                // A pass that fails leaves `last_nodes` empty (taken at its start), so the
-                // pairs always come from one pass.
-                debug_assert_eq!(self.tree[i], c.path);
-                let node = &self.nodes[i];
-                let change = match (changed, node.procs_tick == self.tick) {
-                    (false, _) => RowChange::None,
-                    (true, false) => RowChange::Counters,
-                    (true, true) => RowChange::Processes,
-                };
-                let procs = node.full.as_ref();
-                (c, procs.map_or(&[][..], |st| &st.procs[..]), change)
-            })
+            .map(|((c, &i), &changed)| self.row_of(c, i, changed))
+    }
+
+    /// After a quiet pass ([`PassStats::quiet_pass`]), the one row it may have changed (the
+    /// top cgroup's), as [`Sampler::cgroups_with_processes`] gives it; every other row's
+    /// change is then [`RowChange::None`]. `None` after a general pass: that one may have
+    /// changed any row.
+    pub fn quiet_top(&self) -> Option<(&CgroupSample, &[ProcessSample], RowChange)> {
+        let q = self.quiet.filter(|_| self.stats.quiet_pass)?;
+        let c = self.last.cgroups.get(q.row)?;
+        Some(self.row_of(c, 0, self.last_changed[q.row]))
+    }
+
+    /// One row of the last sample: node `i`'s processes and what of it changed.
+    fn row_of<'a>(
+        &'a self,
+        c: &'a CgroupSample,
+        i: usize,
+        changed: bool,
+    ) -> (&'a CgroupSample, &'a [ProcessSample], RowChange) {
+        // A pass that fails leaves `last_nodes` empty (taken at its start), so the
+        // pairs always come from one pass.
+        debug_assert_eq!(self.tree[i], c.path);
+        let node = &self.nodes[i];
+        let change = match (changed, node.procs_tick == self.tick) {
+            (false, _) => RowChange::None,
+            (true, false) => RowChange::Counters,
+            (true, true) => RowChange::Processes,
+        };
+        let procs = node.full.as_ref();
+        (c, procs.map_or(&[][..], |st| &st.procs[..]), change)
     }
 
     /// The unit, pod or container a cgroup belongs to (worked out once per cgroup).

@@ -24,7 +24,7 @@ pub(super) struct Quiet {
     /// The first tick at which some cgroup is due its rotation turn.
     until_tick: u64,
     /// The top cgroup's row in `last.cgroups`.
-    row: usize,
+    pub(super) row: usize,
     /// The system was at risk ([`super::SYSTEM_RISK_AVAILABLE`]) at that pass: a pass
     /// where that flips decides every cgroup's wait again.
     system_risk: bool,

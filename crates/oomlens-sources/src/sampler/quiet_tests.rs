@@ -92,6 +92,24 @@ fn a_quiet_pass_gives_what_the_general_pass_gives() {
         }
         assert_eq!(seen(&quiet), seen(&general), "step {step}");
         let st = quiet.stats();
+        // A quiet pass's one changed row is the top's, as the rows give it.
+        let top = quiet
+            .quiet_top()
+            .map(|(c, ps, ch)| (c.path.clone(), ps.iter().map(|p| p.pid).collect(), ch));
+        assert_eq!(top.is_some(), st.quiet_pass, "step {step}");
+        if let Some(top) = top {
+            let rows = seen(&quiet).1;
+            assert_eq!(
+                Some(&top),
+                rows.iter().find(|r| r.0 == top.0),
+                "step {step}"
+            );
+            let others = rows.iter().filter(|r| r.0 != top.0);
+            assert!(
+                others.into_iter().all(|r| r.2 == RowChange::None),
+                "step {step}"
+            );
+        }
         assert!(!general.stats().quiet_pass);
         if st.quiet_pass {
             quiet_passes += 1;
