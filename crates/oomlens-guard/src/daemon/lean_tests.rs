@@ -105,7 +105,7 @@ fn a_lean_pass_leaves_what_a_full_pass_leaves() {
         clock.advance(1.0);
         full.pass();
         let before = lean.stats.passes;
-        if lean.lean_pass() {
+        if lean.lean_pass(Instant::now()) {
             match lean.sampler.as_ref().unwrap().stats().quiet_pass {
                 true => quiet += 1,
                 false => general += 1,
@@ -138,16 +138,16 @@ fn a_watch_event_keeps_the_passes_full_while_it_is_hot() {
         d.pass();
     }
     clock.advance(1.0);
-    assert!(d.lean_pass(), "an idle tree: lean");
+    assert!(d.lean_pass(Instant::now()), "an idle tree: lean");
     d.hot_until = d.mono() + HOT_SECONDS;
     let passes = d.stats.passes;
     assert!(
-        !d.lean_pass(),
+        !d.lean_pass(Instant::now()),
         "a watch hot: its oom_kill is read at full passes"
     );
     assert_eq!(d.stats.passes, passes);
     d.hot_until = d.mono();
-    assert!(d.lean_pass());
+    assert!(d.lean_pass(Instant::now()));
 }
 
 #[test]

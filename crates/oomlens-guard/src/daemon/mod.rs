@@ -224,8 +224,11 @@ impl Daemon {
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
         // What the last full turn left (`Daemon::turn_state`): only such a turn changes it.
         let mut held: Option<(Option<Instant>, bool)> = None;
+        // A lean turn's clock read, for the next turn's timeout (its pass took microseconds
+        // and the ticks stay on their grid: the wake is that much late at most).
+        let mut lean_now: Option<Instant> = None;
         while !self.stop {
-            let now = Instant::now();
+            let now = lean_now.take().unwrap_or_else(Instant::now);
             let (others, lean) = *held.get_or_insert_with(|| self.turn_state(now));
             let wake = others.map_or(next_tick, |t| t.min(next_tick));
             let timeout = rustix::event::Timespec::try_from(wake.saturating_duration_since(now))
@@ -263,13 +266,14 @@ impl Daemon {
                 && events.is_empty()
                 && now >= next_tick
                 && others.is_none_or(|t| now + interval < t)
-                && self.lean_pass()
+                && self.lean_pass(now)
             {
                 self.stats.lean_passes += 1;
                 next_tick += interval;
                 if next_tick < now {
                     next_tick = now + interval;
                 }
+                lean_now = Some(now);
                 continue;
             }
             held = None;
