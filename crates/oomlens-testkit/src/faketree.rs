@@ -198,6 +198,36 @@ pub fn set_v1_usage(t: &FakeTree, rel: &str, bytes: u64) {
     }
 }
 
+/// The top cgroup of a [`leaky_v1`] tree ebbing as an idle host's page cache is reclaimed:
+/// 48 KiB a step from 8 MiB down to 6 MiB, then back to 8.
+#[derive(Debug)]
+pub struct TopEbb(u64);
+
+impl Default for TopEbb {
+    fn default() -> TopEbb {
+        TopEbb(8 << 20)
+    }
+}
+
+impl TopEbb {
+    /// One step down (or back up to the start), written to `t`.
+    pub fn step(&mut self, t: &FakeTree) {
+        self.0 -= 48 << 10;
+        if self.0 < 6 << 20 {
+            self.0 = 8 << 20;
+        }
+        set_v1_usage(t, "", self.0);
+    }
+}
+
+/// xorshift64: a fixed sequence from `state`, so that a random run's failure replays.
+pub fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 /// One cgroup directory of a [`FakeTree`].
 pub struct Cgroup {
     dir: PathBuf,

@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use oomlens_sources::sampler::{ManualClock, Sampler};
-use oomlens_testkit::faketree::{leaky_v1, set_v1_usage, FakeTree};
+use oomlens_testkit::faketree::{leaky_v1, set_v1_usage, xorshift, FakeTree, TopEbb};
 
 use super::*;
 
@@ -66,14 +66,6 @@ fn held(d: &Daemon) -> (String, Vec<String>) {
     (window, rows)
 }
 
-/// xorshift64: a fixed sequence, so that a failure replays.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 #[test]
 fn a_lean_pass_leaves_what_a_full_pass_leaves() {
     let t = leaky_v1("guard-lean-same");
@@ -83,9 +75,9 @@ fn a_lean_pass_leaves_what_a_full_pass_leaves() {
     let paths = ["", "/svc", "/svc/leaky", "/svc/idle"];
     let mut rng = 0x2545_F491_4F6C_DD1D_u64;
     let (mut quiet, mut general, mut refused) = (0, 0, 0);
-    let mut ebb = 8 << 20;
+    let mut ebb = TopEbb::default();
     for step in 0..600 {
-        let r = next(&mut rng);
+        let r = xorshift(&mut rng);
         let mib = |n: u64| n << 20;
         match r % 20 {
             // A child moves (a general pass), or the top by a few KiB (quiet).
@@ -93,13 +85,7 @@ fn a_lean_pass_leaves_what_a_full_pass_leaves() {
             1 => set_v1_usage(&t, "/svc/leaky", mib(30 + (r >> 20) % 18)),
             2..=5 => set_v1_usage(&t, "", mib(2) + (r >> 20) % 4096),
             // The top ebbing 48 KiB a step: children's reads held back, then due.
-            6..=8 => {
-                ebb -= 48 << 10;
-                if ebb < mib(6) {
-                    ebb = mib(8);
-                }
-                set_v1_usage(&t, "", ebb);
-            }
+            6..=8 => ebb.step(&t),
             _ => {}
         }
         clock.advance(1.0);

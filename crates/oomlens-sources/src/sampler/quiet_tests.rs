@@ -3,7 +3,7 @@
 //! and vanished pids at every tick of a long random run of usage moves, drops, risk,
 //! urgent marks, a top cgroup ebbing and memory shortage.
 
-use oomlens_testkit::faketree::{leaky_v1, set_v1_usage, FakeTree};
+use oomlens_testkit::faketree::{leaky_v1, set_v1_usage, xorshift, FakeTree, TopEbb};
 
 use super::*;
 
@@ -28,14 +28,6 @@ fn seen(sm: &Sampler) -> (Sample, Rows, Vec<u32>) {
     (sm.last().clone(), rows, sm.vanished().to_vec())
 }
 
-/// xorshift64: a fixed sequence, so that a failure replays.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 #[test]
 fn a_quiet_pass_gives_what_the_general_pass_gives() {
     let t = leaky_v1("sampler-quiet-same");
@@ -44,9 +36,9 @@ fn a_quiet_pass_gives_what_the_general_pass_gives() {
     let mut general = sampler(&t, &clock, false);
     let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
     let (mut quiet_passes, mut fallbacks, mut held) = (0, 0, 0);
-    let mut ebb = 8 << 20;
+    let mut ebb = TopEbb::default();
     for step in 0..2000 {
-        let r = next(&mut rng);
+        let r = xorshift(&mut rng);
         let path = PATHS[(r >> 8) as usize % PATHS.len()];
         let mib = |n: u64| n << 20;
         match r % 40 {
@@ -71,13 +63,7 @@ fn a_quiet_pass_gives_what_the_general_pass_gives() {
             // The top cgroup alone, a few KiB: what an idle host does.
             7..=9 => set_v1_usage(&t, "", mib(2) + (r >> 20) % 4096),
             // The top cgroup ebbing 48 KiB a step (page cache reclaimed), 8 to 6 MiB.
-            10..=15 => {
-                ebb -= 48 << 10;
-                if ebb < mib(6) {
-                    ebb = mib(8);
-                }
-                set_v1_usage(&t, "", ebb);
-            }
+            10..=15 => ebb.step(&t),
             _ => {}
         }
         clock.advance(1.0);
