@@ -4,6 +4,7 @@
 use std::time::{Instant, SystemTime};
 
 use oomlens_model::recorded::Signal;
+use oomlens_model::{CgroupSample, ProcessSample};
 use oomlens_sinks::escape::escape;
 use oomlens_sources::sampler::{RowChange, GUARD_PRESSURE_ARMED_EVERY, GUARD_PRESSURE_EVERY};
 
@@ -11,6 +12,7 @@ use super::{
     error_chain, unix_now, Daemon, EVENT_PASS_GAP, EVICT_EVERY, HOT_SECONDS, PSI_REREAD_SECONDS,
 };
 use crate::watch;
+use crate::window::Window;
 
 impl Daemon {
     /// A watch fired: keep the signal, count kills, sample now.
@@ -179,14 +181,13 @@ impl Daemon {
         // The loop's clock read of this wake (one read fewer).
         let mono = now.saturating_duration_since(self.start).as_secs_f64();
         let next = self.stats.passes + 1;
-        let journal_check = (next - 1) % crate::killers::CHECK_EVERY_PASSES == 0;
         let Some(sampler) = self.sampler.as_ref() else {
             return false;
         };
         if mono < self.hot_until
-            || next % EVICT_EVERY == 0
-            || (self.journal_pending && journal_check)
-            || mono - self.last_prune > 86_400.0
+            || sweep_due(next)
+            || self.journal_check_due(next)
+            || self.prune_due(mono)
             || sampler.paths().len() != self.dirs_followed
             || sampler.last().cgroups.len() < 2
         {
@@ -204,12 +205,18 @@ impl Daemon {
         };
         let unix = sampler.last().unix;
         self.window.pass(unix);
-        match change {
-            RowChange::None => {}
-            RowChange::Counters if self.window.push_counters(unix, c) => {}
-            _ => self.window.push(unix, c, procs, &[]),
-        }
+        push_row(&mut self.window, unix, c, procs, change);
         true
+    }
+
+    /// True when pass number `pass` looks for a userspace killer run as a service.
+    fn journal_check_due(&self, pass: u64) -> bool {
+        self.journal_pending && (pass - 1) % crate::killers::CHECK_EVERY_PASSES == 0
+    }
+
+    /// True when a pass at monotonic `mono` prunes the store (daily).
+    fn prune_due(&self, mono: f64) -> bool {
+        mono - self.last_prune > 86_400.0
     }
 
     /// What follows a sampler pass: the changed rows into the window, the watch set,
@@ -227,11 +234,7 @@ impl Daemon {
         self.window.pass(s.unix);
         let mut all_changed = true;
         for (c, ps, change) in sampler.cgroups_with_processes() {
-            match change {
-                RowChange::None => all_changed = false,
-                RowChange::Counters if self.window.push_counters(s.unix, c) => {}
-                _ => self.window.push(s.unix, c, ps, &[]),
-            }
+            all_changed &= push_row(&mut self.window, s.unix, c, ps, change);
         }
         if all_changed {
             // Rows rebuilt (the walk changed): every cgroup was pushed, those not are gone.
@@ -240,14 +243,14 @@ impl Daemon {
         // Quiet rings hold one point and changed ones are evicted as they are pushed: the
         // sweep over every ring (for points aged out of a quiet ring's processes, and
         // rings of cgroups gone) runs once per EVICT_EVERY passes.
-        if all_changed || self.stats.passes % EVICT_EVERY == 0 {
+        let sweep = sweep_due(self.stats.passes);
+        if all_changed || sweep {
             self.window.evict(s.unix);
         }
         // Which cgroups are watched depends on the walk and the limits, which change only
         // with the rows' shape or a full read; once per EVICT_EVERY passes anyway, to retry
         // watches that could not be opened.
-        let resync =
-            all_changed || sampler.stats().full_reads > 0 || self.stats.passes % EVICT_EVERY == 0;
+        let resync = all_changed || sampler.stats().full_reads > 0 || sweep;
         if let Some(ws) = self.watches.as_mut() {
             if resync {
                 ws.update(&self.ep, &watch::desired(&s.cgroups, self.args.max_watched));
@@ -273,8 +276,7 @@ impl Daemon {
                 }
             }
         }
-        let check = (self.stats.passes - 1) % crate::killers::CHECK_EVERY_PASSES == 0;
-        if self.journal_pending && check {
+        if self.journal_check_due(self.stats.passes) {
             let procs = self
                 .sampler
                 .iter()
@@ -288,9 +290,31 @@ impl Daemon {
                 self.follow_journal();
             }
         }
-        if mono - self.last_prune > 86_400.0 {
+        if self.prune_due(mono) {
             self.last_prune = mono;
             let _ = self.recorder.prune(SystemTime::now());
         }
     }
+}
+
+/// True when pass number `pass` sweeps every ring of the window and resyncs the watch set.
+fn sweep_due(pass: u64) -> bool {
+    pass % EVICT_EVERY == 0
+}
+
+/// One row of a pass into the window as its change asks: nothing, its counters (its
+/// processes' runs extended), or the row with its processes. False when nothing changed.
+fn push_row(
+    window: &mut Window,
+    unix: f64,
+    c: &CgroupSample,
+    procs: &[ProcessSample],
+    change: RowChange,
+) -> bool {
+    match change {
+        RowChange::None => return false,
+        RowChange::Counters if window.push_counters(unix, c) => {}
+        _ => window.push(unix, c, procs, &[]),
+    }
+    true
 }

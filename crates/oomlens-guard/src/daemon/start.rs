@@ -212,9 +212,7 @@ impl Daemon {
         }
         Ok(())
     }
-}
 
-impl Daemon {
     /// The sampler's guard profile, for `--root` and `--cgroup`.
     pub(super) fn sampler_config(&self) -> SamplerConfig {
         let page = oomlens_sources::procfs::host_page_size();
